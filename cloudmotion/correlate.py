@@ -1,0 +1,181 @@
+"""Batched FFT cross-correlation, normalised at every lag, with NoData masks.
+
+Each template (N, w, w) is searched in a region (N, L, L) of the other frame, with
+``L = w + 2 * search``. The result is a stack of correlation-coefficient surfaces of
+shape (N, K, K), ``K = 2 * search + 1``; surface index ``k`` along an axis is the
+displacement ``k - search`` pixels (+ = increasing row/col), from the template's frame to
+the region's frame. The valid (non-circular) part of the FFT correlation is used, so no
+lag wraps around and no ``fftshift`` is needed.
+
+References
+----------
+Leese, J. A., Novak, C. S. and Clark, B. B. (1971). An automated technique for obtaining
+cloud motion from geosynchronous satellite data using cross correlation.
+J. Appl. Meteor. 10, 118-132.
+Lewis, J. P. (1995). Fast normalized cross-correlation. Vision Interface, 120-123.
+Padfield, D. (2012). Masked object registration in the Fourier domain.
+IEEE Trans. Image Processing 21(5), 2706-2718.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from scipy import fft as sfft
+
+from .grid import box_sums
+
+__all__ = ["box_norms", "ncc_surfaces"]
+
+_WORKERS = max(1, os.cpu_count() or 1)
+
+
+def _fft_size(length: int) -> int:
+    return sfft.next_fast_len(length, real=True)
+
+
+def box_norms(image: np.ndarray, w: int) -> np.ndarray:
+    """Root of the centred sum of squares of every w x w box of an image.
+
+    Parameters
+    ----------
+    image : ndarray, shape (rows, cols)
+        Image values (NoData must already be excluded by the caller's choice of boxes).
+    w : int
+        Box size in pixels.
+
+    Returns
+    -------
+    ndarray of float32, shape (rows - w + 1, cols - w + 1)
+        ``sqrt(sum (x - mean)^2)`` over the box whose top-left pixel is at the index.
+        Computed once per frame from summed-area tables in float64 (Lewis 1995), so the
+        per-template normalisation becomes a gather.
+    """
+    x = np.asarray(image, dtype=np.float64)
+    x = x - x.mean()
+    s1 = box_sums(x, w)
+    s2 = box_sums(x * x, w)
+    return np.sqrt(np.maximum(s2 - s1 * s1 / (w * w), 0.0)).astype(np.float32)
+
+
+def _ncc_dense(t: np.ndarray, s: np.ndarray, snorm: np.ndarray | None = None) -> np.ndarray:
+    """NCC surfaces when every template and region pixel is valid (Lewis 1995)."""
+    _n, w, _ = t.shape
+    size = s.shape[1]
+    k = size - w + 1
+    p = _fft_size(size)
+    t = t - t.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(t.dtype)
+    s = s - s.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(s.dtype)
+    tnorm = np.sqrt(np.einsum("nij,nij->n", t, t, dtype=np.float64))
+    ft = sfft.rfft2(t, s=(p, p), workers=_WORKERS)
+    fs = sfft.rfft2(s, s=(p, p), workers=_WORKERS)
+    num = sfft.irfft2(np.conj(ft) * fs, s=(p, p), workers=_WORKERS)[:, :k, :k]
+    if snorm is None:
+        s64 = s.astype(np.float64)
+        ssum = box_sums(s64, w)
+        snorm = np.sqrt(np.maximum(box_sums(s64 * s64, w) - ssum * ssum / (w * w), 0.0))
+    den = tnorm[:, None, None] * snorm
+    floor = 1e-6 * tnorm[:, None, None] * snorm.max(axis=(1, 2), keepdims=True)
+    out = np.full(num.shape, np.nan, dtype=np.float32)
+    np.divide(num, den, out=out, where=den > np.maximum(floor, 1e-30), casting="unsafe")
+    return np.clip(out, -1.0, 1.0, out=out)
+
+
+def _ncc_masked(
+    t: np.ndarray, mt: np.ndarray, s: np.ndarray, ms: np.ndarray, min_overlap: float
+) -> np.ndarray:
+    """Masked NCC surfaces (Padfield 2012): invalid pixels are left out of every sum."""
+    _n, w, _ = t.shape
+    size = s.shape[1]
+    k = size - w + 1
+    p = _fft_size(size)
+    mt = mt.astype(t.dtype)
+    ms = ms.astype(s.dtype)
+    nt = mt.sum(axis=(1, 2), dtype=np.float64)
+    ns = ms.sum(axis=(1, 2), dtype=np.float64)
+    # centre on the masked means to limit cancellation in the variance terms
+    tmean = (t * mt).sum(axis=(1, 2), dtype=np.float64) / np.maximum(nt, 1)
+    smean = (s * ms).sum(axis=(1, 2), dtype=np.float64) / np.maximum(ns, 1)
+    t = (t - tmean[:, None, None].astype(t.dtype)) * mt
+    s = (s - smean[:, None, None].astype(s.dtype)) * ms
+    ft = sfft.rfft2(np.stack([t, t * t, mt]), s=(p, p), workers=_WORKERS)
+    fs = sfft.rfft2(np.stack([s, s * s, ms]), s=(p, p), workers=_WORKERS)
+    ft = np.conj(ft)
+    prods = np.stack([ft[0] * fs[0], ft[0] * fs[2], ft[1] * fs[2], ft[2] * fs[0], ft[2] * fs[1], ft[2] * fs[2]])
+    sts, st, st2, ss, ss2, cnt = sfft.irfft2(prods, s=(p, p), workers=_WORKERS)[..., :k, :k].astype(np.float64)
+    cnt = np.round(cnt)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        num = sts - st * ss / cnt
+        vt = st2 - st * st / cnt
+        vs = ss2 - ss * ss / cnt
+        tsq = (t.astype(np.float64) ** 2).sum(axis=(1, 2))[:, None, None]
+        ssq = (s.astype(np.float64) ** 2).sum(axis=(1, 2))[:, None, None]
+        ok = (
+            (cnt >= np.maximum(min_overlap * nt[:, None, None], 2))
+            & (vt > 1e-5 * tsq * cnt / np.maximum(nt[:, None, None], 1))
+            & (vs > 1e-5 * ssq * cnt / np.maximum(ns[:, None, None], 1))
+        )
+        out = np.where(ok, num / np.sqrt(np.where(ok, vt * vs, 1.0)), np.nan).astype(np.float32)
+    return np.clip(out, -1.0, 1.0, out=out)
+
+
+def ncc_surfaces(
+    templates: np.ndarray,
+    template_masks: np.ndarray,
+    regions: np.ndarray,
+    region_masks: np.ndarray,
+    *,
+    min_overlap: float = 0.75,
+    region_norms: np.ndarray | None = None,
+    dense: np.ndarray | None = None,
+) -> np.ndarray:
+    """Normalised cross-correlation coefficient at every lag, batched over templates.
+
+    For each template ``T`` (valid where ``Mt``) and region ``S`` (valid where ``Ms``)
+    the surface at lag ``k`` is Pearson's correlation between ``T(p)`` and
+    ``S(p + k)`` over the pixels ``p`` valid in both. Products are element-wise in
+    the Fourier domain. Templates and regions whose pixels are all valid take a
+    faster path (box sums from summed-area tables); the rest take the masked path.
+
+    Parameters
+    ----------
+    templates : ndarray, shape (N, w, w)
+        Template pixels from frame A (float32 recommended).
+    template_masks : ndarray of bool, shape (N, w, w)
+        True where the template pixel is valid.
+    regions : ndarray, shape (N, L, L)
+        Search regions from frame B, ``L >= w``, with the template's top-left at
+        region offset ``(L - w) / 2``.
+    region_masks : ndarray of bool, shape (N, L, L)
+        True where the region pixel is valid.
+    min_overlap : float
+        A lag is defined only where the pixels valid in both cover at least this
+        fraction of the template's valid pixels.
+    region_norms : ndarray, shape (N, K, K), optional
+        Precomputed ``sqrt(sum (S - mean)^2)`` of each w x w box of each region (see
+        :func:`box_norms`); used for the fully valid templates instead of box sums.
+    dense : ndarray of bool, shape (N,), optional
+        Precomputed "template and region fully valid"; derived from the masks if absent.
+
+    Returns
+    -------
+    ndarray of float32, shape (N, L - w + 1, L - w + 1)
+        Correlation coefficients in [-1, 1]; NaN where undefined (too little overlap
+        or no variance). Axis 1 is the row lag, axis 2 the column lag.
+    """
+    n, w, w2 = templates.shape
+    if w != w2 or regions.shape[1] != regions.shape[2]:
+        raise ValueError("templates and regions must be square")
+    if regions.shape[0] != n or regions.shape[1] < w:
+        raise ValueError("need one region at least as large as its template per template")
+    k = regions.shape[1] - w + 1
+    out = np.empty((n, k, k), dtype=np.float32)
+    if dense is None:
+        dense = template_masks.all(axis=(1, 2)) & region_masks.all(axis=(1, 2))
+    if dense.any():
+        out[dense] = _ncc_dense(templates[dense], regions[dense], None if region_norms is None else region_norms[dense])
+    if (~dense).any():
+        sel = ~dense
+        out[sel] = _ncc_masked(templates[sel], template_masks[sel], regions[sel], region_masks[sel], min_overlap)
+    return out

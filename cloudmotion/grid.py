@@ -1,0 +1,147 @@
+"""Tiling geometry: the vector grid and batched window stacks.
+
+Conventions: arrays are indexed (row, col); an integer index is a pixel centre.
+A template of ``window`` pixels whose top-left pixel is ``(r0, c0)`` has its centre,
+the vector's origin, at ``(r0 + (window - 1) / 2, c0 + (window - 1) / 2)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Grid", "box_sums", "extract_windows", "make_grid"]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A regular grid of templates over a frame.
+
+    Attributes
+    ----------
+    window : int
+        Template size in pixels (square).
+    step : int
+        Spacing of template origins in pixels.
+    row0, col0 : int
+        Top-left pixel of the first template.
+    nrows, ncols : int
+        Number of templates along rows and columns.
+    """
+
+    window: int
+    step: int
+    row0: int
+    col0: int
+    nrows: int
+    ncols: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Grid shape (nrows, ncols)."""
+        return (self.nrows, self.ncols)
+
+    @property
+    def size(self) -> int:
+        """Number of templates."""
+        return self.nrows * self.ncols
+
+    def top_left(self) -> tuple[np.ndarray, np.ndarray]:
+        """Top-left pixel (row, col) of every template, each of shape (nrows * ncols,), C order."""
+        r = self.row0 + self.step * np.arange(self.nrows)
+        c = self.col0 + self.step * np.arange(self.ncols)
+        rr, cc = np.meshgrid(r, c, indexing="ij")
+        return rr.ravel(), cc.ravel()
+
+    def centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """Vector origins (row, col) in pixel index coordinates, each of shape (nrows, ncols)."""
+        half = (self.window - 1) / 2.0
+        r = self.row0 + self.step * np.arange(self.nrows) + half
+        c = self.col0 + self.step * np.arange(self.ncols) + half
+        return np.meshgrid(r, c, indexing="ij")
+
+
+def make_grid(shape: tuple[int, int], window: int, step: int) -> Grid:
+    """Lay a grid of ``window``-pixel templates every ``step`` pixels over a frame.
+
+    The grid is centred: the margin left over on each axis is split between both sides.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Frame shape (rows, cols).
+    window : int
+        Template size in pixels, at least 4.
+    step : int
+        Grid spacing in pixels, at least 1.
+
+    Returns
+    -------
+    Grid
+
+    Raises
+    ------
+    ValueError
+        If the window does not fit in the frame or the sizes are not positive.
+    """
+    if window < 4:
+        raise ValueError(f"window must be at least 4 px, got {window}")
+    if step < 1:
+        raise ValueError(f"step must be at least 1 px, got {step}")
+    rows, cols = shape
+    if rows < window or cols < window:
+        raise ValueError(f"frame of {rows}x{cols} px is smaller than one {window} px window")
+    nr = (rows - window) // step + 1
+    nc = (cols - window) // step + 1
+    r0 = (rows - window - (nr - 1) * step) // 2
+    c0 = (cols - window - (nc - 1) * step) // 2
+    return Grid(window=window, step=step, row0=r0, col0=c0, nrows=nr, ncols=nc)
+
+
+def extract_windows(
+    padded: np.ndarray, pad: int, rows: np.ndarray, cols: np.ndarray, size: int
+) -> np.ndarray:
+    """Copy square windows out of a padded image into one (N, size, size) stack.
+
+    Parameters
+    ----------
+    padded : ndarray, shape (rows + 2 * pad, cols + 2 * pad)
+        The image padded by ``pad`` pixels on every side.
+    pad : int
+        Padding width in pixels.
+    rows, cols : ndarray of int, shape (N,)
+        Top-left pixel of each window in *unpadded* image coordinates; may be negative
+        down to ``-pad``.
+    size : int
+        Window size in pixels.
+
+    Returns
+    -------
+    ndarray, shape (N, size, size)
+        A contiguous copy (one fancy-indexing gather over a strided view, no Python loop).
+    """
+    view = np.lib.stride_tricks.sliding_window_view(padded, (size, size))
+    return view[np.asarray(rows) + pad, np.asarray(cols) + pad]
+
+
+def box_sums(x: np.ndarray, w: int) -> np.ndarray:
+    """Sums of every w x w box over the last two axes, from a summed-area table.
+
+    Parameters
+    ----------
+    x : ndarray, shape (..., rows, cols)
+        Values; leading axes are batched.
+    w : int
+        Box size in pixels.
+
+    Returns
+    -------
+    ndarray of float64, shape (..., rows - w + 1, cols - w + 1)
+        Sum of the box whose top-left pixel is at the index.
+    """
+    x = np.asarray(x)
+    c = np.zeros(x.shape[:-2] + (x.shape[-2] + 1, x.shape[-1] + 1), dtype=np.float64)
+    np.cumsum(x, axis=-1, dtype=np.float64, out=c[..., 1:, 1:])
+    np.cumsum(c[..., 1:, 1:], axis=-2, out=c[..., 1:, 1:])
+    return c[..., w:, w:] - c[..., :-w, w:] - c[..., w:, :-w] + c[..., :-w, :-w]

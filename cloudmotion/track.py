@@ -1,0 +1,349 @@
+"""Compose the steps: pre-filter, tile, correlate, fit the peak, refine, flag.
+
+``track_pair`` is the library's entry point; ``track_sequence`` tracks consecutive pairs
+of a list of frames, filtering each frame once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .correlate import box_norms, ncc_surfaces
+from .grid import Grid, box_sums, extract_windows, make_grid
+from .preprocess import prepare_frame
+from .quality import Flag, median_test, quality_score
+from .refine import INTERPOLATIONS, frame_gradients, lucas_kanade
+from .subpixel import FITTERS, fit_subpixel, locate_peaks
+
+__all__ = ["MotionField", "TrackParams", "track_pair", "track_sequence"]
+
+
+@dataclass(frozen=True)
+class TrackParams:
+    """Numerical settings of the tracker. All lengths are in pixels.
+
+    Attributes
+    ----------
+    window : int
+        Template size (square), >= 4.
+    step : int or None
+        Grid spacing; ``None`` means ``window // 2``.
+    search : int
+        Largest displacement searched along each axis, >= 1.
+    sigma : float
+        Gaussian pre-filter standard deviation; 0 turns it off.
+    subpixel : {"gaussian", "parabolic", "centroid"}
+        Three-point peak fitter.
+    refine : bool
+        Float Lucas-Kanade refinement after the correlation peak.
+    interpolation : {"bicubic", "bilinear"}
+        Warp kernel of the refinement.
+    min_valid : float
+        Smallest valid fraction of a template, in (0, 1].
+    min_overlap : float
+        Smallest fraction of the template's valid pixels that must overlap valid pixels
+        of frame B for a lag to count, in (0, 1].
+    min_texture : float
+        Smallest template standard deviation relative to the frame's.
+    min_corr : float
+        Smallest accepted peak correlation coefficient.
+    min_peak_ratio : float
+        Smallest accepted first/second peak ratio (1 disables the test).
+    median_threshold, median_eps : float
+        Normalised median test threshold and fluctuation level (px); a threshold of 0
+        disables the test.
+    max_iter, tol : int, float
+        Refinement iteration cap and tolerance (px).
+    chunk : int
+        Templates correlated at once; bounds memory (about 100 kB per template at the
+        default sizes).
+    """
+
+    window: int = 32
+    step: int | None = None
+    search: int = 16
+    sigma: float = 1.0
+    subpixel: str = "gaussian"
+    refine: bool = True
+    interpolation: str = "bicubic"
+    min_valid: float = 0.5
+    min_overlap: float = 0.75
+    min_texture: float = 0.05
+    min_corr: float = 0.5
+    min_peak_ratio: float = 1.0
+    median_threshold: float = 2.0
+    median_eps: float = 0.1
+    max_iter: int = 20
+    tol: float = 1e-3
+    chunk: int = 2048
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, name: str, what: str) -> None:
+            if not ok:
+                raise ValueError(f"{name} {what}, got {getattr(self, name)!r}")
+
+        def finite(name: str) -> bool:
+            v = getattr(self, name)
+            return isinstance(v, int | float) and bool(np.isfinite(v))
+
+        need(_is_int(self.window) and self.window >= 4, "window", "must be an integer >= 4")
+        if self.step is None:
+            object.__setattr__(self, "step", max(1, self.window // 2))
+        need(_is_int(self.step) and self.step >= 1, "step", "must be an integer >= 1")
+        need(_is_int(self.search) and self.search >= 1, "search", "must be an integer >= 1")
+        need(finite("sigma") and self.sigma >= 0, "sigma", "must be a finite number >= 0")
+        need(self.subpixel in FITTERS, "subpixel", f"must be one of {sorted(FITTERS)}")
+        need(self.interpolation in INTERPOLATIONS, "interpolation", f"must be one of {list(INTERPOLATIONS)}")
+        for name in ("min_valid", "min_overlap"):
+            need(finite(name) and 0 < getattr(self, name) <= 1, name, "must be in (0, 1]")
+        for name in ("min_texture", "min_corr", "median_eps", "median_threshold", "tol"):
+            need(finite(name) and getattr(self, name) >= (-1 if name == "min_corr" else 0), name, "is out of range")
+        need(finite("min_peak_ratio") and self.min_peak_ratio >= 1, "min_peak_ratio", "must be >= 1")
+        need(_is_int(self.max_iter) and self.max_iter >= 1, "max_iter", "must be an integer >= 1")
+        need(_is_int(self.chunk) and self.chunk >= 1, "chunk", "must be an integer >= 1")
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+
+@dataclass
+class MotionField:
+    """Motion vectors on a regular grid, from frame A to frame B.
+
+    All arrays have the grid's shape (nrows, ncols), axis 0 along image rows.
+
+    Attributes
+    ----------
+    grid : Grid
+        Template geometry.
+    row, col : ndarray of float64
+        Vector origin (template centre in frame A), pixel index coordinates.
+    dx, dy : ndarray of float64
+        Displacement in pixels along columns (+ = increasing col) and rows
+        (+ = increasing row). NaN where no displacement could be measured.
+    corr : ndarray of float64
+        Peak normalised correlation coefficient, in [-1, 1].
+    peak_ratio : ndarray of float64
+        First over second correlation peak (>= 1; inf when there is no second peak).
+    quality : ndarray of float64
+        Quality index from 0 to 100 (:func:`cloudmotion.quality.quality_score`).
+    flag : ndarray of int32
+        Bitmask of :class:`cloudmotion.quality.Flag`; 0 = good.
+    valid_fraction, texture, median_residual : ndarray of float64
+        Valid fraction of the template, template standard deviation relative to the
+        frame's, and normalised median residual.
+    """
+
+    grid: Grid
+    row: np.ndarray
+    col: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
+    corr: np.ndarray
+    peak_ratio: np.ndarray
+    quality: np.ndarray
+    flag: np.ndarray
+    valid_fraction: np.ndarray
+    texture: np.ndarray
+    median_residual: np.ndarray
+    params: TrackParams = field(default_factory=TrackParams)
+
+    @property
+    def good(self) -> np.ndarray:
+        """Boolean grid, True where ``flag == 0``."""
+        return self.flag == 0
+
+
+@dataclass
+class _Prepared:
+    data: np.ndarray
+    valid: np.ndarray
+    std: float
+    grads: tuple | None = None
+
+
+def _prepare(image: np.ndarray, mask: np.ndarray | None, params: TrackParams, gradients: bool) -> _Prepared:
+    data, valid = prepare_frame(image, mask, params.sigma)
+    std = float(data[valid].std()) if valid.any() else 0.0
+    grads = frame_gradients(data, valid) if gradients and params.refine else None
+    return _Prepared(data=data, valid=valid, std=std, grads=grads)
+
+
+def _correlate_all(a: _Prepared, b: _Prepared, grid: Grid, params: TrackParams) -> dict[str, np.ndarray]:
+    """Correlation stage over all templates, in chunks; returns flat per-template arrays."""
+    w, r = params.window, params.search
+    rows, cols = grid.top_left()
+    n = rows.size
+    pa = a.data.astype(np.float32)
+    pb = np.pad(b.data.astype(np.float32), r)
+    pbm = np.pad(b.valid, r)
+    # per-window invalid counts and region norms are gathers from frame-level tables
+    bad_t = box_sums(~a.valid, w)[rows, cols]
+    bad_s = box_sums(~pbm, w + 2 * r)[rows, cols]
+    norms = box_norms(np.where(pbm, pb, 0.0), w)
+    out = {k: np.full(n, np.nan) for k in ("dx", "dy", "corr", "second", "valid", "std")}
+    out["border"] = np.zeros(n, dtype=bool)
+    out["valid"] = 1.0 - bad_t / (w * w)
+    for lo in range(0, n, params.chunk):
+        sl = slice(lo, min(lo + params.chunk, n))
+        t = extract_windows(pa, 0, rows[sl], cols[sl], w)
+        tm = extract_windows(a.valid, 0, rows[sl], cols[sl], w)
+        s = extract_windows(pb, r, rows[sl] - r, cols[sl] - r, w + 2 * r)
+        sm = extract_windows(pbm, r, rows[sl] - r, cols[sl] - r, w + 2 * r)
+        dense = (bad_t[sl] == 0) & (bad_s[sl] == 0)
+        cnt = (w * w - bad_t[sl]).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (t * tm).sum(axis=(1, 2), dtype=np.float64) / cnt
+            var = ((t - mean[:, None, None]) ** 2 * tm).sum(axis=(1, 2)) / cnt
+        out["std"][sl] = np.sqrt(var) / a.std if a.std > 0 else 0.0
+        surf = ncc_surfaces(
+            t, tm, s, sm, min_overlap=params.min_overlap, dense=dense,
+            region_norms=extract_windows(norms, 0, rows[sl], cols[sl], 2 * r + 1),
+        )
+        peaks = locate_peaks(surf)
+        prow, pcol = fit_subpixel(surf, peaks, params.subpixel)
+        out["dy"][sl] = prow - r
+        out["dx"][sl] = pcol - r
+        out["corr"][sl] = peaks.value
+        out["second"][sl] = peaks.second
+        out["border"][sl] = peaks.on_border & np.isfinite(peaks.value)
+    return out
+
+
+def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionField:
+    if a.data.shape != b.data.shape:
+        raise ValueError(f"frames differ in shape: {a.data.shape} and {b.data.shape}")
+    grid = make_grid(a.data.shape, params.window, params.step)
+    c = _correlate_all(a, b, grid, params)
+    flag = np.zeros(grid.size, dtype=np.int32)
+    nodata = (c["valid"] < params.min_valid) | ~np.isfinite(c["corr"])
+    flag[nodata] |= Flag.NODATA
+    flag[~nodata & ~(c["std"] >= params.min_texture)] |= Flag.LOW_TEXTURE
+    flag[c["border"]] |= Flag.PEAK_AT_BORDER
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(np.isfinite(c["second"]) & (c["second"] > 0), c["corr"] / c["second"], np.inf)
+    ratio[~np.isfinite(c["corr"])] = np.nan
+    flag[np.isfinite(c["corr"]) & (c["corr"] < params.min_corr)] |= Flag.LOW_CORRELATION
+    flag[ratio < params.min_peak_ratio] |= Flag.LOW_PEAK_RATIO
+    dx, dy = c["dx"], c["dy"]
+    dx[nodata] = np.nan
+    dy[nodata] = np.nan
+
+    if params.refine:
+        rows, cols = grid.top_left()
+        todo = np.flatnonzero(np.isfinite(dx) & np.isfinite(dy))
+        res = lucas_kanade(
+            a.data, a.grads, a.valid, b.data, b.valid, rows[todo], cols[todo], params.window,
+            dx[todo], dy[todo], max_iter=params.max_iter, tol=params.tol,
+            interpolation=params.interpolation, chunk=params.chunk,
+        )
+        dx[todo], dy[todo] = res.dx, res.dy
+        flag[todo[res.failed]] |= Flag.REFINE_FAILED
+
+    shape = grid.shape
+    dx, dy, flag = dx.reshape(shape), dy.reshape(shape), flag.reshape(shape)
+    resid = median_test(dx, dy, flag == 0, eps=params.median_eps)
+    if params.median_threshold > 0:
+        flag[resid > params.median_threshold] |= Flag.MEDIAN_OUTLIER
+    corr = c["corr"].reshape(shape)
+    ratio = ratio.reshape(shape)
+    quality = quality_score(corr, ratio, resid)
+    quality[np.isnan(dx)] = 0.0
+    row, col = grid.centres()
+    return MotionField(
+        grid=grid, row=row, col=col, dx=dx, dy=dy, corr=corr, peak_ratio=ratio, quality=quality,
+        flag=flag, valid_fraction=c["valid"].reshape(shape), texture=c["std"].reshape(shape),
+        median_residual=resid, params=params,
+    )
+
+
+def _params(params: TrackParams | None, overrides: dict) -> TrackParams:
+    base = params or TrackParams()
+    return dataclasses.replace(base, **overrides) if overrides else base
+
+
+def track_pair(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    mask_a: np.ndarray | None = None,
+    mask_b: np.ndarray | None = None,
+    params: TrackParams | None = None,
+    **overrides,
+) -> MotionField:
+    """Measure motion from frame A to frame B on a grid of templates.
+
+    Steps: validity masks (plus NaN/inf), normalised-convolution Gaussian pre-filter,
+    masked FFT normalised cross-correlation of each template over +-``search`` px,
+    three-point sub-pixel peak fit, float Lucas-Kanade refinement, flags and quality.
+
+    Parameters
+    ----------
+    a, b : ndarray, shape (rows, cols)
+        Consecutive frames in physical units (never cast to 8 bit).
+    mask_a, mask_b : ndarray of bool, optional
+        True where valid. NaN and inf pixels are invalid in any case.
+    params : TrackParams, optional
+        Settings; keyword ``overrides`` replace single fields, e.g. ``window=48``.
+
+    Returns
+    -------
+    MotionField
+        Vectors on the template grid; ``dx`` along columns and ``dy`` along rows in
+        pixels from A to B.
+
+    Raises
+    ------
+    ValueError
+        On invalid settings, frames of different shapes or frames smaller than one
+        window.
+
+    References
+    ----------
+    Leese et al. (1971), J. Appl. Meteor. 10, 118-132; Padfield (2012), IEEE TIP 21,
+    2706-2718; Lucas & Kanade (1981), Proc. IJCAI 674-679.
+    """
+    p = _params(params, overrides)
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"frames differ in shape: {a.shape} and {b.shape}")
+    return _track_prepared(_prepare(a, mask_a, p, True), _prepare(b, mask_b, p, False), p)
+
+
+def track_sequence(
+    frames: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray | None] | None = None,
+    *,
+    params: TrackParams | None = None,
+    **overrides,
+) -> list[MotionField]:
+    """Track every consecutive pair of a sequence of frames.
+
+    Parameters
+    ----------
+    frames : sequence of ndarray, each (rows, cols)
+        At least two frames of the same shape, in time order.
+    masks : sequence of (ndarray of bool or None), optional
+        Validity mask per frame.
+    params, overrides
+        As for :func:`track_pair`.
+
+    Returns
+    -------
+    list of MotionField
+        ``len(frames) - 1`` fields, pair i being frames[i] -> frames[i + 1].
+    """
+    p = _params(params, overrides)
+    if len(frames) < 2:
+        raise ValueError("need at least two frames")
+    masks = list(masks) if masks is not None else [None] * len(frames)
+    if len(masks) != len(frames):
+        raise ValueError("need one mask (or None) per frame")
+    prepared = [_prepare(np.asarray(f), m, p, i < len(frames) - 1) for i, (f, m) in enumerate(zip(frames, masks, strict=True))]
+    return [_track_prepared(prepared[i], prepared[i + 1], p) for i in range(len(frames) - 1)]
