@@ -7,7 +7,7 @@ of a list of frames, filtering each frame once.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +19,7 @@ from .quality import Flag, median_test, quality_score
 from .refine import INTERPOLATIONS, frame_gradients, lucas_kanade
 from .subpixel import FITTERS, fit_subpixel, locate_peaks
 
-__all__ = ["MotionField", "TrackParams", "track_pair", "track_sequence"]
+__all__ = ["MotionField", "TrackParams", "iter_track_sequence", "track_pair", "track_sequence"]
 
 
 @dataclass(frozen=True)
@@ -316,6 +316,36 @@ def track_pair(
     return _track_prepared(_prepare(a, mask_a, p, True), _prepare(b, mask_b, p, False), p)
 
 
+def iter_track_sequence(
+    frames: Iterable[tuple[np.ndarray, np.ndarray | None]],
+    *,
+    params: TrackParams | None = None,
+    **overrides,
+) -> Iterator[MotionField]:
+    """Track consecutive pairs of a stream of frames, holding at most two in memory.
+
+    Parameters
+    ----------
+    frames : iterable of (image, mask)
+        Frames (rows, cols) in time order with their validity masks (or None); may be a
+        generator that reads each frame when asked.
+    params, overrides
+        As for :func:`track_pair`.
+
+    Yields
+    ------
+    MotionField
+        Frame i -> frame i + 1, for each consecutive pair. Each frame is filtered once.
+    """
+    p = _params(params, overrides)
+    prev = None
+    for image, mask in frames:
+        cur = _prepare(np.asarray(image), mask, p, True)
+        if prev is not None:
+            yield _track_prepared(prev, cur, p)
+        prev = cur
+
+
 def track_sequence(
     frames: Sequence[np.ndarray],
     masks: Sequence[np.ndarray | None] | None = None,
@@ -339,11 +369,9 @@ def track_sequence(
     list of MotionField
         ``len(frames) - 1`` fields, pair i being frames[i] -> frames[i + 1].
     """
-    p = _params(params, overrides)
     if len(frames) < 2:
         raise ValueError("need at least two frames")
     masks = list(masks) if masks is not None else [None] * len(frames)
     if len(masks) != len(frames):
         raise ValueError("need one mask (or None) per frame")
-    prepared = [_prepare(np.asarray(f), m, p, i < len(frames) - 1) for i, (f, m) in enumerate(zip(frames, masks, strict=True))]
-    return [_track_prepared(prepared[i], prepared[i + 1], p) for i in range(len(frames) - 1)]
+    return list(iter_track_sequence(zip(frames, masks, strict=True), params=params, **overrides))

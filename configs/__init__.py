@@ -1,0 +1,1 @@
+"""Presets shipped with cloudmotion (installed as the ``cloudmotion.presets`` package)."""

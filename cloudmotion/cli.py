@@ -1,0 +1,279 @@
+"""The ``cloudmotion`` command line: thin commands over the library.
+
+Standard output carries data only; messages and progress go to standard error.
+Exit status: 0 success, 1 data or runtime error, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+
+import click
+
+from . import __version__
+from .config import coerce_io, load_config, make_params
+from .errors import CloudmotionError, DataError, UsageError
+from .geo import geolocate
+from .io import FrameInfo, check_compatible, open_frame, read_frame
+from .subpixel import FITTERS
+from .track import iter_track_sequence
+from .writers import (
+    PairResult,
+    atomic_path,
+    write_csv_header,
+    write_csv_rows,
+    write_geotiff,
+)
+
+__all__ = ["cli", "main"]
+
+_CSV_EXT = (".csv",)
+_TIF_EXT = (".tif", ".tiff")
+
+
+def _warn(ctx: click.Context, msg: str) -> None:
+    if not ctx.obj.get("quiet"):
+        click.echo(f"cloudmotion: warning: {msg}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="cloudmotion")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Cloud motion vectors from consecutive geostationary satellite frames."""
+    ctx.ensure_object(dict)
+
+
+@dataclass(frozen=True)
+class _Output:
+    template: str
+    kind: str  # "csv" or "tif"
+
+    @property
+    def per_pair(self) -> bool:
+        return "{" in self.template
+
+
+def _parse_outputs(outputs: tuple[str, ...], npairs: int) -> list[_Output]:
+    outs = []
+    for path in outputs or ("-",):
+        low = path.lower()
+        if path == "-" or low.endswith(_CSV_EXT):
+            kind = "csv"
+        elif low.endswith(_TIF_EXT):
+            kind = "tif"
+        else:
+            raise UsageError(f"-o {path}: unknown output format; use a .csv, .tif or .tiff path, or - for stdout")
+        out = _Output(path, kind)
+        if kind == "tif" and npairs > 1 and not out.per_pair:
+            raise UsageError(f"-o {path}: {npairs} pairs need a per-pair name with {{pair}} or "
+                             "{time_a:%Y%m%dT%H%M%S} in a GeoTIFF path")
+        outs.append(out)
+    if sum(o.template == "-" for o in outs) > 1:
+        raise UsageError("-o -: standard output given more than once")
+    return outs
+
+
+def _expand(out: _Output, pair: int, a: FrameInfo, b: FrameInfo) -> str:
+    if not out.per_pair:
+        return out.template
+    if a.time is None and ("{time_a" in out.template or "{time_b" in out.template):
+        raise UsageError(f"-o {out.template}: {a.path} has no time for the time placeholder; use {{pair}}")
+    try:
+        return out.template.format(pair=pair, time_a=a.time, time_b=b.time)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise UsageError(f"-o {out.template}: bad placeholder ({exc}); use {{pair}}, {{time_a:...}}, {{time_b:...}}") from None
+
+
+def _check_destinations(paths: list[str], overwrite: bool) -> None:
+    seen = set()
+    for path in paths:
+        if path == "-":
+            continue
+        full = os.path.abspath(path)
+        if full in seen:
+            raise UsageError(f"-o {path}: the same output is named twice")
+        seen.add(full)
+        folder = os.path.dirname(full)
+        if not os.path.isdir(folder):
+            raise UsageError(f"-o {path}: folder {os.path.dirname(path) or '.'} does not exist")
+        if os.path.isdir(full):
+            raise UsageError(f"-o {path}: is a directory")
+        if os.path.exists(full) and not overwrite:
+            raise UsageError(f"-o {path}: exists; pass --overwrite to replace it")
+        if not os.access(folder, os.W_OK):
+            raise DataError(f"-o {path}: folder {os.path.dirname(path) or '.'} is not writable")
+
+
+def _merge_settings(ctx: click.Context, opts: dict) -> dict:
+    """Defaults < --config file < explicit command-line options."""
+    settings = {}
+    spec = opts.pop("config_spec")
+    if spec:
+        settings.update(coerce_io(load_config(spec), spec))
+    for key, value in opts.items():
+        if value is not None:
+            settings[key] = value
+    return settings
+
+
+def _pair_dt(a: FrameInfo, b: FrameInfo, dt: float | None, ctx: click.Context) -> float | None:
+    if dt is not None:
+        return dt
+    if a.time is None or b.time is None:
+        missing = a.path if a.time is None else b.path
+        _warn(ctx, f"{missing}: no time in the file name or tags; m/s columns left empty (give --dt SECONDS)")
+        return None
+    seconds = (b.time - a.time).total_seconds()
+    if seconds <= 0:
+        raise DataError(f"{b.path}: time {b.time:%Y-%m-%dT%H:%M:%S}Z is not after {a.path} "
+                        f"({a.time:%Y-%m-%dT%H:%M:%S}Z); frames must be in time order")
+    return seconds
+
+
+def _float_option(name: str):
+    def check(ctx, param, value):
+        if value is not None and not math.isfinite(value):
+            raise click.BadParameter(f"{value} is not a finite number", param_hint=f"'--{name}'")
+        return value
+
+    return check
+
+
+@cli.command()
+@click.argument("frames", nargs=-1, required=True, metavar="FRAME FRAME [FRAME ...]")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="PATH",
+              help="Output: .csv, .tif/.tiff (vector grid GeoTIFF) or - (CSV on stdout, the default). "
+                   "Repeatable. With several pairs a GeoTIFF path needs {pair} or {time_a:%Y%m%dT%H%M%S}.")
+@click.option("--window", type=int, help="Template size, px.  [default: 32]")
+@click.option("--step", type=int, help="Grid spacing, px.  [default: window/2]")
+@click.option("--search", type=int, help="Largest displacement searched along each axis, px.  [default: 16]")
+@click.option("--sigma", type=float, callback=_float_option("sigma"),
+              help="Gaussian pre-filter sigma, px; 0 turns it off.  [default: 1.0]")
+@click.option("--subpixel", type=click.Choice(sorted(FITTERS)), help="Sub-pixel peak fit.  [default: gaussian]")
+@click.option("--refine/--no-refine", default=None, help="Float Lucas-Kanade refinement.  [default: refine]")
+@click.option("--band", type=click.IntRange(min=1), help="Band to read (1-based).  [default: 1]")
+@click.option("--nodata", type=float, help="NoData value in stored units, overriding the file's.")
+@click.option("--dt", type=click.FloatRange(min=0, min_open=True), callback=_float_option("dt"),
+              help="Seconds between consecutive frames, overriding the frame times.")
+@click.option("--pixel-size", type=click.FloatRange(min=0, min_open=True), callback=_float_option("pixel-size"),
+              help="Pixel size in metres for frames without a CRS (north up), for m/s output.")
+@click.option("--config", "config_spec", metavar="FILE.toml|PRESET",
+              help="Settings from a TOML file or a shipped preset (default, fast, dense, fastmoving); "
+                   "command-line options win.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise refused before any work).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="A line per pair; tracebacks on errors.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.  [default: when a terminal]")
+@click.pass_context
+def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...], overwrite: bool, quiet: bool,
+          verbose: bool, progress: bool | None, **opts) -> None:
+    """Track each consecutive pair of FRAMEs and write motion vectors.
+
+    Frames are GeoTIFF, GOES ABI netCDF (Rad/CMI picked automatically) or any raster
+    GDAL reads, in time order. dx/dy are pixels from frame A to frame B; u/v are
+    eastward/northward m/s; direction is where the wind comes from (degrees clockwise
+    from north). flag 0 marks a good vector.
+    """
+    ctx.obj.update(quiet=quiet, verbose=verbose)
+    if len(frames) < 2:
+        raise UsageError(f"FRAME: need at least two frames, got {len(frames)}")
+    settings = _merge_settings(ctx, opts)
+    params = make_params(settings)
+    outs = _parse_outputs(outputs, len(frames) - 1)
+
+    infos = [open_frame(p, band=settings.get("band")) for p in frames]
+    check_compatible(infos)
+    rows, cols = infos[0].shape
+    if rows < params.window or cols < params.window:
+        raise DataError(f"{infos[0].path}: {rows}x{cols} px is smaller than one {params.window} px window")
+    pairs = list(zip(infos[:-1], infos[1:], strict=True))
+    dts = [_pair_dt(a, b, settings.get("dt"), ctx) for a, b in pairs]
+    targets = [[_expand(o, i, a, b) for o in outs] for i, (a, b) in enumerate(pairs, start=1)]
+    _check_destinations(sorted({p for t in targets for p in t}), overwrite)
+
+    from tqdm import tqdm
+
+    show = (sys.stderr.isatty() if progress is None else progress) and not quiet
+    nodata = settings.get("nodata")
+    loaded = ((f.data, f.valid) for f in (read_frame(i, nodata=nodata) for i in infos))
+    with contextlib.ExitStack() as stack:
+        streams = {}
+        for o in outs:
+            if o.kind == "csv" and not o.per_pair:
+                if o.template == "-":
+                    streams[o.template] = sys.stdout
+                else:
+                    tmp = stack.enter_context(atomic_path(o.template))
+                    streams[o.template] = stack.enter_context(open(tmp, "w", newline=""))
+                write_csv_header(streams[o.template])
+        bar = stack.enter_context(tqdm(total=len(pairs), disable=not show, file=sys.stderr, unit="pair"))
+        fields = iter_track_sequence(loaded, params=params)
+        for i, ((a, b), dt, field) in enumerate(zip(pairs, dts, fields, strict=True), start=1):
+            geo = geolocate(field.row, field.col, field.dx, field.dy, transform=a.transform,
+                            crs_wkt=a.crs_wkt, dt=dt, pixel_size=settings.get("pixel_size"))
+            result = PairResult(field=field, geo=geo, time_a=a.time, time_b=b.time, transform=a.transform,
+                                crs_wkt=a.crs_wkt)
+            for o, path in zip(outs, targets[i - 1], strict=True):
+                if o.kind == "tif":
+                    write_geotiff(path, result)
+                elif o.per_pair:
+                    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+                        write_csv_header(fh)
+                        write_csv_rows(fh, result)
+                else:
+                    write_csv_rows(streams[o.template], result)
+            bar.update(1)
+            if verbose:
+                good = int(field.good.sum())
+                click.echo(f"cloudmotion: pair {i}: {a.path} -> {b.path}: {field.flag.size} vectors, {good} good "
+                           f"({100.0 * good / max(field.flag.size, 1):.1f} %)"
+                           + (f", dt {dt:g} s" if dt else ""), err=True)
+        if "-" in streams:
+            sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (0, 1 data error, 2 usage error)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in ("-v", "--verbose") for a in args)
+    try:
+        rv = cli.main(args=args, prog_name="cloudmotion", standalone_mode=False, obj={})
+        return rv if isinstance(rv, int) else 0
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+        return 2
+    except click.UsageError as exc:
+        where = f"cloudmotion {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "cloudmotion"
+        click.echo(f"{where}: error: {' '.join(exc.format_message().split())}", err=True)
+        return 2
+    except CloudmotionError as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"cloudmotion: error: {' '.join(str(exc).split())}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("cloudmotion: interrupted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("cloudmotion: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except MemoryError:
+        click.echo("cloudmotion: error: out of memory; use a smaller --chunk preset or smaller frames", err=True)
+        return 1
+    except Exception as exc:  # an unexpected failure: one line, traceback with -v
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"cloudmotion: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+                   "(run with -v for the traceback)", err=True)
+        return 1
+

@@ -1,0 +1,149 @@
+"""Geolocation and physical winds: pixel -> CRS -> lon/lat, geodesic speed, direction.
+
+Never a constant km-per-pixel: on the GOES fixed grid the pixel size changes by a factor
+of about 3 across CONUS. Both ends of every vector are geolocated with pyproj from the
+CRS WKT (the proj4 string of a GOES CRS drops ``+sweep=x``) and the speed is the geodesic
+distance between them on the CRS's own ellipsoid divided by the time step.
+
+Conventions: ``u`` eastward and ``v`` northward in m/s; ``direction`` is meteorological,
+the direction the wind blows *from*, in degrees clockwise from north (a wind towards the
+east has direction 270).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pyproj import CRS, Geod, Transformer
+
+__all__ = ["GeoVectors", "geolocate", "pixel_to_crs"]
+
+
+@dataclass(frozen=True)
+class GeoVectors:
+    """Geolocated vectors; every array has the shape of the input origins.
+
+    Attributes
+    ----------
+    x, y : ndarray
+        Origin in CRS units (NaN without a transform).
+    lon, lat : ndarray
+        Origin in degrees (NaN without a CRS or off the Earth's disk).
+    u, v, speed : ndarray
+        Eastward, northward and total speed in m/s (NaN without a time step).
+    direction : ndarray
+        Meteorological direction in degrees [0, 360) (NaN where the speed is 0 or unknown).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    speed: np.ndarray
+    direction: np.ndarray
+
+
+def pixel_to_crs(rows: np.ndarray, cols: np.ndarray, transform: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Map pixel index coordinates (integer = pixel centre) to CRS coordinates.
+
+    Parameters
+    ----------
+    rows, cols : ndarray
+        Pixel index coordinates along rows and columns.
+    transform : tuple of 6 floats
+        Affine coefficients ``(a, b, c, d, e, f)`` as in rasterio/affine, mapping the
+        pixel *corner* grid: ``x = a * col + b * row + c``, ``y = d * col + e * row + f``.
+
+    Returns
+    -------
+    x, y : ndarray of float64
+    """
+    a, b, c, d, e, f = (float(v) for v in transform[:6])
+    cc = np.asarray(cols, dtype=np.float64) + 0.5
+    rr = np.asarray(rows, dtype=np.float64) + 0.5
+    return a * cc + b * rr + c, d * cc + e * rr + f
+
+
+def _lonlat(x: np.ndarray, y: np.ndarray, crs: CRS) -> tuple[np.ndarray, np.ndarray]:
+    tr = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
+    lon, lat = tr.transform(x, y, errcheck=False)
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
+    bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lat) > 90)
+    lon[bad] = np.nan
+    lat[bad] = np.nan
+    return lon, lat
+
+
+def geolocate(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    *,
+    transform: tuple[float, ...] | None,
+    crs_wkt: str | None,
+    dt: float | None,
+    pixel_size: float | None = None,
+) -> GeoVectors:
+    """Geolocate vector origins and convert pixel displacements to winds.
+
+    Parameters
+    ----------
+    rows, cols : ndarray
+        Vector origins, pixel index coordinates (integer = pixel centre).
+    dx, dy : ndarray
+        Displacements in pixels along columns and rows (+ = increasing index).
+    transform : tuple of 6 floats or None
+        Affine pixel-corner transform (see :func:`pixel_to_crs`).
+    crs_wkt : str or None
+        The frame's CRS as WKT. ``None`` gives NaN lon/lat.
+    dt : float or None
+        Time from frame A to frame B in seconds; ``None`` gives NaN winds.
+    pixel_size : float, optional
+        For frames without a CRS: pixel size in metres, north up, used for ``u``/``v``.
+
+    Returns
+    -------
+    GeoVectors
+
+    References
+    ----------
+    Karney, C. F. F. (2013). Algorithms for geodesics. J. Geodesy 87, 43-55 (pyproj.Geod).
+    """
+    rows = np.asarray(rows, dtype=np.float64)
+    shape = rows.shape
+    nan = np.full(shape, np.nan)
+    if transform is not None:
+        x, y = pixel_to_crs(rows, cols, transform)
+    else:
+        x, y = nan.copy(), nan.copy()
+    lon, lat = nan.copy(), nan.copy()
+    u, v, speed, direction = nan.copy(), nan.copy(), nan.copy(), nan.copy()
+    if dt is not None and not dt > 0:
+        raise ValueError(f"time step must be > 0 s, got {dt}")
+    if crs_wkt and transform is not None:
+        crs = CRS.from_wkt(crs_wkt)
+        lon, lat = _lonlat(x, y, crs)
+        if dt is not None:
+            x2, y2 = pixel_to_crs(rows + dy, np.asarray(cols) + dx, transform)
+            lon2, lat2 = _lonlat(x2, y2, crs)
+            geod = crs.get_geod() or Geod(ellps="WGS84")
+            ok = np.isfinite(lon) & np.isfinite(lon2)
+            az, _, dist = geod.inv(
+                np.where(ok, lon, 0.0), np.where(ok, lat, 0.0), np.where(ok, lon2, 0.0), np.where(ok, lat2, 0.0)
+            )
+            az = np.radians(np.asarray(az, dtype=np.float64))
+            speed = np.where(ok, np.asarray(dist, dtype=np.float64) / dt, np.nan)
+            u = speed * np.sin(az)
+            v = speed * np.cos(az)
+    elif pixel_size is not None and dt is not None:
+        u = np.asarray(dx, dtype=np.float64) * pixel_size / dt
+        v = -np.asarray(dy, dtype=np.float64) * pixel_size / dt
+        speed = np.hypot(u, v)
+    if dt is not None:
+        direction = np.where(speed > 0, np.degrees(np.arctan2(-u, -v)) % 360.0, np.nan)
+    return GeoVectors(x=x, y=y, lon=lon, lat=lat, u=u, v=v, speed=speed, direction=direction)

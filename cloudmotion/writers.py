@@ -1,0 +1,182 @@
+"""CSV and GeoTIFF writers. Files are written to a temporary name in the destination
+folder and renamed into place, so a reader never sees a half-written file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO
+
+import numpy as np
+
+from .errors import DataError
+from .geo import GeoVectors
+from .track import MotionField
+
+__all__ = ["CSV_COLUMNS", "GEOTIFF_BANDS", "PairResult", "atomic_path", "write_csv_header", "write_csv_rows",
+           "write_geotiff"]
+
+CSV_COLUMNS = ("time_a", "time_b", "row", "col", "x", "y", "lon", "lat", "dx", "dy", "u", "v", "speed",
+               "direction", "corr", "peak_ratio", "quality", "flag")
+"""CSV columns, in order (the contract in DESIGN.md)."""
+
+GEOTIFF_BANDS = {
+    "dx": "displacement along columns, px (+ = increasing column)",
+    "dy": "displacement along rows, px (+ = increasing row)",
+    "u": "eastward wind, m/s",
+    "v": "northward wind, m/s",
+    "speed": "wind speed, m/s",
+    "direction": "meteorological wind direction (from), degrees clockwise from north",
+    "corr": "peak normalised correlation coefficient",
+    "quality": "quality index, 0-100",
+    "flag": "flag bitmask, 0 = good (see cloudmotion.quality.Flag)",
+}
+"""GeoTIFF band names and descriptions, in band order."""
+
+_FORMATS = {
+    "row": "%.1f", "col": "%.1f", "x": "%.2f", "y": "%.2f", "lon": "%.6f", "lat": "%.6f", "dx": "%.4f",
+    "dy": "%.4f", "u": "%.3f", "v": "%.3f", "speed": "%.3f", "direction": "%.2f", "corr": "%.4f",
+    "peak_ratio": "%.3f", "quality": "%.1f",
+}
+
+
+@dataclass(frozen=True)
+class PairResult:
+    """One tracked pair with everything the writers need."""
+
+    field: MotionField
+    geo: GeoVectors
+    time_a: datetime | None
+    time_b: datetime | None
+    transform: tuple[float, ...] | None
+    crs_wkt: str | None
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` on success, delete it on failure.
+
+    Raises
+    ------
+    DataError
+        When the destination folder does not exist or is not writable.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write ({exc.strerror})") from exc
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _iso(t: datetime | None) -> str:
+    if t is None:
+        return ""
+    s = t.strftime("%Y-%m-%dT%H:%M:%S")
+    if t.microsecond:
+        s += f".{t.microsecond // 100000}"
+    return s + "Z"
+
+
+def _column(values: np.ndarray, fmt: str) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    out = np.char.mod(fmt, np.where(np.isfinite(v), v, 0.0))
+    return np.where(np.isfinite(v), out, "")
+
+
+def write_csv_header(stream: IO[str]) -> None:
+    """Write the CSV header line."""
+    stream.write(",".join(CSV_COLUMNS) + "\n")
+
+
+def write_csv_rows(stream: IO[str], result: PairResult) -> int:
+    """Append one row per vector of a pair, row-major over the grid; return the row count.
+
+    Unknown values (no CRS, no time, no measurable displacement) are empty cells.
+    """
+    f, g = result.field, result.geo
+    n = f.dx.size
+    data = {
+        "row": f.row, "col": f.col, "x": g.x, "y": g.y, "lon": g.lon, "lat": g.lat, "dx": f.dx, "dy": f.dy,
+        "u": g.u, "v": g.v, "speed": g.speed, "direction": g.direction, "corr": f.corr,
+        "peak_ratio": np.where(np.isinf(f.peak_ratio), np.nan, f.peak_ratio), "quality": f.quality,
+    }
+    cols = [np.full(n, _iso(result.time_a)), np.full(n, _iso(result.time_b))]
+    cols += [_column(data[name], _FORMATS[name]) for name in CSV_COLUMNS[2:-1]]
+    cols.append(f.flag.ravel().astype(str))
+    lines = cols[0]
+    for c in cols[1:]:
+        lines = np.char.add(np.char.add(lines, ","), c)
+    if n:
+        stream.write("\n".join(lines.tolist()) + "\n")
+    return n
+
+
+def grid_transform(field: MotionField, transform: tuple[float, ...] | None):
+    """Affine transform of the vector grid: each cell centred on its vector's origin.
+
+    Parameters
+    ----------
+    field : MotionField
+        Provides the grid (origin of the first vector and the step, in pixels).
+    transform : tuple of 6 floats or None
+        The frame's pixel-corner transform; None means pixel coordinates.
+
+    Returns
+    -------
+    affine.Affine
+    """
+    from affine import Affine
+
+    base = Affine(*transform[:6]) if transform is not None else Affine.identity()
+    step = field.grid.step
+    r0 = float(field.row[0, 0])
+    c0 = float(field.col[0, 0])
+    return base * Affine.translation(c0 + 0.5 - step / 2.0, r0 + 0.5 - step / 2.0) * Affine.scale(step)
+
+
+def write_geotiff(path: str, result: PairResult) -> None:
+    """Write the vector grid as a float32 GeoTIFF, one described band per quantity, atomically.
+
+    Bands follow :data:`GEOTIFF_BANDS`; NoData is NaN; tiled and deflate-compressed; the
+    CRS is copied from the input WKT; times go to ``TIME_A``/``TIME_B`` tags.
+    """
+    import rasterio
+
+    f, g = result.field, result.geo
+    arrays = {
+        "dx": f.dx, "dy": f.dy, "u": g.u, "v": g.v, "speed": g.speed, "direction": g.direction,
+        "corr": f.corr, "quality": f.quality, "flag": f.flag,
+    }
+    ny, nx = f.grid.shape
+    stack = np.stack([np.asarray(arrays[k], dtype=np.float32).reshape(ny, nx) for k in GEOTIFF_BANDS])
+    block = 256 if max(ny, nx) > 256 else 16 * max(1, int(np.ceil(max(ny, nx) / 16)))
+    profile = dict(
+        driver="GTiff", width=nx, height=ny, count=len(GEOTIFF_BANDS), dtype="float32", nodata=np.nan,
+        transform=grid_transform(f, result.transform), crs=result.crs_wkt or None, tiled=True,
+        blockxsize=block, blockysize=block, compress="deflate", predictor=3,
+    )
+    with atomic_path(path) as tmp:
+        with rasterio.open(tmp, "w", **profile) as ds:
+            ds.write(stack)
+            for i, (name, desc) in enumerate(GEOTIFF_BANDS.items(), start=1):
+                ds.set_band_description(i, name)
+                ds.update_tags(i, description=desc)
+            ds.update_tags(TIME_A=_iso(result.time_a), TIME_B=_iso(result.time_b),
+                           WINDOW=str(f.grid.window), STEP=str(f.grid.step), SOFTWARE="cloudmotion")
