@@ -7,6 +7,7 @@ Exit status: 0 success, 1 data or runtime error, 2 usage error.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import sys
@@ -192,7 +193,7 @@ def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...],
     rows, cols = infos[0].shape
     if rows < params.window or cols < params.window:
         raise DataError(f"{infos[0].path}: {rows}x{cols} px is smaller than one {params.window} px window")
-    pairs = list(zip(infos[:-1], infos[1:], strict=True))
+    pairs = list(itertools.pairwise(infos))
     dts = [_pair_dt(a, b, settings.get("dt"), ctx) for a, b in pairs]
     targets = [[_expand(o, i, a, b) for o in outs] for i, (a, b) in enumerate(pairs, start=1)]
     _check_destinations(sorted({p for t in targets for p in t}), overwrite)
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         click.echo("cloudmotion: error: out of memory; use a smaller --chunk preset or smaller frames", err=True)
         return 1
-    except Exception as exc:  # an unexpected failure: one line, traceback with -v
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure: one line, traceback with -v
         if verbose:
             traceback.print_exc()
         click.echo(f"cloudmotion: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "

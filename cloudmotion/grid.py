@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 __all__ = ["Grid", "box_sums", "extract_windows", "make_grid"]
 
@@ -145,3 +146,70 @@ def box_sums(x: np.ndarray, w: int) -> np.ndarray:
     np.cumsum(x, axis=-1, dtype=np.float64, out=c[..., 1:, 1:])
     np.cumsum(c[..., 1:, 1:], axis=-2, out=c[..., 1:, 1:])
     return c[..., w:, w:] - c[..., :-w, w:] - c[..., w:, :-w] + c[..., :-w, :-w]
+
+
+def fill_invalid(values: np.ndarray, good: np.ndarray, *, sigma: float = 1.0, max_rounds: int = 50) -> np.ndarray:
+    """Fill the cells of a grid field that are not good by normalised convolution.
+
+    Each round replaces the missing cells by ``G*(v m) / G*m`` over the good cells
+    (Gaussian of ``sigma`` cells); rounds repeat, widening from the filled border, until
+    every cell is filled or no good cell exists.
+
+    Parameters
+    ----------
+    values : ndarray, shape (ny, nx)
+        Field on the vector grid.
+    good : ndarray of bool, shape (ny, nx)
+        Cells whose value is trusted.
+    sigma : float
+        Gaussian width in grid cells.
+    max_rounds : int
+        Upper bound on widening rounds.
+
+    Returns
+    -------
+    ndarray of float64
+        Good cells unchanged, the others interpolated; all 0 if no cell is good.
+    """
+    m = (good & np.isfinite(values)).astype(np.float64)
+    v = np.where(m > 0, values, 0.0).astype(np.float64)
+    if not m.any():
+        return np.zeros_like(v)
+    out = v.copy()
+    have = m > 0
+    for _ in range(max_rounds):
+        num = ndimage.gaussian_filter(np.where(have, out, 0.0), sigma, mode="constant")
+        den = ndimage.gaussian_filter(have.astype(np.float64), sigma, mode="constant")
+        new = ~have & (den > 1e-3)
+        out[new] = num[new] / den[new]
+        have |= new
+        if have.all() or not new.any():
+            break
+    out[~have] = np.mean(v[m > 0])
+    return out
+
+
+def field_jacobian(dx: np.ndarray, dy: np.ndarray, step: float) -> np.ndarray:
+    """Spatial derivatives of a displacement field sampled on the vector grid.
+
+    Parameters
+    ----------
+    dx, dy : ndarray, shape (ny, nx)
+        Displacements (px) on a grid of spacing ``step`` px, without gaps.
+    step : float
+        Grid spacing, px.
+
+    Returns
+    -------
+    ndarray, shape (ny * nx, 2, 2)
+        ``[[ddx/dcol, ddx/drow], [ddy/dcol, ddy/drow]]`` in px/px, C order over the grid;
+        central differences inside, one-sided at the edges, 0 along an axis of length 1.
+    """
+    def grads(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        gr = np.gradient(f, step, axis=0) if f.shape[0] > 1 else np.zeros_like(f)
+        gc = np.gradient(f, step, axis=1) if f.shape[1] > 1 else np.zeros_like(f)
+        return gc, gr
+
+    xc, xr = grads(dx)
+    yc, yr = grads(dy)
+    return np.stack([np.stack([xc, xr], -1), np.stack([yc, yr], -1)], -2).reshape(-1, 2, 2)

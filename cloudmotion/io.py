@@ -200,7 +200,7 @@ def open_frame(path: str, *, band: int | None = None) -> FrameInfo:
                 transform = tuple(ds.transform)[:6] if georef else None
                 crs_wkt = ds.crs.to_wkt() if ds.crs else None
                 tags = ds.tags()
-                info = dict(shape=(ds.height, ds.width), count=ds.count, dtype=ds.dtypes[b - 1])
+                info = {"shape": (ds.height, ds.width), "count": ds.count, "dtype": ds.dtypes[b - 1]}
     except RasterioError as exc:
         raise DataError(f"{path}: cannot read as a raster ({_first_line(exc)})") from exc
     time, ident = parse_goes_name(path)

@@ -50,6 +50,11 @@ class RefineResult:
     converged, failed : ndarray of bool, shape (N,)
         ``converged``: the last update was below ``tol``. ``failed``: not converged,
         ill-conditioned, or moved further than ``max_move`` from the start.
+    tensor : ndarray of float64, shape (N, 3)
+        Structure tensor ``(sum gx^2, sum gx gy, sum gy^2)`` over the template.
+    moments : ndarray of float64, shape (N, 2, 3)
+        First moments of the tensor, ``sum G(p) o_k(p)`` for the offset from the template
+        centre along columns (k = 0) and rows (k = 1); see :func:`gradient_bias`.
     """
 
     dx: np.ndarray
@@ -58,6 +63,8 @@ class RefineResult:
     min_eig: np.ndarray
     converged: np.ndarray
     failed: np.ndarray
+    tensor: np.ndarray
+    moments: np.ndarray
 
 
 def frame_gradients(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -179,6 +186,9 @@ def lucas_kanade(
     its = np.zeros(n, dtype=np.int64)
     eig = np.full(n, np.nan)
     conv = np.zeros(n, dtype=bool)
+    tensor = np.zeros((n, 3))
+    moments = np.zeros((n, 2, 3))
+    off = np.arange(window, dtype=np.float32) - (window - 1) / 2.0
     start_ok = np.isfinite(dx) & np.isfinite(dy)
     gy_full, gx_full, gmask_full = grads
     g2 = float(np.mean(gx_full[gmask_full] ** 2 + gy_full[gmask_full] ** 2)) / 2.0 if gmask_full.any() else 0.0
@@ -200,6 +210,10 @@ def lucas_kanade(
         tm = extract_windows(pam, 1, r, c, window)
         tgy = extract_windows(pgy, 1, r, c, window)
         tgx = extract_windows(pgx, 1, r, c, window)
+        g3 = np.stack([tgx * tgx, tgx * tgy, tgy * tgy], axis=1) * tm[:, None]  # (n, 3, w, w)
+        tensor[sl] = g3.sum(axis=(2, 3), dtype=np.float64)
+        moments[sl, 0] = np.einsum("nkij,j->nk", g3, off, dtype=np.float64)
+        moments[sl, 1] = np.einsum("nkij,i->nk", g3, off, dtype=np.float64)
         active = np.flatnonzero(start_ok[sl])
         for _ in range(max_iter):
             if active.size == 0:
@@ -246,4 +260,44 @@ def lucas_kanade(
     failed = ~start_ok | ~conv | moved | ~(eig >= min_eig)
     dx = np.where(failed & start_ok, dx0, dx)
     dy = np.where(failed & start_ok, dy0, dy)
-    return RefineResult(dx=dx, dy=dy, iterations=its, min_eig=eig, converged=conv, failed=failed)
+    return RefineResult(dx=dx, dy=dy, iterations=its, min_eig=eig, converged=conv, failed=failed,
+                        tensor=tensor, moments=moments)
+
+
+def gradient_bias(tensor: np.ndarray, moments: np.ndarray, jacobian: np.ndarray) -> np.ndarray:
+    """First-order bias of a translation-only estimate inside a non-uniform flow.
+
+    A translation fitted by Lucas-Kanade to a window whose true displacement varies as
+    ``d(p) = d(c) + J (p - c)`` converges to ``d(c) + H^-1 sum_p G(p) J (p - c)``, with
+    ``G(p) = grad A grad A^T`` and ``H = sum_p G(p)``: the texture pulls the estimate
+    towards where the gradients are strongest. Subtracting this term recovers the
+    displacement at the window centre to first order (it is what an affine
+    Lucas-Kanade would give, at the cost of a translation one).
+
+    Parameters
+    ----------
+    tensor : ndarray, shape (N, 3)
+        ``RefineResult.tensor``.
+    moments : ndarray, shape (N, 2, 3)
+        ``RefineResult.moments``.
+    jacobian : ndarray, shape (N, 2, 2)
+        ``[[ddx/dcol, ddx/drow], [ddy/dcol, ddy/drow]]`` of the displacement field,
+        pixels per pixel.
+
+    Returns
+    -------
+    ndarray of float64, shape (N, 2)
+        Bias (dx, dy) in pixels to subtract from the estimate; 0 where H is singular.
+    """
+    def as_matrix(t: np.ndarray) -> np.ndarray:
+        return np.stack([t[..., 0], t[..., 1], t[..., 1], t[..., 2]], axis=-1).reshape(t.shape[:-1] + (2, 2))
+
+    h = as_matrix(tensor)
+    m = as_matrix(moments)  # (N, 2, 2, 2): offset axis k, then the 2 x 2 tensor moment
+    rhs = np.einsum("nab,nb->na", m[:, 0], jacobian[:, :, 0]) + np.einsum("nab,nb->na", m[:, 1], jacobian[:, :, 1])
+    det = h[:, 0, 0] * h[:, 1, 1] - h[:, 0, 1] ** 2
+    ok = det > 1e-12 * np.maximum(h[:, 0, 0] + h[:, 1, 1], 1e-300) ** 2
+    safe = np.where(ok, det, 1.0)
+    bx = (h[:, 1, 1] * rhs[:, 0] - h[:, 0, 1] * rhs[:, 1]) / safe
+    by = (h[:, 0, 0] * rhs[:, 1] - h[:, 0, 1] * rhs[:, 0]) / safe
+    return np.where(ok[:, None], np.stack([bx, by], axis=1), 0.0)

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .correlate import box_norms, ncc_surfaces
-from .grid import Grid, box_sums, extract_windows, make_grid
+from .grid import Grid, box_sums, extract_windows, field_jacobian, fill_invalid, make_grid
 from .preprocess import prepare_frame
 from .quality import Flag, median_test, quality_score
-from .refine import INTERPOLATIONS, frame_gradients, lucas_kanade
+from .refine import INTERPOLATIONS, frame_gradients, gradient_bias, lucas_kanade
 from .subpixel import FITTERS, fit_subpixel, locate_peaks
 
 __all__ = ["MotionField", "TrackParams", "iter_track_sequence", "track_pair", "track_sequence"]
@@ -242,8 +242,8 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
             dx[todo], dy[todo], max_iter=params.max_iter, tol=params.tol,
             interpolation=params.interpolation, chunk=params.chunk,
         )
-        dx[todo], dy[todo] = res.dx, res.dy
         flag[todo[res.failed]] |= Flag.REFINE_FAILED
+        dx[todo], dy[todo] = _unbias(res, flag[todo] == 0, grid, todo)
 
     shape = grid.shape
     dx, dy, flag = dx.reshape(shape), dy.reshape(shape), flag.reshape(shape)
@@ -260,6 +260,30 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
         flag=flag, valid_fraction=c["valid"].reshape(shape), texture=c["std"].reshape(shape),
         median_residual=resid, params=params,
     )
+
+
+def _unbias(res, good: np.ndarray, grid: Grid, todo: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Remove the texture-weighting bias of translation estimates in a non-uniform flow.
+
+    The flow's Jacobian comes from the vector field itself (gaps filled from good
+    neighbours); a few rounds settle it (see :func:`cloudmotion.refine.gradient_bias`).
+    """
+    ex, ey = res.dx.copy(), res.dy.copy()
+    if grid.nrows < 2 and grid.ncols < 2:
+        return ex, ey
+    for _ in range(rounds):
+        fx = np.full(grid.size, np.nan)
+        fy = np.full(grid.size, np.nan)
+        ok = np.zeros(grid.size, dtype=bool)
+        fx[todo], fy[todo], ok[todo] = ex, ey, good
+        jac = field_jacobian(
+            fill_invalid(fx.reshape(grid.shape), ok.reshape(grid.shape)),
+            fill_invalid(fy.reshape(grid.shape), ok.reshape(grid.shape)),
+            grid.step,
+        )[todo]
+        bias = gradient_bias(res.tensor, res.moments, jac)
+        ex, ey = res.dx - bias[:, 0], res.dy - bias[:, 1]
+    return ex, ey
 
 
 def _params(params: TrackParams | None, overrides: dict) -> TrackParams:

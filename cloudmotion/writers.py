@@ -167,16 +167,15 @@ def write_geotiff(path: str, result: PairResult) -> None:
     ny, nx = f.grid.shape
     stack = np.stack([np.asarray(arrays[k], dtype=np.float32).reshape(ny, nx) for k in GEOTIFF_BANDS])
     block = 256 if max(ny, nx) > 256 else 16 * max(1, int(np.ceil(max(ny, nx) / 16)))
-    profile = dict(
-        driver="GTiff", width=nx, height=ny, count=len(GEOTIFF_BANDS), dtype="float32", nodata=np.nan,
-        transform=grid_transform(f, result.transform), crs=result.crs_wkt or None, tiled=True,
-        blockxsize=block, blockysize=block, compress="deflate", predictor=3,
-    )
-    with atomic_path(path) as tmp:
-        with rasterio.open(tmp, "w", **profile) as ds:
-            ds.write(stack)
-            for i, (name, desc) in enumerate(GEOTIFF_BANDS.items(), start=1):
-                ds.set_band_description(i, name)
-                ds.update_tags(i, description=desc)
-            ds.update_tags(TIME_A=_iso(result.time_a), TIME_B=_iso(result.time_b),
-                           WINDOW=str(f.grid.window), STEP=str(f.grid.step), SOFTWARE="cloudmotion")
+    profile = {
+        "driver": "GTiff", "width": nx, "height": ny, "count": len(GEOTIFF_BANDS), "dtype": "float32", "nodata": np.nan,
+        "transform": grid_transform(f, result.transform), "crs": result.crs_wkt or None, "tiled": True,
+        "blockxsize": block, "blockysize": block, "compress": "deflate", "predictor": 3,
+    }
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as ds:
+        ds.write(stack)
+        for i, (name, desc) in enumerate(GEOTIFF_BANDS.items(), start=1):
+            ds.set_band_description(i, name)
+            ds.update_tags(i, description=desc)
+        ds.update_tags(TIME_A=_iso(result.time_a), TIME_B=_iso(result.time_b),
+                       WINDOW=str(f.grid.window), STEP=str(f.grid.step), SOFTWARE="cloudmotion")

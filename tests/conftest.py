@@ -1,0 +1,69 @@
+"""Shared fixtures: real GOES radiance from sample_data/, frame writers, a CLI runner."""
+
+from __future__ import annotations
+
+import glob
+import os
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+from cloudmotion.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE = sorted(glob.glob(os.path.join(ROOT, "sample_data", "*.tif")))
+SHARED_GOES = os.path.join(ROOT, "..", "shared", "sample_goes")
+
+# GOES-16 fixed grid (geostationary, sweep x), as GDAL builds it from the ABI netCDF
+GOES16_WKT = (
+    'PROJCS["unnamed",GEOGCS["unknown",DATUM["unnamed",SPHEROID["Spheroid",6378137,298.2572221]],'
+    'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]]],'
+    'PROJECTION["Geostationary_Satellite"],PARAMETER["central_meridian",-75],'
+    'PARAMETER["satellite_height",35786023],PARAMETER["false_easting",0],PARAMETER["false_northing",0],'
+    'UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],AXIS["Northing",NORTH],'
+    'EXTENSION["PROJ4","+proj=geos +lon_0=-75 +h=35786023 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs +sweep=x"]]'
+)
+PIXEL = 2004.017315487541  # ABI 2 km pixel on the fixed grid, metres
+
+
+@pytest.fixture(scope="session")
+def radiance() -> np.ndarray:
+    """Real GOES-17 band 13 radiance (500 x 500) from the first sample frame."""
+    with rasterio.open(SAMPLE[0]) as ds:
+        return ds.read(1).astype(np.float64)
+
+
+def write_frame(path, data, *, crs=GOES16_WKT, transform=None, time=None, nodata=np.nan, dtype="float32"):
+    """Write a single-band GeoTIFF frame; ``time`` goes to TIFFTAG_DATETIME."""
+    rows, cols = data.shape
+    if transform is None and crs is not None:
+        transform = Affine(PIXEL, 0, -cols / 2 * PIXEL, 0, -PIXEL, rows / 2 * PIXEL)  # centred on nadir
+    profile = {"driver": "GTiff", "width": cols, "height": rows, "count": 1, "dtype": dtype, "nodata": nodata}
+    if crs is not None:
+        profile.update(crs=crs, transform=transform)
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(np.asarray(data).astype(dtype), 1)
+        if time is not None:
+            ds.update_tags(TIFFTAG_DATETIME=f"{time:%Y:%m:%d %H:%M:%S}")
+    return str(path)
+
+
+def t0(minutes: float = 0.0) -> datetime:
+    from datetime import timedelta
+
+    return datetime(2020, 1, 4, 3, 0, 0, tzinfo=UTC) + timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def run(capsys):
+    """Run the CLI in-process; return (exit status, stdout, stderr)."""
+
+    def _run(*args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
