@@ -28,10 +28,17 @@ IO_KEYS = ("band", "nodata", "dt", "pixel_size")
 _TYPES = {"band": int, "nodata": float, "dt": float, "pixel_size": float}
 
 
+def _preset_root():
+    """The installed presets, or ``configs/`` beside the package in a source checkout."""
+    try:
+        return resources.files("cloudmotion.presets")
+    except ModuleNotFoundError:
+        return resources.files("cloudmotion").joinpath("..", "configs")
+
+
 def preset_names() -> list[str]:
     """Names of the presets shipped with the package."""
-    root = resources.files("cloudmotion.presets")
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[:-5] for p in _preset_root().iterdir() if p.name.endswith(".toml"))
 
 
 def _read_toml(spec: str) -> tuple[str, dict]:
@@ -50,7 +57,7 @@ def _read_toml(spec: str) -> tuple[str, dict]:
         hint = difflib.get_close_matches(spec, names, n=1)
         extra = f"; did you mean {hint[0]!r}?" if hint else f"; presets: {', '.join(names)}"
         raise UsageError(f"--config {spec}: unknown preset{extra}")
-    text = resources.files("cloudmotion.presets").joinpath(spec + ".toml").read_text()
+    text = _preset_root().joinpath(spec + ".toml").read_text()
     return spec, tomllib.loads(text)
 
 

@@ -152,10 +152,12 @@ def _check_path(path: str) -> str:
 
 def _netcdf_source(path: str) -> str:
     """Pick the GOES ``Rad``/``CMI``/``CMI_C##`` variable of a netCDF file."""
-    with rasterio.open(path) as ds:
-        subs = list(ds.subdatasets)
-        if not subs:
-            return path
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path) as ds:
+            subs = list(ds.subdatasets)
+    if not subs:
+        return path
     names = {s.rsplit(":", 1)[-1]: s for s in subs}
     for var in _NC_VARS:
         if var in names:

@@ -22,33 +22,31 @@ __all__ = ["FLAG_DESCRIPTIONS", "Flag", "median_test", "quality_score"]
 
 
 class Flag(enum.IntFlag):
-    """Reasons a vector is not good. ``flag == 0`` means good."""
+    """Reasons a vector is not good; ``flag == 0`` means good. See :data:`FLAG_DESCRIPTIONS`."""
 
     NODATA = 1
-    """Too little valid data in the template or in the search region (``min_valid``)."""
     LOW_TEXTURE = 2
-    """Template too flat to carry motion (standard deviation relative to the frame's)."""
     LOW_CORRELATION = 4
-    """Peak normalised correlation below ``min_corr``."""
     LOW_PEAK_RATIO = 8
-    """First peak over second peak below ``min_peak_ratio``: ambiguous match."""
     PEAK_AT_BORDER = 16
-    """Integer peak on the border of the search region: true motion may be larger; no vector."""
     REFINE_FAILED = 32
-    """Lucas-Kanade did not converge, left the correlation peak, or was ill-conditioned."""
-    FORWARD_BACKWARD = 64
-    """Tracking B->A from the end point does not come back to the origin."""
     MEDIAN_OUTLIER = 128
-    """Normalised median test (Westerweel & Scarano 2005) against the 3x3 neighbours."""
-    SPEED_LIMIT = 256
-    """Speed above ``max_speed``."""
-    TEMPORAL = 512
-    """Consecutive displacements (triplets) disagree."""
-    FILLED = 1024
-    """Value interpolated from good neighbours, not measured."""
 
 
-FLAG_DESCRIPTIONS = {f: (f.__doc__ or "").strip() for f in Flag}
+FLAG_DESCRIPTIONS = {
+    Flag.NODATA: "too little valid data in the template (min_valid) or no defined correlation: no vector",
+    Flag.LOW_TEXTURE: "template too flat to carry motion: its standard deviation is below min_texture "
+    "times the frame's (clear sky, flat cloud tops)",
+    Flag.LOW_CORRELATION: "peak correlation coefficient below min_corr",
+    Flag.LOW_PEAK_RATIO: "first over second correlation peak below min_peak_ratio: ambiguous match",
+    Flag.PEAK_AT_BORDER: "correlation peak on the edge of the search region or of the defined lags: "
+    "the motion may exceed --search; no vector",
+    Flag.REFINE_FAILED: "Lucas-Kanade did not converge, was ill-conditioned (aperture problem) or moved "
+    "more than 1.5 px from the correlation peak; the correlation estimate is kept",
+    Flag.MEDIAN_OUTLIER: "normalised median residual against the 3x3 neighbours above median_threshold "
+    "(Westerweel & Scarano 2005)",
+}
+"""One line per flag bit, as documented in the README."""
 
 
 def _neighbour_stack(field: np.ndarray) -> np.ndarray:

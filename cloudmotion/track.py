@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .correlate import box_norms, ncc_surfaces
-from .grid import Grid, box_sums, extract_windows, field_jacobian, fill_invalid, make_grid
+from .grid import (
+    Grid,
+    box_sums,
+    extract_windows,
+    field_jacobian,
+    fill_invalid,
+    make_grid,
+)
 from .preprocess import prepare_frame
 from .quality import Flag, median_test, quality_score
 from .refine import INTERPOLATIONS, frame_gradients, gradient_bias, lucas_kanade

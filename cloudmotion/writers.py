@@ -148,7 +148,7 @@ def grid_transform(field: MotionField, transform: tuple[float, ...] | None):
     step = field.grid.step
     r0 = float(field.row[0, 0])
     c0 = float(field.col[0, 0])
-    return base * Affine.translation(c0 + 0.5 - step / 2.0, r0 + 0.5 - step / 2.0) * Affine.scale(step)
+    return base @ Affine.translation(c0 + 0.5 - step / 2.0, r0 + 0.5 - step / 2.0) @ Affine.scale(step)
 
 
 def write_geotiff(path: str, result: PairResult) -> None:

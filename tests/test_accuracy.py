@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from cloudmotion import Flag, track_pair
-from cloudmotion.synthetic import correlated_noise, uniform_field, vortex_shear_field, warp
+from cloudmotion.synthetic import (
+    correlated_noise,
+    uniform_field,
+    vortex_shear_field,
+    warp,
+)
 
 
 def truth_at(field, mf):

@@ -1,0 +1,72 @@
+"""Physics: geolocation, geodesic speed and meteorological direction on the GOES grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from affine import Affine
+from conftest import GOES16_WKT, PIXEL
+from pyproj import CRS, Geod, Transformer
+
+from cloudmotion.geo import geolocate, pixel_to_crs
+
+NADIR = (PIXEL, 0.0, -100 * PIXEL, 0.0, -PIXEL, 100 * PIXEL)  # 200x200 px around the sub-satellite point
+
+
+def hand_speed(row, col, dx, dy, transform, dt):
+    t = Affine(*transform)
+    x1, y1 = t @ (col + 0.5, row + 0.5)
+    x2, y2 = t @ (col + dx + 0.5, row + dy + 0.5)
+    tr = Transformer.from_crs(CRS.from_wkt(GOES16_WKT), "EPSG:4326", always_xy=True)
+    lon1, lat1 = tr.transform(x1, y1)
+    lon2, lat2 = tr.transform(x2, y2)
+    _, _, dist = Geod(ellps="GRS80").inv(lon1, lat1, lon2, lat2)
+    return dist / dt
+
+
+def test_eastward_near_nadir_is_from_270_and_speed_matches_pyproj():
+    row, col = np.array([99.5]), np.array([99.5])
+    g = geolocate(row, col, np.array([3.0]), np.array([0.0]), transform=NADIR, crs_wkt=GOES16_WKT, dt=600.0)
+    assert abs(g.lon[0] - -75.0) < 0.05 and abs(g.lat[0]) < 0.05
+    assert g.direction[0] == pytest.approx(270.0, abs=1.0)
+    assert g.u[0] > 0 and abs(g.v[0]) < 0.01 * g.speed[0]
+    want = hand_speed(99.5, 99.5, 3.0, 0.0, NADIR, 600.0)
+    assert g.speed[0] == pytest.approx(want, rel=0.01)
+    assert g.speed[0] == pytest.approx(3 * 2004.0 * 0.9 / 600.0, rel=0.15)  # ~2 km pixels at nadir
+
+
+def test_northward_motion_is_from_south():
+    g = geolocate(np.array([99.5]), np.array([99.5]), np.array([0.0]), np.array([-2.0]),
+                  transform=NADIR, crs_wkt=GOES16_WKT, dt=300.0)
+    assert g.direction[0] == pytest.approx(180.0, abs=1.0)
+    assert g.v[0] > 0
+
+
+def test_pixel_size_grows_away_from_nadir():
+    # the same 1 px eastward step is longer on the ground at 45 N than at nadir
+    t = (PIXEL, 0.0, 0.0, 0.0, -PIXEL, 0.0)
+    x, y = Transformer.from_crs("EPSG:4326", CRS.from_wkt(GOES16_WKT), always_xy=True).transform(-75.0, 45.0)
+    col, row = x / PIXEL - 0.5, -y / PIXEL - 0.5
+    far = geolocate(np.array([row]), np.array([col]), np.array([1.0]), np.array([0.0]),
+                    transform=t, crs_wkt=GOES16_WKT, dt=1.0)
+    near = geolocate(np.array([-0.5]), np.array([-0.5]), np.array([1.0]), np.array([0.0]),
+                     transform=t, crs_wkt=GOES16_WKT, dt=1.0)
+    assert far.lat[0] == pytest.approx(45.0, abs=0.01)
+    assert far.speed[0] == pytest.approx(hand_speed(row, col, 1.0, 0.0, t, 1.0), rel=0.005)
+    assert far.speed[0] > 1.02 * near.speed[0]
+
+
+def test_no_time_gives_empty_winds_and_no_crs_gives_empty_lonlat():
+    g = geolocate(np.array([5.0]), np.array([5.0]), np.array([1.0]), np.array([1.0]),
+                  transform=NADIR, crs_wkt=GOES16_WKT, dt=None)
+    assert np.isfinite(g.lon[0]) and np.isnan(g.speed[0]) and np.isnan(g.direction[0])
+    g = geolocate(np.array([5.0]), np.array([5.0]), np.array([1.0]), np.array([0.0]),
+                  transform=None, crs_wkt=None, dt=60.0, pixel_size=1000.0)
+    assert np.isnan(g.lon[0])
+    assert g.speed[0] == pytest.approx(1000.0 / 60.0)
+    assert g.direction[0] == pytest.approx(270.0)
+
+
+def test_pixel_centre_convention():
+    x, y = pixel_to_crs(np.array([0.0]), np.array([0.0]), (10.0, 0, 100.0, 0, -10.0, 500.0))
+    assert (x[0], y[0]) == (105.0, 495.0)
