@@ -19,22 +19,19 @@ import click
 from . import __version__
 from .config import coerce_io, load_config, make_params
 from .errors import CloudmotionError, DataError, UsageError
-from .geo import geolocate
-from .io import FrameInfo, check_compatible, open_frame, read_frame
-from .subpixel import FITTERS
-from .track import iter_track_sequence
-from .writers import (
-    PairResult,
-    atomic_path,
-    write_csv_header,
-    write_csv_rows,
-    write_geotiff,
+from .io import FrameInfo
+from .pipeline import (
+    Settings,
+    open_frames,
+    output_kind,
+    pair_steps,
+    track_frames,
+    write_result,
 )
+from .subpixel import FITTERS
+from .writers import atomic_path, write_csv_header, write_csv_rows
 
 __all__ = ["cli", "main"]
-
-_CSV_EXT = (".csv",)
-_TIF_EXT = (".tif", ".tiff")
 
 
 def _warn(ctx: click.Context, msg: str) -> None:
@@ -63,12 +60,8 @@ class _Output:
 def _parse_outputs(outputs: tuple[str, ...], npairs: int) -> list[_Output]:
     outs = []
     for path in outputs or ("-",):
-        low = path.lower()
-        if path == "-" or low.endswith(_CSV_EXT):
-            kind = "csv"
-        elif low.endswith(_TIF_EXT):
-            kind = "tif"
-        else:
+        kind = output_kind(path)
+        if kind is None:
             raise UsageError(f"-o {path}: unknown output format; use a .csv, .tif or .tiff path, or - for stdout")
         out = _Output(path, kind)
         if kind == "tif" and npairs > 1 and not out.per_pair:
@@ -123,20 +116,6 @@ def _merge_settings(ctx: click.Context, opts: dict) -> dict:
     return settings
 
 
-def _pair_dt(a: FrameInfo, b: FrameInfo, dt: float | None, ctx: click.Context) -> float | None:
-    if dt is not None:
-        return dt
-    if a.time is None or b.time is None:
-        missing = a.path if a.time is None else b.path
-        _warn(ctx, f"{missing}: no time in the file name or tags; m/s columns left empty (give --dt SECONDS)")
-        return None
-    seconds = (b.time - a.time).total_seconds()
-    if seconds <= 0:
-        raise DataError(f"{b.path}: time {b.time:%Y-%m-%dT%H:%M:%S}Z is not after {a.path} "
-                        f"({a.time:%Y-%m-%dT%H:%M:%S}Z); frames must be in time order")
-    return seconds
-
-
 def _float_option(name: str):
     def check(ctx, param, value):
         if value is not None and not math.isfinite(value):
@@ -184,25 +163,21 @@ def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...],
     ctx.obj.update(quiet=quiet, verbose=verbose)
     if len(frames) < 2:
         raise UsageError(f"FRAME: need at least two frames, got {len(frames)}")
-    settings = _merge_settings(ctx, opts)
-    params = make_params(settings)
+    merged = _merge_settings(ctx, opts)
+    settings = Settings(params=make_params(merged), **{k: merged.get(k) for k in ("band", "nodata", "dt", "pixel_size")})
     outs = _parse_outputs(outputs, len(frames) - 1)
-
-    infos = [open_frame(p, band=settings.get("band")) for p in frames]
-    check_compatible(infos)
-    rows, cols = infos[0].shape
-    if rows < params.window or cols < params.window:
-        raise DataError(f"{infos[0].path}: {rows}x{cols} px is smaller than one {params.window} px window")
+    infos = open_frames(frames, settings)
+    steps = pair_steps(infos, settings.dt)
+    for _, warning in steps:
+        if warning:
+            _warn(ctx, warning)
     pairs = list(itertools.pairwise(infos))
-    dts = [_pair_dt(a, b, settings.get("dt"), ctx) for a, b in pairs]
     targets = [[_expand(o, i, a, b) for o in outs] for i, (a, b) in enumerate(pairs, start=1)]
     _check_destinations(sorted({p for t in targets for p in t}), overwrite)
 
     from tqdm import tqdm
 
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
-    nodata = settings.get("nodata")
-    loaded = ((f.data, f.valid) for f in (read_frame(i, nodata=nodata) for i in infos))
     with contextlib.ExitStack() as stack:
         streams = {}
         for o in outs:
@@ -214,27 +189,19 @@ def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...],
                     streams[o.template] = stack.enter_context(open(tmp, "w", newline=""))
                 write_csv_header(streams[o.template])
         bar = stack.enter_context(tqdm(total=len(pairs), disable=not show, file=sys.stderr, unit="pair"))
-        fields = iter_track_sequence(loaded, params=params)
-        for i, ((a, b), dt, field) in enumerate(zip(pairs, dts, fields, strict=True), start=1):
-            geo = geolocate(field.row, field.col, field.dx, field.dy, transform=a.transform,
-                            crs_wkt=a.crs_wkt, dt=dt, pixel_size=settings.get("pixel_size"))
-            result = PairResult(field=field, geo=geo, time_a=a.time, time_b=b.time, transform=a.transform,
-                                crs_wkt=a.crs_wkt)
+        results = track_frames(infos, settings, [s for s, _ in steps])
+        for i, ((a, b), (dt, _), result) in enumerate(zip(pairs, steps, results, strict=True), start=1):
             for o, path in zip(outs, targets[i - 1], strict=True):
-                if o.kind == "tif":
-                    write_geotiff(path, result)
-                elif o.per_pair:
-                    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-                        write_csv_header(fh)
-                        write_csv_rows(fh, result)
-                else:
+                if o.template in streams:
                     write_csv_rows(streams[o.template], result)
+                else:
+                    write_result(result, path, o.kind)
             bar.update(1)
             if verbose:
-                good = int(field.good.sum())
-                click.echo(f"cloudmotion: pair {i}: {a.path} -> {b.path}: {field.flag.size} vectors, {good} good "
-                           f"({100.0 * good / max(field.flag.size, 1):.1f} %)"
-                           + (f", dt {dt:g} s" if dt else ""), err=True)
+                good = int(result.field.good.sum())
+                n = result.field.flag.size
+                click.echo(f"cloudmotion: pair {i}: {a.path} -> {b.path}: {n} vectors, {good} good "
+                           f"({100.0 * good / max(n, 1):.1f} %)" + (f", dt {dt:g} s" if dt else ""), err=True)
         if "-" in streams:
             sys.stdout.flush()
 

@@ -1,0 +1,140 @@
+"""Frames on disk to written vectors: the glue between reading, tracking, geolocation and
+writing that every command shares. No click and no printing: warnings are returned."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from .errors import DataError
+from .geo import geolocate
+from .io import FrameInfo, check_compatible, open_frame, read_frame
+from .track import TrackParams, iter_track_sequence
+from .writers import (
+    PairResult,
+    atomic_path,
+    write_csv_header,
+    write_csv_rows,
+    write_geotiff,
+)
+
+__all__ = ["OUTPUT_KINDS", "Settings", "open_frames", "output_kind", "pair_steps", "track_frames", "write_result"]
+
+OUTPUT_KINDS = {".csv": "csv", ".tif": "tif", ".tiff": "tif"}
+"""File extension -> output kind."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs besides paths.
+
+    Attributes
+    ----------
+    params : TrackParams
+        Tracker settings.
+    band : int or None
+        1-based band to read.
+    nodata : float or None
+        Extra NoData value in stored units.
+    dt : float or None
+        Seconds between frames, overriding frame times.
+    pixel_size : float or None
+        Metres per pixel for frames without a CRS.
+    """
+
+    params: TrackParams
+    band: int | None = None
+    nodata: float | None = None
+    dt: float | None = None
+    pixel_size: float | None = None
+
+
+def output_kind(path: str) -> str | None:
+    """``"csv"`` or ``"tif"`` from a path's extension (``-`` is CSV on stdout); None if unknown."""
+    if path == "-":
+        return "csv"
+    low = path.lower()
+    return next((kind for ext, kind in OUTPUT_KINDS.items() if low.endswith(ext)), None)
+
+
+def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
+    """Open frame headers and check they form one trackable sequence.
+
+    Raises
+    ------
+    DataError
+        Unreadable frames, mismatched shape/CRS/transform, or frames smaller than a window.
+    """
+    infos = [open_frame(p, band=settings.band) for p in paths]
+    check_compatible(infos)
+    rows, cols = infos[0].shape
+    w = settings.params.window
+    if rows < w or cols < w:
+        raise DataError(f"{infos[0].path}: {rows}x{cols} px is smaller than one {w} px window")
+    return infos
+
+
+def pair_steps(infos: Sequence[FrameInfo], dt: float | None) -> list[tuple[float | None, str | None]]:
+    """Time step of each consecutive pair, with a warning where it is unknown.
+
+    Returns
+    -------
+    list of (seconds or None, warning or None)
+
+    Raises
+    ------
+    DataError
+        When a frame's time is not after the previous frame's.
+    """
+    out = []
+    for a, b in itertools.pairwise(infos):
+        if dt is not None:
+            out.append((dt, None))
+        elif a.time is None or b.time is None:
+            missing = a.path if a.time is None else b.path
+            msg = f"{missing}: no time in the file name or tags; m/s columns left empty (give --dt SECONDS)"
+            out.append((None, msg))
+        else:
+            seconds = (b.time - a.time).total_seconds()
+            if seconds <= 0:
+                raise DataError(f"{b.path}: time {b.time:%Y-%m-%dT%H:%M:%S}Z is not after {a.path} "
+                                f"({a.time:%Y-%m-%dT%H:%M:%S}Z); frames must be in time order")
+            out.append((seconds, None))
+    return out
+
+
+def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence[float | None]) -> Iterator[PairResult]:
+    """Read, track and geolocate each consecutive pair, reading each frame once, lazily.
+
+    Parameters
+    ----------
+    infos : sequence of FrameInfo
+        From :func:`open_frames`.
+    settings : Settings
+    steps : sequence of float or None
+        Seconds per pair, from :func:`pair_steps`.
+
+    Yields
+    ------
+    PairResult
+    """
+    loaded = ((f.data, f.valid) for f in (read_frame(i, nodata=settings.nodata) for i in infos))
+    fields = iter_track_sequence(loaded, params=settings.params)
+    for (a, b), dt, field in zip(itertools.pairwise(infos), steps, fields, strict=True):
+        geo = geolocate(field.row, field.col, field.dx, field.dy, transform=a.transform, crs_wkt=a.crs_wkt,
+                        dt=dt, pixel_size=settings.pixel_size)
+        yield PairResult(field=field, geo=geo, time_a=a.time, time_b=b.time, transform=a.transform,
+                         crs_wkt=a.crs_wkt)
+
+
+def write_result(result: PairResult, path: str, kind: str) -> None:
+    """Write one pair to its own file, atomically (``kind`` from :func:`output_kind`)."""
+    if kind == "tif":
+        write_geotiff(path, result)
+    elif kind == "csv":
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+            write_csv_header(fh)
+            write_csv_rows(fh, result)
+    else:
+        raise ValueError(f"unknown output kind {kind!r}")
