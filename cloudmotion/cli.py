@@ -125,27 +125,72 @@ def _float_option(name: str):
     return check
 
 
+_TRACKER_OPTIONS = [
+    click.option("--window", type=int, help="Template size, px.  [default: 32]"),
+    click.option("--step", type=int, help="Grid spacing, px.  [default: window/2]"),
+    click.option("--search", type=int, help="Largest displacement searched along each axis, px.  [default: 16]"),
+    click.option("--sigma", type=float, callback=_float_option("sigma"),
+                 help="Gaussian pre-filter sigma, px; 0 turns it off.  [default: 1.0]"),
+    click.option("--subpixel", type=click.Choice(sorted(FITTERS)), help="Sub-pixel peak fit.  [default: gaussian]"),
+    click.option("--refine/--no-refine", default=None, help="Float Lucas-Kanade refinement.  [default: refine]"),
+    click.option("--min-valid", type=float, callback=_float_option("min-valid"),
+                 help="Smallest valid fraction of a template (flag 1).  [default: 0.5]"),
+    click.option("--min-texture", type=float, callback=_float_option("min-texture"),
+                 help="Smallest template std relative to the frame's (flag 2).  [default: 0.02]"),
+    click.option("--min-corr", type=float, callback=_float_option("min-corr"),
+                 help="Smallest peak correlation (flag 4).  [default: 0.5]"),
+    click.option("--min-peak-ratio", type=float, callback=_float_option("min-peak-ratio"),
+                 help="Smallest first/second peak ratio (flag 8); 1 disables.  [default: 1.0]"),
+    click.option("--fb-check/--no-fb-check", default=None,
+                 help="Track B->A from each end point; flag 64 when it misses.  [default: off]"),
+    click.option("--fb-max", type=float, callback=_float_option("fb-max"),
+                 help="Largest forward-backward miss, px.  [default: 0.5]"),
+    click.option("--median-threshold", type=float, callback=_float_option("median-threshold"),
+                 help="Normalised median test threshold (flag 128); 0 disables.  [default: 2]"),
+    click.option("--median-eps", type=float, callback=_float_option("median-eps"),
+                 help="Median test fluctuation level, px.  [default: 0.1]"),
+    click.option("--max-speed", type=float, callback=_float_option("max-speed"),
+                 help="Flag vectors faster than this, m/s (flag 256).  [default: 120]"),
+    click.option("--max-accel", type=float, callback=_float_option("max-accel"),
+                 help="Three or more frames: largest change of consecutive displacements, px (flag 512).  "
+                      "[default: 1.0]"),
+    click.option("--fill/--no-fill", default=None,
+                 help="Replace flagged vectors by interpolation of good neighbours (flag 1024).  [default: off]"),
+    click.option("--band", type=click.IntRange(min=1), help="Band to read (1-based).  [default: 1]"),
+    click.option("--nodata", type=float, help="NoData value in stored units, overriding the file's."),
+    click.option("--dt", type=click.FloatRange(min=0, min_open=True), callback=_float_option("dt"),
+                 help="Seconds between consecutive frames, overriding the frame times."),
+    click.option("--pixel-size", type=click.FloatRange(min=0, min_open=True), callback=_float_option("pixel-size"),
+                 help="Pixel size in metres for frames without a CRS (north up), for m/s output."),
+    click.option("--config", "config_spec", metavar="FILE.toml|PRESET",
+                 help="Settings from a TOML file or a shipped preset (default, fast, dense, fastmoving); "
+                      "command-line options win."),
+]
+
+
+def tracker_options(f):
+    """Attach the tracker, quality-control and reading options shared by the commands that track."""
+    for option in reversed(_TRACKER_OPTIONS):
+        f = option(f)
+    return f
+
+
+def settings_from(ctx: click.Context, opts: dict) -> Settings:
+    """Merge defaults, ``--config`` and command-line options (which win) into :class:`Settings`."""
+    merged = _merge_settings(ctx, opts)
+    if merged.get("max_speed") is not None and not merged["max_speed"] > 0:
+        raise UsageError(f"--max-speed: must be > 0 m/s, got {merged['max_speed']}")
+    extra = {k: merged[k] for k in ("band", "nodata", "dt", "pixel_size", "max_speed", "fill")
+             if merged.get(k) is not None}
+    return Settings(params=make_params(merged), **extra)
+
+
 @cli.command()
 @click.argument("frames", nargs=-1, required=True, metavar="FRAME FRAME [FRAME ...]")
 @click.option("-o", "--output", "outputs", multiple=True, metavar="PATH",
               help="Output: .csv, .tif/.tiff (vector grid GeoTIFF) or - (CSV on stdout, the default). "
                    "Repeatable. With several pairs a GeoTIFF path needs {pair} or {time_a:%Y%m%dT%H%M%S}.")
-@click.option("--window", type=int, help="Template size, px.  [default: 32]")
-@click.option("--step", type=int, help="Grid spacing, px.  [default: window/2]")
-@click.option("--search", type=int, help="Largest displacement searched along each axis, px.  [default: 16]")
-@click.option("--sigma", type=float, callback=_float_option("sigma"),
-              help="Gaussian pre-filter sigma, px; 0 turns it off.  [default: 1.0]")
-@click.option("--subpixel", type=click.Choice(sorted(FITTERS)), help="Sub-pixel peak fit.  [default: gaussian]")
-@click.option("--refine/--no-refine", default=None, help="Float Lucas-Kanade refinement.  [default: refine]")
-@click.option("--band", type=click.IntRange(min=1), help="Band to read (1-based).  [default: 1]")
-@click.option("--nodata", type=float, help="NoData value in stored units, overriding the file's.")
-@click.option("--dt", type=click.FloatRange(min=0, min_open=True), callback=_float_option("dt"),
-              help="Seconds between consecutive frames, overriding the frame times.")
-@click.option("--pixel-size", type=click.FloatRange(min=0, min_open=True), callback=_float_option("pixel-size"),
-              help="Pixel size in metres for frames without a CRS (north up), for m/s output.")
-@click.option("--config", "config_spec", metavar="FILE.toml|PRESET",
-              help="Settings from a TOML file or a shipped preset (default, fast, dense, fastmoving); "
-                   "command-line options win.")
+@tracker_options
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise refused before any work).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="A line per pair; tracebacks on errors.")
@@ -163,8 +208,7 @@ def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...],
     ctx.obj.update(quiet=quiet, verbose=verbose)
     if len(frames) < 2:
         raise UsageError(f"FRAME: need at least two frames, got {len(frames)}")
-    merged = _merge_settings(ctx, opts)
-    settings = Settings(params=make_params(merged), **{k: merged.get(k) for k in ("band", "nodata", "dt", "pixel_size")})
+    settings = settings_from(ctx, opts)
     outs = _parse_outputs(outputs, len(frames) - 1)
     infos = open_frames(frames, settings)
     steps = pair_steps(infos, settings.dt)

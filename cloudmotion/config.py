@@ -22,10 +22,10 @@ __all__ = ["IO_KEYS", "PARAM_KEYS", "load_config", "make_params", "preset_names"
 PARAM_KEYS = tuple(f.name for f in dataclasses.fields(TrackParams))
 """Keys that map onto :class:`TrackParams`."""
 
-IO_KEYS = ("band", "nodata", "dt", "pixel_size")
-"""Keys about reading frames and times."""
+IO_KEYS = ("band", "nodata", "dt", "pixel_size", "max_speed", "fill")
+"""Keys about reading frames, times, physical units and post-processing."""
 
-_TYPES = {"band": int, "nodata": float, "dt": float, "pixel_size": float}
+_TYPES = {"band": int, "nodata": float, "dt": float, "pixel_size": float, "max_speed": float, "fill": bool}
 
 
 def _preset_root():
@@ -124,6 +124,10 @@ def coerce_io(settings: dict, source: str) -> dict:
     for key, typ in _TYPES.items():
         if key in settings and settings[key] is not None:
             v = settings[key]
+            if typ is bool:
+                if not isinstance(v, bool):
+                    raise UsageError(f"--config {source}: {key} must be true or false")
+                continue
             if isinstance(v, bool) or not isinstance(v, int | float) or (typ is int and not isinstance(v, int)):
                 raise UsageError(f"--config {source}: {key} must be {'an integer' if typ is int else 'a number'}")
             settings[key] = typ(v)

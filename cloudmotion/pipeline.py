@@ -7,10 +7,19 @@ import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from .errors import DataError
-from .geo import geolocate
+from .geo import GeoVectors, geolocate
 from .io import FrameInfo, check_compatible, open_frame, read_frame
-from .track import TrackParams, iter_track_sequence
+from .quality import Flag
+from .track import (
+    MotionField,
+    TrackParams,
+    fill_flagged,
+    flag_where,
+    iter_track_sequence,
+)
 from .writers import (
     PairResult,
     atomic_path,
@@ -41,6 +50,11 @@ class Settings:
         Seconds between frames, overriding frame times.
     pixel_size : float or None
         Metres per pixel for frames without a CRS.
+    max_speed : float
+        Vectors faster than this (m/s) get :attr:`Flag.SPEED_LIMIT`.
+    fill : bool
+        Replace vectors that are not good by interpolation of good neighbours
+        (:func:`cloudmotion.track.fill_flagged`).
     """
 
     params: TrackParams
@@ -48,6 +62,8 @@ class Settings:
     nodata: float | None = None
     dt: float | None = None
     pixel_size: float | None = None
+    max_speed: float = 120.0
+    fill: bool = False
 
 
 def output_kind(path: str) -> str | None:
@@ -120,10 +136,21 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
     PairResult
     """
     loaded = ((f.data, f.valid) for f in (read_frame(i, nodata=settings.nodata) for i in infos))
-    fields = iter_track_sequence(loaded, params=settings.params)
+    fields = iter_track_sequence(loaded, steps=list(steps), params=settings.params)
     for (a, b), dt, field in zip(itertools.pairwise(infos), steps, fields, strict=True):
-        geo = geolocate(field.row, field.col, field.dx, field.dy, transform=a.transform, crs_wkt=a.crs_wkt,
-                        dt=dt, pixel_size=settings.pixel_size)
+
+        def locate(f: MotionField, a: FrameInfo = a, dt: float | None = dt) -> GeoVectors:
+            return geolocate(f.row, f.col, f.dx, f.dy, transform=a.transform, crs_wkt=a.crs_wkt, dt=dt,
+                             pixel_size=settings.pixel_size)
+
+        geo = locate(field)
+        with np.errstate(invalid="ignore"):
+            too_fast = geo.speed > settings.max_speed
+        if too_fast.any():
+            field = flag_where(field, too_fast, Flag.SPEED_LIMIT)
+        if settings.fill:
+            field = fill_flagged(field)
+            geo = locate(field)
         yield PairResult(field=field, geo=geo, time_a=a.time, time_b=b.time, transform=a.transform,
                          crs_wkt=a.crs_wkt)
 

@@ -17,8 +17,9 @@ import enum
 import warnings
 
 import numpy as np
+from scipy import ndimage
 
-__all__ = ["FLAG_DESCRIPTIONS", "Flag", "median_test", "quality_score"]
+__all__ = ["FLAG_DESCRIPTIONS", "Flag", "median_test", "quality_score", "temporal_consistency"]
 
 
 class Flag(enum.IntFlag):
@@ -30,21 +31,32 @@ class Flag(enum.IntFlag):
     LOW_PEAK_RATIO = 8
     PEAK_AT_BORDER = 16
     REFINE_FAILED = 32
+    FORWARD_BACKWARD = 64
     MEDIAN_OUTLIER = 128
+    SPEED_LIMIT = 256
+    TEMPORAL = 512
+    FILLED = 1024
 
 
 FLAG_DESCRIPTIONS = {
     Flag.NODATA: "too little valid data in the template (min_valid) or no defined correlation: no vector",
     Flag.LOW_TEXTURE: "template too flat to carry motion: its standard deviation is below min_texture "
-    "times the frame's (clear sky, flat cloud tops)",
+    "times the frame's, or the refinement's predicted error is above max_sigma px (texture swamped by "
+    "noise; clear sky, flat cloud tops)",
     Flag.LOW_CORRELATION: "peak correlation coefficient below min_corr",
     Flag.LOW_PEAK_RATIO: "first over second correlation peak below min_peak_ratio: ambiguous match",
     Flag.PEAK_AT_BORDER: "correlation peak on the edge of the search region or of the defined lags: "
     "the motion may exceed --search; no vector",
     Flag.REFINE_FAILED: "Lucas-Kanade did not converge, was ill-conditioned (aperture problem) or moved "
     "more than 1.5 px from the correlation peak; the correlation estimate is kept",
+    Flag.FORWARD_BACKWARD: "tracking B -> A from the end point misses the origin by more than fb_max px "
+    "(only with --fb-check)",
     Flag.MEDIAN_OUTLIER: "normalised median residual against the 3x3 neighbours above median_threshold "
     "(Westerweel & Scarano 2005)",
+    Flag.SPEED_LIMIT: "speed above max_speed m/s",
+    Flag.TEMPORAL: "with three or more frames: consecutive displacements along the trajectory differ by "
+    "more than max_accel px (Holmlund 1998 style consistency)",
+    Flag.FILLED: "not measured: interpolated from good neighbours by --fill",
 }
 """One line per flag bit, as documented in the README."""
 
@@ -139,3 +151,112 @@ def quality_score(
     q = 100.0 * (0.4 * qc + 0.2 * qr + 0.4 * consistency)
     q[~np.isfinite(corr)] = 0.0
     return q
+
+
+def temporal_consistency(
+    row: np.ndarray,
+    col: np.ndarray,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    other_dx: np.ndarray,
+    other_dy: np.ndarray,
+    other_good: np.ndarray,
+    *,
+    row0: float,
+    col0: float,
+    step: float,
+    backward: bool = False,
+    scale: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Compare each vector with the next (or previous) pair's vector along its trajectory.
+
+    With ``backward=False`` the other field (pair B -> C) is sampled at this vector's end
+    point ``origin + d``; with ``backward=True`` the other field (pair Z -> A) is sampled
+    at ``origin - d``, where the feature came from. Sampling is bilinear over the other
+    field's good vectors.
+
+    The consistency follows Holmlund (1998): the mean of three terms, each
+    ``1 - tanh(difference / tolerance)``, with ``s`` the mean length of the two vectors
+    in pixels:
+
+    * direction: ``|angle difference|`` in degrees, tolerance ``20 exp(-s / 0.5) + 10``
+      (short vectors have uncertain directions);
+    * speed: ``| |d1| - |d2| |``, tolerance ``0.2 s + 0.1`` px;
+    * vector: ``|d1 - d2|``, tolerance ``0.2 s + 0.1`` px.
+
+    Parameters
+    ----------
+    row, col : ndarray, shape (ny, nx)
+        Origins of this field's vectors (pixel index coordinates).
+    dx, dy : ndarray, shape (ny, nx)
+        This field's displacements, px.
+    other_dx, other_dy : ndarray, shape (my, mx)
+        The other pair's displacements on its grid, px.
+    other_good : ndarray of bool, shape (my, mx)
+        The other pair's good vectors.
+    row0, col0, step : float
+        The other grid's first origin and spacing, px.
+    backward : bool
+        Sample at ``origin - d`` (previous pair) instead of ``origin + d`` (next pair).
+    scale : float
+        Multiplies the other field's displacements to this pair's time step
+        (``dt_this / dt_other``).
+
+    Returns
+    -------
+    consistency : ndarray, shape (ny, nx)
+        In [0, 1]; NaN where no comparison is possible.
+    difference : ndarray, shape (ny, nx)
+        ``|d1 - d2|`` in px; NaN where no comparison is possible.
+    """
+    sign = -1.0 if backward else 1.0
+    pr = (row + sign * dy - row0) / step
+    pc = (col + sign * dx - col0) / step
+    good = other_good & np.isfinite(other_dx) & np.isfinite(other_dy)
+    w = good.astype(np.float64)
+    coords = [np.nan_to_num(pr.ravel(), nan=-1e9), np.nan_to_num(pc.ravel(), nan=-1e9)]
+
+    def sample(values: np.ndarray) -> np.ndarray:
+        return ndimage.map_coordinates(values, coords, order=1, mode="constant", cval=0.0).reshape(row.shape)
+
+    wsum = sample(w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ox = sample(np.where(good, other_dx, 0.0)) / wsum * scale
+        oy = sample(np.where(good, other_dy, 0.0)) / wsum * scale
+    usable = (wsum > 0.5) & np.isfinite(dx) & np.isfinite(dy)
+    s1, s2 = np.hypot(dx, dy), np.hypot(ox, oy)
+    s = 0.5 * (s1 + s2)
+    ang = np.degrees(np.abs(np.angle(np.exp(1j * (np.arctan2(dy, dx) - np.arctan2(oy, ox))))))
+    diff = np.hypot(dx - ox, dy - oy)
+    tol = 0.2 * s + 0.1
+    dc = 1.0 - np.tanh(ang / (20.0 * np.exp(-s / 0.5) + 10.0))
+    sc = 1.0 - np.tanh(np.abs(s1 - s2) / tol)
+    vc = 1.0 - np.tanh(diff / tol)
+    cons = (dc + sc + vc) / 3.0
+    return np.where(usable, cons, np.nan), np.where(usable, diff, np.nan)
+
+
+def fill_field(dx: np.ndarray, dy: np.ndarray, good: np.ndarray, *, sigma: float = 1.0) -> tuple[np.ndarray, ...]:
+    """Replace vectors that are not good by normalised-convolution interpolation of good ones.
+
+    Parameters
+    ----------
+    dx, dy : ndarray, shape (ny, nx)
+        Displacements, px.
+    good : ndarray of bool, shape (ny, nx)
+        Vectors to keep and interpolate from.
+    sigma : float
+        Gaussian width in grid cells (see :func:`cloudmotion.grid.fill_invalid`).
+
+    Returns
+    -------
+    dx, dy : ndarray
+        Filled fields (good vectors unchanged).
+    filled : ndarray of bool
+        Cells that were interpolated; all False when no vector is good.
+    """
+    from .grid import fill_invalid
+
+    if not good.any():
+        return dx.copy(), dy.copy(), np.zeros(good.shape, dtype=bool)
+    return fill_invalid(dx, good, sigma=sigma), fill_invalid(dy, good, sigma=sigma), ~good

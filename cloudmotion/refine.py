@@ -55,6 +55,11 @@ class RefineResult:
     moments : ndarray of float64, shape (N, 2, 3)
         First moments of the tensor, ``sum G(p) o_k(p)`` for the offset from the template
         centre along columns (k = 0) and rows (k = 1); see :func:`gradient_bias`.
+    sigma : ndarray of float64, shape (N,)
+        Predicted standard error of the displacement along its worst direction, px:
+        ``sqrt(s2 / lambda_min(H))`` with ``s2`` the residual variance at the last
+        iteration (the Gauss-Newton covariance ``s2 H^-1``). Large where noise swamps
+        the texture.
     """
 
     dx: np.ndarray
@@ -65,6 +70,7 @@ class RefineResult:
     failed: np.ndarray
     tensor: np.ndarray
     moments: np.ndarray
+    sigma: np.ndarray
 
 
 def frame_gradients(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -187,6 +193,7 @@ def lucas_kanade(
     eig = np.full(n, np.nan)
     conv = np.zeros(n, dtype=bool)
     tensor = np.zeros((n, 3))
+    sigma = np.full(n, np.nan)
     moments = np.zeros((n, 2, 3))
     off = np.arange(window, dtype=np.float32) - (window - 1) / 2.0
     start_ok = np.isfinite(dx) & np.isfinite(dy)
@@ -243,6 +250,9 @@ def lucas_kanade(
             tr = hxx + hyy
             lam_min = 0.5 * (tr - np.sqrt(np.maximum((hxx - hyy) ** 2 + 4 * hxy * hxy, 0.0)))
             eig[gi] = lam_min / cnt_safe / g2
+            resvar = (err * err).sum(axis=(1, 2), dtype=np.float64) / np.maximum(cnt - 3.0, 1.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sigma[gi] = np.sqrt(resvar / lam_min)
             solvable = (det > 0) & (eig[gi] >= min_eig) & (cnt >= 0.5 * window * window)
             safe_det = np.where(solvable, det, 1.0)
             ddx = np.where(solvable, (hyy * bx - hxy * by) / safe_det, 0.0)
@@ -261,7 +271,7 @@ def lucas_kanade(
     dx = np.where(failed & start_ok, dx0, dx)
     dy = np.where(failed & start_ok, dy0, dy)
     return RefineResult(dx=dx, dy=dy, iterations=its, min_eig=eig, converged=conv, failed=failed,
-                        tensor=tensor, moments=moments)
+                        tensor=tensor, moments=moments, sigma=sigma)
 
 
 def gradient_bias(tensor: np.ndarray, moments: np.ndarray, jacobian: np.ndarray) -> np.ndarray:

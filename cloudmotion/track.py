@@ -22,11 +22,11 @@ from .grid import (
     make_grid,
 )
 from .preprocess import prepare_frame
-from .quality import Flag, median_test, quality_score
+from .quality import Flag, fill_field, median_test, quality_score, temporal_consistency
 from .refine import INTERPOLATIONS, frame_gradients, gradient_bias, lucas_kanade
 from .subpixel import FITTERS, fit_subpixel, locate_peaks
 
-__all__ = ["MotionField", "TrackParams", "iter_track_sequence", "track_pair", "track_sequence"]
+__all__ = ["MotionField", "TrackParams", "fill_flagged", "flag_where", "iter_track_sequence", "track_pair", "track_sequence"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,10 @@ class TrackParams:
         of frame B for a lag to count, in (0, 1].
     min_texture : float
         Smallest template standard deviation relative to the frame's.
+    max_sigma : float
+        Largest Lucas-Kanade predicted standard error (px, see
+        :attr:`cloudmotion.refine.RefineResult.sigma`) before a vector counts as too
+        little texture for the noise; 0 disables.
     min_corr : float
         Smallest accepted peak correlation coefficient.
     min_peak_ratio : float
@@ -65,6 +69,13 @@ class TrackParams:
         disables the test.
     max_iter, tol : int, float
         Refinement iteration cap and tolerance (px).
+    fb_check : bool
+        Track B -> A from each end point and flag vectors that do not come back.
+    fb_max : float
+        Largest accepted forward-backward miss, px.
+    max_accel : float
+        With three or more frames, largest accepted difference between consecutive
+        displacements along a trajectory, px per frame step.
     chunk : int
         Templates correlated at once; bounds memory (about 100 kB per template at the
         default sizes).
@@ -79,13 +90,17 @@ class TrackParams:
     interpolation: str = "bicubic"
     min_valid: float = 0.5
     min_overlap: float = 0.75
-    min_texture: float = 0.05
+    min_texture: float = 0.02
+    max_sigma: float = 0.04
     min_corr: float = 0.5
     min_peak_ratio: float = 1.0
     median_threshold: float = 2.0
     median_eps: float = 0.1
     max_iter: int = 20
     tol: float = 1e-3
+    fb_check: bool = False
+    fb_max: float = 0.5
+    max_accel: float = 1.0
     chunk: int = 2048
 
     def __post_init__(self) -> None:
@@ -107,7 +122,8 @@ class TrackParams:
         need(self.interpolation in INTERPOLATIONS, "interpolation", f"must be one of {list(INTERPOLATIONS)}")
         for name in ("min_valid", "min_overlap"):
             need(finite(name) and 0 < getattr(self, name) <= 1, name, "must be in (0, 1]")
-        for name in ("min_texture", "min_corr", "median_eps", "median_threshold", "tol"):
+        for name in ("min_texture", "min_corr", "median_eps", "median_threshold", "tol", "fb_max", "max_accel",
+                     "max_sigma"):
             need(finite(name) and getattr(self, name) >= (-1 if name == "min_corr" else 0), name, "is out of range")
         need(finite("min_peak_ratio") and self.min_peak_ratio >= 1, "min_peak_ratio", "must be >= 1")
         need(_is_int(self.max_iter) and self.max_iter >= 1, "max_iter", "must be an integer >= 1")
@@ -144,6 +160,11 @@ class MotionField:
     valid_fraction, texture, median_residual : ndarray of float64
         Valid fraction of the template, template standard deviation relative to the
         frame's, and normalised median residual.
+    fb_error : ndarray of float64
+        Forward-backward miss in px (NaN unless ``fb_check``).
+    temporal : ndarray of float64
+        Temporal consistency in [0, 1] against the neighbouring pair of a sequence of
+        three or more frames (NaN otherwise).
     """
 
     grid: Grid
@@ -158,7 +179,14 @@ class MotionField:
     valid_fraction: np.ndarray
     texture: np.ndarray
     median_residual: np.ndarray
+    fb_error: np.ndarray | None = None
+    temporal: np.ndarray | None = None
     params: TrackParams = field(default_factory=TrackParams)
+
+    def __post_init__(self) -> None:
+        for name in ("fb_error", "temporal"):
+            if getattr(self, name) is None:
+                setattr(self, name, np.full(self.dx.shape, np.nan))
 
     @property
     def good(self) -> np.ndarray:
@@ -177,7 +205,7 @@ class _Prepared:
 def _prepare(image: np.ndarray, mask: np.ndarray | None, params: TrackParams, gradients: bool) -> _Prepared:
     data, valid = prepare_frame(image, mask, params.sigma)
     std = float(data[valid].std()) if valid.any() else 0.0
-    grads = frame_gradients(data, valid) if gradients and params.refine else None
+    grads = frame_gradients(data, valid) if gradients and (params.refine or params.fb_check) else None
     return _Prepared(data=data, valid=valid, std=std, grads=grads)
 
 
@@ -250,7 +278,13 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
             interpolation=params.interpolation, chunk=params.chunk,
         )
         flag[todo[res.failed]] |= Flag.REFINE_FAILED
+        if params.max_sigma > 0:
+            flag[todo[res.sigma > params.max_sigma]] |= Flag.LOW_TEXTURE
         dx[todo], dy[todo] = _unbias(res, flag[todo] == 0, grid, todo)
+    fb = np.full(grid.size, np.nan)
+    if params.fb_check:
+        fb = _forward_backward(a, b, grid, dx, dy, params)
+        flag[fb > params.fb_max] |= Flag.FORWARD_BACKWARD
 
     shape = grid.shape
     dx, dy, flag = dx.reshape(shape), dy.reshape(shape), flag.reshape(shape)
@@ -265,8 +299,33 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
     return MotionField(
         grid=grid, row=row, col=col, dx=dx, dy=dy, corr=corr, peak_ratio=ratio, quality=quality,
         flag=flag, valid_fraction=c["valid"].reshape(shape), texture=c["std"].reshape(shape),
-        median_residual=resid, params=params,
+        median_residual=resid, fb_error=fb.reshape(shape), params=params,
     )
+
+
+def _forward_backward(a: _Prepared, b: _Prepared, grid: Grid, dx: np.ndarray, dy: np.ndarray,
+                      params: TrackParams) -> np.ndarray:
+    """Miss distance (px) of tracking B -> A from each vector's end point; NaN where not checked.
+
+    The backward template is the window of B whose top-left is the forward template's
+    moved by the rounded displacement; its backward motion should be ``-d``.
+    """
+    w = params.window
+    rows, cols = grid.top_left()
+    ir = rows + np.round(np.nan_to_num(dy)).astype(np.int64)
+    ic = cols + np.round(np.nan_to_num(dx)).astype(np.int64)
+    h, wd = a.data.shape
+    todo = np.flatnonzero(np.isfinite(dx) & np.isfinite(dy) & (ir >= 0) & (ic >= 0) & (ir + w <= h) & (ic + w <= wd))
+    out = np.full(grid.size, np.nan)
+    if todo.size == 0:
+        return out
+    grads = b.grads if b.grads is not None else frame_gradients(b.data, b.valid)
+    res = lucas_kanade(b.data, grads, b.valid, a.data, a.valid, ir[todo], ic[todo], w, -dx[todo], -dy[todo],
+                       max_iter=params.max_iter, tol=params.tol, interpolation=params.interpolation,
+                       chunk=params.chunk)
+    miss = np.hypot(res.dx + dx[todo], res.dy + dy[todo])
+    out[todo] = np.where(res.failed, np.inf, miss)
+    return out
 
 
 def _unbias(res, good: np.ndarray, grid: Grid, todo: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -344,22 +403,31 @@ def track_pair(
     b = np.asarray(b)
     if a.shape != b.shape:
         raise ValueError(f"frames differ in shape: {a.shape} and {b.shape}")
-    return _track_prepared(_prepare(a, mask_a, p, True), _prepare(b, mask_b, p, False), p)
+    return _track_prepared(_prepare(a, mask_a, p, True), _prepare(b, mask_b, p, p.fb_check), p)
 
 
 def iter_track_sequence(
     frames: Iterable[tuple[np.ndarray, np.ndarray | None]],
     *,
+    steps: Sequence[float | None] | None = None,
     params: TrackParams | None = None,
     **overrides,
 ) -> Iterator[MotionField]:
-    """Track consecutive pairs of a stream of frames, holding at most two in memory.
+    """Track consecutive pairs of a stream of frames, holding at most three in memory.
+
+    With three or more frames each pair is compared with the next pair along the
+    trajectory (the last pair with the previous one): the ``temporal`` consistency enters
+    the quality score and vectors whose consecutive displacements differ by more than
+    ``max_accel`` px get :attr:`Flag.TEMPORAL`.
 
     Parameters
     ----------
     frames : iterable of (image, mask)
         Frames (rows, cols) in time order with their validity masks (or None); may be a
         generator that reads each frame when asked.
+    steps : sequence of float or None, optional
+        Seconds of each pair, used to compare pairs of unequal time steps; equal steps
+        are assumed where unknown.
     params, overrides
         As for :func:`track_pair`.
 
@@ -369,12 +437,77 @@ def iter_track_sequence(
         Frame i -> frame i + 1, for each consecutive pair. Each frame is filtered once.
     """
     p = _params(params, overrides)
-    prev = None
-    for image, mask in frames:
+    prev_frame = None
+    prev_field = None
+    before = None
+    for i, (image, mask) in enumerate(frames):
         cur = _prepare(np.asarray(image), mask, p, True)
-        if prev is not None:
-            yield _track_prepared(prev, cur, p)
-        prev = cur
+        if prev_frame is not None:
+            field = _track_prepared(prev_frame, cur, p)
+            if prev_field is not None:
+                yield _with_temporal(prev_field, field, False, _ratio(steps, i - 2, i - 1), p)
+                before = prev_field
+            prev_field = field
+        prev_frame = cur
+    if prev_field is not None:
+        if before is None:
+            yield prev_field
+        else:
+            n = len(steps) if steps is not None else 0
+            yield _with_temporal(prev_field, before, True, _ratio(steps, n - 1, n - 2), p)
+
+
+def _ratio(steps: Sequence[float | None] | None, this: int, other: int) -> float:
+    if steps is None or not (0 <= this < len(steps) and 0 <= other < len(steps)):
+        return 1.0
+    a, b = steps[this], steps[other]
+    return float(a / b) if a and b else 1.0
+
+
+def _with_temporal(field: MotionField, other: MotionField, backward: bool, scale: float,
+                   params: TrackParams) -> MotionField:
+    """A copy of ``field`` with temporal consistency, TEMPORAL flags and quality updated."""
+    cons, diff = temporal_consistency(
+        field.row, field.col, field.dx, field.dy, other.dx, other.dy, other.good,
+        row0=float(other.row[0, 0]), col0=float(other.col[0, 0]), step=float(other.grid.step),
+        backward=backward, scale=scale,
+    )
+    flag = field.flag.copy()
+    flag[diff > params.max_accel] |= Flag.TEMPORAL
+    quality = quality_score(field.corr, field.peak_ratio, field.median_residual, cons)
+    quality[np.isnan(field.dx)] = 0.0
+    return dataclasses.replace(field, flag=flag, temporal=cons, quality=quality)
+
+
+def fill_flagged(field: MotionField, *, sigma: float = 1.0) -> MotionField:
+    """Replace vectors that are not good by interpolation of good neighbours.
+
+    Interpolated vectors keep their flag bits plus :attr:`Flag.FILLED` and get quality 0,
+    so they are never mistaken for measurements.
+
+    Parameters
+    ----------
+    field : MotionField
+    sigma : float
+        Normalised-convolution width in grid cells.
+
+    Returns
+    -------
+    MotionField
+        A new field; the input is not modified.
+    """
+    dx, dy, filled = fill_field(field.dx, field.dy, field.good, sigma=sigma)
+    flag = field.flag.copy()
+    flag[filled] |= Flag.FILLED
+    quality = np.where(filled, 0.0, field.quality)
+    return dataclasses.replace(field, dx=dx, dy=dy, flag=flag, quality=quality)
+
+
+def flag_where(field: MotionField, mask: np.ndarray, bit: Flag) -> MotionField:
+    """A copy of ``field`` with ``bit`` set where ``mask`` is True."""
+    flag = field.flag.copy()
+    flag[np.asarray(mask, dtype=bool)] |= bit
+    return dataclasses.replace(field, flag=flag)
 
 
 def track_sequence(
@@ -406,3 +539,4 @@ def track_sequence(
     if len(masks) != len(frames):
         raise ValueError("need one mask (or None) per frame")
     return list(iter_track_sequence(zip(frames, masks, strict=True), params=params, **overrides))
+
