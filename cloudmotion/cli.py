@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import click
 
 from . import __version__
-from .config import coerce_io, load_config, make_params
+from .config import IO_KEYS, coerce_io, load_config, make_params
 from .errors import CloudmotionError, DataError, UsageError
 from .io import FrameInfo
 from .pipeline import (
@@ -28,6 +28,7 @@ from .pipeline import (
     track_frames,
     write_result,
 )
+from .preprocess import CHANNEL_METHODS
 from .subpixel import FITTERS
 from .writers import atomic_path, write_csv_header, write_csv_rows
 
@@ -62,11 +63,16 @@ def _parse_outputs(outputs: tuple[str, ...], npairs: int) -> list[_Output]:
     for path in outputs or ("-",):
         kind = output_kind(path)
         if kind is None:
-            raise UsageError(f"-o {path}: unknown output format; use a .csv, .tif or .tiff path, or - for stdout")
+            raise UsageError(f"-o {path}: unknown output format; use .csv, .tif, .tiff, .geojson or .nc, "
+                             "or - for CSV on stdout")
         out = _Output(path, kind)
-        if kind == "tif" and npairs > 1 and not out.per_pair:
+        if kind != "csv" and npairs > 1 and not out.per_pair:
             raise UsageError(f"-o {path}: {npairs} pairs need a per-pair name with {{pair}} or "
-                             "{time_a:%Y%m%dT%H%M%S} in a GeoTIFF path")
+                             f"{{time_a:%Y%m%dT%H%M%S}} in a .{kind} path")
+        if kind == "nc":
+            from .netcdf_writer import require_netcdf
+
+            require_netcdf(path)
         outs.append(out)
     if sum(o.template == "-" for o in outs) > 1:
         raise UsageError("-o -: standard output given more than once")
@@ -156,7 +162,19 @@ _TRACKER_OPTIONS = [
                       "[default: 1.0]"),
     click.option("--fill/--no-fill", default=None,
                  help="Replace flagged vectors by interpolation of good neighbours (flag 1024).  [default: off]"),
-    click.option("--band", type=click.IntRange(min=1), help="Band to read (1-based).  [default: 1]"),
+    click.option("--band", type=click.IntRange(min=1),
+                 help="Band to read (1-based).  [default: 1; red-green-blue images: luminance]"),
+    click.option("--channels", type=click.Choice(CHANNEL_METHODS),
+                 help="Reduce all bands to one channel: luma, first principal component or mean."),
+    click.option("--valid-range", type=(float, float), metavar="MIN MAX",
+                 help="Valid values in physical units (after scale/offset); others are NoData."),
+    click.option("--dqf/--no-dqf", default=None, help="GOES netCDF: mask pixels whose DQF flag is not 0."),
+    click.option("--align/--no-align", default=None,
+                 help="Reproject later frames onto the first frame's grid (rasterio.warp, bilinear)."),
+    click.option("--max-dt", type=float, callback=_float_option("max-dt"),
+                 help="Largest accepted time between consecutive frames, seconds."),
+    click.option("--force/--no-force", default=None,
+                 help="Track frames from different GOES satellites, sectors or bands."),
     click.option("--nodata", type=float, help="NoData value in stored units, overriding the file's."),
     click.option("--dt", type=click.FloatRange(min=0, min_open=True), callback=_float_option("dt"),
                  help="Seconds between consecutive frames, overriding the frame times."),
@@ -180,8 +198,17 @@ def settings_from(ctx: click.Context, opts: dict) -> Settings:
     merged = _merge_settings(ctx, opts)
     if merged.get("max_speed") is not None and not merged["max_speed"] > 0:
         raise UsageError(f"--max-speed: must be > 0 m/s, got {merged['max_speed']}")
-    extra = {k: merged[k] for k in ("band", "nodata", "dt", "pixel_size", "max_speed", "fill")
-             if merged.get(k) is not None}
+    for key in ("max_dt",):
+        if merged.get(key) is not None and not merged[key] > 0:
+            raise UsageError(f"--{key.replace('_', '-')}: must be > 0, got {merged[key]}")
+    if merged.get("channels") is not None and merged["channels"] not in CHANNEL_METHODS:
+        raise UsageError(f"--channels: {merged['channels']!r} is not one of {', '.join(CHANNEL_METHODS)}")
+    if merged.get("valid_range") is not None:
+        lo, hi = merged["valid_range"]
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise UsageError(f"--valid-range: need finite MIN < MAX, got {lo} {hi}")
+        merged["valid_range"] = (float(lo), float(hi))
+    extra = {k: merged[k] for k in IO_KEYS if merged.get(k) is not None}
     return Settings(params=make_params(merged), **extra)
 
 
@@ -211,7 +238,7 @@ def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...],
     settings = settings_from(ctx, opts)
     outs = _parse_outputs(outputs, len(frames) - 1)
     infos = open_frames(frames, settings)
-    steps = pair_steps(infos, settings.dt)
+    steps = pair_steps(infos, settings.dt, settings.max_dt)
     for _, warning in steps:
         if warning:
             _warn(ctx, warning)
@@ -289,3 +316,6 @@ def main(argv: list[str] | None = None) -> int:
                    "(run with -v for the traceback)", err=True)
         return 1
 
+
+if __name__ == "__main__":
+    sys.exit(main())

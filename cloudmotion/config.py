@@ -22,10 +22,12 @@ __all__ = ["IO_KEYS", "PARAM_KEYS", "load_config", "make_params", "preset_names"
 PARAM_KEYS = tuple(f.name for f in dataclasses.fields(TrackParams))
 """Keys that map onto :class:`TrackParams`."""
 
-IO_KEYS = ("band", "nodata", "dt", "pixel_size", "max_speed", "fill")
-"""Keys about reading frames, times, physical units and post-processing."""
+IO_KEYS = ("band", "nodata", "dt", "pixel_size", "max_speed", "fill", "channels", "valid_range", "dqf", "align",
+           "max_dt", "force")
+"""Keys about reading frames, times, physical units and post-processing (:class:`pipeline.Settings`)."""
 
-_TYPES = {"band": int, "nodata": float, "dt": float, "pixel_size": float, "max_speed": float, "fill": bool}
+_TYPES = {"band": int, "nodata": float, "dt": float, "pixel_size": float, "max_speed": float, "fill": bool,
+          "channels": str, "valid_range": list, "dqf": bool, "align": bool, "max_dt": float, "force": bool}
 
 
 def _preset_root():
@@ -90,7 +92,7 @@ def load_config(spec: str) -> dict:
             hint = difflib.get_close_matches(canon, valid, n=1)
             tip = f"; did you mean {hint[0].replace('_', '-')!r}?" if hint else ""
             raise UsageError(f"--config {name}: unknown key {key!r}{tip}")
-        if isinstance(value, dict | list):
+        if isinstance(value, dict) or (isinstance(value, list) and canon != "valid_range"):
             raise UsageError(f"--config {name}: key {key!r} must be a single value")
         out[canon] = value
     return out
@@ -124,6 +126,15 @@ def coerce_io(settings: dict, source: str) -> dict:
     for key, typ in _TYPES.items():
         if key in settings and settings[key] is not None:
             v = settings[key]
+            if typ is list:
+                if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int | float) for x in v)):
+                    raise UsageError(f"--config {source}: {key} must be [MIN, MAX]")
+                settings[key] = (float(v[0]), float(v[1]))
+                continue
+            if typ is str:
+                if not isinstance(v, str):
+                    raise UsageError(f"--config {source}: {key} must be a string")
+                continue
             if typ is bool:
                 if not isinstance(v, bool):
                     raise UsageError(f"--config {source}: {key} must be true or false")

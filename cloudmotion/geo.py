@@ -147,3 +147,39 @@ def geolocate(
     if dt is not None:
         direction = np.where(speed > 0, np.degrees(np.arctan2(-u, -v)) % 360.0, np.nan)
     return GeoVectors(x=x, y=y, lon=lon, lat=lat, u=u, v=v, speed=speed, direction=direction)
+
+
+def pixel_size(
+    rows: np.ndarray, cols: np.ndarray, *, transform: tuple[float, ...], crs_wkt: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ground size of a pixel, along columns and along rows, at pixel index positions.
+
+    The geodesic length (on the CRS's ellipsoid) between the two points half a pixel
+    either side of the position, along each image axis.
+
+    Parameters
+    ----------
+    rows, cols : ndarray
+        Pixel index coordinates (integer = pixel centre).
+    transform : tuple of 6 floats
+        Affine pixel-corner transform.
+    crs_wkt : str
+        The frame's CRS as WKT.
+
+    Returns
+    -------
+    along_cols, along_rows : ndarray of float64
+        Metres per pixel; NaN off the Earth's disk.
+    """
+    crs = CRS.from_wkt(crs_wkt)
+    geod = crs.get_geod() or Geod(ellps="WGS84")
+    rows = np.asarray(rows, dtype=np.float64)
+    cols = np.asarray(cols, dtype=np.float64)
+    out = []
+    for dr, dc in ((0.0, 0.5), (0.5, 0.0)):
+        lon1, lat1 = _lonlat(*pixel_to_crs(rows - dr, cols - dc, transform), crs)
+        lon2, lat2 = _lonlat(*pixel_to_crs(rows + dr, cols + dc, transform), crs)
+        ok = np.isfinite(lon1) & np.isfinite(lon2)
+        _, _, dist = geod.inv(np.where(ok, lon1, 0), np.where(ok, lat1, 0), np.where(ok, lon2, 0), np.where(ok, lat2, 0))
+        out.append(np.where(ok, np.asarray(dist, dtype=np.float64), np.nan))
+    return out[0], out[1]

@@ -6,6 +6,7 @@ whose ``Rad``/``CMI`` variable is picked automatically, or ``NETCDF:file.nc:VAR`
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import warnings
@@ -57,6 +58,14 @@ class FrameInfo:
         ``"TIFFTAG_DATETIME"``.
     goes : dict or None
         Satellite, sector and band parsed from a GOES ABI file name.
+    bands : tuple of int
+        The 1-based bands read (several when ``channels`` reduces them to one).
+    channels : str or None
+        Channel reduction applied to ``bands`` (``luminance``, ``pca``, ``mean``).
+    dqf_source : str or None
+        The GOES data quality flag variable beside the image, when there is one.
+    driver : str
+        GDAL driver name.
     """
 
     path: str
@@ -70,6 +79,10 @@ class FrameInfo:
     time: datetime | None
     time_source: str | None
     goes: dict | None
+    bands: tuple[int, ...] = (1,)
+    channels: str | None = None
+    dqf_source: str | None = None
+    driver: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,33 +163,44 @@ def _check_path(path: str) -> str:
     return path
 
 
-def _netcdf_source(path: str) -> str:
-    """Pick the GOES ``Rad``/``CMI``/``CMI_C##`` variable of a netCDF file."""
+def _netcdf_source(path: str) -> tuple[str, str | None]:
+    """The image subdataset of a netCDF file (``Rad``/``CMI``/``CMI_C##`` unless one is named
+    as ``NETCDF:file:VAR``) and the matching GOES ``DQF`` subdataset, if any."""
+    named = None
+    fname = path
+    if path.upper().startswith("NETCDF:"):
+        fname, named = path.split(":", 1)[1].rsplit(":", 1)
+        fname = fname.strip('"')
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(path) as ds:
+        with rasterio.open(fname) as ds:
             subs = list(ds.subdatasets)
     if not subs:
-        return path
+        return path, None
     names = {s.rsplit(":", 1)[-1]: s for s in subs}
-    for var in _NC_VARS:
-        if var in names:
-            return names[var]
     cmi = sorted(v for v in names if re.fullmatch(r"CMI_C\d{2}", v))
-    if cmi:
-        return names[cmi[0]]
+    candidates = [named] if named else [*_NC_VARS, *cmi]
+    for var in candidates:
+        if var in names:
+            dqf = "DQF" if var in _NC_VARS else f"DQF_C{var[-2:]}"
+            return names[var], names.get(dqf)
+    if named:
+        raise DataError(f"{path}: no variable {named} (have {', '.join(names)})")
     raise DataError(f"{path}: no Rad or CMI variable; name one as NETCDF:{path}:VARIABLE (have {', '.join(names)})")
 
 
-def open_frame(path: str, *, band: int | None = None) -> FrameInfo:
-    """Read a frame's header: shape, georeference, time and GOES identity.
+def open_frame(path: str, *, band: int | None = None, channels: str | None = None) -> FrameInfo:
+    """Read a frame's header: shape, bands, georeference, time and GOES identity.
 
     Parameters
     ----------
     path : str
         GeoTIFF, GOES ABI netCDF, ``NETCDF:file:VAR`` or any GDAL raster.
     band : int, optional
-        1-based band to read; default 1.
+        1-based band to read. Default: band 1, or for a red-green-blue image all three
+        reduced to luminance.
+    channels : {"luminance", "pca", "mean"}, optional
+        Reduce all bands (alpha excluded) to one channel by this method.
 
     Returns
     -------
@@ -185,24 +209,43 @@ def open_frame(path: str, *, band: int | None = None) -> FrameInfo:
     Raises
     ------
     DataError
-        Missing, unreadable or unsupported file, or a band it does not have.
+        Missing, unreadable or unsupported file.
+    UsageError
+        A band the file does not have, or ``band`` and ``channels`` together.
     """
+    from rasterio.enums import ColorInterp
+
     _check_path(path)
-    source = path
+    if band is not None and channels is not None:
+        raise UsageError("--band and --channels: give one or the other")
+    source, dqf = path, None
     try:
-        if path.lower().endswith(".nc") and not path.upper().startswith("NETCDF:"):
-            source = _netcdf_source(path)
+        if path.lower().endswith(".nc") or path.upper().startswith("NETCDF:"):
+            source, dqf = _netcdf_source(path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(source) as ds:
-                b = 1 if band is None else int(band)
-                if not 1 <= b <= ds.count:
-                    raise UsageError(f"--band {b}: {path} has {ds.count} band(s)")
+                if band is not None and not 1 <= int(band) <= ds.count:
+                    raise UsageError(f"--band {band}: {path} has {ds.count} band(s)")
+                colour = [i + 1 for i, c in enumerate(ds.colorinterp) if c != ColorInterp.alpha]
+                rgb = [ds.colorinterp.index(c) + 1 for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+                       if c in ds.colorinterp]
+                if band is not None:
+                    bands, method = (int(band),), None
+                elif channels is not None and len(colour) > 1:
+                    bands, method = tuple(rgb if channels == "luminance" and len(rgb) == 3 else colour), channels
+                elif channels is None and len(rgb) == 3:
+                    bands, method = tuple(rgb), "luminance"
+                else:
+                    bands, method = (1,), None
+                if method == "luminance" and len(bands) < 3:
+                    raise UsageError(f"--channels luminance: {path} has no red, green and blue bands")
                 georef = ds.crs is not None or not ds.transform.is_identity
                 transform = tuple(ds.transform)[:6] if georef else None
                 crs_wkt = ds.crs.to_wkt() if ds.crs else None
                 tags = ds.tags()
-                info = {"shape": (ds.height, ds.width), "count": ds.count, "dtype": ds.dtypes[b - 1]}
+                info = {"shape": (ds.height, ds.width), "count": ds.count, "dtype": ds.dtypes[bands[0] - 1],
+                        "driver": ds.driver}
     except RasterioError as exc:
         raise DataError(f"{path}: cannot read as a raster ({_first_line(exc)})") from exc
     time, ident = parse_goes_name(path)
@@ -213,20 +256,28 @@ def open_frame(path: str, *, band: int | None = None) -> FrameInfo:
             if key in tags and (t := _parse_tag_time(tags[key])):
                 time, time_source = t, label
                 break
-    return FrameInfo(path=path, source=source, band=b, transform=transform, crs_wkt=crs_wkt, time=time,
-                     time_source=time_source, goes=ident, **info)
+    return FrameInfo(path=path, source=source, band=bands[0], transform=transform, crs_wkt=crs_wkt, time=time,
+                     time_source=time_source, goes=ident, bands=bands, channels=method, dqf_source=dqf, **info)
 
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def read_frame(info: FrameInfo, *, nodata: float | None = None) -> Frame:
+def read_frame(
+    info: FrameInfo,
+    *,
+    nodata: float | None = None,
+    valid_range: tuple[float, float] | None = None,
+    dqf: bool = False,
+) -> Frame:
     """Load a frame's pixels in physical units with a validity mask.
 
     Scale and offset are applied in float64 and the result stored as float32, never
     cast to 8 bit. Invalid pixels are the union of the file's NoData value, mask band,
-    alpha or per-dataset mask (GDAL's ``read_masks``), NaN/inf, and ``nodata``.
+    alpha or per-dataset mask (GDAL's ``read_masks``, of every band read), NaN/inf,
+    ``nodata``, values outside ``valid_range`` and, with ``dqf``, a GOES DQF other than 0.
+    Several bands are reduced to one channel (``info.channels``) before any filtering.
 
     Parameters
     ----------
@@ -234,6 +285,10 @@ def read_frame(info: FrameInfo, *, nodata: float | None = None) -> Frame:
         From :func:`open_frame`.
     nodata : float, optional
         Extra NoData value in stored (raw) units, overriding a missing or wrong tag.
+    valid_range : (float, float), optional
+        Valid values in physical units (after scale and offset), inclusive.
+    dqf : bool
+        Mask pixels whose GOES data quality flag is not 0.
 
     Returns
     -------
@@ -243,22 +298,40 @@ def read_frame(info: FrameInfo, *, nodata: float | None = None) -> Frame:
     ------
     DataError
         Unreadable pixels or no valid pixel at all.
+    UsageError
+        ``dqf`` on a file without a DQF variable.
     """
+    from .preprocess import reduce_channels
+
+    if dqf and info.dqf_source is None:
+        raise UsageError(f"--dqf: {info.path} has no GOES DQF variable")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(info.source) as ds:
-                raw = ds.read(info.band)
-                valid = ds.read_masks(info.band) > 0
-                scale = ds.scales[info.band - 1] if ds.scales else 1.0
-                offset = ds.offsets[info.band - 1] if ds.offsets else 0.0
+                idx = list(info.bands)
+                raw = ds.read(idx)
+                valid = np.logical_and.reduce([ds.read_masks(b) > 0 for b in idx])
+                scales = [ds.scales[b - 1] if ds.scales else 1.0 for b in idx]
+                offsets = [ds.offsets[b - 1] if ds.offsets else 0.0 for b in idx]
+            if dqf:
+                with rasterio.open(info.dqf_source) as dq:
+                    flags = dq.read(1)
+                    valid &= (flags == 0) & (dq.read_masks(1) > 0)
     except RasterioError as exc:
         raise DataError(f"{info.path}: cannot read pixels ({_first_line(exc)})") from exc
     if nodata is not None:
-        valid &= ~(raw == nodata) if not np.isnan(nodata) else ~np.isnan(raw)
+        valid &= ~np.any(np.isnan(raw) if np.isnan(nodata) else raw == nodata, axis=0)
     with np.errstate(over="ignore", invalid="ignore"):
-        data = raw.astype(np.float64) * float(scale or 1.0) + float(offset or 0.0)
-        valid &= np.isfinite(data)
+        scale = np.array([float(v or 1.0) for v in scales])[:, None, None]
+        offset = np.array([float(v or 0.0) for v in offsets])[:, None, None]
+        data = raw.astype(np.float64) * scale + offset
+        valid &= np.all(np.isfinite(data), axis=0)
+        if valid_range is not None:
+            lo, hi = valid_range
+            valid &= np.all((data >= lo) & (data <= hi), axis=0)
+    data = data[0] if info.channels is None else reduce_channels(data, valid, info.channels)
+    with np.errstate(over="ignore", invalid="ignore"):
         data = data.astype(np.float32)
     valid &= np.isfinite(data)
     if not valid.any():
@@ -267,8 +340,17 @@ def read_frame(info: FrameInfo, *, nodata: float | None = None) -> Frame:
     return Frame(info=info, data=data, valid=valid)
 
 
-def check_compatible(infos: list[FrameInfo]) -> None:
-    """Require the same shape, CRS and transform for every frame of a sequence.
+def check_compatible(infos: list[FrameInfo], *, grid: bool = True, identity: bool = True) -> None:
+    """Require one grid and one GOES satellite, sector and band for a sequence of frames.
+
+    Parameters
+    ----------
+    infos : list of FrameInfo
+        The frames, first one the reference.
+    grid : bool
+        Check shape, CRS and transform (off when later frames are reprojected).
+    identity : bool
+        Check the satellite, sector and band parsed from GOES file names.
 
     Raises
     ------
@@ -279,15 +361,58 @@ def check_compatible(infos: list[FrameInfo]) -> None:
 
     ref = infos[0]
     for other in infos[1:]:
+        if identity and ref.goes and other.goes:
+            for key in ("satellite", "sector", "band"):
+                if ref.goes[key] != other.goes[key]:
+                    raise DataError(f"{other.path}: {key} {other.goes[key]} differs from {ref.path} "
+                                    f"({ref.goes[key]}); pass --force to track them anyway")
+        if not grid:
+            continue
         if other.shape != ref.shape:
             raise DataError(f"{other.path}: shape {other.shape[0]}x{other.shape[1]} differs from "
-                            f"{ref.path} ({ref.shape[0]}x{ref.shape[1]})")
+                            f"{ref.path} ({ref.shape[0]}x{ref.shape[1]}); --align reprojects it")
         if (ref.crs_wkt is None) != (other.crs_wkt is None) or (
             ref.crs_wkt and not CRS.from_wkt(ref.crs_wkt).equals(CRS.from_wkt(other.crs_wkt))
         ):
-            raise DataError(f"{other.path}: CRS differs from {ref.path}")
+            raise DataError(f"{other.path}: CRS differs from {ref.path}; --align reprojects it")
         if (ref.transform is None) != (other.transform is None) or (
             ref.transform is not None and not np.allclose(ref.transform, other.transform, rtol=0, atol=1e-6 * max(
                 1.0, abs(ref.transform[0]), abs(ref.transform[4])))
         ):
-            raise DataError(f"{other.path}: transform {other.transform} differs from {ref.path} ({ref.transform})")
+            raise DataError(f"{other.path}: transform {other.transform} differs from {ref.path} ({ref.transform}); "
+                            "--align reprojects it")
+
+
+def align_frame(frame: Frame, ref: FrameInfo) -> Frame:
+    """Reproject a frame onto another frame's grid (bilinear, NoData kept out).
+
+    Parameters
+    ----------
+    frame : Frame
+        The frame to move; needs a CRS and transform.
+    ref : FrameInfo
+        The grid to move it to.
+
+    Returns
+    -------
+    Frame
+        Same values resampled on ``ref``'s grid; pixels that no valid source pixel
+        covers are invalid.
+    """
+    from affine import Affine
+    from rasterio.crs import CRS as RioCRS
+    from rasterio.warp import Resampling, reproject
+
+    src, dst = frame.info, ref
+    if not (src.crs_wkt and src.transform and dst.crs_wkt and dst.transform):
+        raise UsageError(f"--align: {src.path} and {dst.path} both need a CRS and a geotransform")
+    out = np.full(dst.shape, np.nan, dtype=np.float32)
+    reproject(np.where(frame.valid, frame.data, np.nan).astype(np.float32), out,
+              src_transform=Affine(*src.transform), src_crs=RioCRS.from_wkt(src.crs_wkt),
+              dst_transform=Affine(*dst.transform), dst_crs=RioCRS.from_wkt(dst.crs_wkt),
+              src_nodata=np.nan, dst_nodata=np.nan, resampling=Resampling.bilinear)
+    valid = np.isfinite(out)
+    if not valid.any():
+        raise DataError(f"{src.path}: does not overlap {dst.path} after --align")
+    info = dataclasses.replace(src, shape=dst.shape, transform=dst.transform, crs_wkt=dst.crs_wkt)
+    return Frame(info=info, data=out, valid=valid)

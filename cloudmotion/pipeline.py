@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import DataError
 from .geo import GeoVectors, geolocate
-from .io import FrameInfo, check_compatible, open_frame, read_frame
+from .io import FrameInfo, align_frame, check_compatible, open_frame, read_frame
 from .quality import Flag
 from .track import (
     MotionField,
@@ -25,12 +25,13 @@ from .writers import (
     atomic_path,
     write_csv_header,
     write_csv_rows,
+    write_geojson,
     write_geotiff,
 )
 
 __all__ = ["OUTPUT_KINDS", "Settings", "open_frames", "output_kind", "pair_steps", "track_frames", "write_result"]
 
-OUTPUT_KINDS = {".csv": "csv", ".tif": "tif", ".tiff": "tif"}
+OUTPUT_KINDS = {".csv": "csv", ".tif": "tif", ".tiff": "tif", ".geojson": "geojson", ".nc": "nc"}
 """File extension -> output kind."""
 
 
@@ -55,6 +56,18 @@ class Settings:
     fill : bool
         Replace vectors that are not good by interpolation of good neighbours
         (:func:`cloudmotion.track.fill_flagged`).
+    channels : str or None
+        Reduce several bands to one channel (``luminance``, ``pca``, ``mean``).
+    valid_range : (float, float) or None
+        Valid values in physical units.
+    dqf : bool
+        Mask pixels whose GOES DQF is not 0.
+    align : bool
+        Reproject later frames onto the first frame's grid.
+    max_dt : float or None
+        Largest accepted time between frames, seconds.
+    force : bool
+        Track frames from different GOES satellites, sectors or bands.
     """
 
     params: TrackParams
@@ -64,6 +77,12 @@ class Settings:
     pixel_size: float | None = None
     max_speed: float = 120.0
     fill: bool = False
+    channels: str | None = None
+    valid_range: tuple[float, float] | None = None
+    dqf: bool = False
+    align: bool = False
+    max_dt: float | None = None
+    force: bool = False
 
 
 def output_kind(path: str) -> str | None:
@@ -82,8 +101,8 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
     DataError
         Unreadable frames, mismatched shape/CRS/transform, or frames smaller than a window.
     """
-    infos = [open_frame(p, band=settings.band) for p in paths]
-    check_compatible(infos)
+    infos = [open_frame(p, band=settings.band, channels=settings.channels) for p in paths]
+    check_compatible(infos, grid=not settings.align, identity=not settings.force)
     rows, cols = infos[0].shape
     w = settings.params.window
     if rows < w or cols < w:
@@ -91,7 +110,8 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
     return infos
 
 
-def pair_steps(infos: Sequence[FrameInfo], dt: float | None) -> list[tuple[float | None, str | None]]:
+def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_dt: float | None = None,
+               ) -> list[tuple[float | None, str | None]]:
     """Time step of each consecutive pair, with a warning where it is unknown.
 
     Returns
@@ -101,7 +121,8 @@ def pair_steps(infos: Sequence[FrameInfo], dt: float | None) -> list[tuple[float
     Raises
     ------
     DataError
-        When a frame's time is not after the previous frame's.
+        When a frame's time is not after the previous frame's, or more than ``max_dt``
+        seconds after it.
     """
     out = []
     for a, b in itertools.pairwise(infos):
@@ -116,6 +137,8 @@ def pair_steps(infos: Sequence[FrameInfo], dt: float | None) -> list[tuple[float
             if seconds <= 0:
                 raise DataError(f"{b.path}: time {b.time:%Y-%m-%dT%H:%M:%S}Z is not after {a.path} "
                                 f"({a.time:%Y-%m-%dT%H:%M:%S}Z); frames must be in time order")
+            if max_dt is not None and seconds > max_dt:
+                raise DataError(f"{b.path}: {seconds:g} s after {a.path}, more than --max-dt {max_dt:g} s")
             out.append((seconds, None))
     return out
 
@@ -135,7 +158,13 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
     ------
     PairResult
     """
-    loaded = ((f.data, f.valid) for f in (read_frame(i, nodata=settings.nodata) for i in infos))
+    def load(info: FrameInfo) -> tuple:
+        frame = read_frame(info, nodata=settings.nodata, valid_range=settings.valid_range, dqf=settings.dqf)
+        if settings.align and info is not infos[0]:
+            frame = align_frame(frame, infos[0])
+        return frame.data, frame.valid
+
+    loaded = (load(i) for i in infos)
     fields = iter_track_sequence(loaded, steps=list(steps), params=settings.params)
     for (a, b), dt, field in zip(itertools.pairwise(infos), steps, fields, strict=True):
 
@@ -159,6 +188,12 @@ def write_result(result: PairResult, path: str, kind: str) -> None:
     """Write one pair to its own file, atomically (``kind`` from :func:`output_kind`)."""
     if kind == "tif":
         write_geotiff(path, result)
+    elif kind == "geojson":
+        write_geojson(path, result)
+    elif kind == "nc":
+        from .netcdf_writer import write_netcdf
+
+        write_netcdf(path, result)
     elif kind == "csv":
         with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
             write_csv_header(fh)

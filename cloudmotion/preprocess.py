@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["normalized_gaussian", "prepare_frame", "valid_mask"]
+__all__ = ["CHANNEL_METHODS", "normalized_gaussian", "prepare_frame", "reduce_channels", "valid_mask"]
+
+CHANNEL_METHODS = ("luminance", "pca", "mean")
+"""Ways to reduce a multi-band frame to one channel (see :func:`reduce_channels`)."""
 
 
 def valid_mask(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -100,3 +103,49 @@ def prepare_frame(
         raise ValueError(f"a frame must be a 2-D array (rows, cols), got shape {image.shape}")
     valid = valid_mask(image, mask)
     return normalized_gaussian(image, valid, sigma), valid
+
+
+def reduce_channels(stack: np.ndarray, valid: np.ndarray, method: str = "luminance") -> np.ndarray:
+    """Reduce a (bands, rows, cols) stack to one channel, before any spatial filtering.
+
+    Parameters
+    ----------
+    stack : ndarray, shape (bands, rows, cols)
+        Band values in physical units; axis 0 is the channel axis.
+    valid : ndarray of bool, shape (rows, cols)
+        Pixels valid in every band.
+    method : {"luminance", "pca", "mean"}
+        ``luminance``: ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` of the first three
+        bands (red, green, blue); ``mean``: the band average; ``pca``: the first principal
+        component over the valid pixels, signed to correlate positively with the band
+        mean (Jolliffe 2002, Principal Component Analysis, 2nd ed.).
+
+    Returns
+    -------
+    ndarray of float64, shape (rows, cols)
+        The channel; invalid pixels hold 0.
+    """
+    stack = np.asarray(stack, dtype=np.float64)
+    if stack.ndim != 3:
+        raise ValueError(f"need a (bands, rows, cols) stack, got shape {stack.shape}")
+    if method == "luminance":
+        if stack.shape[0] < 3:
+            raise ValueError(f"luminance needs red, green and blue bands, got {stack.shape[0]} band(s)")
+        out = 0.299 * stack[0] + 0.587 * stack[1] + 0.114 * stack[2]
+    elif method == "mean":
+        out = stack.mean(axis=0)
+    elif method == "pca":
+        x = stack[:, valid]
+        if x.shape[1] < 2:
+            out = stack.mean(axis=0)
+        else:
+            mu = x.mean(axis=1, keepdims=True)
+            cov = np.cov(x - mu)
+            _, vecs = np.linalg.eigh(np.atleast_2d(cov))
+            w = vecs[:, -1]
+            if w.sum() < 0:
+                w = -w
+            out = np.tensordot(w, stack - mu[:, :, None], axes=1)
+    else:
+        raise ValueError(f"unknown channel reduction {method!r}; choose from {CHANNEL_METHODS}")
+    return np.where(valid, out, 0.0)

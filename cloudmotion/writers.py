@@ -17,8 +17,8 @@ from .errors import DataError
 from .geo import GeoVectors
 from .track import MotionField
 
-__all__ = ["CSV_COLUMNS", "GEOTIFF_BANDS", "PairResult", "atomic_path", "write_csv_header", "write_csv_rows",
-           "write_geotiff"]
+__all__ = ["CSV_COLUMNS", "GEOTIFF_BANDS", "PairResult", "atomic_path", "vector_columns", "write_csv_header",
+           "write_csv_rows", "write_geojson", "write_geotiff"]
 
 CSV_COLUMNS = ("time_a", "time_b", "row", "col", "x", "y", "lon", "lat", "dx", "dy", "u", "v", "speed",
                "direction", "corr", "peak_ratio", "quality", "flag")
@@ -105,18 +105,57 @@ def write_csv_header(stream: IO[str]) -> None:
     stream.write(",".join(CSV_COLUMNS) + "\n")
 
 
-def write_csv_rows(stream: IO[str], result: PairResult) -> int:
-    """Append one row per vector of a pair, row-major over the grid; return the row count.
+def vector_columns(result: PairResult) -> dict[str, np.ndarray]:
+    """The numeric CSV columns of a pair (``row`` .. ``quality``), as float64 arrays in grid order.
 
-    Unknown values (no CRS, no time, no measurable displacement) are empty cells.
+    ``peak_ratio`` is NaN where there is no second peak; NaN means unknown throughout.
     """
     f, g = result.field, result.geo
-    n = f.dx.size
     data = {
         "row": f.row, "col": f.col, "x": g.x, "y": g.y, "lon": g.lon, "lat": g.lat, "dx": f.dx, "dy": f.dy,
         "u": g.u, "v": g.v, "speed": g.speed, "direction": g.direction, "corr": f.corr,
         "peak_ratio": np.where(np.isinf(f.peak_ratio), np.nan, f.peak_ratio), "quality": f.quality,
     }
+    return {k: np.asarray(v, dtype=np.float64).ravel() for k, v in data.items()}
+
+
+def write_geojson(path: str, result: PairResult) -> None:
+    """Write a GeoJSON FeatureCollection of points at the vector origins (lon, lat), atomically.
+
+    Every CSV column is a property (null where unknown, numbers rounded as in the CSV);
+    vectors without a position on the Earth have a null geometry. Coordinates are WGS 84
+    longitude/latitude as RFC 7946 requires.
+    """
+    import json
+
+    f = result.field
+    data = vector_columns(result)
+    digits = {k: int(fmt[2:-1]) for k, fmt in _FORMATS.items()}
+    rounded = {k: [None if not np.isfinite(v) else round(float(v), digits[k]) for v in arr] for k, arr in data.items()}
+    flags = f.flag.ravel().tolist()
+    times = {"time_a": _iso(result.time_a) or None, "time_b": _iso(result.time_b) or None}
+    features = []
+    for i in range(f.dx.size):
+        props = dict(times)
+        props.update({k: rounded[k][i] for k in CSV_COLUMNS[2:-1]})
+        props["flag"] = flags[i]
+        lon, lat = rounded["lon"][i], rounded["lat"][i]
+        geom = None if lon is None or lat is None else {"type": "Point", "coordinates": [lon, lat]}
+        features.append({"type": "Feature", "geometry": geom, "properties": props})
+    doc = {"type": "FeatureCollection", "features": features}
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        json.dump(doc, fh, allow_nan=False, separators=(",", ":"))
+        fh.write("\n")
+
+
+def write_csv_rows(stream: IO[str], result: PairResult) -> int:
+    """Append one row per vector of a pair, row-major over the grid; return the row count.
+
+    Unknown values (no CRS, no time, no measurable displacement) are empty cells.
+    """
+    f = result.field
+    n = f.dx.size
+    data = vector_columns(result)
     cols = [np.full(n, _iso(result.time_a)), np.full(n, _iso(result.time_b))]
     cols += [_column(data[name], _FORMATS[name]) for name in CSV_COLUMNS[2:-1]]
     cols.append(f.flag.ravel().astype(str))

@@ -70,3 +70,65 @@ def test_no_time_gives_empty_winds_and_no_crs_gives_empty_lonlat():
 def test_pixel_centre_convention():
     x, y = pixel_to_crs(np.array([0.0]), np.array([0.0]), (10.0, 0, 100.0, 0, -10.0, 500.0))
     assert (x[0], y[0]) == (105.0, 495.0)
+
+
+POINTS = {"nadir": (-75.0, 0.0), "35N 100W": (-100.0, 35.0), "45N 75W": (-75.0, 45.0), "40N 120W": (-120.0, 40.0)}
+
+
+def grid_at(crs_wkt, lon, lat, size):
+    """A transform whose pixel (100, 100) centre sits on (lon, lat), pixels of ``size`` CRS units."""
+    x, y = Transformer.from_crs("EPSG:4326", CRS.from_wkt(crs_wkt), always_xy=True).transform(lon, lat)
+    return (size, 0.0, x - 100.5 * size, 0.0, -size, y + 100.5 * size)
+
+
+def ground_step(crs_wkt, transform, lon, lat, azimuth, metres):
+    """Pixel displacement of a step of ``metres`` along ``azimuth`` on the ground from (lon, lat)."""
+    lon2, lat2, _ = Geod(ellps="GRS80").fwd(lon, lat, azimuth, metres)
+    x, y = Transformer.from_crs("EPSG:4326", CRS.from_wkt(crs_wkt), always_xy=True).transform(lon2, lat2)
+    col, row = ~Affine(*transform) @ (x, y)
+    return col - 0.5 - 100.0, row - 0.5 - 100.0
+
+
+UTM18 = CRS.from_epsg(32618).to_wkt()
+WGS84 = CRS.from_epsg(4326).to_wkt()
+
+
+@pytest.mark.parametrize("where", list(POINTS))
+def test_pixel_size_matches_pyproj(where):
+    from cloudmotion.geo import pixel_size
+
+    lon, lat = POINTS[where]
+    t = grid_at(GOES16_WKT, lon, lat, PIXEL)
+    along_cols, along_rows = pixel_size(np.array([100.0]), np.array([100.0]), transform=t, crs_wkt=GOES16_WKT)
+    # independent: the local derivative from a 1/100 px step, with the WGS 84 ellipsoid
+    tr = Transformer.from_crs(CRS.from_wkt(GOES16_WKT), "EPSG:4326", always_xy=True)
+    geod = Geod(ellps="WGS84")
+    for got, (dc, dr) in ((along_cols[0], (0.01, 0)), (along_rows[0], (0, 0.01))):
+        p1 = tr.transform(*(Affine(*t) @ (100.5, 100.5)))
+        p2 = tr.transform(*(Affine(*t) @ (100.5 + dc, 100.5 + dr)))
+        want = geod.inv(*p1, *p2)[2] * 100
+        assert got == pytest.approx(want, rel=0.005)
+    if where != "nadir":
+        assert max(along_cols[0], along_rows[0]) > 1.1 * PIXEL  # never a constant km per pixel
+
+
+@pytest.mark.parametrize("crs_name", ["goes", "utm", "wgs84"])
+@pytest.mark.parametrize("where", list(POINTS))
+def test_known_east_and_north_motion(where, crs_name):
+    lon, lat = POINTS[where]
+    if crs_name == "utm" and where != "45N 75W":
+        pytest.skip("UTM zone 18 is for 75W")
+    wkt, size = {"goes": (GOES16_WKT, PIXEL), "utm": (UTM18, 2000.0), "wgs84": (WGS84, 0.02)}[crs_name]
+    t = grid_at(wkt, lon, lat, size)
+    dt, metres = 600.0, 6000.0
+    for azimuth, direction in ((90.0, 270.0), (0.0, 180.0)):
+        dx, dy = ground_step(wkt, t, lon, lat, azimuth, metres)
+        g = geolocate(np.array([100.0]), np.array([100.0]), np.array([dx]), np.array([dy]),
+                      transform=t, crs_wkt=wkt, dt=dt)
+        assert g.lon[0] == pytest.approx(lon, abs=1e-6) and g.lat[0] == pytest.approx(lat, abs=1e-6)
+        assert abs((g.direction[0] - direction + 180) % 360 - 180) < 1.0
+        assert g.speed[0] == pytest.approx(metres / dt, rel=0.01)
+        if azimuth == 90.0:
+            assert g.u[0] == pytest.approx(metres / dt, rel=0.01) and abs(g.v[0]) < 0.02 * metres / dt
+        else:
+            assert g.v[0] == pytest.approx(metres / dt, rel=0.01) and abs(g.u[0]) < 0.02 * metres / dt
