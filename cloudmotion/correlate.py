@@ -35,6 +35,18 @@ def _fft_size(length: int) -> int:
     return sfft.next_fast_len(length, real=True)
 
 
+def _template_spectra(x: np.ndarray, p: int) -> np.ndarray:
+    """rfft2 of (..., w, w) zero-padded to (p, p), skipping the transforms of all-zero rows."""
+    half = sfft.rfft(x, n=p, axis=-1, workers=_WORKERS)
+    return sfft.fft(half, n=p, axis=-2, workers=_WORKERS, overwrite_x=True)
+
+
+def _valid_lags(product: np.ndarray, p: int, k: int) -> np.ndarray:
+    """Inverse rfft2 of (..., p, p // 2 + 1) spectra, keeping lags [0, k) on both axes only."""
+    rows = sfft.ifft(product, axis=-2, workers=_WORKERS, overwrite_x=True)[..., :k, :]
+    return sfft.irfft(rows, n=p, axis=-1, workers=_WORKERS)[..., :k]
+
+
 def box_norms(image: np.ndarray, w: int) -> np.ndarray:
     """Root of the centred sum of squares of every w x w box of an image.
 
@@ -65,12 +77,13 @@ def _ncc_dense(t: np.ndarray, s: np.ndarray, snorm: np.ndarray | None = None) ->
     size = s.shape[1]
     k = size - w + 1
     p = _fft_size(size)
+    # only the template needs zero mean: sum T' S(p + k) = sum T' (S - mean_k S)
     t = t - t.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(t.dtype)
-    s = s - s.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(s.dtype)
-    tnorm = np.sqrt(np.einsum("nij,nij->n", t, t, dtype=np.float64))
-    ft = sfft.rfft2(t, s=(p, p), workers=_WORKERS)
-    fs = sfft.rfft2(s, s=(p, p), workers=_WORKERS)
-    num = sfft.irfft2(np.conj(ft) * fs, s=(p, p), workers=_WORKERS)[:, :k, :k]
+    tnorm = np.sqrt(np.einsum("nij,nij->n", t, t).astype(np.float64))
+    ft = _template_spectra(t, p)
+    np.conjugate(ft, out=ft)
+    ft *= sfft.rfft2(s, s=(p, p), workers=_WORKERS)
+    num = _valid_lags(ft, p, k)
     if snorm is None:
         s64 = s.astype(np.float64)
         ssum = box_sums(s64, w)
@@ -99,11 +112,10 @@ def _ncc_masked(
     smean = (s * ms).sum(axis=(1, 2), dtype=np.float64) / np.maximum(ns, 1)
     t = (t - tmean[:, None, None].astype(t.dtype)) * mt
     s = (s - smean[:, None, None].astype(s.dtype)) * ms
-    ft = sfft.rfft2(np.stack([t, t * t, mt]), s=(p, p), workers=_WORKERS)
+    ft = np.conj(_template_spectra(np.stack([t, t * t, mt]), p))
     fs = sfft.rfft2(np.stack([s, s * s, ms]), s=(p, p), workers=_WORKERS)
-    ft = np.conj(ft)
     prods = np.stack([ft[0] * fs[0], ft[0] * fs[2], ft[1] * fs[2], ft[2] * fs[0], ft[2] * fs[1], ft[2] * fs[2]])
-    sts, st, st2, ss, ss2, cnt = sfft.irfft2(prods, s=(p, p), workers=_WORKERS)[..., :k, :k].astype(np.float64)
+    sts, st, st2, ss, ss2, cnt = _valid_lags(prods, p, k).astype(np.float64)
     cnt = np.round(cnt)
     with np.errstate(invalid="ignore", divide="ignore"):
         num = sts - st * ss / cnt

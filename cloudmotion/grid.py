@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from scipy import ndimage
 
@@ -142,6 +143,11 @@ def box_sums(x: np.ndarray, w: int) -> np.ndarray:
         Sum of the box whose top-left pixel is at the index.
     """
     x = np.asarray(x)
+    if x.ndim == 2 and x.dtype in (np.bool_, np.uint8, np.float32, np.float64):
+        # OpenCV's summed-area table: one SIMD pass instead of two numpy cumsums
+        src = x.view(np.uint8) if x.dtype == np.bool_ else x
+        c = cv2.integral(np.ascontiguousarray(src), sdepth=cv2.CV_64F)
+        return c[w:, w:] - c[:-w, w:] - c[w:, :-w] + c[:-w, :-w]
     c = np.zeros(x.shape[:-2] + (x.shape[-2] + 1, x.shape[-1] + 1), dtype=np.float64)
     np.cumsum(x, axis=-1, dtype=np.float64, out=c[..., 1:, 1:])
     np.cumsum(c[..., 1:, 1:], axis=-2, out=c[..., 1:, 1:])

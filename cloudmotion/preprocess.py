@@ -8,8 +8,8 @@ Proc. IEEE CVPR, 515-523.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
-from scipy import ndimage
 
 __all__ = ["CHANNEL_METHODS", "normalized_gaussian", "prepare_frame", "reduce_channels", "valid_mask"]
 
@@ -69,11 +69,20 @@ def normalized_gaussian(
     x = np.where(mask, image, 0.0).astype(np.float64)
     if sigma <= 0:
         return x
-    m = mask.astype(np.float64)
-    num = ndimage.gaussian_filter(x, sigma, truncate=truncate, mode="constant")
-    den = ndimage.gaussian_filter(m, sigma, truncate=truncate, mode="constant")
+    # separable sampled Gaussian, zeros outside the frame (as scipy.ndimage mode="constant")
+    radius = int(truncate * sigma + 0.5)
+    kernel = cv2.getGaussianKernel(2 * radius + 1, sigma, cv2.CV_64F)
+    offset = float(x[mask].mean()) if mask.any() else 0.0  # float32 filtering of centred values
+
+    def blur(v: np.ndarray) -> np.ndarray:
+        return cv2.sepFilter2D(v.astype(np.float32), cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_CONSTANT)
+
+    m = mask.astype(np.float32)
+    num = blur(np.where(mask, x - offset, 0.0))
+    den = blur(m)
     out = np.zeros_like(x)
     np.divide(num, den, out=out, where=mask & (den > 1e-6))
+    out[mask] += offset
     return out
 
 

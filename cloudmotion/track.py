@@ -97,7 +97,7 @@ class TrackParams:
     median_threshold: float = 2.0
     median_eps: float = 0.1
     max_iter: int = 20
-    tol: float = 1e-3
+    tol: float = 5e-3
     fb_check: bool = False
     fb_max: float = 0.5
     max_accel: float = 1.0
@@ -214,8 +214,10 @@ def _correlate_all(a: _Prepared, b: _Prepared, grid: Grid, params: TrackParams) 
     w, r = params.window, params.search
     rows, cols = grid.top_left()
     n = rows.size
-    pa = a.data.astype(np.float32)
-    pb = np.pad(b.data.astype(np.float32), r)
+    # NCC ignores offsets: centring both frames keeps the float32 FFT sums accurate
+    offset = float(a.data[a.valid].mean()) if a.valid.any() else 0.0
+    pa = (a.data - offset).astype(np.float32)
+    pb = np.pad((b.data - offset).astype(np.float32), r)
     pbm = np.pad(b.valid, r)
     # per-window invalid counts and region norms are gathers from frame-level tables
     bad_t = box_sums(~a.valid, w)[rows, cols]
