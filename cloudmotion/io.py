@@ -240,6 +240,8 @@ def open_frame(path: str, *, band: int | None = None, channels: str | None = Non
                     bands, method = (1,), None
                 if method == "luminance" and len(bands) < 3:
                     raise UsageError(f"--channels luminance: {path} has no red, green and blue bands")
+                if path.lower().endswith((".tif", ".tiff")) and ds.driver not in ("GTiff", "COG"):
+                    raise DataError(f"{path}: is a {ds.driver} file, not a GeoTIFF as its name says")
                 georef = ds.crs is not None or not ds.transform.is_identity
                 transform = tuple(ds.transform)[:6] if georef else None
                 crs_wkt = ds.crs.to_wkt() if ds.crs else None
@@ -249,6 +251,10 @@ def open_frame(path: str, *, band: int | None = None, channels: str | None = Non
     except RasterioError as exc:
         raise DataError(f"{path}: cannot read as a raster ({_first_line(exc)})") from exc
     time, ident = parse_goes_name(path)
+    stamp = _START_RE.search(os.path.basename(path))
+    if time is None and (stamp or ident):
+        raise DataError(f"{path}: the GOES-style file name has no valid start time "
+                        f"(_sYYYYJJJHHMMSSt{', got _s' + ''.join(g or '' for g in stamp.groups()) if stamp else ''})")
     time_source = "file name" if time else None
     if time is None:
         for key, label in (("NC_GLOBAL#time_coverage_start", "netCDF time_coverage_start"),

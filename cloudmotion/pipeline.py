@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, UsageError
 from .geo import GeoVectors, geolocate
-from .io import FrameInfo, align_frame, check_compatible, open_frame, read_frame
+from .grid import make_grid
+from .io import Frame, FrameInfo, align_frame, check_compatible, open_frame, read_frame
 from .quality import Flag
 from .track import (
     MotionField,
@@ -29,7 +30,8 @@ from .writers import (
     write_geotiff,
 )
 
-__all__ = ["OUTPUT_KINDS", "Settings", "open_frames", "output_kind", "pair_steps", "track_frames", "write_result"]
+__all__ = ["OUTPUT_KINDS", "Settings", "check_trackable", "open_frames", "output_kind", "pair_steps", "track_frames",
+           "write_result"]
 
 OUTPUT_KINDS = {".csv": "csv", ".tif": "tif", ".tiff": "tif", ".geojson": "geojson", ".nc": "nc"}
 """File extension -> output kind."""
@@ -104,10 +106,34 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
     infos = [open_frame(p, band=settings.band, channels=settings.channels) for p in paths]
     check_compatible(infos, grid=not settings.align, identity=not settings.force)
     rows, cols = infos[0].shape
-    w = settings.params.window
-    if rows < w or cols < w:
-        raise DataError(f"{infos[0].path}: {rows}x{cols} px is smaller than one {w} px window")
+    p = settings.params
+    if rows < p.window or cols < p.window:
+        raise DataError(f"{infos[0].path}: {rows}x{cols} px is smaller than one {p.window} px window")
+    n = make_grid((rows, cols), p.window, p.step).size
+    if n > p.max_vectors:
+        raise UsageError(f"--step {p.step}: a {p.window} px window every {p.step} px on {rows}x{cols} px gives "
+                         f"{n:,} vectors, more than max_vectors = {p.max_vectors:,}; use a larger --step "
+                         "(or raise max_vectors in a --config file)")
     return infos
+
+
+def check_trackable(frame: Frame, params: TrackParams) -> None:
+    """Refuse frames that cannot give a single vector: too few valid pixels or no contrast.
+
+    Raises
+    ------
+    DataError
+        Naming the file and what is wrong with it.
+    """
+    need = int(np.ceil(params.min_valid * params.window * params.window))
+    count = int(frame.valid.sum())
+    if count < need:
+        raise DataError(f"{frame.info.path}: only {count} valid pixel(s), fewer than one {params.window} px "
+                        f"window needs ({need})")
+    values = frame.data[frame.valid]
+    if float(values.max()) == float(values.min()):
+        raise DataError(f"{frame.info.path}: every valid pixel has the value {float(values[0]):g}; "
+                        "a constant image has no motion to track")
 
 
 def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_dt: float | None = None,
@@ -162,6 +188,7 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
         frame = read_frame(info, nodata=settings.nodata, valid_range=settings.valid_range, dqf=settings.dqf)
         if settings.align and info is not infos[0]:
             frame = align_frame(frame, infos[0])
+        check_trackable(frame, settings.params)
         return frame.data, frame.valid
 
     loaded = (load(i) for i in infos)

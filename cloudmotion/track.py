@@ -79,6 +79,9 @@ class TrackParams:
     chunk : int
         Templates correlated at once; bounds memory (about 100 kB per template at the
         default sizes).
+    max_vectors : int
+        Largest grid accepted; a finer grid is refused before any work (the per-vector
+        results take about 1 kB each, outside the chunked working set).
     """
 
     window: int = 32
@@ -102,6 +105,7 @@ class TrackParams:
     fb_max: float = 0.5
     max_accel: float = 1.0
     chunk: int = 2048
+    max_vectors: int = 2_000_000
 
     def __post_init__(self) -> None:
         def need(ok: bool, name: str, what: str) -> None:
@@ -128,6 +132,7 @@ class TrackParams:
         need(finite("min_peak_ratio") and self.min_peak_ratio >= 1, "min_peak_ratio", "must be >= 1")
         need(_is_int(self.max_iter) and self.max_iter >= 1, "max_iter", "must be an integer >= 1")
         need(_is_int(self.chunk) and self.chunk >= 1, "chunk", "must be an integer >= 1")
+        need(_is_int(self.max_vectors) and self.max_vectors >= 1, "max_vectors", "must be an integer >= 1")
 
 
 def _is_int(v: object) -> bool:
@@ -256,6 +261,9 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
     if a.data.shape != b.data.shape:
         raise ValueError(f"frames differ in shape: {a.data.shape} and {b.data.shape}")
     grid = make_grid(a.data.shape, params.window, params.step)
+    if grid.size > params.max_vectors:
+        raise ValueError(f"max_vectors: a {params.window} px window every {params.step} px gives {grid.size:,} "
+                         f"vectors, more than {params.max_vectors:,}; use a larger step")
     c = _correlate_all(a, b, grid, params)
     flag = np.zeros(grid.size, dtype=np.int32)
     nodata = (c["valid"] < params.min_valid) | ~np.isfinite(c["corr"])

@@ -37,6 +37,8 @@ GEOTIFF_BANDS = {
 }
 """GeoTIFF band names and descriptions, in band order."""
 
+_CSV_CHUNK = 65536
+
 _FORMATS = {
     "row": "%.1f", "col": "%.1f", "x": "%.2f", "y": "%.2f", "lon": "%.6f", "lat": "%.6f", "dx": "%.4f",
     "dy": "%.4f", "u": "%.3f", "v": "%.3f", "speed": "%.3f", "direction": "%.2f", "corr": "%.4f",
@@ -156,13 +158,14 @@ def write_csv_rows(stream: IO[str], result: PairResult) -> int:
     f = result.field
     n = f.dx.size
     data = vector_columns(result)
-    cols = [np.full(n, _iso(result.time_a)), np.full(n, _iso(result.time_b))]
-    cols += [_column(data[name], _FORMATS[name]) for name in CSV_COLUMNS[2:-1]]
-    cols.append(f.flag.ravel().astype(str))
-    lines = cols[0]
-    for c in cols[1:]:
-        lines = np.char.add(np.char.add(lines, ","), c)
-    if n:
+    flags = f.flag.ravel()
+    times = f"{_iso(result.time_a)},{_iso(result.time_b)}"
+    for lo in range(0, n, _CSV_CHUNK):  # bounded memory for the string columns
+        sl = slice(lo, min(lo + _CSV_CHUNK, n))
+        lines = np.full(sl.stop - sl.start, times)
+        for name in CSV_COLUMNS[2:-1]:
+            lines = np.char.add(np.char.add(lines, ","), _column(data[name][sl], _FORMATS[name]))
+        lines = np.char.add(np.char.add(lines, ","), flags[sl].astype(str))
         stream.write("\n".join(lines.tolist()) + "\n")
     return n
 
