@@ -26,7 +26,7 @@ from scipy import fft as sfft
 
 from .grid import box_sums
 
-__all__ = ["box_norms", "ncc_surfaces"]
+__all__ = ["box_norms", "ncc_dense", "ncc_masked", "ncc_surfaces"]
 
 _WORKERS = max(1, os.cpu_count() or 1)
 
@@ -71,8 +71,24 @@ def box_norms(image: np.ndarray, w: int) -> np.ndarray:
     return np.sqrt(np.maximum(s2 - s1 * s1 / (w * w), 0.0)).astype(np.float32)
 
 
-def _ncc_dense(t: np.ndarray, s: np.ndarray, snorm: np.ndarray | None = None) -> np.ndarray:
-    """NCC surfaces when every template and region pixel is valid (Lewis 1995)."""
+def ncc_dense(t: np.ndarray, s: np.ndarray, snorm: np.ndarray | None = None) -> np.ndarray:
+    """NCC surfaces when every template and region pixel is valid (Lewis 1995).
+
+    Parameters
+    ----------
+    t : ndarray, shape (N, w, w)
+        Templates.
+    s : ndarray, shape (N, L, L)
+        Search regions.
+    snorm : ndarray, shape (N, L - w + 1, L - w + 1), optional
+        ``sqrt(sum (S - mean)^2)`` of each w x w box of each region (:func:`box_norms`);
+        computed from the regions when absent.
+
+    Returns
+    -------
+    ndarray of float32, shape (N, L - w + 1, L - w + 1)
+        As :func:`ncc_surfaces`.
+    """
     _n, w, _ = t.shape
     size = s.shape[1]
     k = size - w + 1
@@ -95,10 +111,13 @@ def _ncc_dense(t: np.ndarray, s: np.ndarray, snorm: np.ndarray | None = None) ->
     return np.clip(out, -1.0, 1.0, out=out)
 
 
-def _ncc_masked(
-    t: np.ndarray, mt: np.ndarray, s: np.ndarray, ms: np.ndarray, min_overlap: float
+def ncc_masked(
+    t: np.ndarray, mt: np.ndarray, s: np.ndarray, ms: np.ndarray, min_overlap: float = 0.75
 ) -> np.ndarray:
-    """Masked NCC surfaces (Padfield 2012): invalid pixels are left out of every sum."""
+    """Masked NCC surfaces (Padfield 2012): invalid pixels are left out of every sum.
+
+    Parameters and result as :func:`ncc_surfaces` (without the fast-path options).
+    """
     _n, w, _ = t.shape
     size = s.shape[1]
     k = size - w + 1
@@ -186,8 +205,8 @@ def ncc_surfaces(
     if dense is None:
         dense = template_masks.all(axis=(1, 2)) & region_masks.all(axis=(1, 2))
     if dense.any():
-        out[dense] = _ncc_dense(templates[dense], regions[dense], None if region_norms is None else region_norms[dense])
+        out[dense] = ncc_dense(templates[dense], regions[dense], None if region_norms is None else region_norms[dense])
     if (~dense).any():
         sel = ~dense
-        out[sel] = _ncc_masked(templates[sel], template_masks[sel], regions[sel], region_masks[sel], min_overlap)
+        out[sel] = ncc_masked(templates[sel], template_masks[sel], regions[sel], region_masks[sel], min_overlap)
     return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .correlate import box_norms, ncc_surfaces
+from .correlate import box_norms, ncc_dense, ncc_masked
 from .grid import (
     Grid,
     box_sums,
@@ -231,22 +231,28 @@ def _correlate_all(a: _Prepared, b: _Prepared, grid: Grid, params: TrackParams) 
     out = {k: np.full(n, np.nan) for k in ("dx", "dy", "corr", "second", "valid", "std")}
     out["border"] = np.zeros(n, dtype=bool)
     out["valid"] = 1.0 - bad_t / (w * w)
+    # template standard deviation over its valid pixels, from summed-area tables
+    am = np.where(a.valid, pa, 0.0).astype(np.float64)
+    cnt = w * w - bad_t
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = box_sums(am, w)[rows, cols] / cnt
+        var = np.maximum(box_sums(am * am, w)[rows, cols] / cnt - mean * mean, 0.0)
+    out["std"] = np.sqrt(var) / a.std if a.std > 0 else np.zeros(n)
+    del am
+    k = 2 * r + 1
     for lo in range(0, n, params.chunk):
         sl = slice(lo, min(lo + params.chunk, n))
         t = extract_windows(pa, 0, rows[sl], cols[sl], w)
-        tm = extract_windows(a.valid, 0, rows[sl], cols[sl], w)
         s = extract_windows(pb, r, rows[sl] - r, cols[sl] - r, w + 2 * r)
-        sm = extract_windows(pbm, r, rows[sl] - r, cols[sl] - r, w + 2 * r)
         dense = (bad_t[sl] == 0) & (bad_s[sl] == 0)
-        cnt = (w * w - bad_t[sl]).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = (t * tm).sum(axis=(1, 2), dtype=np.float64) / cnt
-            var = ((t - mean[:, None, None]) ** 2 * tm).sum(axis=(1, 2)) / cnt
-        out["std"][sl] = np.sqrt(var) / a.std if a.std > 0 else 0.0
-        surf = ncc_surfaces(
-            t, tm, s, sm, min_overlap=params.min_overlap, dense=dense,
-            region_norms=extract_windows(norms, 0, rows[sl], cols[sl], 2 * r + 1),
-        )
+        surf = np.empty((t.shape[0], k, k), dtype=np.float32)
+        if dense.any():
+            surf[dense] = ncc_dense(t[dense], s[dense], extract_windows(norms, 0, rows[sl][dense], cols[sl][dense], k))
+        if not dense.all():
+            m = ~dense
+            tm = extract_windows(a.valid, 0, rows[sl][m], cols[sl][m], w)
+            sm = extract_windows(pbm, r, rows[sl][m] - r, cols[sl][m] - r, w + 2 * r)
+            surf[m] = ncc_masked(t[m], tm, s[m], sm, params.min_overlap)
         peaks = locate_peaks(surf)
         prow, pcol = fit_subpixel(surf, peaks, params.subpixel)
         out["dy"][sl] = prow - r
