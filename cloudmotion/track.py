@@ -87,7 +87,7 @@ class TrackParams:
     window: int = 32
     step: int | None = None
     search: int = 16
-    sigma: float = 1.0
+    sigma: float = 0.7
     subpixel: str = "gaussian"
     refine: bool = True
     interpolation: str = "bicubic"
