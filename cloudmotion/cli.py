@@ -18,7 +18,7 @@ import click
 
 from . import __version__
 from .config import IO_KEYS, coerce_io, load_config, make_params
-from .errors import CloudmotionError, DataError, UsageError
+from .errors import CloudmotionError, DataError, Terminated, UsageError, sigterm_raises
 from .io import FrameInfo
 from .pipeline import (
     Settings,
@@ -136,7 +136,7 @@ _TRACKER_OPTIONS = [
     click.option("--step", type=int, help="Grid spacing, px.  [default: window/2]"),
     click.option("--search", type=int, help="Largest displacement searched along each axis, px.  [default: 16]"),
     click.option("--sigma", type=float, callback=_float_option("sigma"),
-                 help="Gaussian pre-filter sigma, px; 0 turns it off.  [default: 1.0]"),
+                 help="Gaussian pre-filter sigma, px; 0 turns it off.  [default: 0.7]"),
     click.option("--subpixel", type=click.Choice(sorted(FITTERS)), help="Sub-pixel peak fit.  [default: gaussian]"),
     click.option("--refine/--no-refine", default=None, help="Float Lucas-Kanade refinement.  [default: refine]"),
     click.option("--min-valid", type=float, callback=_float_option("min-valid"),
@@ -277,12 +277,132 @@ def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...],
             sys.stdout.flush()
 
 
+@cli.command()
+@click.argument("inputs", nargs=-1, metavar="INPUT...")
+@click.option("-o", "--outdir", required=True, metavar="OUTDIR",
+              help="Output folder (created if missing): outputs, manifest.jsonl and the lock file.")
+@click.option("--files-from", metavar="FILE|-",
+              help="More inputs, one path per line, from FILE or - (standard input), e.g. from find.")
+@click.option("--name-pattern", metavar="PATTERN",
+              help="Group and time frames by their file names with strftime fields instead of GOES names, "
+                   "e.g. '%Y%m%d%H%M_radar.tif'; a * names one sequence per matched text.")
+@click.option("--triplets", is_flag=True,
+              help="Track three frames A,B,C per task: pairs A->B and B->C together, with the temporal check.")
+@click.option("--max-gap", metavar="DURATION",
+              help="Skip (with a warning) pairs of frames further apart, e.g. 20min, 1h or seconds.")
+@click.option("--template", metavar="TEMPLATE",
+              help="Output names inside OUTDIR: {sequence}, {time_a:STRFTIME}, {time_b:STRFTIME}, {ext}.  "
+                   "[default: {sequence}/{time_a:%Y%m%dT%H%M%S}_{time_b:%H%M%S}.{ext}]")
+@click.option("--format", "formats", default="csv", show_default=True, metavar="FMT[,FMT...]",
+              help="Output formats, one file per pair each: csv, tif (as for track -o).")
+@tracker_options
+@click.option("--overwrite", is_flag=True, help="Redo pairs whose outputs exist (otherwise they are skipped).")
+@click.option("--lock", is_flag=True,
+              help="Hold OUTDIR/.cloudmotion.lock; exit at once with status 1 if another run holds it (cron).")
+@click.option("--workers", type=click.IntRange(min=1), help="Local worker processes.  [default: 1]")
+@click.option("--scheduler", metavar="ADDRESS|local:N",
+              help="Run the pairs on a Dask distributed scheduler (tcp://host:8786), or on a new local "
+                   "cluster of N processes; needs pip install 'cloudmotion[dask]'.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="A line per pair and a summary; tracebacks on errors.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.  [default: when a terminal]")
+@click.pass_context
+def batch(ctx: click.Context, inputs: tuple[str, ...], outdir: str, files_from: str | None, name_pattern: str | None,
+          triplets: bool, max_gap: str | None, template: str | None, formats: str, overwrite: bool, lock: bool,
+          workers: int | None, scheduler: str | None, quiet: bool, verbose: bool, progress: bool | None,
+          **opts) -> None:
+    """Track the frame archives in INPUT into OUTDIR: resumable, parallel, for cron.
+
+    INPUT is a frame, a folder (searched recursively) or a quoted glob. Frames are grouped
+    into sequences by GOES satellite, sector and band (or --name-pattern), sorted by time
+    and paired. A pair whose outputs all exist is skipped, so a re-run does only new work.
+    Each pair tracked is recorded in OUTDIR/manifest.jsonl. Exit status 1 if any pair failed.
+    """
+    from datetime import UTC, datetime
+
+    from tqdm import tqdm
+
+    from . import archive, manifest
+    from . import batch as bt
+
+    ctx.obj.update(quiet=quiet, verbose=verbose)
+    settings = settings_from(ctx, opts)
+    fmts = archive.parse_formats(formats)
+    template = template or archive.DEFAULT_TEMPLATE
+    archive.check_template(template, fmts)
+    gap = archive.parse_duration(max_gap, "--max-gap") if max_gap is not None else None
+    pattern = archive.compile_name_pattern(name_pattern) if name_pattern else None
+    if workers is not None and scheduler:
+        raise UsageError("--workers: not with --scheduler (the cluster's workers run the pairs)")
+    if scheduler:
+        bt.check_scheduler(scheduler)
+    if not inputs and files_from is None:
+        raise UsageError("INPUT: give frames, folders or globs, or --files-from FILE (- for standard input)")
+    out = manifest.prepare_outdir(outdir)
+    show = (sys.stderr.isatty() if progress is None else progress) and not quiet
+
+    def emit(msg: str) -> None:
+        if show:
+            tqdm.write(msg, file=sys.stderr)
+        else:
+            click.echo(msg, err=True)
+
+    with sigterm_raises(), manifest.outdir_lock(out, exclusive=lock) as removed:
+        if removed and verbose:
+            emit(f"cloudmotion: removed {len(removed)} temporary file(s) left by an interrupted run")
+        listed = []
+        if files_from == "-":
+            listed = archive.read_path_list(sys.stdin)
+        elif files_from is not None:
+            try:
+                with open(files_from, encoding="utf-8") as fh:
+                    listed = archive.read_path_list(fh)
+            except OSError as exc:
+                raise UsageError(f"--files-from {files_from}: cannot read ({exc.strerror})") from None
+        paths, warnings = archive.collect_paths(inputs, listed, exclude=out)
+        sequences, more = archive.group_frames(paths, pattern)
+        run = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}"
+        plan = archive.plan_batch(sequences, outdir=out, template=template, formats=fmts, triplets=triplets,
+                             max_gap=gap, overwrite=overwrite, run=run)
+        for msg in warnings + more + plan.warnings:
+            _warn(ctx, msg)
+        manifest_path = os.path.join(out, manifest.MANIFEST_NAME)
+        counts = {"ok": 0, "failed": 0, "skipped": len(plan.skipped)}
+        with manifest.Manifest(manifest_path) as record_log, \
+                tqdm(total=plan.npairs, disable=not show, file=sys.stderr, unit="pair") as bar, \
+                contextlib.closing(bt.iter_results(plan.tasks, settings, workers=workers or 1, scheduler=scheduler,
+                                                   run=run)) as results:
+            for rec in plan.skipped:
+                record_log.append(rec)
+            for records in results:
+                for rec in records:
+                    record_log.append(rec)
+                    bar.update(1)
+                    counts[rec["status"]] += 1
+                    where = f"{rec['sequence']} {rec['time_a']} -> {rec['time_b']}"
+                    if rec["status"] == "failed":
+                        emit(f"cloudmotion: error: {where}: {rec['error']}")
+                    elif verbose:
+                        emit(f"cloudmotion: {where}: ok, {rec['vectors']} vectors, "
+                             f"{100.0 * (rec['good_fraction'] or 0.0):.1f} % good, {rec['duration']:.2f} s")
+    if verbose or (counts["failed"] and not quiet):
+        click.echo(f"cloudmotion: {counts['ok']} pair(s) ok, {counts['failed']} failed, {counts['skipped']} skipped "
+                   f"(gap), {plan.done} already done; manifest {manifest_path}", err=True)
+    if counts["failed"]:
+        ctx.exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status (0, 1 data error, 2 usage error)."""
+    """Run the command line; return the exit status.
+
+    0 success, 1 data or runtime error, 2 usage error, 130 interrupted (SIGINT), 143
+    terminated (SIGTERM); temporary files are removed on every way out.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a in ("-v", "--verbose") for a in args)
     try:
-        rv = cli.main(args=args, prog_name="cloudmotion", standalone_mode=False, obj={})
+        with sigterm_raises():
+            rv = cli.main(args=args, prog_name="cloudmotion", standalone_mode=False, obj={})
         return rv if isinstance(rv, int) else 0
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
@@ -296,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"cloudmotion: error: {' '.join(str(exc).split())}", err=True)
         return exc.exit_code
+    except Terminated:
+        click.echo("cloudmotion: terminated", err=True)
+        return 143
     except click.exceptions.Abort:
         click.echo("cloudmotion: interrupted", err=True)
         return 130
@@ -307,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except MemoryError:
-        click.echo("cloudmotion: error: out of memory; use a smaller --chunk preset or smaller frames", err=True)
+        click.echo("cloudmotion: error: out of memory; lower chunk in a --config file, or use a larger "
+                   "--step or smaller frames", err=True)
         return 1
     except Exception as exc:  # noqa: BLE001 - an unexpected failure: one line, traceback with -v
         if verbose:

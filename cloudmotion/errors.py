@@ -6,7 +6,12 @@ exit status 2, printing the message as one line without a traceback.
 
 from __future__ import annotations
 
-__all__ = ["CloudmotionError", "DataError", "UsageError"]
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
+__all__ = ["CloudmotionError", "DataError", "Terminated", "UsageError", "sigterm_raises"]
 
 
 class CloudmotionError(Exception):
@@ -25,3 +30,28 @@ class UsageError(CloudmotionError):
     """A bad option, option value or configuration key."""
 
     exit_code = 2
+
+
+class Terminated(BaseException):
+    """Raised by SIGTERM (see :func:`sigterm_raises`) so that temporary files are removed on the
+    way out; the command line exits with status 143."""
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread.
+
+    Does nothing outside the main thread. The previous handler is restored on exit.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated("terminated (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

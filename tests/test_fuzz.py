@@ -49,9 +49,9 @@ def frame_pairs(draw):
     mask = None
     if draw(st.booleans()):
         mask = rng.random((rows, cols)) > draw(st.floats(0, 1))
-    return a, b, mask, dict(window=window, step=step, search=search, sigma=draw(st.sampled_from([0.0, 1.0, 2.5])),
-                            subpixel=draw(st.sampled_from(["gaussian", "parabolic", "centroid"])),
-                            refine=draw(st.booleans()), fb_check=draw(st.booleans()))
+    return a, b, mask, {"window": window, "step": step, "search": search, "sigma": draw(st.sampled_from([0.0, 1.0, 2.5])),
+                            "subpixel": draw(st.sampled_from(["gaussian", "parabolic", "centroid"])),
+                            "refine": draw(st.booleans()), "fb_check": draw(st.booleans())}
 
 
 @FUZZ

@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 import pytest
 import rasterio
-
 from conftest import SAMPLE, SHARED_GOES, t0, write_frame
 
 EXISTING = "precious,contents\n"
@@ -51,7 +50,7 @@ def frame_case(tmp_path, kind):
     elif kind == "text":
         p.write_text("this is not a GeoTIFF\n" * 10)
     elif kind == "jpeg":
-        ok, buf = cv2.imencode(".jpg", (rng.random((64, 64)) * 255).astype(np.uint8))
+        _ok, buf = cv2.imencode(".jpg", (rng.random((64, 64)) * 255).astype(np.uint8))
         p.write_bytes(buf.tobytes())
     elif kind == "truncated":
         data = open(SAMPLE[1], "rb").read()  # noqa: SIM115 - read once
@@ -235,3 +234,30 @@ def test_concurrent_writers_leave_one_complete_file(tmp_path, good):
     with rasterio.open(out) as ds:
         assert ds.count == 9 and np.isfinite(ds.read(1)).any()
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".part")]
+
+
+@pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 143), ("SIGINT", 130)])
+def test_signal_during_track_removes_temporary_files(tmp_path, sig, code):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from cloudmotion.synthetic import correlated_noise, uniform_field, warp
+
+    a = correlated_noise((1200, 1200), 2.0, seed=4)
+    fa = write_frame(tmp_path / "a.tif", a, time=t0(0))
+    fb = write_frame(tmp_path / "b.tif", warp(a, *uniform_field(a.shape, 1.3, 0.4)), time=t0(5))
+    out = tmp_path / "v.csv"
+    cmd = [sys.executable, "-c", "import sys; from cloudmotion.cli import main; sys.exit(main(sys.argv[1:]))",
+           "track", fa, fb, "-o", str(out)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not [f for f in os.listdir(tmp_path) if f.endswith(".part")]:  # wait until the output is open
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert err.strip().splitlines()[-1] in ("cloudmotion: terminated", "cloudmotion: interrupted")
+    assert sorted(os.listdir(tmp_path)) == ["a.tif", "b.tif"]
