@@ -218,13 +218,16 @@ def settings_from(ctx: click.Context, opts: dict) -> Settings:
               help="Output: .csv, .tif/.tiff (vector grid GeoTIFF) or - (CSV on stdout, the default). "
                    "Repeatable. With several pairs a GeoTIFF path needs {pair} or {time_a:%Y%m%dT%H%M%S}.")
 @tracker_options
+@click.option("--plot", "plot_path", metavar="PATH.(png|svg|pdf)",
+              help="Also draw a quick-look picture of each pair (as the plot command; needs the plot extra). "
+                   "With several pairs the name needs {pair} or {time_a:...}.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise refused before any work).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="A line per pair; tracebacks on errors.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.  [default: when a terminal]")
 @click.pass_context
-def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...], overwrite: bool, quiet: bool,
-          verbose: bool, progress: bool | None, **opts) -> None:
+def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...], plot_path: str | None,
+          overwrite: bool, quiet: bool, verbose: bool, progress: bool | None, **opts) -> None:
     """Track each consecutive pair of FRAMEs and write motion vectors.
 
     Frames are GeoTIFF, GOES ABI netCDF (Rad/CMI picked automatically) or any raster
@@ -237,6 +240,16 @@ def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...],
         raise UsageError(f"FRAME: need at least two frames, got {len(frames)}")
     settings = settings_from(ctx, opts)
     outs = _parse_outputs(outputs, len(frames) - 1)
+    picture = None
+    if plot_path:
+        from .plot import plot_format, require_matplotlib
+
+        if plot_format(plot_path) is None:
+            raise UsageError(f"--plot {plot_path}: unknown picture format; use .png, .svg or .pdf")
+        require_matplotlib()
+        picture = _Output(plot_path, "plot")
+        if len(frames) > 2 and not picture.per_pair:
+            raise UsageError(f"--plot {plot_path}: {len(frames) - 1} pairs need {{pair}} or {{time_a:...}} in the name")
     infos = open_frames(frames, settings)
     steps = pair_steps(infos, settings.dt, settings.max_dt)
     for _, warning in steps:
@@ -244,7 +257,8 @@ def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...],
             _warn(ctx, warning)
     pairs = list(itertools.pairwise(infos))
     targets = [[_expand(o, i, a, b) for o in outs] for i, (a, b) in enumerate(pairs, start=1)]
-    _check_destinations(sorted({p for t in targets for p in t}), overwrite)
+    pictures = [_expand(picture, i, a, b) for i, (a, b) in enumerate(pairs, start=1)] if picture else []
+    _check_destinations(sorted({p for t in targets for p in t} | set(pictures)), overwrite)
 
     from tqdm import tqdm
 
@@ -267,6 +281,12 @@ def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...],
                     write_csv_rows(streams[o.template], result)
                 else:
                     write_result(result, path, o.kind)
+            if pictures:
+                from .io import read_frame
+                from .plot import quicklook
+
+                quicklook(result, read_frame(a, nodata=settings.nodata, valid_range=settings.valid_range,
+                                             dqf=settings.dqf), pictures[i - 1])
             bar.update(1)
             if verbose:
                 good = int(result.field.good.sum())
@@ -390,6 +410,193 @@ def batch(ctx: click.Context, inputs: tuple[str, ...], outdir: str, files_from: 
                    f"(gap), {plan.done} already done; manifest {manifest_path}", err=True)
     if counts["failed"]:
         ctx.exit(1)
+
+
+_VERBOSITY = [click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr."),
+              click.option("-v", "--verbose", is_flag=True, help="Tracebacks on errors.")]
+
+
+def _verbosity(f):
+    for option in reversed(_VERBOSITY):
+        f = option(f)
+    return f
+
+
+@cli.command()
+@click.argument("vectors", metavar="VECTORS.(csv|tif)")
+@click.argument("frame")
+@click.option("-o", "--output", required=True, metavar="PATH.(png|svg|pdf)", help="The picture; the extension picks the format.")
+@click.option("--pair", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Which pair of a multi-pair CSV (1 = the first).")
+@click.option("--style", type=click.Choice(["arrows", "barbs"]), default="arrows", show_default=True)
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="Draw every N-th vector.")
+@click.option("--show-flagged", is_flag=True, help="Draw flagged vectors faint instead of hiding them.")
+@click.option("--dpi", type=click.FloatRange(min=20, max=1200), default=100.0, show_default=True)
+@click.option("--size", default="8x8", show_default=True, metavar="WxH[px]",
+              help="Picture size in inches, or pixels with a px suffix.")
+@click.option("--invert", is_flag=True, help="Low values bright (infrared: cold cloud tops white).")
+@click.option("--band", type=click.IntRange(min=1), help="Band of FRAME to draw.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing picture.")
+@_verbosity
+@click.pass_context
+def plot(ctx: click.Context, vectors: str, frame: str, output: str, pair: int, style: str, every: int,
+         show_flagged: bool, dpi: float, size: str, invert: bool, band: int | None, overwrite: bool, quiet: bool,
+         verbose: bool) -> None:
+    """Quick-look picture: FRAME in grey with the good VECTORS on top, coloured by speed.
+
+    VECTORS is a CSV or GeoTIFF written by track or batch; FRAME is usually the pair's
+    first frame. Needs the plot extra: pip install 'cloudmotion[plot]'.
+    """
+    from .io import open_frame, read_frame
+    from .plot import parse_figsize, plot_format, quicklook, require_matplotlib
+    from .vectors_io import read_vectors
+
+    ctx.obj.update(quiet=quiet, verbose=verbose)
+    if plot_format(output) is None:
+        raise UsageError(f"-o {output}: unknown picture format; use .png, .svg or .pdf")
+    figsize = parse_figsize(size, dpi)
+    require_matplotlib()
+    _check_destinations([output], overwrite)
+    info = open_frame(frame, band=band)
+    pairs = read_vectors(vectors, frame_transform=info.transform)
+    if pair > len(pairs):
+        raise UsageError(f"--pair {pair}: {vectors} holds {len(pairs)} pair(s)")
+    quicklook(pairs[pair - 1], read_frame(info), output, style=style, every=every, show_flagged=show_flagged,
+              dpi=dpi, size=figsize, invert=invert)
+
+
+@cli.command()
+@click.argument("outdir")
+@click.option("--frames", "nframes", type=click.IntRange(min=2, max=1000), default=3, show_default=True)
+@click.option("--motion", default="uniform:1.25,-0.5", show_default=True, metavar="SPEC",
+              help="Displacement per frame step in px: uniform:DX,DY | vortex:STRENGTH[,RADIUS[,ROW,COL]] | "
+                   "shear:AMOUNT, several joined by +.")
+@click.option("--from", "from_frame", metavar="FRAME", help="Warp this real frame instead of synthetic texture.")
+@click.option("--noise", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Independent Gaussian noise per frame, % of frame 0's standard deviation.")
+@click.option("--corr-length", type=click.FloatRange(min=0, min_open=True), default=3.0, show_default=True,
+              help="Correlation length of the synthetic texture, px.")
+@click.option("--size", "size_text", default="512x512", show_default=True, metavar="ROWSxCOLS")
+@click.option("--interval", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True,
+              help="Seconds between frames.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace existing frames and truth.tif in OUTDIR.")
+@_verbosity
+@click.pass_context
+def synth(ctx: click.Context, outdir: str, nframes: int, motion: str, from_frame: str | None, noise: float,
+          corr_length: float, size_text: str, interval: float, seed: int, overwrite: bool, quiet: bool,
+          verbose: bool) -> None:
+    """Write frames with a known motion, and truth.tif with the true displacement.
+
+    Without --from the texture is spatially correlated noise (FFT-filtered white noise)
+    on a GOES-16-like 2 km fixed grid near nadir. Prints the paths written.
+    """
+    import numpy as np
+
+    from .io import open_frame, read_frame
+    from .synth import (
+        DEFAULT_START,
+        GOES16_WKT,
+        PIXEL_M,
+        frame_names,
+        make_sequence,
+        motion_field,
+        noise_base,
+        parse_motion,
+        parse_size,
+        write_sequence,
+    )
+
+    ctx.obj.update(quiet=quiet, verbose=verbose)
+    terms = parse_motion(motion)
+    if from_frame:
+        info = open_frame(from_frame)
+        frame = read_frame(info)
+        base, valid, transform, crs, start = frame.data, frame.valid, info.transform, info.crs_wkt, info.time
+    else:
+        rows, cols = parse_size(size_text)
+        base, valid, crs, start = noise_base((rows, cols), corr_length, seed=seed), None, GOES16_WKT, None
+        transform = (PIXEL_M, 0.0, -cols / 2 * PIXEL_M, 0.0, -PIXEL_M, rows / 2 * PIXEL_M)
+    start = start or DEFAULT_START
+    dx, dy = motion_field(terms, base.shape)
+    os.makedirs(outdir, exist_ok=True)
+    seq = make_sequence(np.asarray(base, dtype=np.float64), dx, dy, nframes=nframes, start=start,
+                        interval=interval, transform=transform, crs_wkt=crs, valid=valid, noise=noise, seed=seed)
+    names = [*frame_names(seq.times), "truth.tif"]
+    _check_destinations([os.path.join(outdir, n) for n in names], overwrite)
+    for path in write_sequence(seq, outdir, motion=motion):
+        click.echo(path)
+
+
+@cli.command()
+@click.argument("vectors", metavar="VECTORS.(csv|tif)")
+@click.argument("truth", metavar="TRUTH.tif")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@_verbosity
+@click.pass_context
+def score(ctx: click.Context, vectors: str, truth: str, as_json: bool, quiet: bool, verbose: bool) -> None:
+    """Error of tracked VECTORS against the true displacement in TRUTH (from synth).
+
+    Pair i of a synth sequence is scored against the truth per step, sampled bilinearly
+    where each vector's feature started in frame 0; statistics are over good vectors
+    (flag 0): RMS, bias per axis, 95th percentile, shares above 0.5 px and 1 px, and
+    the share flagged.
+    """
+    import json
+
+    from .scoring import sample_truth_after, score_vectors
+    from .synth import read_truth
+    from .vectors_io import read_vectors
+
+    ctx.obj.update(quiet=quiet, verbose=verbose)
+    tdx, tdy, transform = read_truth(truth)
+    rows = []
+    for i, p in enumerate(read_vectors(vectors, frame_transform=transform), start=1):
+        sx, sy = sample_truth_after(tdx, tdy, p.row, p.col, i - 1)
+        rows.append({"pair": i, **score_vectors(p.dx, p.dy, p.flag, sx, sy)})
+    if as_json:
+        click.echo(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
+        return
+    for r in rows:
+        def f(key: str, digits: int = 4, r: dict = r) -> str:
+            return "-" if r[key] is None else f"{r[key]:.{digits}f}"
+
+        click.echo(f"pair {r['pair']}: {r['n_scored']} of {r['n_vectors']} vectors scored "
+                   f"({100 * (r['share_flagged'] or 0):.1f} % flagged)")
+        click.echo(f"  RMS {f('rms')} px   bias dx {f('bias_dx')} px  dy {f('bias_dy')} px   p95 {f('p95')} px")
+        click.echo(f"  > 0.5 px {f('share_gt_0_5', 3)}   > 1 px {f('share_gt_1', 3)}   max {f('max')} px")
+
+
+@cli.command()
+@click.argument("frames", nargs=-1, required=True, metavar="FRAME...")
+@click.option("--band", type=click.IntRange(min=1), help="Band to describe.")
+@click.option("--nodata", type=float, help="Extra NoData value in stored units, as for track.")
+@click.option("--wkt", is_flag=True, help="Print the CRS as WKT too.")
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+@_verbosity
+@click.pass_context
+def info(ctx: click.Context, frames: tuple[str, ...], band: int | None, nodata: float | None, wkt: bool,
+         as_json: bool, quiet: bool, verbose: bool) -> None:
+    """What the reader sees in each FRAME, and whether they form one trackable sequence.
+
+    Exit status 1 when the frames cannot be tracked together (the mismatch is named).
+    """
+    import json
+
+    from .info import format_facts, format_sequence, frame_facts, sequence_facts
+    from .io import open_frame
+
+    ctx.obj.update(quiet=quiet, verbose=verbose)
+    facts = [frame_facts(p, band=band, nodata=nodata, wkt=wkt) for p in frames]
+    seq = sequence_facts([open_frame(p, band=band) for p in frames]) if len(frames) > 1 else None
+    if as_json:
+        click.echo(json.dumps({"frames": facts, "sequence": seq}, indent=1, default=str))
+    else:
+        click.echo("\n\n".join(format_facts(f) for f in facts))
+        if seq is not None:
+            click.echo("\n" + format_sequence(seq))
+    if seq is not None and not seq["ok"]:
+        raise DataError(f"{frames[0]} ...: not one trackable sequence: {seq['problems'][0]}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,8 +74,11 @@ def atomic_path(path: str) -> Iterator[str]:
     except OSError as exc:
         raise DataError(f"{path}: cannot write ({exc.strerror})") from exc
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):

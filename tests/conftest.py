@@ -11,6 +11,7 @@ import pytest
 import rasterio
 from affine import Affine
 
+from cloudmotion import synth
 from cloudmotion.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,15 +19,8 @@ SAMPLE = sorted(glob.glob(os.path.join(ROOT, "sample_data", "*.tif")))
 SHARED_GOES = os.path.join(ROOT, "..", "shared", "sample_goes")
 
 # GOES-16 fixed grid (geostationary, sweep x), as GDAL builds it from the ABI netCDF
-GOES16_WKT = (
-    'PROJCS["unnamed",GEOGCS["unknown",DATUM["unnamed",SPHEROID["Spheroid",6378137,298.2572221]],'
-    'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]]],'
-    'PROJECTION["Geostationary_Satellite"],PARAMETER["central_meridian",-75],'
-    'PARAMETER["satellite_height",35786023],PARAMETER["false_easting",0],PARAMETER["false_northing",0],'
-    'UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],AXIS["Northing",NORTH],'
-    'EXTENSION["PROJ4","+proj=geos +lon_0=-75 +h=35786023 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs +sweep=x"]]'
-)
-PIXEL = 2004.017315487541  # ABI 2 km pixel on the fixed grid, metres
+GOES16_WKT = synth.GOES16_WKT
+PIXEL = synth.PIXEL_M  # ABI 2 km pixel on the fixed grid, metres
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,321 @@
+"""Synthetic frame sequences with a known motion, written as GeoTIFF, and their truth.
+
+Frame ``k`` is frame 0 moved by ``k`` times a displacement field
+(``B(p + k d(p)) = A(p)``, :func:`cloudmotion.synthetic.warp`); ``truth.tif`` holds that
+field, the displacement per frame step in pixels, on the frames' grid.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from .errors import DataError, UsageError
+from .synthetic import correlated_noise, uniform_field, vortex_shear_field, warp
+
+__all__ = ["GOES16_WKT", "PIXEL_M", "SynthSequence", "make_sequence", "motion_field", "parse_motion", "parse_size",
+           "read_truth", "write_sequence"]
+
+GOES16_WKT = (
+    'PROJCS["unnamed",GEOGCS["unknown",DATUM["unnamed",SPHEROID["Spheroid",6378137,298.2572221]],'
+    'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]]],'
+    'PROJECTION["Geostationary_Satellite"],PARAMETER["central_meridian",-75],'
+    'PARAMETER["satellite_height",35786023],PARAMETER["false_easting",0],PARAMETER["false_northing",0],'
+    'UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],AXIS["Northing",NORTH],'
+    'EXTENSION["PROJ4","+proj=geos +lon_0=-75 +h=35786023 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs +sweep=x"]]'
+)
+"""GOES-16 (East, 75° W) ABI fixed grid as GDAL builds it from the netCDF: sweep x, kept as WKT."""
+
+PIXEL_M = 2004.017315487541
+"""ABI 2 km pixel on the fixed grid at nadir, metres."""
+
+DEFAULT_START = datetime(2020, 1, 4, 3, 0, 0, tzinfo=UTC)
+
+_KINDS = {
+    "uniform": ("dx,dy", 2, 2),
+    "vortex": ("strength[,radius[,row,col]]", 1, 4),
+    "shear": ("amount", 1, 1),
+}
+
+
+def parse_motion(spec: str) -> list[tuple[str, tuple[float, ...]]]:
+    """Parse a motion specification such as ``uniform:1.25,-0.5`` or ``vortex:3,80+uniform:2,0``.
+
+    Terms joined by ``+`` are summed:
+
+    - ``uniform:DX,DY`` constant displacement, px (DX along columns, DY along rows);
+    - ``vortex:STRENGTH[,RADIUS[,ROW,COL]]`` counter-clockwise vortex peaking at STRENGTH px
+      at RADIUS px (default a fifth of the smaller side) around (ROW, COL) (default the centre);
+    - ``shear:AMOUNT`` ``dx = AMOUNT * (row - centre) / (rows / 2)``, px.
+
+    Returns
+    -------
+    list of (kind, numbers)
+
+    Raises
+    ------
+    UsageError
+        Naming the bad term.
+    """
+    terms = []
+    for term in spec.split("+"):
+        kind, _, args = term.strip().partition(":")
+        kind = kind.strip().lower()
+        if kind not in _KINDS:
+            raise UsageError(f"--motion {spec}: unknown motion {kind!r}; use "
+                             + ", ".join(f"{k}:{v[0]}" for k, v in _KINDS.items()) + " (join terms with +)")
+        usage, lo, hi = _KINDS[kind]
+        try:
+            nums = tuple(float(a) for a in args.split(",")) if args.strip() else ()
+        except ValueError:
+            raise UsageError(f"--motion {spec}: {term.strip()!r} is not {kind}:{usage} with numbers") from None
+        if not lo <= len(nums) <= hi or len(nums) == 3 or not all(np.isfinite(nums)):
+            raise UsageError(f"--motion {spec}: {term.strip()!r} is not {kind}:{usage}")
+        if kind == "vortex" and len(nums) >= 2 and nums[1] <= 0:
+            raise UsageError(f"--motion {spec}: vortex radius must be > 0")
+        terms.append((kind, nums))
+    return terms
+
+
+def motion_field(terms: list[tuple[str, tuple[float, ...]]], shape: tuple[int, int]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The displacement field per frame step of parsed motion terms.
+
+    Parameters
+    ----------
+    terms : list of (kind, numbers)
+        From :func:`parse_motion`.
+    shape : (int, int)
+        Frame shape (rows, cols).
+
+    Returns
+    -------
+    dx, dy : ndarray of float64, shape ``shape``
+        Displacement along columns and rows, px.
+    """
+    dx = np.zeros(shape)
+    dy = np.zeros(shape)
+    for kind, nums in terms:
+        if kind == "uniform":
+            fx, fy = uniform_field(shape, *nums)
+        elif kind == "vortex":
+            radius = nums[1] if len(nums) > 1 else None
+            centre = (nums[2], nums[3]) if len(nums) == 4 else None
+            fx, fy = vortex_shear_field(shape, strength=nums[0], radius=radius, shear=0.0, centre=centre)
+        else:
+            fx, fy = vortex_shear_field(shape, strength=0.0, shear=nums[0])
+        dx += fx
+        dy += fy
+    return dx, dy
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"ROWSxCOLS"`` (or one number for a square) -> (rows, cols); UsageError when malformed."""
+    m = re.fullmatch(r"\s*(\d+)\s*(?:[xX*,]\s*(\d+))?\s*", text or "")
+    if not m:
+        raise UsageError(f"--size {text}: expected ROWSxCOLS, e.g. 500x500")
+    rows = int(m[1])
+    cols = int(m[2]) if m[2] else rows
+    if rows < 8 or cols < 8:
+        raise UsageError(f"--size {text}: frames need at least 8x8 pixels")
+    if rows * cols > 50_000_000:
+        raise UsageError(f"--size {text}: more than 50 Mpx per frame")
+    return rows, cols
+
+
+@dataclass(frozen=True)
+class SynthSequence:
+    """A synthetic sequence in memory.
+
+    Attributes
+    ----------
+    frames : list of ndarray of float32, shape (rows, cols)
+        Frame ``k`` = frame 0 moved by ``k`` x the field; NaN where NoData.
+    times : list of datetime
+        UTC times, ``interval`` seconds apart.
+    dx, dy : ndarray of float32, shape (rows, cols)
+        True displacement per frame step, px, along columns and rows.
+    transform : tuple of 6 floats or None
+        Pixel-corner affine transform.
+    crs_wkt : str or None
+        CRS as WKT.
+    """
+
+    frames: list[np.ndarray]
+    times: list[datetime]
+    dx: np.ndarray
+    dy: np.ndarray
+    transform: tuple[float, ...] | None
+    crs_wkt: str | None
+
+
+def make_sequence(
+    base: np.ndarray,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    *,
+    nframes: int,
+    start: datetime,
+    interval: float,
+    transform: tuple[float, ...] | None,
+    crs_wkt: str | None,
+    valid: np.ndarray | None = None,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> SynthSequence:
+    """Warp ``base`` by ``k`` x (dx, dy) for k = 0 .. nframes-1 and add white noise.
+
+    Parameters
+    ----------
+    base : ndarray, shape (rows, cols)
+        Frame 0 in physical units (invalid pixels may hold anything).
+    dx, dy : ndarray, shape (rows, cols)
+        Displacement per frame step, px.
+    nframes : int
+        Number of frames, >= 2.
+    start : datetime
+        Time of frame 0 (UTC).
+    interval : float
+        Seconds between frames.
+    transform, crs_wkt
+        Georeference copied to the output.
+    valid : ndarray of bool, optional
+        Validity of ``base``; NoData moves with the field and stays NaN.
+    noise : float
+        Standard deviation of independent Gaussian noise added to every frame, as a
+        percentage of the standard deviation of frame 0's valid pixels.
+    seed : int
+        Seed of the noise.
+
+    Returns
+    -------
+    SynthSequence
+    """
+    base = np.asarray(base, dtype=np.float64)
+    if valid is None:
+        valid = np.isfinite(base)
+    fill = float(np.mean(base[valid])) if valid.any() else 0.0
+    filled = np.where(valid, base, fill)
+    sd = float(np.std(base[valid])) if valid.any() else 1.0
+    rng = np.random.default_rng(seed + 1)
+    frames = []
+    for k in range(nframes):
+        if k == 0:
+            img, ok = filled.copy(), valid
+        else:
+            img = warp(filled, k * dx, k * dy)
+            ok = valid if valid.all() else warp(valid.astype(np.float64), k * dx, k * dy, order=1) > 0.999
+        if noise > 0:
+            img = img + rng.standard_normal(img.shape) * (noise / 100.0 * sd)
+        frames.append(np.where(ok, img, np.nan).astype(np.float32))
+    times = [start + timedelta(seconds=k * interval) for k in range(nframes)]
+    return SynthSequence(frames=frames, times=times, dx=np.asarray(dx, np.float32), dy=np.asarray(dy, np.float32),
+                         transform=transform, crs_wkt=crs_wkt)
+
+
+def noise_base(shape: tuple[int, int], corr_length: float, *, seed: int = 0) -> np.ndarray:
+    """Cloud-like texture for frame 0: correlated noise scaled to radiance-like values (mean 60, sd 20)."""
+    return 60.0 + 20.0 * correlated_noise(shape, corr_length, seed=seed)
+
+
+def goes_stamp(t: datetime) -> str:
+    """``YYYYJJJHHMMSSt``: the GOES ABI ``_s`` start-time stamp (tenths of a second)."""
+    return f"{t:%Y}{t.timetuple().tm_yday:03d}{t:%H%M%S}{t.microsecond // 100000}"
+
+
+def frame_names(times: list[datetime], prefix: str = "synth") -> list[str]:
+    """File names ``{prefix}_s{YYYYJJJHHMMSSt}.tif``; cloudmotion reads the time from the name."""
+    return [f"{prefix}_s{goes_stamp(t)}.tif" for t in times]
+
+
+def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix: str = "synth") -> list[str]:
+    """Write the frames and ``truth.tif`` into ``outdir``, each atomically.
+
+    Frames are float32 GeoTIFF, NoData NaN, deflate, with ``TIFFTAG_DATETIME`` and a
+    GOES-style ``_sYYYYJJJHHMMSSt`` name. ``truth.tif`` has two float32 bands, ``dx``
+    and ``dy`` (px per frame step), on the same grid, with tags ``INTERVAL_S``,
+    ``MOTION`` and ``FRAMES``.
+
+    Returns
+    -------
+    list of str
+        Paths of the frames, then of ``truth.tif``.
+    """
+    import rasterio
+    from affine import Affine
+
+    from .writers import atomic_path
+
+    rows, cols = seq.dx.shape
+    profile = {"driver": "GTiff", "width": cols, "height": rows, "dtype": "float32", "nodata": np.nan,
+               "compress": "deflate", "predictor": 3}
+    if seq.crs_wkt:
+        profile["crs"] = seq.crs_wkt
+    if seq.transform is not None:
+        profile["transform"] = Affine(*seq.transform[:6])
+    if max(rows, cols) > 256:
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    paths = []
+    for name, frame, t in zip(frame_names(seq.times, prefix), seq.frames, seq.times, strict=True):
+        path = os.path.join(outdir, name)
+        with atomic_path(path) as tmp, rasterio.open(tmp, "w", count=1, **profile) as ds:
+            ds.write(frame, 1)
+            ds.set_band_description(1, "synthetic frame")
+            ds.update_tags(TIFFTAG_DATETIME=f"{t:%Y:%m:%d %H:%M:%S}", SOFTWARE="cloudmotion synth")
+        paths.append(path)
+    path = os.path.join(outdir, "truth.tif")
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", count=2, **profile) as ds:
+        ds.write(np.stack([seq.dx, seq.dy]).astype(np.float32))
+        ds.set_band_description(1, "dx")
+        ds.set_band_description(2, "dy")
+        ds.update_tags(1, description="true displacement per frame step along columns, px (+ = increasing column)")
+        ds.update_tags(2, description="true displacement per frame step along rows, px (+ = increasing row)")
+        interval = (seq.times[1] - seq.times[0]).total_seconds() if len(seq.times) > 1 else 0.0
+        ds.update_tags(INTERVAL_S=f"{interval:g}", MOTION=motion, FRAMES=str(len(seq.frames)),
+                       SOFTWARE="cloudmotion synth")
+    paths.append(path)
+    return paths
+
+
+def read_truth(path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, ...] | None]:
+    """Read a truth GeoTIFF: bands ``dx`` and ``dy`` (or bands 1 and 2).
+
+    Returns
+    -------
+    dx, dy : ndarray of float64, shape (rows, cols)
+        True displacement per frame step, px.
+    transform : tuple of 6 floats or None
+        The grid's pixel-corner transform (None without a georeference).
+
+    Raises
+    ------
+    DataError
+        Missing or unreadable file, or fewer than two bands.
+    """
+    import warnings
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as ds:
+                if ds.count < 2:
+                    raise DataError(f"{path}: a truth grid needs two bands, dx and dy; it has {ds.count}")
+                names = list(ds.descriptions)
+                ix = names.index("dx") + 1 if "dx" in names else 1
+                iy = names.index("dy") + 1 if "dy" in names else 2
+                dx = ds.read(ix, masked=True).astype(np.float64).filled(np.nan)
+                dy = ds.read(iy, masked=True).astype(np.float64).filled(np.nan)
+                georef = ds.crs is not None or not ds.transform.is_identity
+                transform = tuple(ds.transform)[:6] if georef else None
+    except RasterioError as exc:
+        raise DataError(f"{path}: cannot read as a raster ({exc})") from exc
+    return dx, dy, transform
