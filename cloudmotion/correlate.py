@@ -26,7 +26,7 @@ from scipy import fft as sfft
 
 from .grid import box_sums
 
-__all__ = ["box_norms", "ncc_dense", "ncc_masked", "ncc_surfaces"]
+__all__ = ["ncc_dense", "ncc_masked", "ncc_surfaces"]
 
 _WORKERS = max(1, os.cpu_count() or 1)
 
@@ -47,30 +47,6 @@ def _valid_lags(product: np.ndarray, p: int, k: int) -> np.ndarray:
     return sfft.irfft(rows, n=p, axis=-1, workers=_WORKERS)[..., :k]
 
 
-def box_norms(image: np.ndarray, w: int) -> np.ndarray:
-    """Root of the centred sum of squares of every w x w box of an image.
-
-    Parameters
-    ----------
-    image : ndarray, shape (rows, cols)
-        Image values (NoData must already be excluded by the caller's choice of boxes).
-    w : int
-        Box size in pixels.
-
-    Returns
-    -------
-    ndarray of float32, shape (rows - w + 1, cols - w + 1)
-        ``sqrt(sum (x - mean)^2)`` over the box whose top-left pixel is at the index.
-        Computed once per frame from summed-area tables in float64 (Lewis 1995), so the
-        per-template normalisation becomes a gather.
-    """
-    x = np.asarray(image, dtype=np.float64)
-    x = x - x.mean()
-    s1 = box_sums(x, w)
-    s2 = box_sums(x * x, w)
-    return np.sqrt(np.maximum(s2 - s1 * s1 / (w * w), 0.0)).astype(np.float32)
-
-
 def ncc_dense(t: np.ndarray, s: np.ndarray, snorm: np.ndarray | None = None) -> np.ndarray:
     """NCC surfaces when every template and region pixel is valid (Lewis 1995).
 
@@ -81,8 +57,9 @@ def ncc_dense(t: np.ndarray, s: np.ndarray, snorm: np.ndarray | None = None) -> 
     s : ndarray, shape (N, L, L)
         Search regions.
     snorm : ndarray, shape (N, L - w + 1, L - w + 1), optional
-        ``sqrt(sum (S - mean)^2)`` of each w x w box of each region (:func:`box_norms`);
-        computed from the regions when absent.
+        ``sqrt(sum (S - mean)^2)`` of each w x w box of each region (the caller may
+        gather it from frame-level summed-area tables); computed from the regions when
+        absent.
 
     Returns
     -------
@@ -184,8 +161,8 @@ def ncc_surfaces(
         A lag is defined only where the pixels valid in both cover at least this
         fraction of the template's valid pixels.
     region_norms : ndarray, shape (N, K, K), optional
-        Precomputed ``sqrt(sum (S - mean)^2)`` of each w x w box of each region (see
-        :func:`box_norms`); used for the fully valid templates instead of box sums.
+        Precomputed ``sqrt(sum (S - mean)^2)`` of each w x w box of each region; used for
+        the fully valid templates instead of box sums.
     dense : ndarray of bool, shape (N,), optional
         Precomputed "template and region fully valid"; derived from the masks if absent.
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["Grid", "box_sums", "extract_windows", "make_grid"]
+__all__ = ["Grid", "box_sums", "extract_windows", "integral_image", "make_grid", "window_sums"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,11 @@ def box_sums(x: np.ndarray, w: int) -> np.ndarray:
         # OpenCV's summed-area table: one SIMD pass instead of two numpy cumsums
         src = x.view(np.uint8) if x.dtype == np.bool_ else x
         c = cv2.integral(np.ascontiguousarray(src), sdepth=cv2.CV_64F)
-        return c[w:, w:] - c[:-w, w:] - c[w:, :-w] + c[:-w, :-w]
+        out = c[w:, w:].copy()  # in place: two frame-sized arrays at most
+        out -= c[:-w, w:]
+        out -= c[w:, :-w]
+        out += c[:-w, :-w]
+        return out
     c = np.zeros(x.shape[:-2] + (x.shape[-2] + 1, x.shape[-1] + 1), dtype=np.float64)
     np.cumsum(x, axis=-1, dtype=np.float64, out=c[..., 1:, 1:])
     np.cumsum(c[..., 1:, 1:], axis=-2, out=c[..., 1:, 1:])
@@ -219,3 +223,49 @@ def field_jacobian(dx: np.ndarray, dy: np.ndarray, step: float) -> np.ndarray:
     xc, xr = grads(dx)
     yc, yr = grads(dy)
     return np.stack([np.stack([xc, xr], -1), np.stack([yc, yr], -1)], -2).reshape(-1, 2, 2)
+
+
+def integral_image(x: np.ndarray) -> np.ndarray:
+    """Summed-area table of a 2-D array, with a leading row and column of zeros.
+
+    Parameters
+    ----------
+    x : ndarray, shape (rows, cols)
+        bool, uint8, float32 or float64 values.
+
+    Returns
+    -------
+    ndarray, shape (rows + 1, cols + 1)
+        ``I[i, j] = sum x[:i, :j]``; int32 for bool input, float64 otherwise.
+    """
+    if x.dtype == np.bool_:
+        return cv2.integral(np.ascontiguousarray(x).view(np.uint8), sdepth=cv2.CV_32S)
+    return cv2.integral(np.ascontiguousarray(x), sdepth=cv2.CV_64F)
+
+
+def window_sums(integral: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int) -> np.ndarray:
+    """Sums of ``size`` x ``size`` windows whose top-left pixels are (rows, cols).
+
+    Four gathers from an :func:`integral_image`, so only the windows asked for are
+    computed: no frame-sized result.
+
+    Parameters
+    ----------
+    integral : ndarray, shape (rows + 1, cols + 1)
+        From :func:`integral_image`.
+    rows, cols : ndarray of int
+        Top-left pixels, any matching (broadcastable) shapes.
+    size : int
+        Window size in pixels.
+
+    Returns
+    -------
+    ndarray of float64, shape of ``rows`` broadcast with ``cols``
+    """
+    r = np.asarray(rows)
+    c = np.asarray(cols)
+    out = integral[r + size, c + size].astype(np.float64)
+    out -= integral[r, c + size]
+    out -= integral[r + size, c]
+    out += integral[r, c]
+    return out

@@ -331,7 +331,10 @@ def read_frame(
     with np.errstate(over="ignore", invalid="ignore"):
         scale = np.array([float(v or 1.0) for v in scales])[:, None, None]
         offset = np.array([float(v or 0.0) for v in offsets])[:, None, None]
-        data = raw.astype(np.float64) * scale + offset
+        if raw.dtype == np.float32 and np.all(scale == 1) and np.all(offset == 0):
+            data = raw  # already physical float32: no float64 copy of a large frame
+        else:
+            data = raw.astype(np.float64) * scale + offset
         valid &= np.all(np.isfinite(data), axis=0)
         if valid_range is not None:
             lo, hi = valid_range

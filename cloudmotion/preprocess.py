@@ -63,27 +63,25 @@ def normalized_gaussian(
 
     Returns
     -------
-    ndarray of float64, shape (rows, cols)
+    ndarray of float32, shape (rows, cols)
         Smoothed values at valid pixels, 0 at invalid pixels.
     """
-    x = np.where(mask, image, 0.0).astype(np.float64)
+    x = np.where(mask, image, 0).astype(np.float32)
     if sigma <= 0:
         return x
-    # separable sampled Gaussian, zeros outside the frame (as scipy.ndimage mode="constant")
+    # separable sampled Gaussian, zeros outside the frame (as scipy.ndimage mode="constant"),
+    # in float32 on values centred by their mean
     radius = int(truncate * sigma + 0.5)
     kernel = cv2.getGaussianKernel(2 * radius + 1, sigma, cv2.CV_64F)
-    offset = float(x[mask].mean()) if mask.any() else 0.0  # float32 filtering of centred values
-
-    def blur(v: np.ndarray) -> np.ndarray:
-        return cv2.sepFilter2D(v.astype(np.float32), cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_CONSTANT)
-
-    m = mask.astype(np.float32)
-    num = blur(np.where(mask, x - offset, 0.0))
-    den = blur(m)
-    out = np.zeros_like(x)
-    np.divide(num, den, out=out, where=mask & (den > 1e-6))
-    out[mask] += offset
-    return out
+    offset = np.float32(x[mask].mean(dtype=np.float64)) if mask.any() else np.float32(0)
+    x[mask] -= offset
+    num = cv2.sepFilter2D(x, cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_CONSTANT)
+    den = cv2.sepFilter2D(mask.view(np.uint8).astype(np.float32), cv2.CV_32F, kernel, kernel,
+                          borderType=cv2.BORDER_CONSTANT)
+    x.fill(0)
+    np.divide(num, den, out=x, where=mask & (den > 1e-6))
+    x[mask] += offset
+    return x
 
 
 def prepare_frame(
@@ -102,7 +100,7 @@ def prepare_frame(
 
     Returns
     -------
-    filtered : ndarray of float64
+    filtered : ndarray of float32
         Smoothed frame, 0 where invalid.
     valid : ndarray of bool
         Validity mask.

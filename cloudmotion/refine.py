@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from scipy import ndimage
 
-from .grid import box_sums, extract_windows
+from .grid import extract_windows, integral_image, window_sums
 
 __all__ = ["INTERPOLATIONS", "RefineResult", "frame_gradients", "lucas_kanade"]
 
@@ -90,11 +91,11 @@ def frame_gradients(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np
     gmask : ndarray of bool
         True where both gradients are defined (valid 3x3 cross around the pixel).
     """
-    gy, gx = np.gradient(image.astype(np.float64))
+    gy, gx = np.gradient(np.asarray(image, dtype=np.float32))
     cross = ndimage.generate_binary_structure(2, 1)
     gmask = ndimage.binary_erosion(mask, structure=cross, border_value=0)
-    gy = np.where(gmask, gy, 0.0).astype(np.float32)
-    gx = np.where(gmask, gx, 0.0).astype(np.float32)
+    gy[~gmask] = 0.0
+    gx[~gmask] = 0.0
     return gy, gx, gmask
 
 
@@ -297,21 +298,19 @@ def lucas_kanade(
     # one common offset keeps float32 sums of products accurate (brightness is normalised anyway)
     offset = float(np.mean(a[mask_a])) if mask_a.any() else 0.0
     pb = np.pad((b - offset).astype(np.float32), pad)
-    pbm = np.zeros(pb.shape, dtype=bool)
-    pbm[1:-2, 1:-2] = box_sums(~np.pad(mask_b, pad), 4) == 0
-    pa = np.pad((a - offset).astype(np.float32), 1)
-    pam = np.pad(grads[2], 1)
-    pgy = np.pad(gy_full, 1)
-    pgx = np.pad(gx_full, 1)
+    # valid where the whole 4 x 4 kernel support (rows and cols -1 .. +2) is valid
+    pbm = cv2.erode(np.pad(mask_b, pad).view(np.uint8), np.ones((4, 4), np.uint8), anchor=(1, 1),
+                    borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    pa = (a - offset).astype(np.float32)  # templates lie inside frame A: no padding needed
 
     # windows whose whole warped support is valid in B take the fast path
-    bad_support = box_sums(~pbm, window)
+    bad_support = integral_image(~pbm)
     for lo in range(0, n, chunk):
         sl = slice(lo, min(lo + chunk, n))
         r, c = rows[sl], cols[sl]
-        tm = extract_windows(pam, 1, r, c, window)
-        tgy = extract_windows(pgy, 1, r, c, window) * tm
-        tgx = extract_windows(pgx, 1, r, c, window) * tm
+        tm = extract_windows(gmask_full, 0, r, c, window)
+        tgy = extract_windows(gy_full, 0, r, c, window) * tm
+        tgx = extract_windows(gx_full, 0, r, c, window) * tm
         g3 = np.stack([tgx * tgx, tgx * tgy, tgy * tgy], axis=1)  # (n, 3, w, w)
         tensor[sl] = g3.sum(axis=(2, 3), dtype=np.float64)
         moments[sl, 0] = np.einsum("nkij,j->nk", g3, off, dtype=np.float64)
@@ -319,7 +318,7 @@ def lucas_kanade(
         del g3
         active = np.flatnonzero(start_ok[sl])
         held = active  # windows the template terms are kept for
-        tmpl = _Template(extract_windows(pa, 1, r[held], c[held], window), tm[held], tgx[held], tgy[held],
+        tmpl = _Template(extract_windows(pa, 0, r[held], c[held], window), tm[held], tgx[held], tgy[held],
                          tensor[sl][held])
         for _ in range(max_iter):
             if active.size == 0:
@@ -331,7 +330,7 @@ def lucas_kanade(
             iy = np.floor(dy[gi]).astype(np.int64)
             ix = np.floor(dx[gi]).astype(np.int64)
             bw, bok = _warp_windows(pb, pbm, pad, r[active], c[active], window, dy[gi], dx[gi], interpolation)
-            full = bad_support[r[active] + iy + pad, c[active] + ix + pad] == 0
+            full = window_sums(bad_support, r[active] + iy + pad, c[active] + ix + pad, window) == 0
             h, bxy, resvar, cnt = tmpl.normal_equations(np.searchsorted(held, active), bw, bok, full)
             hxx, hxy, hyy = h
             det = hxx * hyy - hxy * hxy

@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .correlate import box_norms, ncc_dense, ncc_masked
+from .correlate import ncc_dense, ncc_masked
 from .grid import (
     Grid,
-    box_sums,
     extract_windows,
     field_jacobian,
     fill_invalid,
+    integral_image,
     make_grid,
+    window_sums,
 )
 from .preprocess import prepare_frame
 from .quality import Flag, fill_field, median_test, quality_score, temporal_consistency
@@ -204,14 +205,24 @@ class _Prepared:
     data: np.ndarray
     valid: np.ndarray
     std: float
-    grads: tuple | None = None
+    _grads: tuple | None = None
+
+    @property
+    def grads(self) -> tuple:
+        """Frame gradients, computed when first asked for (only a pair's frame A needs them)."""
+        if self._grads is None:
+            self._grads = frame_gradients(self.data, self.valid)
+        return self._grads
+
+    def drop_grads(self) -> None:
+        self._grads = None
 
 
-def _prepare(image: np.ndarray, mask: np.ndarray | None, params: TrackParams, gradients: bool) -> _Prepared:
+def _prepare(image: np.ndarray, mask: np.ndarray | None, params: TrackParams) -> _Prepared:
     data, valid = prepare_frame(image, mask, params.sigma)
-    std = float(data[valid].std()) if valid.any() else 0.0
-    grads = frame_gradients(data, valid) if gradients and (params.refine or params.fb_check) else None
-    return _Prepared(data=data, valid=valid, std=std, grads=grads)
+    data = data.astype(np.float32)  # halves the working set; every later stage computes in float32
+    std = float(data[valid].std(dtype=np.float64)) if valid.any() else 0.0
+    return _Prepared(data=data, valid=valid, std=std)
 
 
 def _correlate_all(a: _Prepared, b: _Prepared, grid: Grid, params: TrackParams) -> dict[str, np.ndarray]:
@@ -224,21 +235,26 @@ def _correlate_all(a: _Prepared, b: _Prepared, grid: Grid, params: TrackParams) 
     pa = (a.data - offset).astype(np.float32)
     pb = np.pad((b.data - offset).astype(np.float32), r)
     pbm = np.pad(b.valid, r)
-    # per-window invalid counts and region norms are gathers from frame-level tables
-    bad_t = box_sums(~a.valid, w)[rows, cols]
-    bad_s = box_sums(~pbm, w + 2 * r)[rows, cols]
-    norms = box_norms(np.where(pbm, pb, 0.0), w)
+    # per-window counts, sums and region norms are gathers from frame-level summed-area
+    # tables (never a frame-sized map of every window)
+    bad_t = window_sums(integral_image(~a.valid), rows, cols, w)
+    bad_s = window_sums(integral_image(~pbm), rows, cols, w + 2 * r)
     out = {k: np.full(n, np.nan) for k in ("dx", "dy", "corr", "second", "valid", "std")}
     out["border"] = np.zeros(n, dtype=bool)
     out["valid"] = 1.0 - bad_t / (w * w)
-    # template standard deviation over its valid pixels, from summed-area tables
-    am = np.where(a.valid, pa, 0.0).astype(np.float64)
+    am = np.where(a.valid, pa, np.float32(0))
     cnt = w * w - bad_t
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = box_sums(am, w)[rows, cols] / cnt
-        var = np.maximum(box_sums(am * am, w)[rows, cols] / cnt - mean * mean, 0.0)
+        mean = window_sums(integral_image(am), rows, cols, w) / cnt
+        np.multiply(am, am, out=am)
+        var = np.maximum(window_sums(integral_image(am), rows, cols, w) / cnt - mean * mean, 0.0)
     out["std"] = np.sqrt(var) / a.std if a.std > 0 else np.zeros(n)
     del am
+    sb = np.where(pbm, pb, np.float32(0))
+    s1_table = integral_image(sb)
+    np.multiply(sb, sb, out=sb)
+    s2_table = integral_image(sb)
+    del sb
     k = 2 * r + 1
     for lo in range(0, n, params.chunk):
         sl = slice(lo, min(lo + params.chunk, n))
@@ -247,7 +263,12 @@ def _correlate_all(a: _Prepared, b: _Prepared, grid: Grid, params: TrackParams) 
         dense = (bad_t[sl] == 0) & (bad_s[sl] == 0)
         surf = np.empty((t.shape[0], k, k), dtype=np.float32)
         if dense.any():
-            surf[dense] = ncc_dense(t[dense], s[dense], extract_windows(norms, 0, rows[sl][dense], cols[sl][dense], k))
+            lag = np.arange(k)
+            rr = rows[sl][dense][:, None, None] + lag[None, :, None]
+            cc = cols[sl][dense][:, None, None] + lag[None, None, :]
+            s1 = window_sums(s1_table, rr, cc, w)
+            norms = np.sqrt(np.maximum(window_sums(s2_table, rr, cc, w) - s1 * s1 / (w * w), 0.0))
+            surf[dense] = ncc_dense(t[dense], s[dense], norms)
         if not dense.all():
             m = ~dense
             tm = extract_windows(a.valid, 0, rows[sl][m], cols[sl][m], w)
@@ -335,7 +356,7 @@ def _forward_backward(a: _Prepared, b: _Prepared, grid: Grid, dx: np.ndarray, dy
     out = np.full(grid.size, np.nan)
     if todo.size == 0:
         return out
-    grads = b.grads if b.grads is not None else frame_gradients(b.data, b.valid)
+    grads = b.grads
     res = lucas_kanade(b.data, grads, b.valid, a.data, a.valid, ir[todo], ic[todo], w, -dx[todo], -dy[todo],
                        max_iter=params.max_iter, tol=params.tol, interpolation=params.interpolation,
                        chunk=params.chunk)
@@ -419,7 +440,7 @@ def track_pair(
     b = np.asarray(b)
     if a.shape != b.shape:
         raise ValueError(f"frames differ in shape: {a.shape} and {b.shape}")
-    return _track_prepared(_prepare(a, mask_a, p, True), _prepare(b, mask_b, p, p.fb_check), p)
+    return _track_prepared(_prepare(a, mask_a, p), _prepare(b, mask_b, p), p)
 
 
 def iter_track_sequence(
@@ -457,9 +478,10 @@ def iter_track_sequence(
     prev_field = None
     before = None
     for i, (image, mask) in enumerate(frames):
-        cur = _prepare(np.asarray(image), mask, p, True)
+        cur = _prepare(np.asarray(image), mask, p)
         if prev_frame is not None:
             field = _track_prepared(prev_frame, cur, p)
+            prev_frame.drop_grads()  # frame A of the next pair is ``cur``: one set of gradients at a time
             if prev_field is not None:
                 yield _with_temporal(prev_field, field, False, _ratio(steps, i - 2, i - 1), p)
                 before = prev_field
