@@ -112,14 +112,11 @@ def _nice_step(span: float, target: int = 5) -> float:
 
 
 def _nice_scale(x: float) -> float:
-    """The largest of 1, 2, 5 x 10^k not above ``x`` (at least 0.1)."""
+    """``x`` rounded down to one significant digit (at least 0.1): 4.3 -> 4, 0.27 -> 0.2."""
     if not (x > 0 and math.isfinite(x)):
         return 1.0
     k = 10 ** math.floor(math.log10(x))
-    for m in (5, 2, 1):
-        if m * k <= x:
-            return max(m * k, 0.1)
-    return max(k, 0.1)
+    return max(math.floor(x / k) * k, 0.1)
 
 
 def _deg(value: float, axis: str) -> str:
@@ -330,11 +327,12 @@ def quicklook(
             mappable = ax.quiver(v.col[good], v.row[good], v.dx[good], v.dy[good], np.nan_to_num(colour[good]),
                                  cmap=vcmap, norm=norm, **qkw)
             ref = _nice_scale(2 * med) if med > 0 else 1.0
-            ax.quiverkey(mappable, 0.87, 1.015, ref, f"{ref:g} px" + (f" (arrows ×{k:g})" if k != 1 else ""),
+            ax.quiverkey(mappable, 0.97, -0.07, ref, f"{ref:g} px" + (f" (arrows ×{k:g})" if k != 1 else ""),
                          labelpos="W", coordinates="axes", fontproperties={"size": 7})
         note = f"arrows: displacement ×{k:g}" if k != 1 else "arrows: displacement"
     else:
-        length = float(np.clip(0.45 * spacing * (size[0] * 72.0 / cols), 3.0, 8.0))
+        spacing_pt = spacing * (0.8 * min(size) * 72.0 / max(rows, cols))
+        length = float(np.clip(spacing_pt / 4.0, 3.0, 7.0))
         with np.errstate(invalid="ignore", divide="ignore"):
             ux, uy = np.where(mag > 0, v.dx / mag, 0.0), np.where(mag > 0, -v.dy / mag, 0.0)
         amount = np.where(np.isfinite(v.speed), v.speed * KNOTS_PER_MS, 0.0) if in_ms else mag
