@@ -82,11 +82,12 @@ def _parse_outputs(outputs: tuple[str, ...], npairs: int) -> list[_Output]:
 def _expand(out: _Output, pair: int, a: FrameInfo, b: FrameInfo) -> str:
     if not out.per_pair:
         return out.template
-    if a.time is None and ("{time_a" in out.template or "{time_b" in out.template):
-        raise UsageError(f"-o {out.template}: {a.path} has no time for the time placeholder; use {{pair}}")
+    for frame, key in ((a, "{time_a"), (b, "{time_b")):
+        if frame.time is None and key in out.template:
+            raise UsageError(f"-o {out.template}: {frame.path} has no time for the {key}}} placeholder; use {{pair}}")
     try:
         return out.template.format(pair=pair, time_a=a.time, time_b=b.time)
-    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
         raise UsageError(f"-o {out.template}: bad placeholder ({exc}); use {{pair}}, {{time_a:...}}, {{time_b:...}}") from None
 
 
@@ -268,16 +269,18 @@ def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...],
         for o in outs:
             if o.kind == "csv" and not o.per_pair:
                 if o.template == "-":
-                    streams[o.template] = sys.stdout
+                    streams[o.template] = sys.stdout  # its header waits for the first rows
                 else:
                     tmp = stack.enter_context(atomic_path(o.template))
                     streams[o.template] = stack.enter_context(open(tmp, "w", newline=""))
-                write_csv_header(streams[o.template])
+                    write_csv_header(streams[o.template])
         bar = stack.enter_context(tqdm(total=len(pairs), disable=not show, file=sys.stderr, unit="pair"))
         results = track_frames(infos, settings, [s for s, _ in steps])
         for i, ((a, b), (dt, _), result) in enumerate(zip(pairs, steps, results, strict=True), start=1):
             for o, path in zip(outs, targets[i - 1], strict=True):
                 if o.template in streams:
+                    if o.template == "-" and i == 1:
+                        write_csv_header(sys.stdout)
                     write_csv_rows(streams[o.template], result)
                 else:
                     write_result(result, path, o.kind)

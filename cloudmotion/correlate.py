@@ -26,12 +26,13 @@ from scipy import fft as sfft
 
 from .grid import box_sums
 
-__all__ = ["ncc_dense", "ncc_masked", "ncc_surfaces"]
+__all__ = ["ncc_dense", "ncc_fft_size", "ncc_masked", "ncc_surfaces"]
 
 _WORKERS = max(1, os.cpu_count() or 1)
 
 
-def _fft_size(length: int) -> int:
+def ncc_fft_size(length: int) -> int:
+    """FFT length used for regions of ``length`` pixels (the next fast real length)."""
     return sfft.next_fast_len(length, real=True)
 
 
@@ -69,7 +70,7 @@ def ncc_dense(t: np.ndarray, s: np.ndarray, snorm: np.ndarray | None = None) -> 
     _n, w, _ = t.shape
     size = s.shape[1]
     k = size - w + 1
-    p = _fft_size(size)
+    p = ncc_fft_size(size)
     # only the template needs zero mean: sum T' S(p + k) = sum T' (S - mean_k S)
     t = t - t.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(t.dtype)
     tnorm = np.sqrt(np.einsum("nij,nij->n", t, t).astype(np.float64))
@@ -98,7 +99,7 @@ def ncc_masked(
     _n, w, _ = t.shape
     size = s.shape[1]
     k = size - w + 1
-    p = _fft_size(size)
+    p = ncc_fft_size(size)
     mt = mt.astype(t.dtype)
     ms = ms.astype(s.dtype)
     nt = mt.sum(axis=(1, 2), dtype=np.float64)

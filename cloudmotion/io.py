@@ -149,7 +149,8 @@ def _parse_tag_time(value: str) -> datetime | None:
 def _check_path(path: str) -> str:
     """Return what rasterio should open, or raise DataError naming the path."""
     if path.upper().startswith("NETCDF:"):
-        fname = path.split(":", 2)[1].strip('"')
+        rest = path.split(":", 1)[1]
+        fname = (rest.rpartition(":")[0] if rest.count(":") else rest).strip('"')
     else:
         fname = path
     if not os.path.exists(fname):
@@ -169,8 +170,9 @@ def _netcdf_source(path: str) -> tuple[str, str | None]:
     named = None
     fname = path
     if path.upper().startswith("NETCDF:"):
-        fname, named = path.split(":", 1)[1].rsplit(":", 1)
-        fname = fname.strip('"')
+        rest = path.split(":", 1)[1]
+        fname, _, named = rest.rpartition(":") if rest.count(":") else (rest, "", "")
+        fname, named = fname.strip('"'), named or None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(fname) as ds:

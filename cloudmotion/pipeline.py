@@ -109,6 +109,8 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
     p = settings.params
     if rows < p.window or cols < p.window:
         raise DataError(f"{infos[0].path}: {rows}x{cols} px is smaller than one {p.window} px window")
+    if p.search >= max(rows, cols):
+        raise UsageError(f"--search {p.search}: larger than the {rows}x{cols} px frames")
     n = make_grid((rows, cols), p.window, p.step).size
     if n > p.max_vectors:
         raise UsageError(f"--step {p.step}: a {p.window} px window every {p.step} px on {rows}x{cols} px gives "

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .correlate import ncc_dense, ncc_masked
+from .correlate import ncc_dense, ncc_fft_size, ncc_masked
 from .grid import (
     Grid,
     extract_windows,
@@ -131,6 +131,7 @@ class TrackParams:
                      "max_sigma"):
             need(finite(name) and getattr(self, name) >= (-1 if name == "min_corr" else 0), name, "is out of range")
         need(finite("min_peak_ratio") and self.min_peak_ratio >= 1, "min_peak_ratio", "must be >= 1")
+        need(-1 <= self.min_corr <= 1, "min_corr", "must be a correlation coefficient in [-1, 1]")
         need(_is_int(self.max_iter) and self.max_iter >= 1, "max_iter", "must be an integer >= 1")
         need(_is_int(self.chunk) and self.chunk >= 1, "chunk", "must be an integer >= 1")
         need(_is_int(self.max_vectors) and self.max_vectors >= 1, "max_vectors", "must be an integer >= 1")
@@ -200,6 +201,11 @@ class MotionField:
         return self.flag == 0
 
 
+_CHUNK_BYTES = 512 * 2**20
+"""Working-set budget of one correlation chunk (the masked path holds about 64 bytes per
+FFT sample per template)."""
+
+
 @dataclass
 class _Prepared:
     data: np.ndarray
@@ -256,8 +262,11 @@ def _correlate_all(a: _Prepared, b: _Prepared, grid: Grid, params: TrackParams) 
     s2_table = integral_image(sb)
     del sb
     k = 2 * r + 1
-    for lo in range(0, n, params.chunk):
-        sl = slice(lo, min(lo + params.chunk, n))
+    # the chunk bounds bytes, not just templates: FFT arrays grow with (window + 2 search)^2
+    fft = ncc_fft_size(w + 2 * r)
+    chunk = int(min(params.chunk, max(8, _CHUNK_BYTES // (64 * fft * fft))))
+    for lo in range(0, n, chunk):
+        sl = slice(lo, min(lo + chunk, n))
         t = extract_windows(pa, 0, rows[sl], cols[sl], w)
         s = extract_windows(pb, r, rows[sl] - r, cols[sl] - r, w + 2 * r)
         dense = (bad_t[sl] == 0) & (bad_s[sl] == 0)
@@ -391,6 +400,8 @@ def _unbias(res, good: np.ndarray, grid: Grid, todo: np.ndarray, rounds: int = 3
 
 def _params(params: TrackParams | None, overrides: dict) -> TrackParams:
     base = params or TrackParams()
+    if "window" in overrides and "step" not in overrides and (params is None or params.step == params.window // 2):
+        overrides = {**overrides, "step": None}  # the default step follows the window
     return dataclasses.replace(base, **overrides) if overrides else base
 
 

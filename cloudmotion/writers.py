@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,16 +69,11 @@ def atomic_path(path: str) -> Iterator[str]:
     """
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
+    # the name is chosen before the file exists, so cleanup knows it whenever a signal lands
+    tmp = os.path.join(folder, f".{base}.{secrets.token_hex(6)}.part")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".part", dir=folder)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot write ({exc.strerror})") from exc
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # usual permissions (umask)
         yield tmp
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):

@@ -261,3 +261,29 @@ def test_signal_during_track_removes_temporary_files(tmp_path, sig, code):
     assert proc.returncode == code, err
     assert err.strip().splitlines()[-1] in ("cloudmotion: terminated", "cloudmotion: interrupted")
     assert sorted(os.listdir(tmp_path)) == ["a.tif", "b.tif"]
+
+
+def test_review_regressions(tmp_path, run, good, radiance):
+    """Edge cases found in review: each a clear error or the documented behaviour."""
+    from cloudmotion import track_pair
+
+    assert track_pair(radiance[:128, :128], radiance[:128, :128], window=64).grid.step == 32  # step follows
+    check_refused(run, tmp_path, [*good, "--search", "500"], 2, "--search 500", "larger than")
+    check_refused(run, tmp_path, [*good, "--min-corr", "2"], 2, "--min-corr")
+    untimed = write_frame(tmp_path / "c.tif", radiance[1:129, 1:129])
+    code, out, err = run("track", good[0], untimed, "-o", tmp_path / "v_{time_b:%H%M}.tif")
+    assert code == 2 and "{time_b}" in err and "c.tif" in err and out == ""
+    # a failing run leaves nothing on standard output, not even the CSV header
+    code, out, err = run("track", *good, "--valid-range", "1000", "2000")
+    assert code == 1 and out == "" and "no valid pixel" in err
+
+
+def test_netcdf_prefix_without_variable(run):
+    nc = os.path.join(SHARED_GOES, "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc")
+    if not os.path.exists(nc):
+        pytest.skip("shared/sample_goes not present")
+    from cloudmotion.io import open_frame
+
+    assert open_frame(f"NETCDF:{nc}").source.endswith(":Rad")
+    code, _, err = run("track", f"NETCDF:{nc}:Nope", f"NETCDF:{nc}:Nope")
+    assert code == 1 and "no variable Nope" in err
