@@ -278,8 +278,9 @@ def _correlate_all(a: _Prepared, b: _Prepared, grid: Grid, params: TrackParams) 
             s1 = window_sums(s1_table, rr, cc, w)
             norms = np.sqrt(np.maximum(window_sums(s2_table, rr, cc, w) - s1 * s1 / (w * w), 0.0))
             surf[dense] = ncc_dense(t[dense], s[dense], norms)
-        if not dense.all():
-            m = ~dense
+        masked = np.flatnonzero(~dense)
+        for j in range(0, masked.size, max(8, chunk // 4)):  # the masked path holds ~4x the bytes
+            m = masked[j : j + max(8, chunk // 4)]
             tm = extract_windows(a.valid, 0, rows[sl][m], cols[sl][m], w)
             sm = extract_windows(pbm, r, rows[sl][m] - r, cols[sl][m] - r, w + 2 * r)
             surf[m] = ncc_masked(t[m], tm, s[m], sm, params.min_overlap)
@@ -490,6 +491,7 @@ def iter_track_sequence(
     before = None
     for i, (image, mask) in enumerate(frames):
         cur = _prepare(np.asarray(image), mask, p)
+        del image, mask  # the filtered copy is all that is kept
         if prev_frame is not None:
             field = _track_prepared(prev_frame, cur, p)
             prev_frame.drop_grads()  # frame A of the next pair is ``cur``: one set of gradients at a time
