@@ -51,6 +51,16 @@ def t0(minutes: float = 0.0) -> datetime:
     return datetime(2020, 1, 4, 3, 0, 0, tzinfo=UTC) + timedelta(minutes=minutes)
 
 
+def one_line_error(err, *needles):
+    """Assert a single stderr line, without traceback, containing every needle; return it."""
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in lines[0], lines[0]
+    return lines[0]
+
+
 @pytest.fixture
 def run(capsys):
     """Run the CLI in-process; return (exit status, stdout, stderr)."""

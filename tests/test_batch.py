@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 import rasterio
-from conftest import ROOT, t0, write_frame
+from conftest import ROOT, one_line_error, t0, write_frame
 
 from cloudmotion import archive
 from cloudmotion.manifest import LOCK_NAME, MANIFEST_NAME
@@ -84,15 +84,6 @@ def assert_valid(out, names):
         else:
             with rasterio.open(path) as ds:
                 assert np.isfinite(ds.read(1)).any(), path
-
-
-def one_line_error(err, *needles):
-    lines = [ln for ln in err.strip().splitlines() if ln]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for n in needles:
-        assert n in lines[0], lines[0]
-    return lines[0]
 
 
 def test_groups_sorts_and_pairs_goes_sequences(tmp_path, images, run):

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 import rasterio
-from conftest import SAMPLE, t0, write_frame
+from conftest import SAMPLE, one_line_error, t0, write_frame
 
 from cloudmotion import writers
 from cloudmotion.synthetic import uniform_field, warp
@@ -28,15 +28,6 @@ def pair_data(radiance):
 def frames(tmp_path, pair_data):
     a, b = pair_data
     return (write_frame(tmp_path / "a.tif", a, time=t0(0)), write_frame(tmp_path / "b.tif", b, time=t0(10)))
-
-
-def one_line_error(err, *needles):
-    lines = [ln for ln in err.strip().splitlines() if ln]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for n in needles:
-        assert n in lines[0], lines[0]
-    return lines[0]
 
 
 def listing(folder):
