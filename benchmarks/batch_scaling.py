@@ -30,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def make_frames(folder: str, n: int) -> list[str]:
     """Write ``n`` GOES-named frames of the first sample frame moving 1.2 px east, 0.4 px north per frame."""
-    from cloudmotion.synthetic import uniform_field, warp
+    from cloudmotion.tools.synthetic import uniform_field, warp
 
     sample = min(glob.glob(os.path.join(ROOT, "sample_data", "*.tif")))
     with rasterio.open(sample) as ds:
@@ -51,7 +51,7 @@ def make_frames(folder: str, n: int) -> list[str]:
 
 def run_once(src: str, out: str, extra: list[str], fmt: str) -> float:
     """Seconds for one `cloudmotion batch` run in a fresh process."""
-    cmd = [sys.executable, "-m", "cloudmotion.cli", "batch", src, "-o", out, "--format", fmt, "-q", *extra]
+    cmd = [sys.executable, "-m", "cloudmotion.cli.main", "batch", src, "-o", out, "--format", fmt, "-q", *extra]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start

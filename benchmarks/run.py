@@ -351,7 +351,7 @@ def conus_valid_crop(conus: tuple[np.ndarray, np.ndarray, dict]) -> tuple[slice,
 
 def make_textures(quick: bool, conus) -> list[Texture]:
     """Frames A of the accuracy pairs: two correlated-noise textures and real radiance."""
-    from cloudmotion.synthetic import correlated_noise
+    from cloudmotion.tools.synthetic import correlated_noise
 
     n = 256 if quick else 512
     out = [Texture("noise, corr 1.5 px", correlated_noise((n, n), 1.5, seed=11), False)]
@@ -394,7 +394,7 @@ def vortex(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 
     The same gradients on every frame size, as in the test suite's 500 x 500 case.
     """
-    from cloudmotion.synthetic import vortex_shear_field
+    from cloudmotion.tools.synthetic import vortex_shear_field
 
     shear = SHEAR_GRADIENT * shape[0] / 2.0
     return vortex_shear_field(shape, strength=4.0, radius=VORTEX_RADIUS, shear=shear, drift=(1.0, -0.5))
@@ -402,7 +402,7 @@ def vortex(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 
 def make_motions(shape: tuple[int, int], quick: bool) -> list[Motion]:
     """Fractional sweep dx = 1 + f, dy = -(2 + f); large shifts; vortex plus shear."""
-    from cloudmotion.synthetic import uniform_field
+    from cloudmotion.tools.synthetic import uniform_field
 
     out = []
     for f in FRACTIONS:
@@ -415,7 +415,7 @@ def make_motions(shape: tuple[int, int], quick: bool) -> list[Motion]:
 
 def warp_pair(image: np.ndarray, motion: Motion) -> np.ndarray:
     """Frame B from A and a known field (one fixed-point iteration is exact when uniform)."""
-    from cloudmotion.synthetic import warp
+    from cloudmotion.tools.synthetic import warp
 
     return warp(image, motion.dx, motion.dy, iterations=1 if motion.uniform else 8)
 
@@ -543,7 +543,7 @@ def check_conventions() -> list[str]:
     window centres this harness uses for the scikit-image and DIS peers. Returns lines
     for the report.
     """
-    from cloudmotion.synthetic import uniform_field, warp
+    from cloudmotion.tools.synthetic import uniform_field, warp
 
     # real texture: phase correlation of untapered tiles locks to 0 on smooth noise
     a = read_raster(str(SAMPLE_TIF))[0][:256, :256]
@@ -739,7 +739,7 @@ class Throughput:
 
 def throughput(conus, quick: bool) -> Throughput:
     """Vectors/s of every method and cloudmotion configuration on one larger real pair."""
-    from cloudmotion.synthetic import correlated_noise
+    from cloudmotion.tools.synthetic import correlated_noise
 
     if conus is not None:
         rs, cs = conus_valid_crop(conus)
@@ -869,7 +869,7 @@ def cloudmotion_cmd() -> list[str]:
     found = shutil.which("cloudmotion")
     if found:
         return [found]
-    return [sys.executable, "-P", "-c", "import sys; from cloudmotion.cli import main; sys.exit(main())"]
+    return [sys.executable, "-P", "-c", "import sys; from cloudmotion.cli.main import main; sys.exit(main())"]
 
 
 def cm_track(label: str, a: str, b: str, work: Path, *extra: str, repeat: int = 1) -> CliRun:
@@ -915,7 +915,7 @@ class CliResults:
 
 def cli_runs(conus, conus_path: Path | None, work: Path, quick: bool) -> CliResults:
     """Whole command-line runs: CONUS pair (cloudmotion and peers), scaling, full disk."""
-    from cloudmotion.synthetic import correlated_noise
+    from cloudmotion.tools.synthetic import correlated_noise
 
     res = CliResults()
     t_a = dt.datetime(2020, 1, 4, 3, 16, 18)
@@ -987,7 +987,7 @@ def cli_runs(conus, conus_path: Path | None, work: Path, quick: bool) -> CliResu
 
 def flag_quality(textures: list[Texture], quick: bool) -> list[dict]:
     """cloudmotion's flags against errors on real frames with injected faults."""
-    from cloudmotion.synthetic import correlated_noise
+    from cloudmotion.tools.synthetic import correlated_noise
 
     rows_out = []
     for tex in [t for t in textures if t.real]:
@@ -1567,7 +1567,7 @@ def build_report(state: dict) -> str:
           "cloudmotion's tiles; DIS is sampled bilinearly at cloudmotion's origins."),
           ("- Truth: the known field sampled (bilinear) at each method's own origins. Only *measurable* vectors are "
           "scored: the template moved by the true motion stays inside frame B (2 px margin). Frame B = "
-          "`cloudmotion.synthetic.warp(A, field)` (cubic spline, B(p + d(p)) = A(p)); noise is independent Gaussian "
+          "`cloudmotion.tools.synthetic.warp(A, field)` (cubic spline, B(p + d(p)) = A(p)); noise is independent Gaussian "
           "noise of the given share of frame A's standard deviation added to both frames."),
           ("- Fields: fractional sweep dx = 1 + f, dy = −(2 + f) for f = 0.0 … 1.0 step 0.1; shifts "
           f"{', '.join(f'({x:+.1f}, {y:+.1f})' for x, y in (LARGE_QUICK if quick else LARGE))} px; vortex + "

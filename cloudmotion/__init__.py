@@ -1,6 +1,6 @@
 """cloudmotion: cloud motion vectors from consecutive geostationary satellite frames."""
 
-from .quality import Flag
+from .qc import Flag
 from .track import MotionField, TrackParams, track_pair, track_sequence
 
 __version__ = "0.1.0"

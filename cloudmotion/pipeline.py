@@ -10,24 +10,31 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DataError, UsageError
-from .geo import GeoVectors, geolocate
-from .grid import make_grid
-from .io import Frame, FrameInfo, align_frame, check_compatible, open_frame, read_frame
-from .quality import Flag
-from .track import (
-    MotionField,
-    TrackParams,
-    fill_flagged,
-    flag_where,
-    iter_track_sequence,
+from .formats.raster import (
+    Frame,
+    FrameInfo,
+    align_frame,
+    check_compatible,
+    open_frame,
+    read_frame,
 )
-from .writers import (
+from .formats.writers import (
     PairResult,
     atomic_path,
     write_csv_header,
     write_csv_rows,
     write_geojson,
     write_geotiff,
+)
+from .geo import GeoVectors, geolocate
+from .grid import make_grid
+from .qc import Flag
+from .track import (
+    MotionField,
+    TrackParams,
+    fill_flagged,
+    flag_where,
+    iter_track_sequence,
 )
 
 __all__ = ["OUTPUT_KINDS", "Settings", "check_trackable", "open_frames", "output_kind", "pair_steps", "track_frames",
@@ -220,7 +227,7 @@ def write_result(result: PairResult, path: str, kind: str) -> None:
     elif kind == "geojson":
         write_geojson(path, result)
     elif kind == "nc":
-        from .netcdf_writer import write_netcdf
+        from .formats.netcdf import write_netcdf
 
         write_netcdf(path, result)
     elif kind == "csv":

@@ -23,7 +23,7 @@ from .grid import (
     window_sums,
 )
 from .preprocess import prepare_frame
-from .quality import Flag, fill_field, median_test, quality_score, temporal_consistency
+from .qc import Flag, fill_field, median_test, quality_score, temporal_consistency
 from .refine import INTERPOLATIONS, frame_gradients, gradient_bias, lucas_kanade
 from .subpixel import FITTERS, fit_subpixel, locate_peaks
 

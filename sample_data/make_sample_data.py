@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import rasterio
 
-from cloudmotion.synthetic import vortex_shear_field, warp
+from cloudmotion.tools.synthetic import vortex_shear_field, warp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "..", "..", "shared", "sample_goes",

@@ -11,8 +11,8 @@ import pytest
 import rasterio
 from affine import Affine
 
-from cloudmotion import synth
-from cloudmotion.cli import main
+from cloudmotion.cli.main import main
+from cloudmotion.tools import synth
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = sorted(glob.glob(os.path.join(ROOT, "sample_data", "*.tif")))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cloudmotion import Flag, track_pair
-from cloudmotion.synthetic import (
+from cloudmotion.tools.synthetic import (
     correlated_noise,
     uniform_field,
     vortex_shear_field,

@@ -19,9 +19,9 @@ import pytest
 import rasterio
 from conftest import ROOT, one_line_error, t0, write_frame
 
-from cloudmotion import archive
-from cloudmotion.manifest import LOCK_NAME, MANIFEST_NAME
-from cloudmotion.synthetic import uniform_field, warp
+from cloudmotion.batch import plan as archive
+from cloudmotion.batch.manifest import LOCK_NAME, MANIFEST_NAME
+from cloudmotion.tools.synthetic import uniform_field, warp
 
 FAST = ("--window", "32", "--no-progress")
 
@@ -256,7 +256,7 @@ def test_lock_held_exits_at_once(tmp_path, images, run):
 
 def _start(args, stdin_text=None):
     env = {**os.environ, "PYTHONPATH": ROOT}
-    return subprocess.Popen([sys.executable, "-m", "cloudmotion.cli", *map(str, args)], stdin=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "cloudmotion.cli.main", *map(str, args)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, cwd=ROOT)
 
 

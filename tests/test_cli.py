@@ -11,8 +11,8 @@ import pytest
 import rasterio
 from conftest import SAMPLE, one_line_error, t0, write_frame
 
-from cloudmotion import writers
-from cloudmotion.synthetic import uniform_field, warp
+from cloudmotion.formats import writers
+from cloudmotion.tools.synthetic import uniform_field, warp
 
 HEADER = ("time_a,time_b,row,col,x,y,lon,lat,dx,dy,u,v,speed,direction,corr,peak_ratio,quality,flag")
 
@@ -229,7 +229,7 @@ def test_failure_mid_write_leaves_no_file(tmp_path, frames, run, monkeypatch):
         stream.write("half a row")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("cloudmotion.cli.write_csv_rows", boom)
+    monkeypatch.setattr("cloudmotion.cli.main.write_csv_rows", boom)
     code, _, err = run("track", *frames, "-o", out)
     assert code == 1
     one_line_error(err, "v.csv", "No space left")
@@ -272,7 +272,7 @@ def test_goes_netcdf_reads_with_scale_and_time(run, tmp_path):
     nc = sorted(glob.glob(os.path.join(SHARED_GOES, "OR_ABI-L1b-RadM1*.nc")))
     if not nc:
         pytest.skip("shared/sample_goes not present")
-    from cloudmotion.io import open_frame, read_frame
+    from cloudmotion.formats.raster import open_frame, read_frame
 
     info = open_frame(nc[0])
     assert info.source.endswith(":Rad")

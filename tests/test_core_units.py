@@ -8,9 +8,9 @@ import pytest
 from cloudmotion.correlate import ncc_surfaces
 from cloudmotion.grid import make_grid
 from cloudmotion.preprocess import normalized_gaussian
-from cloudmotion.quality import median_test
+from cloudmotion.qc import median_test
 from cloudmotion.subpixel import FITTERS, fit_subpixel, locate_peaks
-from cloudmotion.synthetic import correlated_noise
+from cloudmotion.tools.synthetic import correlated_noise
 
 
 def brute_ncc(t, mt, s, ms, min_overlap):

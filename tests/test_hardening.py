@@ -227,7 +227,7 @@ def test_concurrent_writers_leave_one_complete_file(tmp_path, good):
     import sys
 
     out = tmp_path / "v.tif"
-    cmd = [sys.executable, "-c", "import sys; from cloudmotion.cli import main; sys.exit(main(sys.argv[1:]))",
+    cmd = [sys.executable, "-c", "import sys; from cloudmotion.cli.main import main; sys.exit(main(sys.argv[1:]))",
            "track", *good, "-o", str(out), "--overwrite", "-q"]
     procs = [subprocess.Popen(cmd) for _ in range(3)]
     assert all(p.wait(timeout=120) == 0 for p in procs)
@@ -243,13 +243,13 @@ def test_signal_during_track_removes_temporary_files(tmp_path, sig, code):
     import sys
     import time
 
-    from cloudmotion.synthetic import correlated_noise, uniform_field, warp
+    from cloudmotion.tools.synthetic import correlated_noise, uniform_field, warp
 
     a = correlated_noise((1200, 1200), 2.0, seed=4)
     fa = write_frame(tmp_path / "a.tif", a, time=t0(0))
     fb = write_frame(tmp_path / "b.tif", warp(a, *uniform_field(a.shape, 1.3, 0.4)), time=t0(5))
     out = tmp_path / "v.csv"
-    cmd = [sys.executable, "-c", "import sys; from cloudmotion.cli import main; sys.exit(main(sys.argv[1:]))",
+    cmd = [sys.executable, "-c", "import sys; from cloudmotion.cli.main import main; sys.exit(main(sys.argv[1:]))",
            "track", fa, fb, "-o", str(out)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
@@ -282,7 +282,7 @@ def test_netcdf_prefix_without_variable(run):
     nc = os.path.join(SHARED_GOES, "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc")
     if not os.path.exists(nc):
         pytest.skip("shared/sample_goes not present")
-    from cloudmotion.io import open_frame
+    from cloudmotion.formats.raster import open_frame
 
     assert open_frame(f"NETCDF:{nc}").source.endswith(":Rad")
     code, _, err = run("track", f"NETCDF:{nc}:Nope", f"NETCDF:{nc}:Nope")

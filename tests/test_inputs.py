@@ -11,9 +11,9 @@ import pytest
 import rasterio
 from conftest import SHARED_GOES, t0, write_frame
 
-from cloudmotion.io import open_frame, read_frame
+from cloudmotion.formats.raster import open_frame, read_frame
 from cloudmotion.preprocess import reduce_channels
-from cloudmotion.synthetic import correlated_noise, uniform_field, warp
+from cloudmotion.tools.synthetic import correlated_noise, uniform_field, warp
 
 M1 = "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc"
 CONUS = "OR_ABI-L1b-RadC-M6C16_G16_s20200040316182_e20200040318566_c20200040319074.nc"

@@ -22,7 +22,7 @@ def png_size(path):
 
 @pytest.fixture(scope="module")
 def synth_dir(tmp_path_factory):
-    from cloudmotion.cli import main
+    from cloudmotion.cli.main import main
 
     out = tmp_path_factory.mktemp("synth")
     assert main(["synth", str(out), "--frames", "3", "--motion", "uniform:1.35,-0.65", "--size", "256x320",

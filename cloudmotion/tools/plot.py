@@ -14,7 +14,7 @@ from datetime import datetime
 
 import numpy as np
 
-from .errors import DataError, UsageError
+from ..errors import DataError, UsageError
 
 __all__ = ["INSTALL_HINT", "PLOT_FORMATS", "parse_figsize", "plot_format", "quicklook", "require_matplotlib"]
 
@@ -144,7 +144,7 @@ def _graticule(ax, shape: tuple[int, int], transform, crs_wkt: str) -> bool:
     """Lon/lat graticule lines with labels, and lon/lat ticks where lines cross the frame edges."""
     from pyproj import CRS
 
-    from .geo import _lonlat, pixel_to_crs
+    from ..geo import _lonlat, pixel_to_crs
 
     crs = CRS.from_wkt(crs_wkt)
     rows, cols = shape
@@ -264,7 +264,7 @@ def quicklook(
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
-    from .writers import atomic_path
+    from ..formats.writers import atomic_path
 
     fmt = plot_format(path)
     if fmt is None:

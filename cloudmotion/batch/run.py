@@ -19,9 +19,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
-from .archive import Task, iso
-from .errors import CloudmotionError, DataError, Terminated, UsageError
-from .pipeline import (
+from ..errors import CloudmotionError, DataError, Terminated, UsageError
+from ..pipeline import (
     Settings,
     open_frames,
     output_kind,
@@ -29,6 +28,7 @@ from .pipeline import (
     track_frames,
     write_result,
 )
+from .plan import Task, iso
 
 # running one task (in this process, a local worker process or a Dask worker)
 

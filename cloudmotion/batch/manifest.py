@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Self
 
-from .errors import DataError, UsageError
+from ..errors import DataError, UsageError
 
 __all__ = ["LOCK_NAME", "MANIFEST_NAME", "Manifest", "outdir_lock", "prepare_outdir", "remove_stale_temps"]
 

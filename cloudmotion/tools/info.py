@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import DataError
-from .io import FrameInfo, check_compatible, open_frame
+from ..errors import DataError
+from ..formats.raster import FrameInfo, check_compatible, open_frame
 
 __all__ = ["format_facts", "format_sequence", "frame_facts", "sequence_facts"]
 
@@ -45,7 +45,7 @@ def _geo_facts(info: FrameInfo, wkt: bool) -> dict:
     """CRS name, pixel size at the centre (geodesic, km) and lon/lat bounds."""
     from pyproj import CRS, Geod
 
-    from .geo import _lonlat, pixel_to_crs
+    from ..geo import _lonlat, pixel_to_crs
 
     out: dict = {"crs": None, "pixel_size_km": None, "centre_lonlat": None, "bounds_lonlat": None}
     if info.transform is not None:

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import click
 
-from . import __version__
-from .config import IO_KEYS, coerce_io, load_config, make_params
-from .errors import CloudmotionError, DataError, Terminated, UsageError, sigterm_raises
-from .io import FrameInfo
-from .pipeline import (
+from .. import __version__
+from ..config import IO_KEYS, coerce_io, load_config, make_params
+from ..errors import CloudmotionError, DataError, Terminated, UsageError, sigterm_raises
+from ..formats.raster import FrameInfo
+from ..formats.writers import atomic_path, write_csv_header, write_csv_rows
+from ..pipeline import (
     Settings,
     open_frames,
     output_kind,
@@ -28,9 +29,8 @@ from .pipeline import (
     track_frames,
     write_result,
 )
-from .preprocess import CHANNEL_METHODS
-from .subpixel import FITTERS
-from .writers import atomic_path, write_csv_header, write_csv_rows
+from ..preprocess import CHANNEL_METHODS
+from ..subpixel import FITTERS
 
 __all__ = ["cli", "main"]
 
@@ -70,7 +70,7 @@ def _parse_outputs(outputs: tuple[str, ...], npairs: int) -> list[_Output]:
             raise UsageError(f"-o {path}: {npairs} pairs need a per-pair name with {{pair}} or "
                              f"{{time_a:%Y%m%dT%H%M%S}} in a .{kind} path")
         if kind == "nc":
-            from .netcdf_writer import require_netcdf
+            from ..formats.netcdf import require_netcdf
 
             require_netcdf(path)
         outs.append(out)
@@ -243,7 +243,7 @@ def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...],
     outs = _parse_outputs(outputs, len(frames) - 1)
     picture = None
     if plot_path:
-        from .plot import plot_format, require_matplotlib
+        from ..tools.plot import plot_format, require_matplotlib
 
         if plot_format(plot_path) is None:
             raise UsageError(f"--plot {plot_path}: unknown picture format; use .png, .svg or .pdf")
@@ -285,8 +285,8 @@ def track(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...],
                 else:
                     write_result(result, path, o.kind)
             if pictures:
-                from .io import read_frame
-                from .plot import quicklook
+                from ..formats.raster import read_frame
+                from ..tools.plot import quicklook
 
                 quicklook(result, read_frame(a, nodata=settings.nodata, valid_range=settings.valid_range,
                                              dqf=settings.dqf), pictures[i - 1])
@@ -345,8 +345,9 @@ def batch(ctx: click.Context, inputs: tuple[str, ...], outdir: str, files_from: 
 
     from tqdm import tqdm
 
-    from . import archive, manifest
-    from . import batch as bt
+    from ..batch import manifest
+    from ..batch import plan as archive
+    from ..batch import run as bt
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
     settings = settings_from(ctx, opts)
@@ -450,9 +451,9 @@ def plot(ctx: click.Context, vectors: str, frame: str, output: str, pair: int, s
     VECTORS is a CSV or GeoTIFF written by track or batch; FRAME is usually the pair's
     first frame. Needs the plot extra: pip install 'cloudmotion[plot]'.
     """
-    from .io import open_frame, read_frame
-    from .plot import parse_figsize, plot_format, quicklook, require_matplotlib
-    from .vectors_io import read_vectors
+    from ..formats.raster import open_frame, read_frame
+    from ..formats.vectors import read_vectors
+    from ..tools.plot import parse_figsize, plot_format, quicklook, require_matplotlib
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
     if plot_format(output) is None:
@@ -496,8 +497,8 @@ def synth(ctx: click.Context, outdir: str, nframes: int, motion: str, from_frame
     """
     import numpy as np
 
-    from .io import open_frame, read_frame
-    from .synth import (
+    from ..formats.raster import open_frame, read_frame
+    from ..tools.synth import (
         DEFAULT_START,
         GOES16_WKT,
         PIXEL_M,
@@ -547,9 +548,9 @@ def score(ctx: click.Context, vectors: str, truth: str, as_json: bool, quiet: bo
     """
     import json
 
-    from .scoring import sample_truth_after, score_vectors
-    from .synth import read_truth
-    from .vectors_io import read_vectors
+    from ..formats.vectors import read_vectors
+    from ..tools.scoring import sample_truth_after, score_vectors
+    from ..tools.synth import read_truth
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
     tdx, tdy, transform = read_truth(truth)
@@ -586,8 +587,8 @@ def info(ctx: click.Context, frames: tuple[str, ...], band: int | None, nodata: 
     """
     import json
 
-    from .info import format_facts, format_sequence, frame_facts, sequence_facts
-    from .io import open_frame
+    from ..formats.raster import open_frame
+    from ..tools.info import format_facts, format_sequence, frame_facts, sequence_facts
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
     facts = [frame_facts(p, band=band, nodata=nodata, wkt=wkt) for p in frames]

@@ -17,7 +17,7 @@ import numpy as np
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
-from .errors import DataError, UsageError
+from ..errors import DataError, UsageError
 
 __all__ = ["Frame", "FrameInfo", "check_compatible", "open_frame", "parse_goes_name", "read_frame"]
 
@@ -309,7 +309,7 @@ def read_frame(
     UsageError
         ``dqf`` on a file without a DQF variable.
     """
-    from .preprocess import reduce_channels
+    from ..preprocess import reduce_channels
 
     if dqf and info.dqf_source is None:
         raise UsageError(f"--dqf: {info.path} has no GOES DQF variable")

@@ -13,9 +13,9 @@ from typing import IO
 
 import numpy as np
 
-from .errors import DataError
-from .geo import GeoVectors
-from .track import MotionField
+from ..errors import DataError
+from ..geo import GeoVectors
+from ..track import MotionField
 
 __all__ = ["CSV_COLUMNS", "GEOTIFF_BANDS", "PairResult", "atomic_path", "vector_columns", "write_csv_header",
            "write_csv_rows", "write_geojson", "write_geotiff"]

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from .errors import UsageError
-from .quality import Flag
+from ..errors import UsageError
+from ..qc import Flag
 from .writers import PairResult, atomic_path, vector_columns
 
 __all__ = ["require_netcdf", "write_netcdf"]

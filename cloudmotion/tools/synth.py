@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from .errors import DataError, UsageError
+from ..errors import DataError, UsageError
 from .synthetic import correlated_noise, uniform_field, vortex_shear_field, warp
 
 __all__ = ["GOES16_WKT", "PIXEL_M", "SynthSequence", "make_sequence", "motion_field", "parse_motion", "parse_size",
@@ -248,7 +248,7 @@ def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix:
     import rasterio
     from affine import Affine
 
-    from .writers import atomic_path
+    from ..formats.writers import atomic_path
 
     rows, cols = seq.dx.shape
     profile = {"driver": "GTiff", "width": cols, "height": rows, "dtype": "float32", "nodata": np.nan,

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO
 
-from .errors import DataError, UsageError
-from .io import parse_goes_name
-from .pipeline import OUTPUT_KINDS, output_kind
+from ..errors import DataError, UsageError
+from ..formats.raster import parse_goes_name
+from ..pipeline import OUTPUT_KINDS, output_kind
 
 __all__ = [
     "DEFAULT_TEMPLATE",

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 from .writers import CSV_COLUMNS, GEOTIFF_BANDS
 
 __all__ = ["VectorPair", "read_vectors"]
