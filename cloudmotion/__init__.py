@@ -1,7 +1,23 @@
-"""cloudmotion: cloud motion vectors from consecutive geostationary satellite frames."""
+"""Cloud motion vectors from consecutive geostationary satellite frames.
 
-from .qc import Flag
-from .track import MotionField, TrackParams, track_pair, track_sequence
+The library's entry points are imported lazily, so ``import cloudmotion`` (and the command
+line's ``--help``) costs nothing until a function is used.
+"""
 
 __version__ = "0.1.0"
-__all__ = ["Flag", "MotionField", "TrackParams", "__version__", "track_pair", "track_sequence"]
+
+__all__ = ["Flag", "MotionField", "TrackParams", "Vectors", "iter_track_sequence", "track_pair", "track_sequence"]
+
+_LAZY = {
+    "Flag": "cloudmotion.qc", "MotionField": "cloudmotion.model", "Vectors": "cloudmotion.model",
+    "TrackParams": "cloudmotion.params", "track_pair": "cloudmotion.track", "track_sequence": "cloudmotion.track",
+    "iter_track_sequence": "cloudmotion.track",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cloudmotion' has no attribute {name!r}")

@@ -8,26 +8,23 @@ installed with the package and can be named without a path (``--config fast``).
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import os
 import tomllib
 from importlib import resources
 
+from . import params
 from .errors import UsageError
-from .track import TrackParams
 
-__all__ = ["IO_KEYS", "PARAM_KEYS", "load_config", "make_params", "preset_names"]
+__all__ = ["MAX_CONFIG_BYTES", "load_config", "preset_names", "resolve_settings", "setting_names"]
 
-PARAM_KEYS = tuple(f.name for f in dataclasses.fields(TrackParams))
-"""Keys that map onto :class:`TrackParams`."""
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest config file read (1 MiB): a preset is a few hundred bytes; ``/dev/zero`` is refused."""
 
-IO_KEYS = ("band", "nodata", "dt", "pixel_size", "max_speed", "fill", "channels", "valid_range", "dqf", "align",
-           "max_dt", "force")
-"""Keys about reading frames, times, physical units and post-processing (:class:`pipeline.Settings`)."""
 
-_TYPES = {"band": int, "nodata": float, "dt": float, "pixel_size": float, "max_speed": float, "fill": bool,
-          "channels": str, "valid_range": list, "dqf": bool, "align": bool, "max_dt": float, "force": bool}
+def setting_names() -> list[str]:
+    """Every TOML key (canonical, ``_`` separators), from :mod:`cloudmotion.params`."""
+    return [name for name, _, _ in params.specs()]
 
 
 def _preset_root():
@@ -47,11 +44,16 @@ def _read_toml(spec: str) -> tuple[str, dict]:
     if os.path.sep in spec or spec.endswith(".toml") or os.path.exists(spec):
         try:
             with open(spec, "rb") as fh:
-                return spec, tomllib.load(fh)
+                data = fh.read(MAX_CONFIG_BYTES + 1)
+            if len(data) > MAX_CONFIG_BYTES:
+                raise UsageError(f"--config {spec}: larger than {MAX_CONFIG_BYTES >> 20} MiB; not a settings file")
+            return spec, tomllib.loads(data.decode("utf-8"))
         except FileNotFoundError:
             raise UsageError(f"--config {spec}: no such file") from None
         except OSError as exc:
             raise UsageError(f"--config {spec}: cannot read ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"--config {spec}: not a text file (invalid UTF-8)") from None
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"--config {spec}: invalid TOML ({exc})") from None
     names = preset_names()
@@ -84,7 +86,7 @@ def load_config(spec: str) -> dict:
     """
     name, raw = _read_toml(spec)
     table = raw.get("track", raw) if isinstance(raw.get("track"), dict) else raw
-    valid = PARAM_KEYS + IO_KEYS
+    valid = tuple(setting_names())
     out = {}
     for key, value in table.items():
         canon = key.replace("-", "_")
@@ -98,48 +100,28 @@ def load_config(spec: str) -> dict:
     return out
 
 
-def make_params(settings: dict) -> TrackParams:
-    """Build :class:`TrackParams` from merged settings, turning ``ValueError`` into ``UsageError``.
+def resolve_settings(options: dict, config: str | None = None) -> params.Settings:
+    """Defaults < ``--config`` file < command-line ``options`` (canonical keys; None = not given).
 
-    Parameters
-    ----------
-    settings : dict
-        Canonical keys; those not in :data:`PARAM_KEYS` are ignored.
+    Every value, wherever it comes from, passes the same rule of :mod:`cloudmotion.params`.
 
     Raises
     ------
     UsageError
-        Naming the option whose value is invalid.
+        Naming the option (``--window: ...``) or the config file and key
+        (``--config my.toml: window ...``) whose value breaks its rule.
     """
-    kw = {k: v for k, v in settings.items() if k in PARAM_KEYS and v is not None}
+    merged: dict = {}
+    source: dict[str, str] = {}
+    if config:
+        for key, value in load_config(config).items():
+            merged[key], source[key] = value, f"--config {config}: {key}"
+    for key, value in options.items():
+        if value is not None:
+            merged[key], source[key] = value, params.option_name(key)
     try:
-        return TrackParams(**kw)
-    except (ValueError, TypeError) as exc:
-        msg = str(exc)
-        key = msg.split(" ", 1)[0]
-        opt = "--" + key.replace("_", "-") if key in PARAM_KEYS else "settings"
-        raise UsageError(f"{opt}: {msg.split(' ', 1)[1] if key in PARAM_KEYS else msg}") from None
-
-
-def coerce_io(settings: dict, source: str) -> dict:
-    """Check the types of the I/O keys of a preset (``band`` int, others numbers)."""
-    for key, typ in _TYPES.items():
-        if key in settings and settings[key] is not None:
-            v = settings[key]
-            if typ is list:
-                if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int | float) for x in v)):
-                    raise UsageError(f"--config {source}: {key} must be [MIN, MAX]")
-                settings[key] = (float(v[0]), float(v[1]))
-                continue
-            if typ is str:
-                if not isinstance(v, str):
-                    raise UsageError(f"--config {source}: {key} must be a string")
-                continue
-            if typ is bool:
-                if not isinstance(v, bool):
-                    raise UsageError(f"--config {source}: {key} must be true or false")
-                continue
-            if isinstance(v, bool) or not isinstance(v, int | float) or (typ is int and not isinstance(v, int)):
-                raise UsageError(f"--config {source}: {key} must be {'an integer' if typ is int else 'a number'}")
-            settings[key] = typ(v)
-    return settings
+        return params.build_settings(merged)
+    except params.SettingError as exc:
+        where = source.get(exc.name, exc.name)
+        sep = " " if where.startswith("--config") else ": "
+        raise UsageError(f"{where}{sep}{exc.reason}") from None

@@ -12,38 +12,12 @@ east has direction 270).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from pyproj import CRS, Geod, Transformer
 
+from .model import GeoVectors
+
 __all__ = ["GeoVectors", "geolocate", "pixel_to_crs"]
-
-
-@dataclass(frozen=True)
-class GeoVectors:
-    """Geolocated vectors; every array has the shape of the input origins.
-
-    Attributes
-    ----------
-    x, y : ndarray
-        Origin in CRS units (NaN without a transform).
-    lon, lat : ndarray
-        Origin in degrees (NaN without a CRS or off the Earth's disk).
-    u, v, speed : ndarray
-        Eastward, northward and total speed in m/s (NaN without a time step).
-    direction : ndarray
-        Meteorological direction in degrees [0, 360) (NaN where the speed is 0 or unknown).
-    """
-
-    x: np.ndarray
-    y: np.ndarray
-    lon: np.ndarray
-    lat: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
-    speed: np.ndarray
-    direction: np.ndarray
 
 
 def pixel_to_crs(rows: np.ndarray, cols: np.ndarray, transform: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:

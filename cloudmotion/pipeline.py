@@ -4,8 +4,7 @@ writing that every command shares. No click and no printing: warnings are return
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -18,88 +17,15 @@ from .formats.raster import (
     open_frame,
     read_frame,
 )
-from .formats.writers import (
-    PairResult,
-    atomic_path,
-    write_csv_header,
-    write_csv_rows,
-    write_geojson,
-    write_geotiff,
-)
-from .geo import GeoVectors, geolocate
+from .formats.writers import write_vectors
+from .geo import geolocate
 from .grid import make_grid
+from .model import GeoVectors, MotionField, Vectors
+from .params import Settings, TrackParams
 from .qc import Flag
-from .track import (
-    MotionField,
-    TrackParams,
-    fill_flagged,
-    flag_where,
-    iter_track_sequence,
-)
+from .track import fill_flagged, flag_where, iter_track_sequence
 
-__all__ = ["OUTPUT_KINDS", "Settings", "check_trackable", "open_frames", "output_kind", "pair_steps", "track_frames",
-           "write_result"]
-
-OUTPUT_KINDS = {".csv": "csv", ".tif": "tif", ".tiff": "tif", ".geojson": "geojson", ".nc": "nc"}
-"""File extension -> output kind."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything a run needs besides paths.
-
-    Attributes
-    ----------
-    params : TrackParams
-        Tracker settings.
-    band : int or None
-        1-based band to read.
-    nodata : float or None
-        Extra NoData value in stored units.
-    dt : float or None
-        Seconds between frames, overriding frame times.
-    pixel_size : float or None
-        Metres per pixel for frames without a CRS.
-    max_speed : float
-        Vectors faster than this (m/s) get :attr:`Flag.SPEED_LIMIT`.
-    fill : bool
-        Replace vectors that are not good by interpolation of good neighbours
-        (:func:`cloudmotion.track.fill_flagged`).
-    channels : str or None
-        Reduce several bands to one channel (``luminance``, ``pca``, ``mean``).
-    valid_range : (float, float) or None
-        Valid values in physical units.
-    dqf : bool
-        Mask pixels whose GOES DQF is not 0.
-    align : bool
-        Reproject later frames onto the first frame's grid.
-    max_dt : float or None
-        Largest accepted time between frames, seconds.
-    force : bool
-        Track frames from different GOES satellites, sectors or bands.
-    """
-
-    params: TrackParams
-    band: int | None = None
-    nodata: float | None = None
-    dt: float | None = None
-    pixel_size: float | None = None
-    max_speed: float = 120.0
-    fill: bool = False
-    channels: str | None = None
-    valid_range: tuple[float, float] | None = None
-    dqf: bool = False
-    align: bool = False
-    max_dt: float | None = None
-    force: bool = False
-
-
-def output_kind(path: str) -> str | None:
-    """``"csv"`` or ``"tif"`` from a path's extension (``-`` is CSV on stdout); None if unknown."""
-    if path == "-":
-        return "csv"
-    low = path.lower()
-    return next((kind for ext, kind in OUTPUT_KINDS.items() if low.endswith(ext)), None)
+__all__ = ["Settings", "check_trackable", "open_frames", "pair_steps", "track_frames", "write_result"]
 
 
 def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
@@ -178,7 +104,7 @@ def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_dt: float | Non
     return out
 
 
-def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence[float | None]) -> Iterator[PairResult]:
+def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence[float | None]) -> Iterator[Vectors]:
     """Read, track and geolocate each consecutive pair, reading each frame once, lazily.
 
     Parameters
@@ -191,7 +117,7 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
 
     Yields
     ------
-    PairResult
+    Vectors
     """
     def load(info: FrameInfo) -> tuple:
         frame = read_frame(info, nodata=settings.nodata, valid_range=settings.valid_range, dqf=settings.dqf)
@@ -216,23 +142,82 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
         if settings.fill:
             field = fill_flagged(field)
             geo = locate(field)
-        yield PairResult(field=field, geo=geo, time_a=a.time, time_b=b.time, transform=a.transform,
-                         crs_wkt=a.crs_wkt)
+        yield Vectors.from_tracking(field, geo, time_a=a.time, time_b=b.time, transform=a.transform,
+                                    crs_wkt=a.crs_wkt)
 
 
-def write_result(result: PairResult, path: str, kind: str) -> None:
-    """Write one pair to its own file, atomically (``kind`` from :func:`output_kind`)."""
-    if kind == "tif":
-        write_geotiff(path, result)
-    elif kind == "geojson":
-        write_geojson(path, result)
-    elif kind == "nc":
-        from .formats.netcdf import write_netcdf
+def write_result(vectors: Vectors, path: str, kind: str | None = None) -> None:
+    """Write one pair to its own file, atomically, with the writer ``kind`` (default: by suffix)."""
+    write_vectors(path, vectors, kind)
 
-        write_netcdf(path, result)
-    elif kind == "csv":
-        with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-            write_csv_header(fh)
-            write_csv_rows(fh, result)
-    else:
-        raise ValueError(f"unknown output kind {kind!r}")
+
+def run_track(frames: Sequence[str], outputs: Sequence[str], settings: Settings, *, stdout,
+              overwrite: bool = False, plot: str | None = None,
+              on_warning: Callable[[str], None] = lambda msg: None,
+              on_pair: Callable[[int, FrameInfo, FrameInfo, float | None, Vectors], None] | None = None) -> None:
+    """The ``track`` command as a library call: frames on disk to written outputs.
+
+    Everything that can be refused is refused before any tracking: outputs (format,
+    placeholders, existing files without ``overwrite``), frames (readable, one grid, in
+    time order) and the plot name.
+
+    Parameters
+    ----------
+    frames : sequence of str
+        At least two frame paths, in time order.
+    outputs : sequence of str
+        ``-o`` paths or templates (``{pair}``, ``{time_a:...}``); empty means CSV on ``stdout``.
+    settings : Settings
+    stdout : text stream
+        Where ``-`` goes.
+    overwrite : bool
+        Replace existing outputs.
+    plot : str, optional
+        Also draw a quick-look picture per pair (``.png``, ``.svg``, ``.pdf``).
+    on_warning : callable
+        Receives each warning (a frame without a time, say).
+    on_pair : callable, optional
+        ``on_pair(i, a, b, dt, vectors)`` after pair ``i`` is written.
+    """
+    from .formats.outputs import (
+        Output,
+        check_destinations,
+        expand_output,
+        parse_outputs,
+        write_pairs,
+    )
+
+    if len(frames) < 2:
+        raise UsageError(f"FRAME: need at least two frames, got {len(frames)}")
+    outs = parse_outputs(outputs, len(frames) - 1)
+    picture = None
+    if plot:
+        from .tools.plot import plot_format, require_matplotlib
+
+        if plot_format(plot) is None:
+            raise UsageError(f"--plot {plot}: unknown picture format; use .png, .svg or .pdf")
+        require_matplotlib()
+        picture = Output(plot, "plot")
+        if len(frames) > 2 and not picture.per_pair:
+            raise UsageError(f"--plot {plot}: {len(frames) - 1} pairs need {{pair}} or {{time_a:...}} in the name")
+    infos = open_frames(frames, settings)
+    steps = pair_steps(infos, settings.dt, settings.max_dt)
+    for _, warning in steps:
+        if warning:
+            on_warning(warning)
+    pairs = list(itertools.pairwise(infos))
+    targets = [[expand_output(o, i, a, b) for o in outs] for i, (a, b) in enumerate(pairs, start=1)]
+    pictures = [expand_output(picture, i, a, b, "--plot") for i, (a, b) in enumerate(pairs, start=1)] if picture else []
+    check_destinations(sorted({p for t in targets for p in t} | set(pictures)), overwrite)
+
+    def after(i: int, vectors: Vectors) -> None:
+        a, b = pairs[i - 1]
+        if pictures:
+            from .tools.plot import quicklook
+
+            quicklook(vectors, read_frame(a, nodata=settings.nodata, valid_range=settings.valid_range,
+                                          dqf=settings.dqf), pictures[i - 1])
+        if on_pair is not None:
+            on_pair(i, a, b, steps[i - 1][0], vectors)
+
+    write_pairs(track_frames(infos, settings, [s for s, _ in steps]), outs, targets, stdout=stdout, after_pair=after)

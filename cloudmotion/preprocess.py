@@ -11,9 +11,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .registry import CHANNELS
+
 __all__ = ["CHANNEL_METHODS", "normalized_gaussian", "prepare_frame", "reduce_channels", "valid_mask"]
 
-CHANNEL_METHODS = ("luminance", "pca", "mean")
+CHANNEL_METHODS = CHANNELS
 """Ways to reduce a multi-band frame to one channel (see :func:`reduce_channels`)."""
 
 

@@ -12,13 +12,14 @@ Raffel, M. et al. (2018). Particle Image Velocimetry, 3rd ed., Springer, sec. 5.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-__all__ = ["FITTERS", "Peaks", "fit_subpixel", "locate_peaks"]
+from .registry import SUBPIXEL
+
+__all__ = ["FITTERS", "Peaks", "centroid_fit", "fit_subpixel", "gaussian_fit", "locate_peaks", "parabolic_fit"]
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,6 @@ class Peaks:
     value: np.ndarray
     second: np.ndarray
     on_border: np.ndarray
-
-    @property
-    def ratio(self) -> np.ndarray:
-        """First over second peak; ``inf`` where the second peak is absent or <= 0."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(np.isfinite(self.second) & (self.second > 0), self.value / self.second, np.inf)
-        r[~np.isfinite(self.value)] = np.nan
-        return r
 
 
 def locate_peaks(surfaces: np.ndarray, *, exclude: int = 2) -> Peaks:
@@ -121,35 +114,32 @@ def _three_point(surfaces: np.ndarray, peaks: Peaks) -> tuple[np.ndarray, ...]:
     return (ym, c0, yp), (xm, c0, xp)
 
 
-def _parabolic(m: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
+def parabolic_fit(m: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
     den = m - 2.0 * c + p
     with np.errstate(divide="ignore", invalid="ignore"):
         d = np.where(den < 0, (m - p) / (2.0 * den), 0.0)
     return d
 
 
-def _gaussian(m: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
+def gaussian_fit(m: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
     positive = (m > 0) & (c > 0) & (p > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         lm, lc, lp = (np.log(np.where(positive, v, 1.0)) for v in (m, c, p))
         den = 2.0 * lm - 4.0 * lc + 2.0 * lp
         d = np.where(den < 0, (lm - lp) / den, 0.0)
-    return np.where(positive, d, _parabolic(m, c, p))
+    return np.where(positive, d, parabolic_fit(m, c, p))
 
 
-def _centroid(m: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
+def centroid_fit(m: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
     base = np.minimum(np.minimum(m, c), p)
     tot = (m - base) + (c - base) + (p - base)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(tot > 0, ((p - base) - (m - base)) / tot, 0.0)
 
 
-FITTERS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
-    "gaussian": _gaussian,
-    "parabolic": _parabolic,
-    "centroid": _centroid,
-}
-"""Three-point sub-pixel fitters by name: ``f(minus, centre, plus) -> offset`` in px.
+FITTERS = SUBPIXEL
+"""Three-point sub-pixel fitters by name (the :data:`cloudmotion.registry.SUBPIXEL` registry):
+``f(minus, centre, plus) -> offset`` in px.
 
 ``gaussian`` fits a Gaussian through the three values (parabola through their logs) and
 falls back to ``parabolic`` where any value is <= 0; ``centroid`` is the centre of mass of
@@ -175,10 +165,7 @@ def fit_subpixel(surfaces: np.ndarray, peaks: Peaks, method: str = "gaussian") -
         Peak position in surface index units (row lag index, column lag index);
         NaN where the peak is on the border or the surface is empty.
     """
-    try:
-        fit = FITTERS[method]
-    except KeyError:
-        raise ValueError(f"unknown sub-pixel method {method!r}; choose from {sorted(FITTERS)}") from None
+    fit = SUBPIXEL.get(method)
     (ym, c0, yp), (xm, _, xp) = _three_point(surfaces, peaks)
     fy = np.clip(np.nan_to_num(fit(ym, c0, yp)), -0.5, 0.5)
     fx = np.clip(np.nan_to_num(fit(xm, c0, xp)), -0.5, 0.5)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,183 +22,14 @@ from .grid import (
     make_grid,
     window_sums,
 )
+from .model import MotionField
+from .params import TrackParams
 from .preprocess import prepare_frame
 from .qc import Flag, fill_field, median_test, quality_score, temporal_consistency
-from .refine import INTERPOLATIONS, frame_gradients, gradient_bias, lucas_kanade
-from .subpixel import FITTERS, fit_subpixel, locate_peaks
+from .refine import frame_gradients, gradient_bias, lucas_kanade
+from .subpixel import fit_subpixel, locate_peaks
 
 __all__ = ["MotionField", "TrackParams", "fill_flagged", "flag_where", "iter_track_sequence", "track_pair", "track_sequence"]
-
-
-@dataclass(frozen=True)
-class TrackParams:
-    """Numerical settings of the tracker. All lengths are in pixels.
-
-    Attributes
-    ----------
-    window : int
-        Template size (square), >= 4.
-    step : int or None
-        Grid spacing; ``None`` means ``window // 2``.
-    search : int
-        Largest displacement searched along each axis, >= 1.
-    sigma : float
-        Gaussian pre-filter standard deviation; 0 turns it off.
-    subpixel : {"gaussian", "parabolic", "centroid"}
-        Three-point peak fitter.
-    refine : bool
-        Float Lucas-Kanade refinement after the correlation peak.
-    interpolation : {"bicubic", "bilinear"}
-        Warp kernel of the refinement.
-    min_valid : float
-        Smallest valid fraction of a template, in (0, 1].
-    min_overlap : float
-        Smallest fraction of the template's valid pixels that must overlap valid pixels
-        of frame B for a lag to count, in (0, 1].
-    min_texture : float
-        Smallest template standard deviation relative to the frame's.
-    max_sigma : float
-        Largest Lucas-Kanade predicted standard error (px, see
-        :attr:`cloudmotion.refine.RefineResult.sigma`) before a vector counts as too
-        little texture for the noise; 0 disables.
-    min_corr : float
-        Smallest accepted peak correlation coefficient.
-    min_peak_ratio : float
-        Smallest accepted first/second peak ratio (1 disables the test).
-    median_threshold, median_eps : float
-        Normalised median test threshold and fluctuation level (px); a threshold of 0
-        disables the test.
-    max_iter, tol : int, float
-        Refinement iteration cap and tolerance (px).
-    fb_check : bool
-        Track B -> A from each end point and flag vectors that do not come back.
-    fb_max : float
-        Largest accepted forward-backward miss, px.
-    max_accel : float
-        With three or more frames, largest accepted difference between consecutive
-        displacements along a trajectory, px per frame step.
-    chunk : int
-        Templates correlated at once; bounds memory (about 100 kB per template at the
-        default sizes).
-    max_vectors : int
-        Largest grid accepted; a finer grid is refused before any work (the per-vector
-        results take about 1 kB each, outside the chunked working set).
-    """
-
-    window: int = 32
-    step: int | None = None
-    search: int = 16
-    sigma: float = 0.7
-    subpixel: str = "gaussian"
-    refine: bool = True
-    interpolation: str = "bicubic"
-    min_valid: float = 0.5
-    min_overlap: float = 0.75
-    min_texture: float = 0.02
-    max_sigma: float = 0.04
-    min_corr: float = 0.5
-    min_peak_ratio: float = 1.0
-    median_threshold: float = 2.0
-    median_eps: float = 0.1
-    max_iter: int = 20
-    tol: float = 5e-3
-    fb_check: bool = False
-    fb_max: float = 0.5
-    max_accel: float = 1.0
-    chunk: int = 2048
-    max_vectors: int = 2_000_000
-
-    def __post_init__(self) -> None:
-        def need(ok: bool, name: str, what: str) -> None:
-            if not ok:
-                raise ValueError(f"{name} {what}, got {getattr(self, name)!r}")
-
-        def finite(name: str) -> bool:
-            v = getattr(self, name)
-            return isinstance(v, int | float) and bool(np.isfinite(v))
-
-        need(_is_int(self.window) and self.window >= 4, "window", "must be an integer >= 4")
-        if self.step is None:
-            object.__setattr__(self, "step", max(1, self.window // 2))
-        need(_is_int(self.step) and self.step >= 1, "step", "must be an integer >= 1")
-        need(_is_int(self.search) and self.search >= 1, "search", "must be an integer >= 1")
-        need(finite("sigma") and self.sigma >= 0, "sigma", "must be a finite number >= 0")
-        need(self.subpixel in FITTERS, "subpixel", f"must be one of {sorted(FITTERS)}")
-        need(self.interpolation in INTERPOLATIONS, "interpolation", f"must be one of {list(INTERPOLATIONS)}")
-        for name in ("min_valid", "min_overlap"):
-            need(finite(name) and 0 < getattr(self, name) <= 1, name, "must be in (0, 1]")
-        for name in ("min_texture", "min_corr", "median_eps", "median_threshold", "tol", "fb_max", "max_accel",
-                     "max_sigma"):
-            need(finite(name) and getattr(self, name) >= (-1 if name == "min_corr" else 0), name, "is out of range")
-        need(finite("min_peak_ratio") and self.min_peak_ratio >= 1, "min_peak_ratio", "must be >= 1")
-        need(-1 <= self.min_corr <= 1, "min_corr", "must be a correlation coefficient in [-1, 1]")
-        need(_is_int(self.max_iter) and self.max_iter >= 1, "max_iter", "must be an integer >= 1")
-        need(_is_int(self.chunk) and self.chunk >= 1, "chunk", "must be an integer >= 1")
-        need(_is_int(self.max_vectors) and self.max_vectors >= 1, "max_vectors", "must be an integer >= 1")
-
-
-def _is_int(v: object) -> bool:
-    return isinstance(v, int | np.integer) and not isinstance(v, bool)
-
-
-@dataclass
-class MotionField:
-    """Motion vectors on a regular grid, from frame A to frame B.
-
-    All arrays have the grid's shape (nrows, ncols), axis 0 along image rows.
-
-    Attributes
-    ----------
-    grid : Grid
-        Template geometry.
-    row, col : ndarray of float64
-        Vector origin (template centre in frame A), pixel index coordinates.
-    dx, dy : ndarray of float64
-        Displacement in pixels along columns (+ = increasing col) and rows
-        (+ = increasing row). NaN where no displacement could be measured.
-    corr : ndarray of float64
-        Peak normalised correlation coefficient, in [-1, 1].
-    peak_ratio : ndarray of float64
-        First over second correlation peak (>= 1; inf when there is no second peak).
-    quality : ndarray of float64
-        Quality index from 0 to 100 (:func:`cloudmotion.quality.quality_score`).
-    flag : ndarray of int32
-        Bitmask of :class:`cloudmotion.quality.Flag`; 0 = good.
-    valid_fraction, texture, median_residual : ndarray of float64
-        Valid fraction of the template, template standard deviation relative to the
-        frame's, and normalised median residual.
-    fb_error : ndarray of float64
-        Forward-backward miss in px (NaN unless ``fb_check``).
-    temporal : ndarray of float64
-        Temporal consistency in [0, 1] against the neighbouring pair of a sequence of
-        three or more frames (NaN otherwise).
-    """
-
-    grid: Grid
-    row: np.ndarray
-    col: np.ndarray
-    dx: np.ndarray
-    dy: np.ndarray
-    corr: np.ndarray
-    peak_ratio: np.ndarray
-    quality: np.ndarray
-    flag: np.ndarray
-    valid_fraction: np.ndarray
-    texture: np.ndarray
-    median_residual: np.ndarray
-    fb_error: np.ndarray | None = None
-    temporal: np.ndarray | None = None
-    params: TrackParams = field(default_factory=TrackParams)
-
-    def __post_init__(self) -> None:
-        for name in ("fb_error", "temporal"):
-            if getattr(self, name) is None:
-                setattr(self, name, np.full(self.dx.shape, np.nan))
-
-    @property
-    def good(self) -> np.ndarray:
-        """Boolean grid, True where ``flag == 0``."""
-        return self.flag == 0
 
 
 _CHUNK_BYTES = 512 * 2**20

@@ -11,10 +11,12 @@ import pytest
 import rasterio
 from conftest import SAMPLE, one_line_error, t0, write_frame
 
-from cloudmotion.formats import writers
+from cloudmotion.formats.geotiff import GEOTIFF_BANDS
 from cloudmotion.tools.synthetic import uniform_field, warp
 
-HEADER = ("time_a,time_b,row,col,x,y,lon,lat,dx,dy,u,v,speed,direction,corr,peak_ratio,quality,flag")
+HEADER = ("time_a,time_b,row,col,x,y,lon,lat,dx,dy,u,v,speed,direction,corr,peak_ratio,quality,flag,"
+          "ee,ee_speed,cloud_fraction,ctt,pressure,height,height_flag,lon_corrected,lat_corrected")
+"""The contract of DESIGN.md, written out by hand: the order never changes."""
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,7 @@ def test_sample_data_to_csv_and_geotiff(tmp_path, run):
     for k in (1, 2):
         with rasterio.open(tmp_path / f"v_{k}.tif") as ds:
             assert ds.count == 9 and set(ds.dtypes) == {"float32"}
-            assert ds.descriptions == tuple(writers.GEOTIFF_BANDS)
+            assert ds.descriptions == tuple(GEOTIFF_BANDS)
             assert np.isnan(ds.nodata)
             assert ds.profile["tiled"] and ds.profile["compress"] == "deflate"
             assert ds.crs.to_wkt() == rasterio.open(SAMPLE[0]).crs.to_wkt()
@@ -229,7 +231,7 @@ def test_failure_mid_write_leaves_no_file(tmp_path, frames, run, monkeypatch):
         stream.write("half a row")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("cloudmotion.cli.main.write_csv_rows", boom)
+    monkeypatch.setattr("cloudmotion.formats.csv.write_csv_rows", boom)
     code, _, err = run("track", *frames, "-o", out)
     assert code == 1
     one_line_error(err, "v.csv", "No space left")

@@ -192,7 +192,7 @@ def test_rgb_geotiff_tracked_without_blurring_channels(tmp_path, run):
         code, out, err = run("track", *frames, *extra, "-q")
         assert code == 0, err
         rows = [r.split(",") for r in out.splitlines()[1:]]
-        dx = np.array([float(r[8]) for r in rows if r[-1] == "0"])
+        dx = np.array([float(r[8]) for r in rows if r[17] == "0"])
         assert len(dx) > 20 and np.sqrt(np.mean((dx - 1.4) ** 2)) < 0.05, extra
 
 
@@ -221,7 +221,7 @@ def test_align_reprojects_later_frames(tmp_path, run, radiance):
     code, out, err = run("track", fa, fb, "--align", "-q")
     assert code == 0, err
     rows = [r.split(",") for r in out.splitlines()[1:]]
-    good = [(float(r[8]), float(r[9])) for r in rows if r[-1] == "0"]
+    good = [(float(r[8]), float(r[9])) for r in rows if r[17] == "0"]
     assert len(good) > 100
     d = np.array(good)
     assert np.sqrt(np.mean((d[:, 0] - 1.25) ** 2 + (d[:, 1] - 0.5) ** 2)) < 0.1  # bilinear resampling costs a little

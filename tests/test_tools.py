@@ -100,8 +100,9 @@ def test_plot_png_of_requested_size_draws_vectors(tmp_path, run):
     assert png_size(out) == (500, 400)
     plain = tmp_path / "plain.png"
     flagged_only = tmp_path / "none.csv"
-    lines = vec.read_text().splitlines()
-    flagged_only.write_text("\n".join([lines[0]] + [ln[: ln.rindex(",")] + ",4" for ln in lines[1:]]) + "\n")
+    lines = [ln.split(",") for ln in vec.read_text().splitlines()]
+    at = lines[0].index("flag")
+    flagged_only.write_text("\n".join(",".join(c[:at] + ["4"] + c[at + 1:] if i else c) for i, c in enumerate(lines)) + "\n")
     assert run("plot", flagged_only, SAMPLE[0], "-o", plain, "--size", "500x400px")[0] == 0
     import matplotlib.image as mpimg
 

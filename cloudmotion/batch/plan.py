@@ -18,7 +18,8 @@ from typing import IO
 
 from ..errors import DataError, UsageError
 from ..formats.raster import parse_goes_name
-from ..pipeline import OUTPUT_KINDS, output_kind
+from ..formats.writers import writer_name_for as output_kind
+from ..registry import WRITER_SUFFIXES
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -43,7 +44,7 @@ __all__ = [
 DEFAULT_TEMPLATE = "{sequence}/{time_a:%Y%m%dT%H%M%S}_{time_b:%H%M%S}.{ext}"
 """Output names, relative to the output folder; one file per pair and format."""
 
-FORMATS = tuple(ext.lstrip(".") for ext in OUTPUT_KINDS)
+FORMATS = tuple(ext.lstrip(".") for ext in WRITER_SUFFIXES)
 """Output formats (file extensions) that ``--format`` accepts: those of ``track -o``."""
 
 _SHORT_GOES_RE = re.compile(r"(?:^|_)(?P<sat>G\d{2})_(?P<sector>F|C|M1|M2)_C(?P<band>\d{2})_s\d{13,14}(?=[_.]|$)")

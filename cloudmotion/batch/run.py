@@ -20,14 +20,8 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
 from ..errors import CloudmotionError, DataError, Terminated, UsageError
-from ..pipeline import (
-    Settings,
-    open_frames,
-    output_kind,
-    pair_steps,
-    track_frames,
-    write_result,
-)
+from ..params import Settings
+from ..pipeline import open_frames, pair_steps, track_frames, write_result
 from .plan import Task, iso
 
 # running one task (in this process, a local worker process or a Dask worker)
@@ -44,8 +38,8 @@ def _record(task: Task, k: int, outs: Sequence[str], status: str, *, duration: f
             error: str | None = None, run: str | None = None) -> dict:
     vectors = good = fraction = None
     if result is not None:
-        vectors = int(result.field.flag.size)
-        good = int(result.field.good.sum())
+        vectors = int(result.n)
+        good = int(result.good.sum())
         fraction = round(good / vectors, 4) if vectors else None
     return {"run": run, "sequence": task.sequence, "time_a": iso(task.times[k]), "time_b": iso(task.times[k + 1]),
             "inputs": [task.frames[k], task.frames[k + 1]], "outputs": list(outs), "status": status,
@@ -54,7 +48,7 @@ def _record(task: Task, k: int, outs: Sequence[str], status: str, *, duration: f
 
 
 def _track(frames: Sequence[str], times: Sequence[datetime], settings: Settings) -> Iterator[tuple[int, object]]:
-    """Yield (pair index, PairResult) for consecutive frames, tracked as one sequence.
+    """Yield (pair index, Vectors) for consecutive frames, tracked as one sequence.
 
     Frame times come from the names the frames were grouped by.
     """
@@ -70,7 +64,7 @@ def _write(task: Task, k: int, outs: Sequence[str], result, run: str | None) -> 
         for rel in outs:
             path = os.path.join(task.outdir, rel)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            write_result(result, path, output_kind(path))
+            write_result(result, path)
     except Exception as exc:  # noqa: BLE001 - a failed write fails this pair only
         return _record(task, k, outs, "failed", error=_message(exc), run=run)
     return _record(task, k, outs, "ok", result=result, run=run)

@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 import numpy as np
 
 from ..errors import UsageError
+from ..model import Vectors
 from ..qc import Flag
-from .writers import PairResult, atomic_path, vector_columns
+from .atomic import atomic_path
+from .writers import Writer
 
-__all__ = ["require_netcdf", "write_netcdf"]
+__all__ = ["WRITER", "require_netcdf", "write_netcdf"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _WINDS = {
@@ -45,30 +47,29 @@ def require_netcdf(path: str):
     return netCDF4
 
 
-def write_netcdf(path: str, result: PairResult) -> None:
+def write_netcdf(path: str, result: Vectors) -> None:
     """Write one pair's vector grid as CF-1.8 netCDF-4, atomically.
 
     Parameters
     ----------
     path : str
         Destination ``.nc`` file.
-    result : PairResult
+    result : Vectors
         The pair, with geolocation and times.
     """
     nc4 = require_netcdf(path)
     from pyproj import CRS
 
-    f = result.field
-    ny, nx = f.grid.shape
-    cols = vector_columns(result)
+    ny, nx = result.shape
+    cols = result.values
     with atomic_path(path) as tmp:
         ds = nc4.Dataset(tmp, "w", format="NETCDF4")
         try:
             ds.Conventions = "CF-1.8"
             ds.title = "Cloud motion vectors"
             ds.source = "cloudmotion: masked FFT normalised cross-correlation and float Lucas-Kanade"
-            ds.window_px = f.grid.window
-            ds.step_px = f.grid.step
+            ds.window_px = result.window
+            ds.step_px = result.step
             ds.createDimension("time", 1)
             ds.createDimension("nv", 2)
             ds.createDimension("y", ny)
@@ -86,8 +87,8 @@ def write_netcdf(path: str, result: PairResult) -> None:
             projected = result.transform is not None
             x = ds.createVariable("x", "f8", ("x",))
             y = ds.createVariable("y", "f8", ("y",))
-            x[:] = cols["x"].reshape(ny, nx)[0] if projected else f.col[0]
-            y[:] = cols["y"].reshape(ny, nx)[:, 0] if projected else f.row[:, 0]
+            x[:] = cols["x"].reshape(ny, nx)[0] if projected else cols["col"].reshape(ny, nx)[0]
+            y[:] = cols["y"].reshape(ny, nx)[:, 0] if projected else cols["row"].reshape(ny, nx)[:, 0]
             grid_mapping = None
             if projected and result.crs_wkt:
                 crs = CRS.from_wkt(result.crs_wkt)
@@ -130,6 +131,10 @@ def write_netcdf(path: str, result: PairResult) -> None:
                           "flag_meanings": " ".join(b.name.lower() for b in Flag)})
             if coords:
                 fl.coordinates = coords
-            fl[:] = f.flag.reshape(1, ny, nx).astype(np.int32)
+            fl[:] = cols["flag"].reshape(1, ny, nx).astype(np.int32)
         finally:
             ds.close()
+
+
+WRITER = Writer(name="nc", suffixes=(".nc",), write=write_netcdf, extra="netcdf", require=require_netcdf,
+                description="CF-1.8 grid with standard names (needs the netcdf extra)")

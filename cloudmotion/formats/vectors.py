@@ -1,6 +1,6 @@
 """Read motion vectors written by ``cloudmotion track`` (CSV or GeoTIFF grid) back into arrays.
 
-The inverse of :mod:`cloudmotion.writers`: one :class:`VectorPair` per tracked pair, with
+The inverse of the writers: one :class:`cloudmotion.model.Vectors` per tracked pair, with
 flat arrays in the conventions of DESIGN.md (``row``/``col`` pixel index of the origin in
 frame A, ``dx`` along columns, ``dy`` along rows, pixels).
 """
@@ -10,74 +10,17 @@ from __future__ import annotations
 import csv
 import os
 import warnings
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 
 from ..errors import DataError
-from .writers import CSV_COLUMNS, GEOTIFF_BANDS
+from ..model import CSV_COLUMNS, NUMERIC, Vectors
+from .geotiff import GEOTIFF_BANDS
+from .times import parse_iso
 
-__all__ = ["VectorPair", "read_vectors"]
+__all__ = ["read_vectors"]
 
 _REQUIRED = ("row", "col", "dx", "dy", "flag")
-
-
-@dataclass(frozen=True)
-class VectorPair:
-    """The vectors of one pair, as flat float64 arrays of equal length ``n``.
-
-    Attributes
-    ----------
-    time_a, time_b : datetime or None
-        Frame times (UTC).
-    row, col : ndarray
-        Vector origin in frame A, pixel index coordinates (integer = pixel centre).
-    dx, dy : ndarray
-        Displacement A -> B, px, along columns and rows (NaN = none measured).
-    u, v, speed : ndarray
-        Eastward, northward and total wind, m/s (NaN when unknown).
-    lon, lat : ndarray
-        Origin in degrees (NaN when unknown).
-    flag : ndarray of int64
-        Quality bitmask, 0 = good.
-    """
-
-    time_a: datetime | None
-    time_b: datetime | None
-    row: np.ndarray
-    col: np.ndarray
-    dx: np.ndarray
-    dy: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
-    speed: np.ndarray
-    lon: np.ndarray
-    lat: np.ndarray
-    flag: np.ndarray
-
-    @property
-    def dt(self) -> float | None:
-        """Seconds from frame A to frame B, or None when a time is unknown."""
-        if self.time_a is None or self.time_b is None:
-            return None
-        return (self.time_b - self.time_a).total_seconds()
-
-    @property
-    def good(self) -> np.ndarray:
-        """Boolean array, True where ``flag == 0``."""
-        return self.flag == 0
-
-
-def _parse_time(text: str) -> datetime | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def _floats(values: list[str], path: str, name: str) -> np.ndarray:
@@ -87,7 +30,7 @@ def _floats(values: list[str], path: str, name: str) -> np.ndarray:
         raise DataError(f"{path}: column {name}: {exc}") from None
 
 
-def _read_csv(path: str) -> list[VectorPair]:
+def _read_csv(path: str) -> list[Vectors]:
     try:
         with open(path, newline="") as fh:
             reader = csv.reader(fh)
@@ -116,21 +59,18 @@ def _read_csv(path: str) -> list[VectorPair]:
         if keys[i] != keys[i - 1] or origin[i] == origin[starts[-1]]:
             starts.append(i)
     bounds = list(zip(starts, [*starts[1:], n], strict=True)) if n else []
-    arrays = {name: _floats(cols[name], path, name) for name in
-              ("row", "col", "dx", "dy", "u", "v", "speed", "lon", "lat", "flag")}
+    arrays = {name: _floats(cols[name], path, name) for name in NUMERIC}
     if np.isnan(arrays["flag"]).any():
         raise DataError(f"{path}: empty flag cell")
     pairs = []
     for s, e in bounds:
-        pairs.append(VectorPair(
-            time_a=_parse_time(keys[s][0]), time_b=_parse_time(keys[s][1]),
-            flag=arrays["flag"][s:e].astype(np.int64),
-            **{k: v[s:e] for k, v in arrays.items() if k != "flag"},
-        ))
+        values = {k: v[s:e] for k, v in arrays.items()}
+        pairs.append(Vectors(values=values, time_a=parse_iso(keys[s][0]), time_b=parse_iso(keys[s][1]),
+                             shape=_grid_shape(values["row"], values["col"])))
     return pairs
 
 
-def _read_geotiff(path: str, frame_transform: tuple[float, ...] | None) -> list[VectorPair]:
+def _read_geotiff(path: str, frame_transform: tuple[float, ...] | None) -> list[Vectors]:
     import rasterio
     from affine import Affine
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
@@ -145,7 +85,7 @@ def _read_geotiff(path: str, frame_transform: tuple[float, ...] | None) -> list[
                     raise DataError(f"{path}: not a cloudmotion vector grid (no band {', '.join(missing)}; "
                                     f"expected bands {', '.join(GEOTIFF_BANDS)})")
                 bands = {name: ds.read(names.index(name) + 1).astype(np.float64)
-                         for name in ("dx", "dy", "u", "v", "speed", "flag") if name in names}
+                         for name in NUMERIC if name in names}
                 grid = ds.transform
                 tags = ds.tags()
                 ny, nx = ds.height, ds.width
@@ -159,17 +99,26 @@ def _read_geotiff(path: str, frame_transform: tuple[float, ...] | None) -> list[
     col = np.round(np.asarray(cc) - 0.5, 6)
     flag = bands["flag"].ravel()
     flag = np.where(np.isfinite(flag), flag, 1).astype(np.int64)
-    nan = np.full(row.shape, np.nan)
-    lon, lat = nan.copy(), nan.copy()
-    return [VectorPair(
-        time_a=_parse_time(tags.get("TIME_A", "")), time_b=_parse_time(tags.get("TIME_B", "")),
-        row=row, col=col, dx=bands["dx"].ravel(), dy=bands["dy"].ravel(),
-        u=bands.get("u", nan).ravel(), v=bands.get("v", nan).ravel(), speed=bands.get("speed", nan).ravel(),
-        lon=lon, lat=lat, flag=flag,
-    )]
+    values = {name: band.ravel() for name, band in bands.items()}
+    values.update(row=row, col=col, flag=flag)
+    step = tags.get("STEP", "")
+    window = tags.get("WINDOW", "")
+    return [Vectors(values=values, time_a=parse_iso(tags.get("TIME_A")), time_b=parse_iso(tags.get("TIME_B")),
+                    transform=tuple(frame_transform[:6]) if frame_transform is not None else None, shape=(ny, nx),
+                    step=int(step) if step.isdigit() else None, window=int(window) if window.isdigit() else None)]
 
 
-def read_vectors(path: str, *, frame_transform: tuple[float, ...] | None = None) -> list[VectorPair]:
+def _grid_shape(row: np.ndarray, col: np.ndarray) -> tuple[int, int] | None:
+    """(nrows, ncols) when the origins form a full row-major grid, else None."""
+    ur, uc = np.unique(row), np.unique(col)
+    if ur.size * uc.size != row.size or row.size == 0:
+        return None
+    if not (np.array_equal(row, np.repeat(ur, uc.size)) and np.array_equal(col, np.tile(uc, ur.size))):
+        return None
+    return int(ur.size), int(uc.size)
+
+
+def read_vectors(path: str, *, frame_transform: tuple[float, ...] | None = None) -> list[Vectors]:
     """Read a vector CSV (one or more pairs) or a vector-grid GeoTIFF (one pair).
 
     Parameters
@@ -184,7 +133,7 @@ def read_vectors(path: str, *, frame_transform: tuple[float, ...] | None = None)
 
     Returns
     -------
-    list of VectorPair
+    list of Vectors
         In file order. A CSV is split into pairs where ``time_a``/``time_b`` change or
         the row-major grid starts over.
 

@@ -283,3 +283,19 @@ def format_sequence(seq: dict) -> str:
         head = f"sequence: {seq['frames']} frames, NOT trackable as given"
     lines = [head] + [f"  problem: {p}" for p in seq["problems"]] + [f"  note: {n}" for n in seq["notes"]]
     return "\n".join(lines)
+
+
+def describe(frames: Sequence[str], *, band: int | None = None, nodata: float | None = None,
+             wkt: bool = False) -> tuple[list[dict], dict | None]:
+    """The ``info`` command as a library call: facts per frame, and the sequence check.
+
+    Returns
+    -------
+    facts : list of dict
+        :func:`frame_facts` per frame.
+    sequence : dict or None
+        :func:`sequence_facts` when there are several frames.
+    """
+    facts = [frame_facts(p, band=band, nodata=nodata, wkt=wkt) for p in frames]
+    seq = sequence_facts([open_frame(p, band=band) for p in frames]) if len(frames) > 1 else None
+    return facts, seq

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
 from ..errors import DataError, UsageError
+from ..model import MotionField, Vectors
 
 __all__ = ["INSTALL_HINT", "PLOT_FORMATS", "parse_figsize", "plot_format", "quicklook", "require_matplotlib"]
 
@@ -62,37 +62,16 @@ def parse_figsize(text: str, dpi: float) -> tuple[float, float]:
     return w, h
 
 
-@dataclass(frozen=True)
-class _Vectors:
-    row: np.ndarray
-    col: np.ndarray
-    dx: np.ndarray
-    dy: np.ndarray
-    speed: np.ndarray
-    flag: np.ndarray
-    time_a: datetime | None
-    time_b: datetime | None
+def _as_vectors(obj: Vectors | MotionField) -> Vectors:
+    """The one vector model; a bare MotionField (no times, no georeference) is wrapped."""
+    if isinstance(obj, Vectors):
+        return obj
+    if isinstance(obj, MotionField):
+        return Vectors(values={"row": obj.row, "col": obj.col, "dx": obj.dx, "dy": obj.dy, "flag": obj.flag})
+    raise TypeError(f"expected Vectors or MotionField, got {type(obj).__name__}")
 
 
-def _as_vectors(obj) -> tuple[_Vectors, tuple | None, str | None]:
-    """A PairResult, VectorPair or MotionField -> flat arrays, plus the georeference it carries."""
-    field = getattr(obj, "field", None)
-    if field is not None:  # writers.PairResult
-        speed = np.asarray(obj.geo.speed, dtype=np.float64).ravel()
-        src, times, geo = field, (obj.time_a, obj.time_b), (obj.transform, obj.crs_wkt)
-    else:  # vectors_io.VectorPair or track.MotionField
-        src = obj
-        speed = np.asarray(getattr(obj, "speed", np.full(np.shape(obj.dx), np.nan)), dtype=np.float64).ravel()
-        times, geo = (getattr(obj, "time_a", None), getattr(obj, "time_b", None)), (None, None)
-    v = _Vectors(
-        row=np.asarray(src.row, dtype=np.float64).ravel(), col=np.asarray(src.col, dtype=np.float64).ravel(),
-        dx=np.asarray(src.dx, dtype=np.float64).ravel(), dy=np.asarray(src.dy, dtype=np.float64).ravel(),
-        speed=speed, flag=np.asarray(src.flag).ravel().astype(np.int64), time_a=times[0], time_b=times[1],
-    )
-    return v, geo[0], geo[1]
-
-
-def _thin(v: _Vectors, every: int) -> np.ndarray:
+def _thin(v: Vectors, every: int) -> np.ndarray:
     """Boolean selection of every N-th grid row and column of vector origins."""
     keep = np.isfinite(v.row) & np.isfinite(v.col)
     if every <= 1:
@@ -184,7 +163,7 @@ def _fmt_time(t: datetime, with_date: bool = True) -> str:
     return s + "Z"
 
 
-def _title(v: _Vectors, title: str | None) -> str:
+def _title(v: Vectors, title: str | None) -> str:
     if title:
         return title
     if v.time_a is None or v.time_b is None:
@@ -216,10 +195,10 @@ def quicklook(
 
     Parameters
     ----------
-    result_or_vectors : PairResult, VectorPair or MotionField
-        The vectors of one pair: :class:`cloudmotion.writers.PairResult` (from tracking;
-        carries times, transform and CRS), :class:`cloudmotion.vectors_io.VectorPair`
-        (read back from a file) or a bare :class:`cloudmotion.MotionField`.
+    result_or_vectors : Vectors or MotionField
+        The vectors of one pair: :class:`cloudmotion.model.Vectors` (from tracking or
+        read back from a file; carries times, transform and CRS) or a bare
+        :class:`cloudmotion.model.MotionField`.
     frame : ndarray, shape (rows, cols), or cloudmotion.io.Frame
         Frame A in physical units; NaN (or ``valid`` False) is NoData and drawn
         transparent. A ``Frame`` also supplies the validity mask, transform and CRS.
@@ -264,14 +243,15 @@ def quicklook(
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
-    from ..formats.writers import atomic_path
+    from ..formats.atomic import atomic_path
 
     fmt = plot_format(path)
     if fmt is None:
         raise UsageError(f"{path}: unknown picture format; use .png, .svg or .pdf")
     if style not in ("arrows", "barbs"):
         raise UsageError(f"--style {style}: use arrows or barbs")
-    v, tr, wkt = _as_vectors(result_or_vectors)
+    v = _as_vectors(result_or_vectors)
+    tr, wkt = v.transform, v.crs_wkt
     info = getattr(frame, "info", None)
     if info is not None:  # io.Frame
         valid = frame.valid if valid is None else valid
@@ -363,3 +343,39 @@ def quicklook(
     ax.set_title(f"{_title(v, title)}\n{shown}; {note}", fontsize=9)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi)
+
+
+def plot_file(vectors: str, frame: str, output: str, *, pair: int = 1, style: str = "arrows", every: int = 1,
+              show_flagged: bool = False, dpi: float = 100.0, size: str = "8x8", invert: bool = False,
+              band: int | None = None, overwrite: bool = False) -> None:
+    """The ``plot`` command as a library call: a vector file and its frame to a picture.
+
+    Parameters
+    ----------
+    vectors : str
+        CSV or GeoTIFF written by ``track`` or ``batch``.
+    frame : str
+        The frame to draw (usually the pair's first).
+    output : str
+        ``.png``, ``.svg`` or ``.pdf``.
+    pair : int
+        Which pair of a multi-pair CSV (1-based).
+    size : str
+        ``WxH`` in inches or ``WxHpx``.
+    Other parameters as for :func:`quicklook`.
+    """
+    from ..formats.outputs import check_destinations
+    from ..formats.raster import open_frame, read_frame
+    from ..formats.vectors import read_vectors
+
+    if plot_format(output) is None:
+        raise UsageError(f"-o {output}: unknown picture format; use .png, .svg or .pdf")
+    figsize = parse_figsize(size, dpi)
+    require_matplotlib()
+    check_destinations([output], overwrite)
+    info = open_frame(frame, band=band)
+    pairs = read_vectors(vectors, frame_transform=info.transform)
+    if pair > len(pairs):
+        raise UsageError(f"--pair {pair}: {vectors} holds {len(pairs)} pair(s)")
+    quicklook(pairs[pair - 1], read_frame(info), output, style=style, every=every, show_flagged=show_flagged,
+              dpi=dpi, size=figsize, invert=invert)

@@ -134,3 +134,34 @@ def score_vectors(dx: np.ndarray, dy: np.ndarray, flag: np.ndarray, true_dx: np.
         max=float(err.max()),
     )
     return out
+
+
+def score_file(vectors: str, truth: str) -> list[dict]:
+    """The ``score`` command as a library call: per pair, :func:`score_vectors` plus ``pair``.
+
+    Pair i of a synth sequence is scored against the truth per step, sampled where each
+    vector's feature started in frame 0 (:func:`sample_truth_after`).
+    """
+    from ..formats.vectors import read_vectors
+    from .synth import read_truth
+
+    tdx, tdy, transform = read_truth(truth)
+    rows = []
+    for i, p in enumerate(read_vectors(vectors, frame_transform=transform), start=1):
+        sx, sy = sample_truth_after(tdx, tdy, p.row, p.col, i - 1)
+        rows.append({"pair": i, **score_vectors(p.dx, p.dy, p.flag, sx, sy)})
+    return rows
+
+
+def format_scores(rows: list[dict]) -> str:
+    """The figures of :func:`score_file` as text, three lines per pair."""
+    lines = []
+    for r in rows:
+        def f(key: str, digits: int = 4, r: dict = r) -> str:
+            return "-" if r[key] is None else f"{r[key]:.{digits}f}"
+
+        lines.append(f"pair {r['pair']}: {r['n_scored']} of {r['n_vectors']} vectors scored "
+                     f"({100 * (r['share_flagged'] or 0):.1f} % flagged)")
+        lines.append(f"  RMS {f('rms')} px   bias dx {f('bias_dx')} px  dy {f('bias_dy')} px   p95 {f('p95')} px")
+        lines.append(f"  > 0.5 px {f('share_gt_0_5', 3)}   > 1 px {f('share_gt_1', 3)}   max {f('max')} px")
+    return "\n".join(lines)

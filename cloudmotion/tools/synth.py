@@ -248,7 +248,7 @@ def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix:
     import rasterio
     from affine import Affine
 
-    from ..formats.writers import atomic_path
+    from ..formats.atomic import atomic_path
 
     rows, cols = seq.dx.shape
     profile = {"driver": "GTiff", "width": cols, "height": rows, "dtype": "float32", "nodata": np.nan,
@@ -319,3 +319,54 @@ def read_truth(path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, ...] | N
     except RasterioError as exc:
         raise DataError(f"{path}: cannot read as a raster ({exc})") from exc
     return dx, dy, transform
+
+
+def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.5", from_frame: str | None = None,
+               noise: float = 0.0, corr_length: float = 3.0, size: str = "512x512", interval: float = 300.0,
+               seed: int = 0, overwrite: bool = False) -> list[str]:
+    """The ``synth`` command as a library call: write frames with a known motion and ``truth.tif``.
+
+    Parameters
+    ----------
+    outdir : str
+        Folder (created if missing).
+    nframes : int
+        Frames to write (>= 2).
+    motion : str
+        Displacement per frame step in px (:func:`parse_motion`).
+    from_frame : str, optional
+        Warp this real frame instead of synthetic texture.
+    noise : float
+        Independent Gaussian noise per frame, % of frame 0's standard deviation.
+    corr_length : float
+        Correlation length of the synthetic texture, px.
+    size : str
+        ``ROWSxCOLS`` of the synthetic texture.
+    interval : float
+        Seconds between frames.
+
+    Returns
+    -------
+    list of str
+        The paths written.
+    """
+    from ..formats.outputs import check_destinations
+    from ..formats.raster import open_frame, read_frame
+
+    terms = parse_motion(motion)
+    if from_frame:
+        info = open_frame(from_frame)
+        frame = read_frame(info)
+        base, valid, transform, crs, start = frame.data, frame.valid, info.transform, info.crs_wkt, info.time
+    else:
+        rows, cols = parse_size(size)
+        base, valid, crs, start = noise_base((rows, cols), corr_length, seed=seed), None, GOES16_WKT, None
+        transform = (PIXEL_M, 0.0, -cols / 2 * PIXEL_M, 0.0, -PIXEL_M, rows / 2 * PIXEL_M)
+    start = start or DEFAULT_START
+    dx, dy = motion_field(terms, base.shape)
+    os.makedirs(outdir, exist_ok=True)
+    seq = make_sequence(np.asarray(base, dtype=np.float64), dx, dy, nframes=nframes, start=start,
+                        interval=interval, transform=transform, crs_wkt=crs, valid=valid, noise=noise, seed=seed)
+    names = [*frame_names(seq.times), "truth.tif"]
+    check_destinations([os.path.join(outdir, n) for n in names], overwrite)
+    return write_sequence(seq, outdir, motion=motion)

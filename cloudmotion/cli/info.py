@@ -1,0 +1,38 @@
+"""``cloudmotion info``: parse, then :func:`cloudmotion.tools.info.describe`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..errors import DataError
+from .options import verbosity
+
+
+@click.command("info")
+@click.argument("frames", nargs=-1, required=True, metavar="FRAME...")
+@click.option("--band", type=click.IntRange(min=1), help="Band to describe.")
+@click.option("--nodata", type=float, help="Extra NoData value in stored units, as for track.")
+@click.option("--wkt", is_flag=True, help="Print the CRS as WKT too.")
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+@verbosity
+@click.pass_context
+def command(ctx: click.Context, frames: tuple[str, ...], band: int | None, nodata: float | None, wkt: bool,
+            as_json: bool, quiet: bool, verbose: bool) -> None:
+    """What the reader sees in each FRAME, and whether they form one trackable sequence.
+
+    Exit status 1 when the frames cannot be tracked together (the mismatch is named).
+    """
+    from ..tools.info import describe, format_facts, format_sequence
+
+    ctx.obj.update(quiet=quiet, verbose=verbose)
+    facts, seq = describe(frames, band=band, nodata=nodata, wkt=wkt)
+    if as_json:
+        click.echo(json.dumps({"frames": facts, "sequence": seq}, indent=1, default=str))
+    else:
+        click.echo("\n\n".join(format_facts(f) for f in facts))
+        if seq is not None:
+            click.echo("\n" + format_sequence(seq))
+    if seq is not None and not seq["ok"]:
+        raise DataError(f"{frames[0]} ...: not one trackable sequence: {seq['problems'][0]}")

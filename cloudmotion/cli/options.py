@@ -1,0 +1,73 @@
+"""Command-line options generated from :mod:`cloudmotion.params`, and shared option groups.
+
+The tracker options of ``track`` and ``batch`` are made from the settings' specs: name,
+type, help text, unit, flag bit and default all come from there, and no value is checked
+here (``params`` checks every value, whether it comes from here or from ``--config``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+from .. import params
+
+__all__ = ["settings_from", "tracker_options", "verbosity"]
+
+
+def _help(name: str, spec: params.Spec, default) -> str:
+    text = spec.help.rstrip(".")
+    if spec.unit and spec.unit not in text:
+        text += f", {spec.unit}"
+    if spec.flag:
+        text += f" (flag {spec.flag})"
+    shown = params.default_text(name, spec, default)
+    return text + "." + (f"  [default: {shown}]" if shown is not None else "")
+
+
+def _option(name: str, spec: params.Spec, default) -> Callable:
+    opt = params.option_name(name)
+    kw: dict = {"help": _help(name, spec, default), "default": None}
+    if spec.kind == "bool":
+        return click.option(f"{opt}/--no-{opt[2:]}", name, **kw)
+    if spec.kind == "range":
+        return click.option(opt, name, type=(float, float), metavar=spec.metavar or "MIN MAX", **kw)
+    typ = {"int": int, "float": float, "str": str}[spec.kind]
+    metavar = spec.metavar or ("|".join(spec.choices()) if spec.choices else
+                               {"int": "INTEGER", "float": "FLOAT", "str": "TEXT"}[spec.kind])
+    return click.option(opt, name, type=typ, metavar=metavar, **kw)
+
+
+def _tracker_options() -> list[Callable]:
+    opts = [_option(name, spec, default) for name, spec, default in params.specs() if spec.cli]
+    opts.append(click.option("--config", "config_spec", metavar="FILE.toml|PRESET",
+                             help="Settings from a TOML file or a shipped preset (default, fast, dense, fastmoving); "
+                                  "command-line options win."))
+    return opts
+
+
+def tracker_options(f: Callable) -> Callable:
+    """Attach the tracker, quality-control and reading options (from the settings' specs)."""
+    for option in reversed(_tracker_options()):
+        f = option(f)
+    return f
+
+
+def verbosity(f: Callable, verbose_help: str = "Tracebacks on errors.") -> Callable:
+    """Attach ``-q/--quiet`` and ``-v/--verbose``."""
+    f = click.option("-v", "--verbose", is_flag=True, help=verbose_help)(f)
+    return click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")(f)
+
+
+def settings_from(opts: dict) -> params.Settings:
+    """Defaults < ``--config`` < command-line options, validated by :mod:`cloudmotion.params`.
+
+    ``opts`` holds the tracker options' values (None where not given) and ``config_spec``;
+    the tracker options are removed from it.
+    """
+    from ..config import resolve_settings
+
+    names = [name for name, spec, _ in params.specs() if spec.cli]
+    values = {name: opts.pop(name) for name in names if name in opts}
+    return resolve_settings(values, opts.pop("config_spec", None))

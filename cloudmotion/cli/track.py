@@ -1,0 +1,52 @@
+"""``cloudmotion track``: parse, then :func:`cloudmotion.pipeline.run_track`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .main import warn
+from .options import settings_from, tracker_options, verbosity
+
+
+@click.command("track")
+@click.argument("frames", nargs=-1, required=True, metavar="FRAME FRAME [FRAME ...]")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="PATH",
+              help="Output: .csv, .tif/.tiff (vector grid GeoTIFF), .geojson, .nc or - (CSV on stdout, the "
+                   "default). Repeatable. With several pairs a non-CSV path needs {pair} or {time_a:%Y%m%dT%H%M%S}.")
+@tracker_options
+@click.option("--plot", "plot_path", metavar="PATH.(png|svg|pdf)",
+              help="Also draw a quick-look picture of each pair (as the plot command; needs the plot extra). "
+                   "With several pairs the name needs {pair} or {time_a:...}.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise refused before any work).")
+@verbosity
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.  [default: when a terminal]")
+@click.pass_context
+def command(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...], plot_path: str | None,
+            overwrite: bool, quiet: bool, verbose: bool, progress: bool | None, **opts) -> None:
+    """Track each consecutive pair of FRAMEs and write motion vectors.
+
+    Frames are GeoTIFF, GOES ABI netCDF (Rad/CMI picked automatically) or any raster
+    GDAL reads, in time order. dx/dy are pixels from frame A to frame B; u/v are
+    eastward/northward m/s; direction is where the wind comes from (degrees clockwise
+    from north). flag 0 marks a good vector.
+    """
+    from tqdm import tqdm
+
+    from ..pipeline import run_track
+
+    ctx.obj.update(quiet=quiet, verbose=verbose)
+    settings = settings_from(opts)
+    show = (sys.stderr.isatty() if progress is None else progress) and not quiet
+    with tqdm(total=max(len(frames) - 1, 0), disable=not show, file=sys.stderr, unit="pair") as bar:
+
+        def on_pair(i, a, b, dt, vectors) -> None:
+            bar.update(1)
+            if verbose:
+                good, n = int(vectors.good.sum()), vectors.n
+                click.echo(f"cloudmotion: pair {i}: {a.path} -> {b.path}: {n} vectors, {good} good "
+                           f"({100.0 * good / max(n, 1):.1f} %)" + (f", dt {dt:g} s" if dt else ""), err=True)
+
+        run_track(frames, outputs, settings, stdout=sys.stdout, overwrite=overwrite, plot=plot_path,
+                  on_warning=lambda msg: warn(ctx, msg), on_pair=on_pair)

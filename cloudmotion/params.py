@@ -1,0 +1,353 @@
+"""Settings: the one source of truth for every default, unit, help text, rule and option name.
+
+Each field of :class:`TrackParams` (the numeric core's settings) and :class:`Settings`
+(a run's settings: reading, times, physical units, post-processing) carries a
+:class:`Spec`. The command-line options (``cloudmotion.cli.options``), the TOML keys of
+``--config``, ``configs/default.toml`` and the README's options table are all generated
+from, or tested against, these specs; validation lives only here, so a value from a
+config file and the same value on the command line meet the same rule.
+
+Run ``python -m cloudmotion.params`` to print ``configs/default.toml`` and
+``python -m cloudmotion.params --readme`` to print the README's settings table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import registry
+
+__all__ = ["SECTIONS", "SettingError", "Settings", "Spec", "TrackParams", "build_settings", "default_toml",
+           "readme_table", "spec_of", "specs"]
+
+
+class SettingError(ValueError):
+    """A setting's value breaks its rule; ``name`` is the setting, ``reason`` the rule."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name} {reason}")
+        self.name = name
+        self.reason = reason
+
+
+Rule = Callable[[Any], str | None]
+"""A rule returns None when a value is acceptable, else what is wrong ("must be ...")."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one setting is.
+
+    Attributes
+    ----------
+    kind : {"int", "float", "bool", "str", "range"}
+        Value type; ``range`` is a (min, max) pair of floats.
+    unit : str
+        Unit of the value ("px", "m/s", "s", "" when unit-free).
+    help : str
+        One line for ``--help`` and the README.
+    cli : bool
+        Whether the setting is a command-line option (``--name-with-dashes``); all
+        settings are TOML keys.
+    rule : callable
+        Validation, see :data:`Rule`; None checks only the type.
+    default_text : str or None
+        How the default reads where it is derived (``"window/2"``).
+    flag : int or None
+        The quality flag bit the setting controls, for the help text.
+    metavar : str or None
+        Placeholder shown in ``--help``.
+    choices : callable or None
+        Returns the accepted names (lazily, from a registry).
+    """
+
+    kind: str
+    unit: str = ""
+    help: str = ""
+    cli: bool = True
+    rule: Rule | None = None
+    default_text: str | None = None
+    flag: int | None = None
+    metavar: str | None = None
+    choices: Callable[[], list[str]] | None = None
+
+
+def _spec(default: Any, kind: str, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"spec": Spec(kind=kind, help=help, **kw)})
+
+
+# ---- rules ---------------------------------------------------------------------------------
+
+def _int_at_least(lo: int) -> Rule:
+    return lambda v: None if v >= lo else f"must be an integer >= {lo}"
+
+
+def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+            hi_open: bool = False) -> Rule:
+    def rule(v: float) -> str | None:
+        low = lo is None or (v > lo if lo_open else v >= lo)
+        high = hi is None or (v < hi if hi_open else v <= hi)
+        if math.isfinite(v) and low and high:
+            return None
+        parts = []
+        if lo is not None:
+            parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+        if hi is not None:
+            parts.append(f"{'<' if hi_open else '<='} {hi:g}")
+        return "must be a finite number" + (" " + " and ".join(parts) if parts else "")
+    return rule
+
+
+def _choice(names: Callable[[], list[str]]) -> Rule:
+    return lambda v: None if v in names() else f"must be one of {', '.join(names())}"
+
+
+def _range(v: tuple[float, float]) -> str | None:
+    lo, hi = v
+    return None if math.isfinite(lo) and math.isfinite(hi) and lo < hi else "needs finite MIN < MAX"
+
+
+_SUBPIXEL = registry.SUBPIXEL.names
+_CHANNELS = lambda: list(registry.CHANNELS)
+_INTERP = lambda: list(registry.INTERPOLATIONS)
+
+
+@dataclass(frozen=True)
+class TrackParams:
+    """Numerical settings of the tracker (the numeric core's only input besides arrays).
+
+    Every field's default, unit, help and rule is in its :class:`Spec`
+    (``spec_of("window")``); lengths are in pixels. ``step`` None means ``window // 2``
+    and is resolved on construction. Invalid values raise :class:`SettingError`
+    (a ``ValueError``) naming the field.
+    """
+
+    window: int = _spec(32, "int", "Template size.", unit="px", rule=_int_at_least(4))
+    step: int | None = _spec(None, "int", "Grid spacing.", unit="px", rule=_int_at_least(1), default_text="window/2")
+    search: int = _spec(16, "int", "Largest displacement searched along each axis.", unit="px",
+                        rule=_int_at_least(1))
+    sigma: float = _spec(0.7, "float", "Gaussian pre-filter by normalised convolution, NoData-safe; 0 turns it off.",
+                         unit="px", rule=_number(0, 100))
+    subpixel: str = _spec("gaussian", "str", "Three-point sub-pixel peak fit.", rule=_choice(_SUBPIXEL),
+                          choices=_SUBPIXEL)
+    refine: bool = _spec(True, "bool", "Float Lucas-Kanade refinement.")
+    interpolation: str = _spec("bicubic", "str", "Warp kernel of the refinement.", cli=False, rule=_choice(_INTERP),
+                               choices=_INTERP)
+    min_valid: float = _spec(0.5, "float", "Smallest valid fraction of a template.", flag=1,
+                             rule=_number(0, 1, lo_open=True))
+    min_overlap: float = _spec(0.75, "float", "Smallest share of a template's valid pixels that must meet valid "
+                               "pixels of frame B for a lag to count.", cli=False, rule=_number(0, 1, lo_open=True))
+    min_texture: float = _spec(0.02, "float", "Smallest template standard deviation relative to the frame's.", flag=2,
+                               rule=_number(0))
+    max_sigma: float = _spec(0.04, "float", "Largest Lucas-Kanade predicted error (texture swamped by noise); "
+                             "0 disables.", unit="px", flag=2, cli=False, rule=_number(0))
+    min_corr: float = _spec(0.5, "float", "Smallest peak correlation coefficient.", flag=4, rule=_number(-1, 1))
+    min_peak_ratio: float = _spec(1.0, "float", "Smallest first/second correlation peak ratio; 1 disables.", flag=8,
+                                  rule=_number(1))
+    median_threshold: float = _spec(2.0, "float", "Normalised median test threshold (Westerweel & Scarano 2005); "
+                                    "0 disables.", flag=128, rule=_number(0))
+    median_eps: float = _spec(0.1, "float", "Median test fluctuation level.", unit="px", rule=_number(0))
+    max_iter: int = _spec(20, "int", "Refinement iteration cap.", cli=False, rule=_int_at_least(1))
+    tol: float = _spec(5e-3, "float", "Refinement tolerance.", unit="px", cli=False, rule=_number(0))
+    fb_check: bool = _spec(False, "bool", "Track B -> A from each end point and flag misses (a second "
+                           "refinement pass).", flag=64)
+    fb_max: float = _spec(0.5, "float", "Largest forward-backward miss.", unit="px", rule=_number(0))
+    max_accel: float = _spec(1.0, "float", "Three or more frames: largest change of consecutive displacements "
+                             "along a trajectory.", unit="px", flag=512, rule=_number(0))
+    chunk: int = _spec(2048, "int", "Templates processed at once (bounds memory).", cli=False, rule=_int_at_least(1))
+    max_vectors: int = _spec(2_000_000, "int", "Largest grid accepted (about 1 kB per vector).", cli=False,
+                             rule=_int_at_least(1))
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            if f.name == "step" and self.step is None:
+                continue
+            _check(f.name, f.metadata["spec"], getattr(self, f.name))
+        if self.step is None:
+            object.__setattr__(self, "step", max(1, self.window // 2))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs besides paths: the tracker's settings and the edges'.
+
+    ``params`` holds :class:`TrackParams`; the other fields are about reading frames,
+    times, physical units and post-processing, each with its :class:`Spec`.
+    """
+
+    params: TrackParams = field(default_factory=TrackParams)
+    band: int | None = _spec(None, "int", "Band to read (1-based).", rule=_int_at_least(1),
+                             default_text="1; red-green-blue images: luminance", metavar="N")
+    channels: str | None = _spec(None, "str", "Reduce all bands to one channel: BT.601 luma, the first principal "
+                                 "component over valid pixels, or the mean.", rule=_choice(_CHANNELS),
+                                 choices=_CHANNELS)
+    valid_range: tuple[float, float] | None = _spec(None, "range", "Valid values in physical units (after "
+                                                    "scale/offset); others are NoData.", rule=_range,
+                                                    metavar="MIN MAX")
+    dqf: bool = _spec(False, "bool", "GOES netCDF: mask pixels whose data quality flag is not 0.")
+    align: bool = _spec(False, "bool", "Reproject later frames onto the first frame's grid (rasterio.warp, "
+                        "bilinear).")
+    max_dt: float | None = _spec(None, "float", "Refuse pairs further apart in time.", unit="s",
+                                 rule=_number(0, lo_open=True), metavar="SECONDS")
+    force: bool = _spec(False, "bool", "Track frames whose GOES names give different satellites, sectors or bands.")
+    nodata: float | None = _spec(None, "float", "NoData value in stored units, on top of the file's own mask.",
+                                 metavar="VALUE")
+    dt: float | None = _spec(None, "float", "Time between frames, overriding file names and tags.", unit="s",
+                             rule=_number(0, lo_open=True), metavar="SECONDS")
+    pixel_size: float | None = _spec(None, "float", "Pixel size for frames without a CRS (north up), for m/s "
+                                     "output.", unit="m", rule=_number(0, lo_open=True), metavar="M")
+    max_speed: float = _spec(120.0, "float", "Flag faster vectors.", unit="m/s", flag=256,
+                             rule=_number(0, lo_open=True))
+    fill: bool = _spec(False, "bool", "Replace flagged vectors by normalised-convolution interpolation of good "
+                       "neighbours; they keep their flags plus FILLED.", flag=1024)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.params, TrackParams):
+            raise SettingError("params", "must be TrackParams")
+        for f in dataclasses.fields(self):
+            if f.name != "params" and getattr(self, f.name) is not None:
+                _check(f.name, f.metadata["spec"], getattr(self, f.name))
+
+
+SECTIONS = (TrackParams, Settings)
+"""The settings dataclasses, in the order their options are listed."""
+
+
+def _check(name: str, spec: Spec, value: Any) -> None:
+    kind_ok = {
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "bool": lambda v: isinstance(v, bool),
+        "str": lambda v: isinstance(v, str),
+        "range": lambda v: isinstance(v, tuple) and len(v) == 2
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v),
+    }[spec.kind]
+    if not kind_ok(value):
+        what = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
+                "range": "a pair [MIN, MAX]"}[spec.kind]
+        raise SettingError(name, f"must be {what}, got {value!r}")
+    if spec.rule is not None:
+        problem = spec.rule(value)
+        if problem:
+            raise SettingError(name, f"{problem}, got {value!r}")
+
+
+def specs() -> Iterator[tuple[str, Spec, Any]]:
+    """Every setting as (name, spec, default), TrackParams first, in declaration order."""
+    for cls in SECTIONS:
+        for f in dataclasses.fields(cls):
+            if "spec" in f.metadata:
+                yield f.name, f.metadata["spec"], f.default
+
+
+def spec_of(name: str) -> Spec:
+    """The :class:`Spec` of one setting (KeyError for an unknown name)."""
+    for key, spec, _ in specs():
+        if key == name:
+            return spec
+    raise KeyError(name)
+
+
+def _coerce(name: str, spec: Spec, value: Any) -> Any:
+    """Config values: an int where a float is expected, a list where a range is."""
+    if spec.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if spec.kind == "range" and isinstance(value, list | tuple) and len(value) == 2:
+        return tuple(float(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in value)
+    return value
+
+
+def build_settings(values: dict[str, Any]) -> Settings:
+    """Validated :class:`Settings` from canonical keys (``min_valid``); None means the default.
+
+    ``step`` follows ``window`` unless given. Raises :class:`SettingError` naming the
+    first key whose value breaks its rule, or :class:`KeyError` for an unknown key.
+    """
+    track_keys = {f.name for f in dataclasses.fields(TrackParams)}
+    run_keys = {f.name for f in dataclasses.fields(Settings)} - {"params"}
+    track, run = {}, {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key not in track_keys | run_keys:
+            raise KeyError(key)
+        value = _coerce(key, spec_of(key), value)
+        _check(key, spec_of(key), value)
+        (track if key in track_keys else run)[key] = value
+    return Settings(params=TrackParams(**track), **run)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f'"{v}"'
+    return repr(v)
+
+
+def default_toml() -> str:
+    """The text of ``configs/default.toml``: every setting with a default, spelled out."""
+    lines = ["# cloudmotion default settings, spelled out (generated by `python -m cloudmotion.params`).",
+             "# Use as a starting point for your own preset:  cloudmotion track A.tif B.tif --config my.toml",
+             "# Command-line options win over the file. Keys are the long option names (- or _ both work);",
+             "# step is left out because it follows the window (window/2) unless you set it."]
+    for cls, title in ((TrackParams, "tracker and quality control"), (Settings, "reading, times and winds")):
+        lines += ["", f"# {title}"]
+        for f in dataclasses.fields(cls):
+            spec = f.metadata.get("spec")
+            if spec is None or f.default is None:
+                continue
+            unit = f", {spec.unit}" if spec.unit else ""
+            flag = f" (flag {spec.flag})" if spec.flag else ""
+            lines.append(f"{f.name} = {_toml_value(f.default)}  # {spec.help}{unit}{flag}")
+    return "\n".join(lines) + "\n"
+
+
+def default_text(name: str, spec: Spec, default: Any) -> str | None:
+    """How a default reads in help and docs, or None when there is none."""
+    if spec.default_text:
+        return spec.default_text
+    if default is None:
+        return None
+    if spec.kind == "bool":
+        return "on" if default else "off"
+    return f"{default:g}" if isinstance(default, float) else str(default)
+
+
+def option_name(name: str) -> str:
+    """The long option of a setting: ``min_valid`` -> ``--min-valid``."""
+    return "--" + name.replace("_", "-")
+
+
+def option_usage(name: str, spec: Spec) -> str:
+    """How the option is written in the README (``--window PX``, ``--refine/--no-refine``)."""
+    opt = option_name(name)
+    if spec.kind == "bool":
+        return f"{opt}/--no-{name.replace('_', '-')}"
+    if spec.choices:
+        return f"{opt} {'|'.join(spec.choices())}"
+    meta = spec.metavar or {"px": "PX", "m/s": "M/S", "s": "SECONDS", "m": "M"}.get(spec.unit, "F")
+    return f"{opt} {meta}"
+
+
+def readme_table() -> str:
+    """The README's table of the tracker and reading options (generated; a test keeps it in sync)."""
+    rows = ["| option | meaning |", "|---|---|"]
+    for name, spec, default in specs():
+        if not spec.cli:
+            continue
+        unit = f" ({spec.unit})" if spec.unit and spec.unit not in spec.help else ""
+        flag = f"; flag {spec.flag}" if spec.flag else ""
+        text = default_text(name, spec, default)
+        dflt = f" Default {text}." if text is not None else ""
+        rows.append(f"| `{option_usage(name, spec)}` | {spec.help.rstrip('.')}{unit}{flag}.{dflt} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(readme_table() if "--readme" in sys.argv else default_toml())

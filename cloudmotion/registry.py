@@ -1,0 +1,148 @@
+"""The extension points: one registry per family of interchangeable parts.
+
+Every registry maps a name to ``"module:attribute"`` and imports the entry only when it is
+first asked for, so listing the choices (for ``--help``, or to validate a setting) imports
+nothing heavy. A new entry is one call to :meth:`Registry.register`, with an object or a
+``"module:attribute"`` path; the README's development section has a recipe per registry.
+
+=================  ==============================================================
+registry           contract of an entry
+=================  ==============================================================
+``CORRELATORS``    ``f(t, tm, s, sm, *, min_overlap) -> surfaces``: templates ``t``
+                   (N, w, w) float32 with validity ``tm`` (bool, same shape), search
+                   regions ``s`` (N, w + 2r, w + 2r) with validity ``sm``; returns
+                   (N, 2r + 1, 2r + 1) float32 correlation coefficients in [-1, 1]
+                   normalised at every lag, NaN where a lag is undefined (too little
+                   overlap of valid pixels or no variance). Index ``[r, r]`` is lag 0.
+``SUBPIXEL``       ``f(minus, centre, plus) -> offset``: three correlation values
+                   along one axis around an integer peak (arrays of shape (N,)); returns
+                   the peak's offset from the centre sample in px, NaN where undefined.
+``READERS``        a :class:`cloudmotion.formats.readers.Reader`: ``claims(path) ->
+                   bool`` and ``open(path, band=, channels=) -> FrameInfo``; readers are
+                   asked in registration order, the first that claims a path reads it.
+``WRITERS``        a :class:`cloudmotion.formats.writers.Writer`: suffixes, the optional
+                   extra it needs, whether it can stream to stdout, and ``write(path,
+                   result)`` which must write atomically (``atomic_path``).
+``QC_TESTS``       a :class:`cloudmotion.qc.QCTest`: its flag bit, the settings it
+                   reads and ``test(ctx) -> mask`` (True = flag the vector).
+=================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["CHANNELS", "CORRELATORS", "INTERPOLATIONS", "QC_TESTS", "READERS", "SUBPIXEL", "WRITERS", "Registry"]
+
+
+class Registry:
+    """Named entries of one kind, imported lazily.
+
+    Parameters
+    ----------
+    kind : str
+        What an entry is, for messages (``"correlation method"``).
+    entries : dict of str to str or object
+        Name -> ``"module:attribute"`` (imported when first used) or the object itself.
+    """
+
+    def __init__(self, kind: str, entries: dict[str, Any] | None = None) -> None:
+        self.kind = kind
+        self._entries: dict[str, Any] = dict(entries or {})
+
+    def names(self) -> list[str]:
+        """Registered names, in registration order (nothing is imported)."""
+        return list(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def register(self, name: str, entry: Any, *, replace: bool = False) -> None:
+        """Add an entry: an object, or a ``"module:attribute"`` path imported when first used.
+
+        Raises
+        ------
+        ValueError
+            When ``name`` is taken and ``replace`` is False.
+        """
+        if name in self._entries and not replace:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = entry
+
+    def unregister(self, name: str) -> None:
+        """Remove an entry (tests use it to clean up a toy entry)."""
+        self._entries.pop(name, None)
+
+    def get(self, name: str) -> Any:
+        """The entry called ``name``, imported on first use.
+
+        Raises
+        ------
+        ValueError
+            For an unknown name, listing the choices and the closest one.
+        """
+        try:
+            entry = self._entries[name]
+        except KeyError:
+            hint = difflib.get_close_matches(str(name), self.names(), n=1)
+            tip = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ValueError(f"unknown {self.kind} {name!r}; choose from {', '.join(self.names())}{tip}") from None
+        if isinstance(entry, str) and ":" in entry:
+            module, _, attr = entry.partition(":")
+            entry = getattr(importlib.import_module(module), attr)
+            self._entries[name] = entry
+        return entry
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get(name)
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """(name, entry) pairs, importing each entry."""
+        for name in self.names():
+            yield name, self.get(name)
+
+
+CORRELATORS = Registry("correlation method", {
+    "ncc": "cloudmotion.correlate:ncc_masked",
+})
+"""Correlation methods normalised at every lag (contract in the module docstring)."""
+
+SUBPIXEL = Registry("sub-pixel method", {
+    "gaussian": "cloudmotion.subpixel:gaussian_fit",
+    "parabolic": "cloudmotion.subpixel:parabolic_fit",
+    "centroid": "cloudmotion.subpixel:centroid_fit",
+})
+"""Three-point sub-pixel peak fitters."""
+
+INTERPOLATIONS = ("bicubic", "bilinear")
+"""Warp kernels of the Lucas-Kanade refinement."""
+
+CHANNELS = ("luminance", "pca", "mean")
+"""Reductions of a multi-band frame to one channel (:func:`cloudmotion.preprocess.reduce_channels`)."""
+
+READERS = Registry("reader", {
+    "goes-netcdf": "cloudmotion.formats.readers:GOES_NETCDF",
+    "raster": "cloudmotion.formats.readers:RASTER",
+})
+"""Frame readers, asked in order; the generic GDAL raster reader comes last."""
+
+WRITERS = Registry("output format", {
+    "csv": "cloudmotion.formats.csv:WRITER",
+    "tif": "cloudmotion.formats.geotiff:WRITER",
+    "geojson": "cloudmotion.formats.geojson:WRITER",
+    "nc": "cloudmotion.formats.netcdf:WRITER",
+})
+"""Output formats, chosen by the longest matching suffix of the output path."""
+
+WRITER_SUFFIXES = {".csv": "csv", ".tif": "tif", ".tiff": "tif", ".geojson": "geojson", ".nc": "nc"}
+"""Suffix -> writer name for the built-in writers, so choosing one imports nothing; a
+registered writer adds its own suffixes (see :func:`cloudmotion.formats.writers.writer_for`)."""
+
+QC_TESTS = Registry("quality test", {})
+"""Quality-control tests, run in registration order (filled by :mod:`cloudmotion.qc`)."""
