@@ -302,10 +302,18 @@ def default_toml() -> str:
             spec = f.metadata.get("spec")
             if spec is None or f.default is None:
                 continue
-            unit = f", {spec.unit}" if spec.unit else ""
-            flag = f" (flag {spec.flag})" if spec.flag else ""
-            lines.append(f"{f.name} = {_toml_value(f.default)}  # {spec.help}{unit}{flag}")
+            lines.append(f"{f.name} = {_toml_value(f.default)}  # {describe(spec)}")
     return "\n".join(lines) + "\n"
+
+
+def describe(spec: Spec) -> str:
+    """The help line with its unit and flag bit: ``Template size (px)``."""
+    text = spec.help.rstrip(".")
+    if spec.unit:
+        text += f" ({spec.unit})"
+    if spec.flag:
+        text += f"; flag {spec.flag}"
+    return text
 
 
 def default_text(name: str, spec: Spec, default: Any) -> str | None:
@@ -341,11 +349,10 @@ def readme_table() -> str:
     for name, spec, default in specs():
         if not spec.cli:
             continue
-        unit = f" ({spec.unit})" if spec.unit and spec.unit not in spec.help else ""
-        flag = f"; flag {spec.flag}" if spec.flag else ""
         text = default_text(name, spec, default)
         dflt = f" Default {text}." if text is not None else ""
-        rows.append(f"| `{option_usage(name, spec)}` | {spec.help.rstrip('.')}{unit}{flag}.{dflt} |")
+        usage = option_usage(name, spec).replace("|", "\\|")
+        rows.append(f"| `{usage}` | {describe(spec)}.{dflt} |")
     return "\n".join(rows) + "\n"
 
 

@@ -17,11 +17,7 @@ __all__ = ["settings_from", "tracker_options", "verbosity"]
 
 
 def _help(name: str, spec: params.Spec, default) -> str:
-    text = spec.help.rstrip(".")
-    if spec.unit and spec.unit not in text:
-        text += f", {spec.unit}"
-    if spec.flag:
-        text += f" (flag {spec.flag})"
+    text = params.describe(spec)
     shown = params.default_text(name, spec, default)
     return text + "." + (f"  [default: {shown}]" if shown is not None else "")
 
