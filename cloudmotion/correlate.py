@@ -24,9 +24,15 @@ import os
 import numpy as np
 from scipy import fft as sfft
 
-from .grid import box_sums
+from .grid import Grid, box_sums, extract_windows, integral_image, window_sums
+from .registry import CORRELATORS
+from .subpixel import fit_subpixel, locate_peaks
 
-__all__ = ["ncc_dense", "ncc_fft_size", "ncc_masked", "ncc_surfaces"]
+__all__ = ["correlate_grid", "ncc_dense", "ncc_fft_size", "ncc_masked", "ncc_surfaces"]
+
+_CHUNK_BYTES = 512 * 2**20
+"""Working-set budget of one correlation chunk (the masked path holds about 64 bytes per
+FFT sample per template)."""
 
 _WORKERS = max(1, os.cpu_count() or 1)
 
@@ -187,4 +193,90 @@ def ncc_surfaces(
     if (~dense).any():
         sel = ~dense
         out[sel] = ncc_masked(templates[sel], template_masks[sel], regions[sel], region_masks[sel], min_overlap)
+    return out
+
+
+def correlate_grid(a: np.ndarray, a_valid: np.ndarray, a_std: float, b: np.ndarray, b_valid: np.ndarray,
+                   grid: Grid, params) -> dict[str, np.ndarray]:
+    """The correlation stage: every template of frame A searched in frame B, in chunks.
+
+    Parameters
+    ----------
+    a, b : ndarray of float32, shape (rows, cols)
+        Pre-filtered frames A and B.
+    a_valid, b_valid : ndarray of bool, shape (rows, cols)
+        Validity masks.
+    a_std : float
+        Standard deviation of frame A's valid pixels (the texture reference).
+    grid : Grid
+        Template geometry.
+    params : TrackParams
+        ``window``, ``search``, ``min_overlap``, ``subpixel``, ``chunk`` and
+        ``correlation`` (the :data:`cloudmotion.registry.CORRELATORS` entry).
+
+    Returns
+    -------
+    dict of str to ndarray, each shape (N,) in grid order
+        ``dx``, ``dy`` (sub-pixel peak, px; NaN on the border), ``corr`` (peak
+        coefficient), ``second`` (second peak), ``border`` (bool), ``valid`` (valid
+        fraction of the template) and ``std`` (template standard deviation over
+        ``a_std``).
+    """
+    correlator = CORRELATORS.get(params.correlation)
+    w, r = params.window, params.search
+    rows, cols = grid.top_left()
+    n = rows.size
+    # NCC ignores offsets: centring both frames keeps the float32 FFT sums accurate
+    offset = float(a[a_valid].mean()) if a_valid.any() else 0.0
+    pa = (a - offset).astype(np.float32)
+    pb = np.pad((b - offset).astype(np.float32), r)
+    pbm = np.pad(b_valid, r)
+    # per-window counts, sums and region norms are gathers from frame-level summed-area
+    # tables (never a frame-sized map of every window)
+    bad_t = window_sums(integral_image(~a_valid), rows, cols, w)
+    bad_s = window_sums(integral_image(~pbm), rows, cols, w + 2 * r)
+    out = {k: np.full(n, np.nan) for k in ("dx", "dy", "corr", "second", "valid", "std")}
+    out["border"] = np.zeros(n, dtype=bool)
+    out["valid"] = 1.0 - bad_t / (w * w)
+    am = np.where(a_valid, pa, np.float32(0))
+    cnt = w * w - bad_t
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = window_sums(integral_image(am), rows, cols, w) / cnt
+        np.multiply(am, am, out=am)
+        var = np.maximum(window_sums(integral_image(am), rows, cols, w) / cnt - mean * mean, 0.0)
+    out["std"] = np.sqrt(var) / a_std if a_std > 0 else np.zeros(n)
+    del am
+    sb = np.where(pbm, pb, np.float32(0))
+    s1_table = integral_image(sb)
+    np.multiply(sb, sb, out=sb)
+    s2_table = integral_image(sb)
+    del sb
+    k = 2 * r + 1
+    # the chunk bounds bytes, not just templates: FFT arrays grow with (window + 2 search)^2
+    fft = ncc_fft_size(w + 2 * r)
+    chunk = int(min(params.chunk, max(8, _CHUNK_BYTES // (64 * fft * fft))))
+    for lo in range(0, n, chunk):
+        sl = slice(lo, min(lo + chunk, n))
+        t = extract_windows(pa, 0, rows[sl], cols[sl], w)
+        s = extract_windows(pb, r, rows[sl] - r, cols[sl] - r, w + 2 * r)
+        dense = (bad_t[sl] == 0) & (bad_s[sl] == 0)
+        lag = np.arange(k)
+        rr = rows[sl][:, None, None] + lag[None, :, None]
+        cc = cols[sl][:, None, None] + lag[None, None, :]
+        s1 = window_sums(s1_table, rr, cc, w)
+        norms = np.sqrt(np.maximum(window_sums(s2_table, rr, cc, w) - s1 * s1 / (w * w), 0.0))
+        surf = np.empty((t.shape[0], k, k), dtype=np.float32)
+        for j in range(0, t.shape[0], max(8, chunk // 4)):  # masked windows hold ~4x the bytes
+            m = slice(j, min(j + max(8, chunk // 4), t.shape[0]))
+            tm = extract_windows(a_valid, 0, rows[sl][m], cols[sl][m], w)
+            sm = extract_windows(pbm, r, rows[sl][m] - r, cols[sl][m] - r, w + 2 * r)
+            surf[m] = correlator(t[m], tm, s[m], sm, min_overlap=params.min_overlap, region_norms=norms[m],
+                                 dense=dense[m])
+        peaks = locate_peaks(surf)
+        prow, pcol = fit_subpixel(surf, peaks, params.subpixel)
+        out["dy"][sl] = prow - r
+        out["dx"][sl] = pcol - r
+        out["corr"][sl] = peaks.value
+        out["second"][sl] = peaks.second
+        out["border"][sl] = peaks.on_border & np.isfinite(peaks.value)
     return out

@@ -119,6 +119,19 @@ class MotionField:
     temporal : ndarray of float64
         Temporal consistency in [0, 1] against the neighbouring pair of a sequence of
         three or more frames (NaN otherwise).
+    peak_at_border : ndarray of bool or None
+        The correlation peak lies on the edge of the search region.
+    refine_failed : ndarray of bool or None
+        Lucas-Kanade refinement failed (None when it did not run).
+    predicted_error : ndarray of float64 or None
+        Lucas-Kanade predicted standard error along the worst direction, px.
+    temporal_diff : ndarray of float64 or None
+        Difference from the neighbouring pair's vector along the trajectory, px per
+        frame step (None without a neighbouring pair).
+    speed : ndarray of float64 or None
+        Geodesic speed in m/s, once geolocated with a time step.
+    filled : ndarray of bool or None
+        Interpolated by :func:`cloudmotion.qc.fill_flagged`, not measured.
     """
 
     grid: Grid
@@ -136,6 +149,12 @@ class MotionField:
     fb_error: np.ndarray | None = None
     temporal: np.ndarray | None = None
     params: TrackParams | None = None
+    peak_at_border: np.ndarray | None = None
+    refine_failed: np.ndarray | None = None
+    predicted_error: np.ndarray | None = None
+    temporal_diff: np.ndarray | None = None
+    speed: np.ndarray | None = None
+    filled: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("fb_error", "temporal"):

@@ -133,6 +133,9 @@ class TrackParams:
                         rule=_int_at_least(1))
     sigma: float = _spec(0.7, "float", "Gaussian pre-filter by normalised convolution, NoData-safe; 0 turns it off.",
                          unit="px", rule=_number(0, 100))
+    correlation: str = _spec("ncc", "str", "Correlation method (a registered one; ncc: coefficient normalised at "
+                             "every lag, masked).", rule=_choice(registry.CORRELATORS.names),
+                             choices=registry.CORRELATORS.names)
     subpixel: str = _spec("gaussian", "str", "Three-point sub-pixel peak fit.", rule=_choice(_SUBPIXEL),
                           choices=_SUBPIXEL)
     refine: bool = _spec(True, "bool", "Float Lucas-Kanade refinement.")
@@ -159,6 +162,8 @@ class TrackParams:
     fb_max: float = _spec(0.5, "float", "Largest forward-backward miss.", unit="px", rule=_number(0))
     max_accel: float = _spec(1.0, "float", "Three or more frames: largest change of consecutive displacements "
                              "along a trajectory.", unit="px", flag=512, rule=_number(0))
+    max_speed: float = _spec(120.0, "float", "Flag faster vectors.", unit="m/s", flag=256,
+                             rule=_number(0, lo_open=True))
     chunk: int = _spec(2048, "int", "Templates processed at once (bounds memory).", cli=False, rule=_int_at_least(1))
     max_vectors: int = _spec(2_000_000, "int", "Largest grid accepted (about 1 kB per vector).", cli=False,
                              rule=_int_at_least(1))
@@ -201,8 +206,6 @@ class Settings:
                              rule=_number(0, lo_open=True), metavar="SECONDS")
     pixel_size: float | None = _spec(None, "float", "Pixel size for frames without a CRS (north up), for m/s "
                                      "output.", unit="m", rule=_number(0, lo_open=True), metavar="M")
-    max_speed: float = _spec(120.0, "float", "Flag faster vectors.", unit="m/s", flag=256,
-                             rule=_number(0, lo_open=True))
     fill: bool = _spec(False, "bool", "Replace flagged vectors by normalised-convolution interpolation of good "
                        "neighbours; they keep their flags plus FILLED.", flag=1024)
 

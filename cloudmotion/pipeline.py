@@ -3,6 +3,7 @@ writing that every command shares. No click and no printing: warnings are return
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 
@@ -22,8 +23,8 @@ from .geo import geolocate
 from .grid import make_grid
 from .model import GeoVectors, MotionField, Vectors
 from .params import Settings, TrackParams
-from .qc import Flag
-from .track import fill_flagged, flag_where, iter_track_sequence
+from .qc import assess, fill_flagged
+from .track import iter_track_sequence
 
 __all__ = ["Settings", "check_trackable", "open_frames", "pair_steps", "track_frames", "write_result"]
 
@@ -135,10 +136,8 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
                              pixel_size=settings.pixel_size)
 
         geo = locate(field)
-        with np.errstate(invalid="ignore"):
-            too_fast = geo.speed > settings.max_speed
-        if too_fast.any():
-            field = flag_where(field, too_fast, Flag.SPEED_LIMIT)
+        if dt is not None:
+            field = assess(dataclasses.replace(field, speed=geo.speed), settings.params)
         if settings.fill:
             field = fill_flagged(field)
             geo = locate(field)

@@ -1,29 +1,47 @@
-"""Quality control: the ``flag`` bitmask, the normalised median test and the quality score.
+"""Quality control: the ``flag`` bitmask, the registry of QC tests, and the one pass that sets flags.
 
-Every vector carries ``flag`` (0 = good, otherwise the OR of the reasons below)
-and ``quality``, a score from 0 (worthless) to 100 (fully trusted).
+Every vector carries ``flag`` (0 = good, otherwise the OR of the reasons below) and
+``quality``, a score from 0 (worthless) to 100 (fully trusted). Flags are *derived*: a
+:class:`~cloudmotion.model.MotionField` holds the measurements and diagnostics (valid
+fraction, correlation, refinement outcome, forward-backward miss, temporal difference,
+speed), and :func:`assess` runs every registered :class:`QCTest` over them in order, in
+one pass, and returns the field with ``flag``, ``median_residual`` and ``quality`` set.
+When a later stage adds a diagnostic (the next pair's vectors, the speed in m/s) it calls
+:func:`assess` again. Only :func:`fill_flagged` changes a field after that (``FILLED``).
+
+Adding a test: write ``test(ctx) -> mask`` (True = flag the vector; None = not
+applicable, e.g. no speed known) and register it::
+
+    from cloudmotion.qc import Flag, QCTest, QC_TESTS
+    QC_TESTS.register("my_test", QCTest(Flag.MY_BIT, ("my_threshold",), my_test, "why"))
+
+A new bit is appended to :class:`Flag`, never renumbered. Tests run in registration order
+and see ``ctx.flag`` as set by the tests before them.
 
 References
 ----------
 Westerweel, J. and Scarano, F. (2005). Universal outlier detection for PIV data.
 Experiments in Fluids 39, 1096-1100.
-Holmlund, K. (1998). The utilization of statistical properties of satellite-derived
-atmospheric motion vectors to derive quality indicators. Weather and Forecasting 13, 1093-1104.
+Holmlund, K. (1998). Weather and Forecasting 13, 1093-1104.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
-__all__ = ["FLAG_DESCRIPTIONS", "Flag", "median_test", "quality_score", "temporal_consistency"]
+from .field_stats import fill_field, median_test, quality_score
+from .registry import QC_TESTS
+
+__all__ = ["QC_TESTS", "Flag", "QCContext", "QCTest", "assess", "fill_flagged", "no_vector"]
 
 
 class Flag(enum.IntFlag):
-    """Reasons a vector is not good; ``flag == 0`` means good. See :data:`FLAG_DESCRIPTIONS`."""
+    """Reasons a vector is not good; ``flag == 0`` means good (bits fixed by DESIGN.md)."""
 
     NODATA = 1
     LOW_TEXTURE = 2
@@ -36,227 +54,204 @@ class Flag(enum.IntFlag):
     SPEED_LIMIT = 256
     TEMPORAL = 512
     FILLED = 1024
+    STATIC = 2048
+    CLEAR_SKY = 8192
+    SURFACE = 16384
 
 
-FLAG_DESCRIPTIONS = {
-    Flag.NODATA: "too little valid data in the template (min_valid) or no defined correlation: no vector",
-    Flag.LOW_TEXTURE: "template too flat to carry motion: its standard deviation is below min_texture "
-    "times the frame's, or the refinement's predicted error is above max_sigma px (texture swamped by "
-    "noise; clear sky, flat cloud tops)",
-    Flag.LOW_CORRELATION: "peak correlation coefficient below min_corr",
-    Flag.LOW_PEAK_RATIO: "first over second correlation peak below min_peak_ratio: ambiguous match",
-    Flag.PEAK_AT_BORDER: "correlation peak on the edge of the search region or of the defined lags: "
-    "the motion may exceed --search; no vector",
-    Flag.REFINE_FAILED: "Lucas-Kanade did not converge, was ill-conditioned (aperture problem) or moved "
-    "more than 1.5 px from the correlation peak; the correlation estimate is kept",
-    Flag.FORWARD_BACKWARD: "tracking B -> A from the end point misses the origin by more than fb_max px "
-    "(only with --fb-check)",
-    Flag.MEDIAN_OUTLIER: "normalised median residual against the 3x3 neighbours above median_threshold "
-    "(Westerweel & Scarano 2005)",
-    Flag.SPEED_LIMIT: "speed above max_speed m/s",
-    Flag.TEMPORAL: "with three or more frames: consecutive displacements along the trajectory differ by "
-    "more than max_accel px (Holmlund 1998 style consistency)",
-    Flag.FILLED: "not measured: interpolated from good neighbours by --fill",
-}
-"""One line per flag bit, as documented in the README."""
+@dataclass
+class QCContext:
+    """What a QC test sees.
+
+    Attributes
+    ----------
+    field : MotionField
+        Measurements and diagnostics, arrays of the grid's shape (rows, cols).
+    params : TrackParams
+        Thresholds.
+    flag : ndarray of int32
+        Bits set by the tests that ran before this one.
+    median_residual : ndarray or None
+        Set by the median test, for the quality score.
+    """
+
+    field: object
+    params: object
+    flag: np.ndarray
+    median_residual: np.ndarray | None = None
 
 
-def _neighbour_stack(field: np.ndarray) -> np.ndarray:
-    """Return the 8 neighbours of every cell as an array of shape (8, ny, nx), NaN outside."""
-    padded = np.pad(field, 1, mode="constant", constant_values=np.nan)
-    ny, nx = field.shape
-    out = [
-        padded[1 + di : 1 + di + ny, 1 + dj : 1 + dj + nx]
-        for di in (-1, 0, 1)
-        for dj in (-1, 0, 1)
-        if (di, dj) != (0, 0)
-    ]
-    return np.stack(out)
+@dataclass(frozen=True)
+class QCTest:
+    """One quality-control test.
+
+    Attributes
+    ----------
+    bit : Flag
+        The bit it sets.
+    keys : tuple of str
+        The settings it reads (:mod:`cloudmotion.params` names).
+    test : callable
+        ``test(ctx: QCContext) -> ndarray of bool or None``: True where the vector fails.
+    description : str
+        When the bit is set, for users.
+    """
+
+    bit: Flag
+    keys: tuple[str, ...]
+    test: Callable[[QCContext], np.ndarray | None]
+    description: str
 
 
-def median_test(
-    dx: np.ndarray, dy: np.ndarray, good: np.ndarray, *, eps: float = 0.1, min_neighbours: int = 3
-) -> np.ndarray:
-    """Normalised median residual of every vector against its 3x3 neighbourhood.
+def no_vector(valid_fraction: np.ndarray, corr: np.ndarray, min_valid: float) -> np.ndarray:
+    """Templates that give no vector at all: too little valid data or no defined correlation."""
+    return (valid_fraction < min_valid) | ~np.isfinite(corr)
+
+
+def _nodata(ctx: QCContext) -> np.ndarray:
+    f = ctx.field
+    return no_vector(f.valid_fraction, f.corr, ctx.params.min_valid)
+
+
+def _low_texture(ctx: QCContext) -> np.ndarray:
+    f, p = ctx.field, ctx.params
+    measured = ~_nodata(ctx)
+    flat = measured & ~(f.texture >= p.min_texture)
+    if f.predicted_error is not None and p.max_sigma > 0:
+        with np.errstate(invalid="ignore"):
+            flat |= f.predicted_error > p.max_sigma
+    return flat
+
+
+def _low_correlation(ctx: QCContext) -> np.ndarray:
+    corr = ctx.field.corr
+    return np.isfinite(corr) & (corr < ctx.params.min_corr)
+
+
+def _low_peak_ratio(ctx: QCContext) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return ctx.field.peak_ratio < ctx.params.min_peak_ratio
+
+
+def _refine_failed(ctx: QCContext) -> np.ndarray | None:
+    return ctx.field.refine_failed
+
+
+def _forward_backward(ctx: QCContext) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return ctx.field.fb_error > ctx.params.fb_max
+
+
+def _median(ctx: QCContext) -> np.ndarray | None:
+    f, p = ctx.field, ctx.params
+    ctx.median_residual = median_test(f.dx, f.dy, ctx.flag == 0, eps=p.median_eps)
+    if p.median_threshold <= 0:
+        return None
+    return ctx.median_residual > p.median_threshold
+
+
+def _speed(ctx: QCContext) -> np.ndarray | None:
+    if ctx.field.speed is None:
+        return None
+    with np.errstate(invalid="ignore"):
+        return ctx.field.speed > ctx.params.max_speed
+
+
+def _temporal(ctx: QCContext) -> np.ndarray | None:
+    diff = ctx.field.temporal_diff
+    if diff is None:
+        return None
+    with np.errstate(invalid="ignore"):
+        return diff > ctx.params.max_accel
+
+
+def _filled(ctx: QCContext) -> np.ndarray | None:
+    return ctx.field.filled
+
+
+for _name, _test in {
+    "nodata": QCTest(Flag.NODATA, ("min_valid",), _nodata,
+                     "too little valid data in the template (min_valid) or no defined correlation: no vector"),
+    "low_texture": QCTest(Flag.LOW_TEXTURE, ("min_texture", "max_sigma"), _low_texture,
+                          "template too flat to carry motion: its standard deviation is below min_texture times "
+                          "the frame's, or the refinement's predicted error is above max_sigma px"),
+    "peak_at_border": QCTest(Flag.PEAK_AT_BORDER, (), lambda ctx: ctx.field.peak_at_border,
+                             "correlation peak on the edge of the search region or of the defined lags: the "
+                             "motion may exceed --search; no vector"),
+    "low_correlation": QCTest(Flag.LOW_CORRELATION, ("min_corr",), _low_correlation,
+                              "peak correlation coefficient below min_corr"),
+    "low_peak_ratio": QCTest(Flag.LOW_PEAK_RATIO, ("min_peak_ratio",), _low_peak_ratio,
+                             "first over second correlation peak below min_peak_ratio: ambiguous match"),
+    "refine_failed": QCTest(Flag.REFINE_FAILED, (), _refine_failed,
+                            "Lucas-Kanade did not converge, was ill-conditioned or moved more than 1.5 px from "
+                            "the correlation peak; the correlation estimate is kept"),
+    "forward_backward": QCTest(Flag.FORWARD_BACKWARD, ("fb_max",), _forward_backward,
+                               "tracking B -> A from the end point misses the origin by more than fb_max px"),
+    "median": QCTest(Flag.MEDIAN_OUTLIER, ("median_threshold", "median_eps"), _median,
+                     "normalised median residual against the 3x3 neighbours above median_threshold"),
+    "speed_limit": QCTest(Flag.SPEED_LIMIT, ("max_speed",), _speed, "speed above max_speed m/s"),
+    "temporal": QCTest(Flag.TEMPORAL, ("max_accel",), _temporal,
+                       "consecutive displacements along the trajectory differ by more than max_accel px"),
+    "filled": QCTest(Flag.FILLED, (), _filled, "not measured: interpolated from good neighbours by --fill"),
+}.items():
+    QC_TESTS.register(_name, _test, replace=True)
+
+
+def assess(field, params, *, stop: Flag | None = None):
+    """Run every registered QC test over a field, in order, in one pass.
 
     Parameters
     ----------
-    dx, dy : ndarray, shape (ny, nx)
-        Displacement components in pixels on the vector grid (rows, cols).
-    good : ndarray of bool, shape (ny, nx)
-        Vectors allowed to act as neighbours (flagged vectors are excluded).
-    eps : float
-        Acceptable fluctuation level in pixels (Westerweel & Scarano use 0.1 px).
-    min_neighbours : int
-        Fewer good neighbours than this gives a residual of 0 (not testable).
+    field : MotionField
+        Measurements and diagnostics (any earlier ``flag`` is ignored).
+    params : TrackParams
+        Thresholds.
+    stop : Flag, optional
+        Run only the tests before the first test of this bit (a provisional mask, e.g.
+        the vectors good enough to estimate the flow's Jacobian from).
 
     Returns
     -------
-    ndarray, shape (ny, nx)
-        The larger of the two component residuals ``|u0 - um| / (rm + eps)``; NaN where
-        the vector itself is NaN. Westerweel & Scarano flag residuals above 2.
+    MotionField
+        A new field with ``flag``, ``median_residual`` and ``quality`` set; the input
+        is not modified.
     """
-    res = np.zeros(dx.shape, dtype=np.float64)
-    count = _neighbour_stack(np.where(good, 1.0, np.nan))
-    n_ok = np.sum(np.isfinite(count), axis=0)
-    for comp in (dx, dy):
-        nb = _neighbour_stack(np.where(good, comp, np.nan))
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN neighbourhoods are expected
-            um = np.nanmedian(nb, axis=0)
-            rm = np.nanmedian(np.abs(nb - um), axis=0)
-        r = np.abs(comp - um) / (rm + eps)
-        res = np.fmax(res, np.where(n_ok >= min_neighbours, r, 0.0))
-    res[~(np.isfinite(dx) & np.isfinite(dy))] = np.nan
-    return res
+    ctx = QCContext(field=field, params=params, flag=np.zeros(field.dx.shape, dtype=np.int32))
+    for qc_test in QC_TESTS.values():
+        if stop is not None and qc_test.bit == stop:
+            break
+        mask = qc_test.test(ctx)
+        if mask is not None:
+            ctx.flag[np.asarray(mask, dtype=bool)] |= qc_test.bit
+    resid = ctx.median_residual if ctx.median_residual is not None else field.median_residual
+    temporal = field.temporal if field.temporal_diff is not None else None
+    quality = quality_score(field.corr, field.peak_ratio, resid, temporal)
+    quality[np.isnan(field.dx)] = 0.0
+    if field.filled is not None:
+        quality[field.filled] = 0.0
+    return dataclasses.replace(field, flag=ctx.flag, median_residual=resid, quality=quality)
 
 
-def quality_score(
-    corr: np.ndarray,
-    peak_ratio: np.ndarray,
-    median_residual: np.ndarray,
-    temporal: np.ndarray | None = None,
-) -> np.ndarray:
-    """Combine per-vector evidence into a quality index from 0 to 100.
+def fill_flagged(field, *, sigma: float = 1.0):
+    """Replace vectors that are not good by interpolation of good neighbours.
 
-    Each component is mapped to [0, 1] and the components are averaged with weights
-    (Holmlund 1998 style quality index, without a forecast model):
-
-    * correlation: ``clip((corr - 0.3) / 0.6, 0, 1)`` (weight 0.4);
-    * peak ratio: ``clip((ratio - 1) / 1, 0, 1)`` (weight 0.2);
-    * spatial consistency: ``1 - tanh(residual / 2)**2`` (weight 0.4), so a residual
-      at the median-test threshold of 2 scores 0.42;
-    * temporal consistency (triplets), already in [0, 1], shares weight 0.4 with the
-      spatial term when given.
+    Interpolated vectors keep their flag bits plus :attr:`Flag.FILLED` and get quality 0,
+    so they are never mistaken for measurements.
 
     Parameters
     ----------
-    corr, peak_ratio, median_residual : ndarray
-        Same shape; NaN in ``corr`` gives quality 0.
-    temporal : ndarray, optional
-        Temporal consistency in [0, 1] from a triplet comparison.
-
-    Returns
-    -------
-    ndarray of float64
-        Quality in [0, 100].
-    """
-    qc = np.clip((np.nan_to_num(corr, nan=0.0) - 0.3) / 0.6, 0.0, 1.0)
-    qr = np.clip(np.nan_to_num(peak_ratio, nan=1.0) - 1.0, 0.0, 1.0)
-    qs = 1.0 - np.tanh(np.nan_to_num(median_residual, nan=10.0) / 2.0) ** 2
-    if temporal is None:
-        consistency = qs
-    else:
-        consistency = 0.5 * qs + 0.5 * np.clip(np.nan_to_num(temporal, nan=0.0), 0.0, 1.0)
-    q = 100.0 * (0.4 * qc + 0.2 * qr + 0.4 * consistency)
-    q[~np.isfinite(corr)] = 0.0
-    return q
-
-
-def temporal_consistency(
-    row: np.ndarray,
-    col: np.ndarray,
-    dx: np.ndarray,
-    dy: np.ndarray,
-    other_dx: np.ndarray,
-    other_dy: np.ndarray,
-    other_good: np.ndarray,
-    *,
-    row0: float,
-    col0: float,
-    step: float,
-    backward: bool = False,
-    scale: float = 1.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Compare each vector with the next (or previous) pair's vector along its trajectory.
-
-    With ``backward=False`` the other field (pair B -> C) is sampled at this vector's end
-    point ``origin + d``; with ``backward=True`` the other field (pair Z -> A) is sampled
-    at ``origin - d``, where the feature came from. Sampling is bilinear over the other
-    field's good vectors.
-
-    The consistency follows Holmlund (1998): the mean of three terms, each
-    ``1 - tanh(difference / tolerance)``, with ``s`` the mean length of the two vectors
-    in pixels:
-
-    * direction: ``|angle difference|`` in degrees, tolerance ``20 exp(-s / 0.5) + 10``
-      (short vectors have uncertain directions);
-    * speed: ``| |d1| - |d2| |``, tolerance ``0.2 s + 0.1`` px;
-    * vector: ``|d1 - d2|``, tolerance ``0.2 s + 0.1`` px.
-
-    Parameters
-    ----------
-    row, col : ndarray, shape (ny, nx)
-        Origins of this field's vectors (pixel index coordinates).
-    dx, dy : ndarray, shape (ny, nx)
-        This field's displacements, px.
-    other_dx, other_dy : ndarray, shape (my, mx)
-        The other pair's displacements on its grid, px.
-    other_good : ndarray of bool, shape (my, mx)
-        The other pair's good vectors.
-    row0, col0, step : float
-        The other grid's first origin and spacing, px.
-    backward : bool
-        Sample at ``origin - d`` (previous pair) instead of ``origin + d`` (next pair).
-    scale : float
-        Multiplies the other field's displacements to this pair's time step
-        (``dt_this / dt_other``).
-
-    Returns
-    -------
-    consistency : ndarray, shape (ny, nx)
-        In [0, 1]; NaN where no comparison is possible.
-    difference : ndarray, shape (ny, nx)
-        ``|d1 - d2|`` in px; NaN where no comparison is possible.
-    """
-    sign = -1.0 if backward else 1.0
-    pr = (row + sign * dy - row0) / step
-    pc = (col + sign * dx - col0) / step
-    good = other_good & np.isfinite(other_dx) & np.isfinite(other_dy)
-    w = good.astype(np.float64)
-    coords = [np.nan_to_num(pr.ravel(), nan=-1e9), np.nan_to_num(pc.ravel(), nan=-1e9)]
-
-    def sample(values: np.ndarray) -> np.ndarray:
-        return ndimage.map_coordinates(values, coords, order=1, mode="constant", cval=0.0).reshape(row.shape)
-
-    wsum = sample(w)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ox = sample(np.where(good, other_dx, 0.0)) / wsum * scale
-        oy = sample(np.where(good, other_dy, 0.0)) / wsum * scale
-    usable = (wsum > 0.5) & np.isfinite(dx) & np.isfinite(dy)
-    s1, s2 = np.hypot(dx, dy), np.hypot(ox, oy)
-    s = 0.5 * (s1 + s2)
-    ang = np.degrees(np.abs(np.angle(np.exp(1j * (np.arctan2(dy, dx) - np.arctan2(oy, ox))))))
-    diff = np.hypot(dx - ox, dy - oy)
-    tol = 0.2 * s + 0.1
-    dc = 1.0 - np.tanh(ang / (20.0 * np.exp(-s / 0.5) + 10.0))
-    sc = 1.0 - np.tanh(np.abs(s1 - s2) / tol)
-    vc = 1.0 - np.tanh(diff / tol)
-    cons = (dc + sc + vc) / 3.0
-    return np.where(usable, cons, np.nan), np.where(usable, diff, np.nan)
-
-
-def fill_field(dx: np.ndarray, dy: np.ndarray, good: np.ndarray, *, sigma: float = 1.0) -> tuple[np.ndarray, ...]:
-    """Replace vectors that are not good by normalised-convolution interpolation of good ones.
-
-    Parameters
-    ----------
-    dx, dy : ndarray, shape (ny, nx)
-        Displacements, px.
-    good : ndarray of bool, shape (ny, nx)
-        Vectors to keep and interpolate from.
+    field : MotionField
+        An assessed field.
     sigma : float
-        Gaussian width in grid cells (see :func:`cloudmotion.grid.fill_invalid`).
+        Normalised-convolution width in grid cells.
 
     Returns
     -------
-    dx, dy : ndarray
-        Filled fields (good vectors unchanged).
-    filled : ndarray of bool
-        Cells that were interpolated; all False when no vector is good.
+    MotionField
+        A new field; the input is not modified.
     """
-    from .grid import fill_invalid
-
-    if not good.any():
-        return dx.copy(), dy.copy(), np.zeros(good.shape, dtype=bool)
-    return fill_invalid(dx, good, sigma=sigma), fill_invalid(dy, good, sigma=sigma), ~good
+    dx, dy, filled = fill_field(field.dx, field.dy, field.good, sigma=sigma)
+    flag = field.flag.copy()
+    flag[filled] |= Flag.FILLED
+    quality = np.where(filled, 0.0, field.quality)
+    return dataclasses.replace(field, dx=dx, dy=dy, flag=flag, quality=quality, filled=filled)

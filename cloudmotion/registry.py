@@ -8,12 +8,13 @@ nothing heavy. A new entry is one call to :meth:`Registry.register`, with an obj
 =================  ==============================================================
 registry           contract of an entry
 =================  ==============================================================
-``CORRELATORS``    ``f(t, tm, s, sm, *, min_overlap) -> surfaces``: templates ``t``
+``CORRELATORS``    ``f(t, tm, s, sm, *, min_overlap, **hints) -> surfaces``: templates ``t``
                    (N, w, w) float32 with validity ``tm`` (bool, same shape), search
                    regions ``s`` (N, w + 2r, w + 2r) with validity ``sm``; returns
                    (N, 2r + 1, 2r + 1) float32 correlation coefficients in [-1, 1]
                    normalised at every lag, NaN where a lag is undefined (too little
                    overlap of valid pixels or no variance). Index ``[r, r]`` is lag 0.
+                   ``hints`` (``region_norms``, ``dense``) may be used or ignored.
 ``SUBPIXEL``       ``f(minus, centre, plus) -> offset``: three correlation values
                    along one axis around an integer peak (arrays of shape (N,)); returns
                    the peak's offset from the centre sample in px, NaN where undefined.
@@ -102,6 +103,11 @@ class Registry:
     def __getitem__(self, name: str) -> Any:
         return self.get(name)
 
+    def values(self) -> Iterator[Any]:
+        """The entries, in registration order, each imported."""
+        for name in self.names():
+            yield self.get(name)
+
     def items(self) -> Iterator[tuple[str, Any]]:
         """(name, entry) pairs, importing each entry."""
         for name in self.names():
@@ -109,7 +115,7 @@ class Registry:
 
 
 CORRELATORS = Registry("correlation method", {
-    "ncc": "cloudmotion.correlate:ncc_masked",
+    "ncc": "cloudmotion.correlate:ncc_surfaces",
 })
 """Correlation methods normalised at every lag (contract in the module docstring)."""
 

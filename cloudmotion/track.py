@@ -12,29 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .correlate import ncc_dense, ncc_fft_size, ncc_masked
-from .grid import (
-    Grid,
-    extract_windows,
-    field_jacobian,
-    fill_invalid,
-    integral_image,
-    make_grid,
-    window_sums,
-)
+from .correlate import correlate_grid
+from .field_stats import temporal_consistency
+from .grid import Grid, field_jacobian, fill_invalid, make_grid
 from .model import MotionField
 from .params import TrackParams
 from .preprocess import prepare_frame
-from .qc import Flag, fill_field, median_test, quality_score, temporal_consistency
+from .qc import Flag, assess, no_vector
 from .refine import frame_gradients, gradient_bias, lucas_kanade
-from .subpixel import fit_subpixel, locate_peaks
 
-__all__ = ["MotionField", "TrackParams", "fill_flagged", "flag_where", "iter_track_sequence", "track_pair", "track_sequence"]
-
-
-_CHUNK_BYTES = 512 * 2**20
-"""Working-set budget of one correlation chunk (the masked path holds about 64 bytes per
-FFT sample per template)."""
+__all__ = ["MotionField", "TrackParams", "iter_track_sequence", "track_pair", "track_sequence"]
 
 
 @dataclass
@@ -62,123 +49,58 @@ def _prepare(image: np.ndarray, mask: np.ndarray | None, params: TrackParams) ->
     return _Prepared(data=data, valid=valid, std=std)
 
 
-def _correlate_all(a: _Prepared, b: _Prepared, grid: Grid, params: TrackParams) -> dict[str, np.ndarray]:
-    """Correlation stage over all templates, in chunks; returns flat per-template arrays."""
-    w, r = params.window, params.search
-    rows, cols = grid.top_left()
-    n = rows.size
-    # NCC ignores offsets: centring both frames keeps the float32 FFT sums accurate
-    offset = float(a.data[a.valid].mean()) if a.valid.any() else 0.0
-    pa = (a.data - offset).astype(np.float32)
-    pb = np.pad((b.data - offset).astype(np.float32), r)
-    pbm = np.pad(b.valid, r)
-    # per-window counts, sums and region norms are gathers from frame-level summed-area
-    # tables (never a frame-sized map of every window)
-    bad_t = window_sums(integral_image(~a.valid), rows, cols, w)
-    bad_s = window_sums(integral_image(~pbm), rows, cols, w + 2 * r)
-    out = {k: np.full(n, np.nan) for k in ("dx", "dy", "corr", "second", "valid", "std")}
-    out["border"] = np.zeros(n, dtype=bool)
-    out["valid"] = 1.0 - bad_t / (w * w)
-    am = np.where(a.valid, pa, np.float32(0))
-    cnt = w * w - bad_t
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = window_sums(integral_image(am), rows, cols, w) / cnt
-        np.multiply(am, am, out=am)
-        var = np.maximum(window_sums(integral_image(am), rows, cols, w) / cnt - mean * mean, 0.0)
-    out["std"] = np.sqrt(var) / a.std if a.std > 0 else np.zeros(n)
-    del am
-    sb = np.where(pbm, pb, np.float32(0))
-    s1_table = integral_image(sb)
-    np.multiply(sb, sb, out=sb)
-    s2_table = integral_image(sb)
-    del sb
-    k = 2 * r + 1
-    # the chunk bounds bytes, not just templates: FFT arrays grow with (window + 2 search)^2
-    fft = ncc_fft_size(w + 2 * r)
-    chunk = int(min(params.chunk, max(8, _CHUNK_BYTES // (64 * fft * fft))))
-    for lo in range(0, n, chunk):
-        sl = slice(lo, min(lo + chunk, n))
-        t = extract_windows(pa, 0, rows[sl], cols[sl], w)
-        s = extract_windows(pb, r, rows[sl] - r, cols[sl] - r, w + 2 * r)
-        dense = (bad_t[sl] == 0) & (bad_s[sl] == 0)
-        surf = np.empty((t.shape[0], k, k), dtype=np.float32)
-        if dense.any():
-            lag = np.arange(k)
-            rr = rows[sl][dense][:, None, None] + lag[None, :, None]
-            cc = cols[sl][dense][:, None, None] + lag[None, None, :]
-            s1 = window_sums(s1_table, rr, cc, w)
-            norms = np.sqrt(np.maximum(window_sums(s2_table, rr, cc, w) - s1 * s1 / (w * w), 0.0))
-            surf[dense] = ncc_dense(t[dense], s[dense], norms)
-        masked = np.flatnonzero(~dense)
-        for j in range(0, masked.size, max(8, chunk // 4)):  # the masked path holds ~4x the bytes
-            m = masked[j : j + max(8, chunk // 4)]
-            tm = extract_windows(a.valid, 0, rows[sl][m], cols[sl][m], w)
-            sm = extract_windows(pbm, r, rows[sl][m] - r, cols[sl][m] - r, w + 2 * r)
-            surf[m] = ncc_masked(t[m], tm, s[m], sm, params.min_overlap)
-        peaks = locate_peaks(surf)
-        prow, pcol = fit_subpixel(surf, peaks, params.subpixel)
-        out["dy"][sl] = prow - r
-        out["dx"][sl] = pcol - r
-        out["corr"][sl] = peaks.value
-        out["second"][sl] = peaks.second
-        out["border"][sl] = peaks.on_border & np.isfinite(peaks.value)
-    return out
-
-
 def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionField:
+    """prepare -> correlate -> peak -> refine -> forward-backward -> qc, for one pair."""
     if a.data.shape != b.data.shape:
         raise ValueError(f"frames differ in shape: {a.data.shape} and {b.data.shape}")
     grid = make_grid(a.data.shape, params.window, params.step)
     if grid.size > params.max_vectors:
         raise ValueError(f"max_vectors: a {params.window} px window every {params.step} px gives {grid.size:,} "
                          f"vectors, more than {params.max_vectors:,}; use a larger step")
-    c = _correlate_all(a, b, grid, params)
-    flag = np.zeros(grid.size, dtype=np.int32)
-    nodata = (c["valid"] < params.min_valid) | ~np.isfinite(c["corr"])
-    flag[nodata] |= Flag.NODATA
-    flag[~nodata & ~(c["std"] >= params.min_texture)] |= Flag.LOW_TEXTURE
-    flag[c["border"]] |= Flag.PEAK_AT_BORDER
+    c = correlate_grid(a.data, a.valid, a.std, b.data, b.valid, grid, params)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(np.isfinite(c["second"]) & (c["second"] > 0), c["corr"] / c["second"], np.inf)
     ratio[~np.isfinite(c["corr"])] = np.nan
-    flag[np.isfinite(c["corr"]) & (c["corr"] < params.min_corr)] |= Flag.LOW_CORRELATION
-    flag[ratio < params.min_peak_ratio] |= Flag.LOW_PEAK_RATIO
     dx, dy = c["dx"], c["dy"]
+    nodata = no_vector(c["valid"], c["corr"], params.min_valid)
     dx[nodata] = np.nan
     dy[nodata] = np.nan
-
-    if params.refine:
-        rows, cols = grid.top_left()
-        todo = np.flatnonzero(np.isfinite(dx) & np.isfinite(dy))
-        res = lucas_kanade(
-            a.data, a.grads, a.valid, b.data, b.valid, rows[todo], cols[todo], params.window,
-            dx[todo], dy[todo], max_iter=params.max_iter, tol=params.tol,
-            interpolation=params.interpolation, chunk=params.chunk,
-        )
-        flag[todo[res.failed]] |= Flag.REFINE_FAILED
-        if params.max_sigma > 0:
-            flag[todo[res.sigma > params.max_sigma]] |= Flag.LOW_TEXTURE
-        dx[todo], dy[todo] = _unbias(res, flag[todo] == 0, grid, todo)
-    fb = np.full(grid.size, np.nan)
-    if params.fb_check:
-        fb = _forward_backward(a, b, grid, dx, dy, params)
-        flag[fb > params.fb_max] |= Flag.FORWARD_BACKWARD
-
     shape = grid.shape
-    dx, dy, flag = dx.reshape(shape), dy.reshape(shape), flag.reshape(shape)
-    resid = median_test(dx, dy, flag == 0, eps=params.median_eps)
-    if params.median_threshold > 0:
-        flag[resid > params.median_threshold] |= Flag.MEDIAN_OUTLIER
-    corr = c["corr"].reshape(shape)
-    ratio = ratio.reshape(shape)
-    quality = quality_score(corr, ratio, resid)
-    quality[np.isnan(dx)] = 0.0
     row, col = grid.centres()
-    return MotionField(
-        grid=grid, row=row, col=col, dx=dx, dy=dy, corr=corr, peak_ratio=ratio, quality=quality,
-        flag=flag, valid_fraction=c["valid"].reshape(shape), texture=c["std"].reshape(shape),
-        median_residual=resid, fb_error=fb.reshape(shape), params=params,
+    field = MotionField(
+        grid=grid, row=row, col=col, dx=dx.reshape(shape), dy=dy.reshape(shape), corr=c["corr"].reshape(shape),
+        peak_ratio=ratio.reshape(shape), quality=np.zeros(shape), flag=np.zeros(shape, dtype=np.int32),
+        valid_fraction=c["valid"].reshape(shape), texture=c["std"].reshape(shape),
+        median_residual=np.full(shape, np.nan), params=params, peak_at_border=c["border"].reshape(shape),
     )
+    if params.refine:
+        field = _refine(a, b, field, params)
+    if params.fb_check:
+        fb = _forward_backward(a, b, grid, field.dx.ravel(), field.dy.ravel(), params)
+        field = dataclasses.replace(field, fb_error=fb.reshape(shape))
+    return assess(field, params)
+
+
+def _refine(a: _Prepared, b: _Prepared, field: MotionField, params: TrackParams) -> MotionField:
+    """Float Lucas-Kanade from the correlation peaks, then the texture-weighting bias removed."""
+    grid = field.grid
+    dx, dy = field.dx.ravel().copy(), field.dy.ravel().copy()
+    rows, cols = grid.top_left()
+    todo = np.flatnonzero(np.isfinite(dx) & np.isfinite(dy))
+    res = lucas_kanade(
+        a.data, a.grads, a.valid, b.data, b.valid, rows[todo], cols[todo], params.window,
+        dx[todo], dy[todo], max_iter=params.max_iter, tol=params.tol,
+        interpolation=params.interpolation, chunk=params.chunk,
+    )
+    failed = np.zeros(grid.size, dtype=bool)
+    failed[todo] = res.failed
+    sigma = np.full(grid.size, np.nan)
+    sigma[todo] = res.sigma
+    field = dataclasses.replace(field, refine_failed=failed.reshape(grid.shape),
+                                predicted_error=sigma.reshape(grid.shape))
+    good = assess(field, params, stop=Flag.FORWARD_BACKWARD).good.ravel()  # the measurements worth trusting
+    dx[todo], dy[todo] = _unbias(res, good[todo], grid, todo)
+    return dataclasses.replace(field, dx=dx.reshape(grid.shape), dy=dy.reshape(grid.shape))
 
 
 def _forward_backward(a: _Prepared, b: _Prepared, grid: Grid, dx: np.ndarray, dy: np.ndarray,
@@ -348,48 +270,13 @@ def _ratio(steps: Sequence[float | None] | None, this: int, other: int) -> float
 
 def _with_temporal(field: MotionField, other: MotionField, backward: bool, scale: float,
                    params: TrackParams) -> MotionField:
-    """A copy of ``field`` with temporal consistency, TEMPORAL flags and quality updated."""
+    """``field`` re-assessed with its temporal consistency against the neighbouring pair."""
     cons, diff = temporal_consistency(
         field.row, field.col, field.dx, field.dy, other.dx, other.dy, other.good,
         row0=float(other.row[0, 0]), col0=float(other.col[0, 0]), step=float(other.grid.step),
         backward=backward, scale=scale,
     )
-    flag = field.flag.copy()
-    flag[diff > params.max_accel] |= Flag.TEMPORAL
-    quality = quality_score(field.corr, field.peak_ratio, field.median_residual, cons)
-    quality[np.isnan(field.dx)] = 0.0
-    return dataclasses.replace(field, flag=flag, temporal=cons, quality=quality)
-
-
-def fill_flagged(field: MotionField, *, sigma: float = 1.0) -> MotionField:
-    """Replace vectors that are not good by interpolation of good neighbours.
-
-    Interpolated vectors keep their flag bits plus :attr:`Flag.FILLED` and get quality 0,
-    so they are never mistaken for measurements.
-
-    Parameters
-    ----------
-    field : MotionField
-    sigma : float
-        Normalised-convolution width in grid cells.
-
-    Returns
-    -------
-    MotionField
-        A new field; the input is not modified.
-    """
-    dx, dy, filled = fill_field(field.dx, field.dy, field.good, sigma=sigma)
-    flag = field.flag.copy()
-    flag[filled] |= Flag.FILLED
-    quality = np.where(filled, 0.0, field.quality)
-    return dataclasses.replace(field, dx=dx, dy=dy, flag=flag, quality=quality)
-
-
-def flag_where(field: MotionField, mask: np.ndarray, bit: Flag) -> MotionField:
-    """A copy of ``field`` with ``bit`` set where ``mask`` is True."""
-    flag = field.flag.copy()
-    flag[np.asarray(mask, dtype=bool)] |= bit
-    return dataclasses.replace(field, flag=flag)
+    return assess(dataclasses.replace(field, temporal=cons, temporal_diff=diff), params)
 
 
 def track_sequence(

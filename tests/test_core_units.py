@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from cloudmotion.correlate import ncc_surfaces
+from cloudmotion.field_stats import median_test
 from cloudmotion.grid import make_grid
 from cloudmotion.preprocess import normalized_gaussian
-from cloudmotion.qc import median_test
 from cloudmotion.subpixel import FITTERS, fit_subpixel, locate_peaks
 from cloudmotion.tools.synthetic import correlated_noise
 

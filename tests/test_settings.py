@@ -31,7 +31,7 @@ def test_default_preset_equals_the_code_defaults_and_step_follows_the_window():
 def test_readme_settings_table_is_generated_from_params():
     with open(os.path.join(ROOT, "README.md")) as fh:
         text = fh.read()
-    m = re.search(r"<!-- settings table:[^\n]*-->\n(.*?)<!-- end of settings table -->", text, re.S)
+    m = re.search(r"<!-- settings table:[^\n]*-->\n(.*?)<!-- end of settings table -->", text, re.DOTALL)
     assert m, "README lost its generated settings table"
     assert m.group(1) == params.readme_table(), "regenerate: python -m cloudmotion.params --readme"
 
