@@ -10,14 +10,8 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from .errors import DataError, UsageError
-from .formats.raster import (
-    Frame,
-    FrameInfo,
-    align_frame,
-    check_compatible,
-    open_frame,
-    read_frame,
-)
+from .formats.raster import Frame, FrameInfo, align_frame, check_compatible
+from .formats.readers import open_frame, read_frame
 from .formats.writers import write_vectors
 from .geo import geolocate
 from .grid import make_grid

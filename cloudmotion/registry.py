@@ -64,8 +64,10 @@ class Registry:
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
 
-    def register(self, name: str, entry: Any, *, replace: bool = False) -> None:
+    def register(self, name: str, entry: Any, *, replace: bool = False, first: bool = False) -> None:
         """Add an entry: an object, or a ``"module:attribute"`` path imported when first used.
+
+        ``first`` puts it ahead of the others (readers are asked in order).
 
         Raises
         ------
@@ -74,7 +76,10 @@ class Registry:
         """
         if name in self._entries and not replace:
             raise ValueError(f"{self.kind} {name!r} is already registered")
-        self._entries[name] = entry
+        if first:
+            self._entries = {name: entry, **{k: v for k, v in self._entries.items() if k != name}}
+        else:
+            self._entries[name] = entry
 
     def unregister(self, name: str) -> None:
         """Remove an entry (tests use it to clean up a toy entry)."""
@@ -133,8 +138,8 @@ CHANNELS = ("luminance", "pca", "mean")
 """Reductions of a multi-band frame to one channel (:func:`cloudmotion.preprocess.reduce_channels`)."""
 
 READERS = Registry("reader", {
-    "goes-netcdf": "cloudmotion.formats.readers:GOES_NETCDF",
-    "raster": "cloudmotion.formats.readers:RASTER",
+    "goes-netcdf": "cloudmotion.formats.goes:GOES_NETCDF",
+    "raster": "cloudmotion.formats.raster:RASTER",
 })
 """Frame readers, asked in order; the generic GDAL raster reader comes last."""
 

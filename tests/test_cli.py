@@ -274,7 +274,7 @@ def test_goes_netcdf_reads_with_scale_and_time(run, tmp_path):
     nc = sorted(glob.glob(os.path.join(SHARED_GOES, "OR_ABI-L1b-RadM1*.nc")))
     if not nc:
         pytest.skip("shared/sample_goes not present")
-    from cloudmotion.formats.raster import open_frame, read_frame
+    from cloudmotion.formats.readers import open_frame, read_frame
 
     info = open_frame(nc[0])
     assert info.source.endswith(":Rad")

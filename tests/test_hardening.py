@@ -282,7 +282,7 @@ def test_netcdf_prefix_without_variable(run):
     nc = os.path.join(SHARED_GOES, "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc")
     if not os.path.exists(nc):
         pytest.skip("shared/sample_goes not present")
-    from cloudmotion.formats.raster import open_frame
+    from cloudmotion.formats.readers import open_frame
 
     assert open_frame(f"NETCDF:{nc}").source.endswith(":Rad")
     code, _, err = run("track", f"NETCDF:{nc}:Nope", f"NETCDF:{nc}:Nope")

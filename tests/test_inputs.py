@@ -11,7 +11,7 @@ import pytest
 import rasterio
 from conftest import SHARED_GOES, t0, write_frame
 
-from cloudmotion.formats.raster import open_frame, read_frame
+from cloudmotion.formats.readers import open_frame, read_frame
 from cloudmotion.preprocess import reduce_channels
 from cloudmotion.tools.synthetic import correlated_noise, uniform_field, warp
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import IO
 
 from ..errors import DataError, UsageError
-from ..formats.raster import parse_goes_name
+from ..formats.goes_names import goes_sequence
 from ..formats.writers import writer_name_for as output_kind
 from ..registry import WRITER_SUFFIXES
 
@@ -47,7 +47,6 @@ DEFAULT_TEMPLATE = "{sequence}/{time_a:%Y%m%dT%H%M%S}_{time_b:%H%M%S}.{ext}"
 FORMATS = tuple(ext.lstrip(".") for ext in WRITER_SUFFIXES)
 """Output formats (file extensions) that ``--format`` accepts: those of ``track -o``."""
 
-_SHORT_GOES_RE = re.compile(r"(?:^|_)(?P<sat>G\d{2})_(?P<sector>F|C|M1|M2)_C(?P<band>\d{2})_s\d{13,14}(?=[_.]|$)")
 _DIRECTIVES = {"Y": r"\d{4}", "y": r"\d{2}", "m": r"\d{2}", "d": r"\d{2}", "j": r"\d{3}", "H": r"\d{2}",
                "M": r"\d{2}", "S": r"\d{2}", "f": r"\d{1,6}"}
 _UNITS = {"": 1, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60,
@@ -163,23 +162,10 @@ def goes_identity(path: str) -> FrameRef | None:
     """Sequence and time from a GOES ABI name (``OR_ABI-L1b-RadC-M6C13_G16_s...``) or the short
     form of the sample frames (``G17_M1_C13_s20193002000275.tif``); None for other names.
 
-    The sequence name is ``{satellite}_{sector}_C{band}``, e.g. ``G16_C_C13``, with the
-    product appended for products other than L1b radiance (``G16_C_C13_CMIP``).
+    The sequence name comes from :func:`cloudmotion.formats.goes_names.goes_sequence`.
     """
-    when, ident = parse_goes_name(path)
-    if when is None:
-        return None
-    if ident is None:
-        m = _SHORT_GOES_RE.search(os.path.basename(path))
-        if m is None:
-            return None
-        ident = {"satellite": m["sat"], "sector": m["sector"], "band": int(m["band"]), "product": None}
-    name = f"{ident['satellite']}_{ident['sector']}"
-    if ident["band"] is not None:
-        name += f"_C{ident['band']:02d}"
-    if ident["product"] not in (None, "Rad"):
-        name += f"_{ident['product']}"
-    return FrameRef(path=path, sequence=name, time=when)
+    found = goes_sequence(path)
+    return None if found is None else FrameRef(path=path, sequence=found[0], time=found[1])
 
 
 @dataclass(frozen=True)

@@ -8,26 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from ..errors import DataError, UsageError
+from .goes_names import parse_goes_name, start_stamp
+from .readers import Reader
 
-__all__ = ["Frame", "FrameInfo", "check_compatible", "open_frame", "parse_goes_name", "read_frame"]
-
-_GOES_RE = re.compile(
-    r"OR_ABI-(?P<level>L\w+?)-(?P<product>[A-Za-z]+?)(?P<sector>F|C|M1|M2)-M(?P<mode>\d)C?(?P<band>\d{2})?"
-    r"_(?P<sat>G\d{2})_s(?P<start>\d{13,14})"
-)
-_START_RE = re.compile(r"_s(\d{4})(\d{3})(\d{2})(\d{2})(\d{2})(\d)?(?=[_.]|$)")
-_NC_VARS = ("Rad", "CMI")
-
+__all__ = ["RASTER", "Frame", "FrameInfo", "align_frame", "check_compatible", "check_path", "open_raster", "read_frame"]
 
 @dataclass(frozen=True)
 class FrameInfo:
@@ -66,6 +59,8 @@ class FrameInfo:
         The GOES data quality flag variable beside the image, when there is one.
     driver : str
         GDAL driver name.
+    reader : str
+        The registered reader that opened it (:data:`cloudmotion.registry.READERS`).
     """
 
     path: str
@@ -83,6 +78,7 @@ class FrameInfo:
     channels: str | None = None
     dqf_source: str | None = None
     driver: str = ""
+    reader: str = "raster"
 
 
 @dataclass(frozen=True)
@@ -92,48 +88,6 @@ class Frame:
     info: FrameInfo
     data: np.ndarray
     valid: np.ndarray
-
-
-def parse_goes_name(name: str) -> tuple[datetime | None, dict | None]:
-    """Scan start time and identity from a GOES ABI file name.
-
-    Parameters
-    ----------
-    name : str
-        File name or path, e.g.
-        ``OR_ABI-L1b-RadC-M6C16_G16_s20200040316182_e..._c....nc``.
-
-    Returns
-    -------
-    time : datetime or None
-        The ``_sYYYYJJJHHMMSSt`` start time (UTC, tenths of a second kept).
-    ident : dict or None
-        ``{"satellite": "G16", "sector": "C", "band": 16, "product": "Rad"}`` for a full
-        GOES ABI name, else None.
-    """
-    base = os.path.basename(name)
-    time = None
-    m = _START_RE.search(base)
-    if m:
-        year, doy, hh, mm, ss, tenth = m.groups()
-        try:
-            time = datetime(int(year), 1, 1, tzinfo=UTC) + timedelta(
-                days=int(doy) - 1, hours=int(hh), minutes=int(mm), seconds=int(ss), milliseconds=100 * int(tenth or 0)
-            )
-        except ValueError:
-            time = None
-        if time is not None and not (1 <= int(doy) <= 366 and int(hh) < 24 and int(mm) < 60 and int(ss) < 61):
-            time = None
-    g = _GOES_RE.search(base)
-    ident = None
-    if g:
-        ident = {
-            "satellite": g["sat"],
-            "sector": g["sector"],
-            "band": int(g["band"]) if g["band"] else None,
-            "product": g["product"],
-        }
-    return time, ident
 
 
 def _parse_tag_time(value: str) -> datetime | None:
@@ -146,7 +100,7 @@ def _parse_tag_time(value: str) -> datetime | None:
     return None
 
 
-def _check_path(path: str) -> str:
+def check_path(path: str) -> str:
     """Return what rasterio should open, or raise DataError naming the path."""
     if path.upper().startswith("NETCDF:"):
         rest = path.split(":", 1)[1]
@@ -164,35 +118,9 @@ def _check_path(path: str) -> str:
     return path
 
 
-def _netcdf_source(path: str) -> tuple[str, str | None]:
-    """The image subdataset of a netCDF file (``Rad``/``CMI``/``CMI_C##`` unless one is named
-    as ``NETCDF:file:VAR``) and the matching GOES ``DQF`` subdataset, if any."""
-    named = None
-    fname = path
-    if path.upper().startswith("NETCDF:"):
-        rest = path.split(":", 1)[1]
-        fname, _, named = rest.rpartition(":") if rest.count(":") else (rest, "", "")
-        fname, named = fname.strip('"'), named or None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(fname) as ds:
-            subs = list(ds.subdatasets)
-    if not subs:
-        return path, None
-    names = {s.rsplit(":", 1)[-1]: s for s in subs}
-    cmi = sorted(v for v in names if re.fullmatch(r"CMI_C\d{2}", v))
-    candidates = [named] if named else [*_NC_VARS, *cmi]
-    for var in candidates:
-        if var in names:
-            dqf = "DQF" if var in _NC_VARS else f"DQF_C{var[-2:]}"
-            return names[var], names.get(dqf)
-    if named:
-        raise DataError(f"{path}: no variable {named} (have {', '.join(names)})")
-    raise DataError(f"{path}: no Rad or CMI variable; name one as NETCDF:{path}:VARIABLE (have {', '.join(names)})")
-
-
-def open_frame(path: str, *, band: int | None = None, channels: str | None = None) -> FrameInfo:
-    """Read a frame's header: shape, bands, georeference, time and GOES identity.
+def open_raster(path: str, *, band: int | None = None, channels: str | None = None, source: str | None = None,
+                dqf_source: str | None = None, reader: str = "raster") -> FrameInfo:
+    """Read a raster frame's header with rasterio: shape, bands, georeference, time and GOES identity.
 
     Parameters
     ----------
@@ -203,6 +131,12 @@ def open_frame(path: str, *, band: int | None = None, channels: str | None = Non
         reduced to luminance.
     channels : {"luminance", "pca", "mean"}, optional
         Reduce all bands (alpha excluded) to one channel by this method.
+    source : str, optional
+        What rasterio opens, when not ``path`` (a netCDF subdataset).
+    dqf_source : str, optional
+        A data quality flag raster beside the image (GOES ``DQF``).
+    reader : str
+        Name of the registered reader that opened it (reads go back through it).
 
     Returns
     -------
@@ -217,13 +151,11 @@ def open_frame(path: str, *, band: int | None = None, channels: str | None = Non
     """
     from rasterio.enums import ColorInterp
 
-    _check_path(path)
+    check_path(path)
     if band is not None and channels is not None:
         raise UsageError("--band and --channels: give one or the other")
-    source, dqf = path, None
+    source = source or path
     try:
-        if path.lower().endswith(".nc") or path.upper().startswith("NETCDF:"):
-            source, dqf = _netcdf_source(path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(source) as ds:
@@ -251,9 +183,9 @@ def open_frame(path: str, *, band: int | None = None, channels: str | None = Non
                 info = {"shape": (ds.height, ds.width), "count": ds.count, "dtype": ds.dtypes[bands[0] - 1],
                         "driver": ds.driver}
     except RasterioError as exc:
-        raise DataError(f"{path}: cannot read as a raster ({_first_line(exc)})") from exc
+        raise DataError(f"{path}: cannot read as a raster ({first_line(exc)})") from exc
     time, ident = parse_goes_name(path)
-    stamp = _START_RE.search(os.path.basename(path))
+    stamp = start_stamp(path)
     if time is None and (stamp or ident):
         raise DataError(f"{path}: the GOES-style file name has no valid start time "
                         f"(_sYYYYJJJHHMMSSt{', got _s' + ''.join(g or '' for g in stamp.groups()) if stamp else ''})")
@@ -265,10 +197,11 @@ def open_frame(path: str, *, band: int | None = None, channels: str | None = Non
                 time, time_source = t, label
                 break
     return FrameInfo(path=path, source=source, band=bands[0], transform=transform, crs_wkt=crs_wkt, time=time,
-                     time_source=time_source, goes=ident, bands=bands, channels=method, dqf_source=dqf, **info)
+                     time_source=time_source, goes=ident, bands=bands, channels=method, dqf_source=dqf_source,
+                     reader=reader, **info)
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
@@ -327,7 +260,7 @@ def read_frame(
                     flags = dq.read(1)
                     valid &= (flags == 0) & (dq.read_masks(1) > 0)
     except RasterioError as exc:
-        raise DataError(f"{info.path}: cannot read pixels ({_first_line(exc)})") from exc
+        raise DataError(f"{info.path}: cannot read pixels ({first_line(exc)})") from exc
     if nodata is not None:
         valid &= ~np.any(np.isnan(raw) if np.isnan(nodata) else raw == nodata, axis=0)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -427,3 +360,11 @@ def align_frame(frame: Frame, ref: FrameInfo) -> Frame:
         raise DataError(f"{src.path}: does not overlap {dst.path} after --align")
     info = dataclasses.replace(src, shape=dst.shape, transform=dst.transform, crs_wkt=dst.crs_wkt)
     return Frame(info=info, data=out, valid=valid)
+
+
+def _open_generic(path: str, *, band: int | None = None, channels: str | None = None) -> FrameInfo:
+    return open_raster(path, band=band, channels=channels)
+
+
+RASTER = Reader(name="raster", claims=lambda path: True, open=_open_generic, read=read_frame,
+                description="GeoTIFF and any raster GDAL reads")

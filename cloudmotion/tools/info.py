@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import DataError
-from ..formats.raster import FrameInfo, check_compatible, open_frame
+from ..formats.raster import FrameInfo, check_compatible
+from ..formats.readers import open_frame
 
 __all__ = ["format_facts", "format_sequence", "frame_facts", "sequence_facts"]
 

@@ -365,7 +365,7 @@ def plot_file(vectors: str, frame: str, output: str, *, pair: int = 1, style: st
     Other parameters as for :func:`quicklook`.
     """
     from ..formats.outputs import check_destinations
-    from ..formats.raster import open_frame, read_frame
+    from ..formats.readers import open_frame, read_frame
     from ..formats.vectors import read_vectors
 
     if plot_format(output) is None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from ..errors import DataError, UsageError
+from ..formats.goes_names import goes_stamp
 from .synthetic import correlated_noise, uniform_field, vortex_shear_field, warp
 
 __all__ = ["GOES16_WKT", "PIXEL_M", "SynthSequence", "make_sequence", "motion_field", "parse_motion", "parse_size",
@@ -222,11 +223,6 @@ def noise_base(shape: tuple[int, int], corr_length: float, *, seed: int = 0) -> 
     return 60.0 + 20.0 * correlated_noise(shape, corr_length, seed=seed)
 
 
-def goes_stamp(t: datetime) -> str:
-    """``YYYYJJJHHMMSSt``: the GOES ABI ``_s`` start-time stamp (tenths of a second)."""
-    return f"{t:%Y}{t.timetuple().tm_yday:03d}{t:%H%M%S}{t.microsecond // 100000}"
-
-
 def frame_names(times: list[datetime], prefix: str = "synth") -> list[str]:
     """File names ``{prefix}_s{YYYYJJJHHMMSSt}.tif``; cloudmotion reads the time from the name."""
     return [f"{prefix}_s{goes_stamp(t)}.tif" for t in times]
@@ -351,7 +347,7 @@ def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.
         The paths written.
     """
     from ..formats.outputs import check_destinations
-    from ..formats.raster import open_frame, read_frame
+    from ..formats.readers import open_frame, read_frame
 
     terms = parse_motion(motion)
     if from_frame:

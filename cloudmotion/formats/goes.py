@@ -1,0 +1,71 @@
+"""GOES ABI netCDF frames: the image variable (``Rad``, ``CMI``, ``CMI_C##``) and its DQF.
+
+``file.nc`` picks the image variable by itself; ``NETCDF:file.nc:VAR`` names one. The
+pixels are read by GDAL's netCDF driver through :mod:`cloudmotion.formats.raster`, with
+``scale_factor``/``add_offset`` applied and ``_FillValue`` masked; the data quality flag
+variable beside it masks pixels with ``--dqf``. Reference: GOES-R Product User Guide,
+vol. 3 (L1b) and vol. 5 (L2+).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+from ..errors import DataError
+from .raster import FrameInfo, check_path, open_raster, read_frame
+from .readers import Reader
+
+__all__ = ["GOES_NETCDF", "netcdf_source", "open_goes_netcdf"]
+
+_NC_VARS = ("Rad", "CMI")
+
+
+def netcdf_source(path: str) -> tuple[str, str | None]:
+    """The image subdataset of a netCDF file (``Rad``/``CMI``/``CMI_C##`` unless one is named
+    as ``NETCDF:file:VAR``) and the matching GOES ``DQF`` subdataset, if any."""
+    named = None
+    fname = path
+    if path.upper().startswith("NETCDF:"):
+        rest = path.split(":", 1)[1]
+        fname, _, named = rest.rpartition(":") if rest.count(":") else (rest, "", "")
+        fname, named = fname.strip('"'), named or None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(fname) as ds:
+            subs = list(ds.subdatasets)
+    if not subs:
+        return path, None
+    names = {s.rsplit(":", 1)[-1]: s for s in subs}
+    cmi = sorted(v for v in names if re.fullmatch(r"CMI_C\d{2}", v))
+    candidates = [named] if named else [*_NC_VARS, *cmi]
+    for var in candidates:
+        if var in names:
+            dqf = "DQF" if var in _NC_VARS else f"DQF_C{var[-2:]}"
+            return names[var], names.get(dqf)
+    if named:
+        raise DataError(f"{path}: no variable {named} (have {', '.join(names)})")
+    raise DataError(f"{path}: no Rad or CMI variable; name one as NETCDF:{path}:VARIABLE (have {', '.join(names)})")
+
+
+def open_goes_netcdf(path: str, *, band: int | None = None, channels: str | None = None) -> FrameInfo:
+    """Header of a GOES ABI netCDF frame (``file.nc`` or ``NETCDF:file.nc:VAR``); see :func:`open_raster`."""
+    from .raster import first_line
+
+    check_path(path)
+    try:
+        source, dqf = netcdf_source(path)
+    except RasterioError as exc:
+        raise DataError(f"{path}: cannot read as a raster ({first_line(exc)})") from exc
+    return open_raster(path, band=band, channels=channels, source=source, dqf_source=dqf, reader="goes-netcdf")
+
+
+GOES_NETCDF = Reader(
+    name="goes-netcdf",
+    claims=lambda path: path.lower().endswith(".nc") or path.upper().startswith("NETCDF:"),
+    open=open_goes_netcdf, read=read_frame,
+    description="GOES ABI L1b/L2 netCDF: Rad/CMI picked, scale/offset, _FillValue, DQF",
+)
