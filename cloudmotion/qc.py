@@ -87,8 +87,8 @@ class QCTest:
 
     Attributes
     ----------
-    bit : Flag
-        The bit it sets.
+    bit : Flag or int
+        The bit it sets (a :class:`Flag` member; a plug-in may use a bit above 2**15).
     keys : tuple of str
         The settings it reads (:mod:`cloudmotion.params` names).
     test : callable
@@ -97,7 +97,7 @@ class QCTest:
         When the bit is set, for users.
     """
 
-    bit: Flag
+    bit: int
     keys: tuple[str, ...]
     test: Callable[[QCContext], np.ndarray | None]
     description: str

@@ -3,9 +3,9 @@
 Writers live in :data:`cloudmotion.registry.WRITERS`. To add one: write a module with a
 ``write(path, vectors)`` function that writes through
 :func:`cloudmotion.formats.atomic.atomic_path`, wrap it in a :class:`Writer` and register
-it (``WRITERS.register("dmw", "mypkg.dmw:WRITER")``, and its suffixes in
-``WRITER_SUFFIXES`` so choosing it imports nothing). The longest matching suffix wins, so
-``.dmw.nc`` can sit beside ``.nc``.
+it with :func:`register_writer` (which also records its suffixes, so that choosing a
+writer by name imports nothing). The longest matching suffix wins, so ``.dmw.nc`` can
+sit beside ``.nc``.
 """
 
 from __future__ import annotations
@@ -50,6 +50,13 @@ class Writer:
     streams: bool = False
     per_pair: bool = True
     description: str = ""
+
+
+def register_writer(writer: Writer, *, replace: bool = False) -> None:
+    """Register ``writer`` under its name and claim its suffixes for it."""
+    registry.WRITERS.register(writer.name, writer, replace=replace)
+    for suffix in writer.suffixes:
+        registry.WRITER_SUFFIXES[suffix.lower()] = writer.name
 
 
 def writer_name_for(path: str) -> str | None:
