@@ -1,5 +1,9 @@
-"""Statistics over a vector field: the normalised median test, temporal consistency, the
-quality score and the interpolation of gaps. Pure numpy/scipy on (rows, cols) grids.
+"""Statistics over a vector field: the normalised median test over measured neighbours,
+the forward-backward limit, temporal consistency, the quality score that ranks errors and
+the interpolation of gaps. Pure numpy/scipy on (rows, cols) grids.
+
+A vector with too few measured neighbours is unknown for the median test (NaN), never
+"fully consistent"; the quality score then loses its consistency share.
 
 References
 ----------
@@ -16,98 +20,123 @@ import warnings
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["fill_field", "median_test", "quality_score", "temporal_consistency"]
+__all__ = ["QUALITY_WEIGHTS", "fb_limit", "fill_field", "median_test", "quality_score", "temporal_consistency"]
 
 
-def _neighbour_stack(field: np.ndarray) -> np.ndarray:
-    """Return the 8 neighbours of every cell as an array of shape (8, ny, nx), NaN outside."""
-    padded = np.pad(field, 1, mode="constant", constant_values=np.nan)
+QUALITY_WEIGHTS = {"error": 0.6, "consistency": 0.3, "correlation": 0.1}
+"""Weights of the three quality terms (they sum to 1)."""
+
+
+def _neighbours(field: np.ndarray) -> np.ndarray:
+    """The 8 neighbours of every cell, shape (8, ny, nx), NaN outside the grid."""
+    p = np.pad(field, 1, mode="constant", constant_values=np.nan)
     ny, nx = field.shape
-    out = [
-        padded[1 + di : 1 + di + ny, 1 + dj : 1 + dj + nx]
-        for di in (-1, 0, 1)
-        for dj in (-1, 0, 1)
-        if (di, dj) != (0, 0)
-    ]
-    return np.stack(out)
+    return np.stack([p[1 + i : 1 + i + ny, 1 + j : 1 + j + nx] for i in (-1, 0, 1) for j in (-1, 0, 1)
+                     if (i, j) != (0, 0)])
 
 
 def median_test(
-    dx: np.ndarray, dy: np.ndarray, good: np.ndarray, *, eps: float = 0.1, min_neighbours: int = 3
+    dx: np.ndarray, dy: np.ndarray, measured: np.ndarray, *, eps: float = 0.1, min_neighbours: int = 3
 ) -> np.ndarray:
-    """Normalised median residual of every vector against its 3x3 neighbourhood.
+    """Normalised median residual against the measured vectors of the 3 x 3 neighbourhood.
 
     Parameters
     ----------
     dx, dy : ndarray, shape (ny, nx)
-        Displacement components in pixels on the vector grid (rows, cols).
-    good : ndarray of bool, shape (ny, nx)
-        Vectors allowed to act as neighbours (flagged vectors are excluded).
+        Displacements on the vector grid, px.
+    measured : ndarray of bool, shape (ny, nx)
+        Vectors that are measurements and may act as neighbours: finite, and not failed by
+        a gross test (NoData, peak at border, refinement failure, static plateau). Vectors
+        flagged only for texture or correlation are measurements and count.
     eps : float
-        Acceptable fluctuation level in pixels (Westerweel & Scarano use 0.1 px).
+        Acceptable fluctuation level, px (0.1 px in Westerweel & Scarano 2005).
     min_neighbours : int
-        Fewer good neighbours than this gives a residual of 0 (not testable).
+        Fewer measured neighbours than this: the test is not possible.
 
     Returns
     -------
-    ndarray, shape (ny, nx)
-        The larger of the two component residuals ``|u0 - um| / (rm + eps)``; NaN where
-        the vector itself is NaN. Westerweel & Scarano flag residuals above 2.
+    ndarray of float64, shape (ny, nx)
+        ``max over components of |u0 - um| / (rm + eps)`` (median ``um`` and median absolute
+        deviation ``rm`` of the neighbours); NaN where the vector is not finite or has fewer
+        than ``min_neighbours`` measured neighbours (unknown, not consistent).
     """
-    res = np.zeros(dx.shape, dtype=np.float64)
-    count = _neighbour_stack(np.where(good, 1.0, np.nan))
-    n_ok = np.sum(np.isfinite(count), axis=0)
+    ok = np.asarray(measured, dtype=bool) & np.isfinite(dx) & np.isfinite(dy)
+    n_ok = _neighbours(ok.astype(np.float64))
+    n_ok = np.nansum(n_ok, axis=0)
+    res = np.zeros(dx.shape)
     for comp in (dx, dy):
-        nb = _neighbour_stack(np.where(good, comp, np.nan))
+        nb = _neighbours(np.where(ok, comp, np.nan))
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN neighbourhoods are expected
+            warnings.simplefilter("ignore", RuntimeWarning)  # empty neighbourhoods are expected
             um = np.nanmedian(nb, axis=0)
             rm = np.nanmedian(np.abs(nb - um), axis=0)
-        r = np.abs(comp - um) / (rm + eps)
-        res = np.fmax(res, np.where(n_ok >= min_neighbours, r, 0.0))
-    res[~(np.isfinite(dx) & np.isfinite(dy))] = np.nan
+        res = np.fmax(res, np.abs(comp - um) / (rm + eps))
+    res[(n_ok < min_neighbours) | ~(np.isfinite(dx) & np.isfinite(dy))] = np.nan
     return res
 
 
+def fb_limit(ee: np.ndarray, fb_max: float) -> np.ndarray:
+    """Forward-backward threshold per vector, px: ``max(fb_max, 3 sqrt(2) ee)``.
+
+    The forward and the backward estimate each err by about ``ee``, so their sum's length
+    has an RMS of about ``sqrt(2) ee``; three times that is rarely exceeded by chance.
+    Where ``ee`` is unknown the fixed ``fb_max`` applies.
+    """
+    ee = np.nan_to_num(np.asarray(ee, dtype=np.float64), nan=0.0, posinf=np.inf)
+    return np.maximum(float(fb_max), 3.0 * np.sqrt(2.0) * ee)
+
+
 def quality_score(
-    corr: np.ndarray,
-    peak_ratio: np.ndarray,
+    ee: np.ndarray,
     median_residual: np.ndarray,
+    corr: np.ndarray,
+    *,
+    max_error: float,
     temporal: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Combine per-vector evidence into a quality index from 0 to 100.
+    """Quality 0-100 that ranks errors.
 
-    Each component is mapped to [0, 1] and the components are averaged with weights
-    (Holmlund 1998 style quality index, without a forecast model):
+    ``quality = 100 (0.6 q_e + 0.3 q_s + 0.1 q_c)`` with
 
-    * correlation: ``clip((corr - 0.3) / 0.6, 0, 1)`` (weight 0.4);
-    * peak ratio: ``clip((ratio - 1) / 1, 0, 1)`` (weight 0.2);
-    * spatial consistency: ``1 - tanh(residual / 2)**2`` (weight 0.4), so a residual
-      at the median-test threshold of 2 scores 0.42;
-    * temporal consistency (triplets), already in [0, 1], shares weight 0.4 with the
-      spatial term when given.
+    * ``q_e = 1 / (1 + 3 ee / max_error)``: the expected error against the accepted one
+      (0.5 at a third of the threshold, 0.25 at it); it does not saturate, so it keeps
+      ranking small errors (with the default 0.3 px: 0.83 at 0.02 px, 0.67 at 0.05 px);
+    * ``q_s = 1 - tanh(residual / 2)^2`` from the median test over measured neighbours,
+      0 where the test was not possible (unknown is not consistent); with a triplet
+      comparison, the mean of this and the temporal consistency (0 where unknown);
+    * ``q_c = clip(corr, 0, 1)^8``: the correlation peak height, steep near 1 where good
+      matches lie (0.92 at 0.99, 0.43 at 0.9).
 
     Parameters
     ----------
-    corr, peak_ratio, median_residual : ndarray
-        Same shape; NaN in ``corr`` gives quality 0.
+    ee : ndarray
+        Expected error, px (NaN or inf gives q_e = 0).
+    median_residual : ndarray
+        From :func:`median_test` (NaN = unknown).
+    corr : ndarray
+        Peak correlation coefficient; NaN gives quality 0.
+    max_error : float
+        The ``--max-error`` threshold, px.
     temporal : ndarray, optional
-        Temporal consistency in [0, 1] from a triplet comparison.
+        Temporal consistency in [0, 1] (NaN = unknown).
 
     Returns
     -------
     ndarray of float64
         Quality in [0, 100].
     """
-    qc = np.clip((np.nan_to_num(corr, nan=0.0) - 0.3) / 0.6, 0.0, 1.0)
-    qr = np.clip(np.nan_to_num(peak_ratio, nan=1.0) - 1.0, 0.0, 1.0)
-    qs = 1.0 - np.tanh(np.nan_to_num(median_residual, nan=10.0) / 2.0) ** 2
-    if temporal is None:
-        consistency = qs
-    else:
-        consistency = 0.5 * qs + 0.5 * np.clip(np.nan_to_num(temporal, nan=0.0), 0.0, 1.0)
-    q = 100.0 * (0.4 * qc + 0.2 * qr + 0.4 * consistency)
-    q[~np.isfinite(corr)] = 0.0
+    ee = np.asarray(ee, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        q_e = np.where(np.isfinite(ee), 1.0 / (1.0 + 3.0 * np.nan_to_num(ee, nan=0.0) / max(max_error, 1e-9)), 0.0)
+    res = np.asarray(median_residual, dtype=np.float64)
+    q_s = np.where(np.isfinite(res), 1.0 - np.tanh(np.nan_to_num(res, nan=0.0) / 2.0) ** 2, 0.0)
+    if temporal is not None:
+        q_s = 0.5 * q_s + 0.5 * np.clip(np.nan_to_num(temporal, nan=0.0), 0.0, 1.0)
+    c = np.asarray(corr, dtype=np.float64)
+    q_c = np.clip(np.nan_to_num(c, nan=0.0), 0.0, 1.0) ** 8
+    w = QUALITY_WEIGHTS
+    q = 100.0 * (w["error"] * q_e + w["consistency"] * q_s + w["correlation"] * q_c)
+    q[~np.isfinite(c)] = 0.0
     return q
 
 

@@ -157,3 +157,34 @@ def pixel_size(
         _, _, dist = geod.inv(np.where(ok, lon1, 0), np.where(ok, lat1, 0), np.where(ok, lon2, 0), np.where(ok, lat2, 0))
         out.append(np.where(ok, np.asarray(dist, dtype=np.float64), np.nan))
     return out[0], out[1]
+
+
+def speed_error(ee: np.ndarray, row: np.ndarray, col: np.ndarray, dx: np.ndarray, dy: np.ndarray,
+                speed: np.ndarray, *, transform: tuple[float, ...] | None, crs_wkt: str | None,
+                dt: float | None) -> np.ndarray:
+    """Expected error of the speed, m/s: ``ee`` (px) times the ground scale over Δt.
+
+    The ground scale is the geometric mean of the pixel's sizes along columns and rows
+    (:func:`pixel_size`) with a CRS, else the measured speed per pixel of displacement
+    (frames with ``--pixel-size``). NaN without a time step.
+
+    Parameters
+    ----------
+    ee : ndarray
+        Expected error, px.
+    row, col, dx, dy, speed : ndarray
+        Vector origins (pixel index), displacements (px) and speeds (m/s), same shape.
+    transform, crs_wkt : optional
+        The frame's georeference.
+    dt : float or None
+        Seconds from frame A to frame B.
+    """
+    ee = np.asarray(ee, dtype=np.float64)
+    if not dt or dt <= 0:
+        return np.full(ee.shape, np.nan)
+    if crs_wkt and transform is not None:
+        along_c, along_r = pixel_size(row, col, transform=transform, crs_wkt=crs_wkt)
+        return ee * np.sqrt(along_c * along_r) / dt
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_px = np.asarray(speed, dtype=np.float64) / np.hypot(dx, dy)
+    return np.where(np.isfinite(per_px), ee * per_px, np.nan)

@@ -69,8 +69,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("peak_ratio", "%.3f", "first over second correlation peak"),
     Column("quality", "%.1f", "quality index, 0-100", grid=True),
     Column("flag", "%d", "flag bitmask, 0 = good (see the README flags table)", grid=True),
-    Column("ee", "%.4f", "expected error of the displacement, px"),
-    Column("ee_speed", "%.3f", "expected error of the speed, m/s"),
+    Column("ee", "%.4f", "expected error of the displacement, px", grid=True),
+    Column("ee_speed", "%.3f", "expected error of the speed, m/s", grid=True),
     Column("cloud_fraction", "%.3f", "cloudy share of the template, 0-1"),
     Column("ctt", "%.2f", "cloud-top temperature, K"),
     Column("pressure", "%.1f", "cloud-top pressure, hPa"),
@@ -132,6 +132,12 @@ class MotionField:
         Geodesic speed in m/s, once geolocated with a time step.
     filled : ndarray of bool or None
         Interpolated by :func:`cloudmotion.qc.fill_flagged`, not measured.
+    ee : ndarray of float64 or None
+        Expected error in px, the RMS of ``|d - d_true|`` over vectors of the same ``ee``
+        (:func:`cloudmotion.expected_error.expected_error`); NaN where not measured.
+    static : ndarray of bool or None
+        The template's texture comes from a static plateau and its edge
+        (:func:`cloudmotion.plateau.static_templates`).
     """
 
     grid: Grid
@@ -155,6 +161,8 @@ class MotionField:
     temporal_diff: np.ndarray | None = None
     speed: np.ndarray | None = None
     filled: np.ndarray | None = None
+    ee: np.ndarray | None = None
+    static: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("fb_error", "temporal"):

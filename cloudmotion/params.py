@@ -16,14 +16,27 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import registry
 
-__all__ = ["SECTIONS", "SettingError", "Settings", "Spec", "TrackParams", "build_settings", "default_toml",
-           "readme_table", "spec_of", "specs"]
+__all__ = [
+    "DEFAULT_MAX_ERROR",
+    "SECTIONS",
+    "SettingError",
+    "Settings",
+    "Spec",
+    "TrackParams",
+    "build_settings",
+    "default_toml",
+    "deprecation_message",
+    "readme_table",
+    "spec_of",
+    "specs",
+]
 
 
 class SettingError(ValueError):
@@ -64,6 +77,9 @@ class Spec:
         Placeholder shown in ``--help``.
     choices : callable or None
         Returns the accepted names (lazily, from a registry).
+    deprecated : bool
+        An old name kept so existing configs and cron jobs load: it warns (a
+        ``FutureWarning``) and maps onto its replacement.
     """
 
     kind: str
@@ -75,6 +91,18 @@ class Spec:
     flag: int | None = None
     metavar: str | None = None
     choices: Callable[[], list[str]] | None = None
+    deprecated: bool = False
+
+
+DEFAULT_MAX_ERROR = 0.3
+"""Default ``max_error``, px: chosen by measurement (benchmarks/expected_error.py, RESULTS.md)."""
+
+
+def deprecation_message(name: str, value: float) -> str:
+    """The warning for a deprecated texture threshold (``min_texture``, ``max_sigma``)."""
+    effect = "0 disables the texture test" if value == 0 else "the value is ignored"
+    return (f"{name} is deprecated: LOW_TEXTURE now flags vectors whose expected error ee exceeds "
+            f"max_error (--max-error, default {DEFAULT_MAX_ERROR} px); {effect}")
 
 
 def _spec(default: Any, kind: str, help: str, **kw: Any) -> Any:
@@ -145,10 +173,14 @@ class TrackParams:
                              rule=_number(0, 1, lo_open=True))
     min_overlap: float = _spec(0.75, "float", "Smallest share of a template's valid pixels that must meet valid "
                                "pixels of frame B for a lag to count.", cli=False, rule=_number(0, 1, lo_open=True))
-    min_texture: float = _spec(0.02, "float", "Smallest template standard deviation relative to the frame's.", flag=2,
-                               rule=_number(0))
-    max_sigma: float = _spec(0.04, "float", "Largest Lucas-Kanade predicted error (texture swamped by noise); "
-                             "0 disables.", unit="px", flag=2, cli=False, rule=_number(0))
+    max_error: float = _spec(DEFAULT_MAX_ERROR, "float", "Largest expected error ee of a vector (the pair's own "
+                             "noise against the template's texture); 0 disables.", unit="px", flag=2,
+                             rule=_number(0))
+    min_texture: float | None = _spec(None, "float", "Deprecated, replaced by --max-error: warns; 0 disables the "
+                                      "texture test, any other value is ignored.", rule=_number(0), deprecated=True)
+    max_sigma: float | None = _spec(None, "float", "Deprecated, replaced by max_error: warns; 0 disables the "
+                                    "texture test, any other value is ignored.", unit="px", cli=False,
+                                    rule=_number(0), deprecated=True)
     min_corr: float = _spec(0.5, "float", "Smallest peak correlation coefficient.", flag=4, rule=_number(-1, 1))
     min_peak_ratio: float = _spec(1.0, "float", "Smallest first/second correlation peak ratio; 1 disables.", flag=8,
                                   rule=_number(1))
@@ -170,9 +202,16 @@ class TrackParams:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            if f.name == "step" and self.step is None:
+            if getattr(self, f.name) is None and f.name in ("step", "min_texture", "max_sigma"):
                 continue
             _check(f.name, f.metadata["spec"], getattr(self, f.name))
+        for name in ("min_texture", "max_sigma"):
+            value = getattr(self, name)
+            if value is not None:
+                warnings.warn(deprecation_message(name, value), FutureWarning, stacklevel=3)
+                if value == 0:
+                    object.__setattr__(self, "max_error", 0.0)
+                object.__setattr__(self, name, None)  # mapped: a replace() of these params warns no more
         if self.step is None:
             object.__setattr__(self, "step", max(1, self.window // 2))
 
@@ -303,7 +342,7 @@ def default_toml() -> str:
         lines += ["", f"# {title}"]
         for f in dataclasses.fields(cls):
             spec = f.metadata.get("spec")
-            if spec is None or f.default is None:
+            if spec is None or f.default is None or spec.deprecated:
                 continue
             lines.append(f"{f.name} = {_toml_value(f.default)}  # {describe(spec)}")
     return "\n".join(lines) + "\n"

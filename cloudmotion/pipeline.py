@@ -13,7 +13,7 @@ from .errors import DataError, UsageError
 from .formats.raster import Frame, FrameInfo, align_frame, check_compatible
 from .formats.readers import open_frame, read_frame
 from .formats.writers import write_vectors
-from .geo import geolocate
+from .geo import geolocate, speed_error
 from .grid import make_grid
 from .model import GeoVectors, MotionField, Vectors
 from .params import Settings, TrackParams
@@ -99,7 +99,15 @@ def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_dt: float | Non
     return out
 
 
-def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence[float | None]) -> Iterator[Vectors]:
+def plateau_warnings(frame: Frame) -> list[str]:
+    """Warnings about undeclared plateau values of a frame (:func:`cloudmotion.plateau.plateau_warning`)."""
+    from .plateau import find_plateaus, plateau_warning
+
+    return [f"{frame.info.path}: {w}" for w in plateau_warning(find_plateaus(frame.data, frame.valid)[0])]
+
+
+def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence[float | None],
+                 warn: Callable[[str], None] | None = None) -> Iterator[Vectors]:
     """Read, track and geolocate each consecutive pair, reading each frame once, lazily.
 
     Parameters
@@ -109,6 +117,8 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
     settings : Settings
     steps : sequence of float or None
         Seconds per pair, from :func:`pair_steps`.
+    warn : callable, optional
+        Called with each frame warning (undeclared plateau values), once per message.
 
     Yields
     ------
@@ -119,8 +129,14 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
         if settings.align and info is not infos[0]:
             frame = align_frame(frame, infos[0])
         check_trackable(frame, settings.params)
+        if warn is not None:
+            for msg in plateau_warnings(frame):
+                if msg.split(": ", 1)[1] not in said:
+                    said.add(msg.split(": ", 1)[1])
+                    warn(msg)
         return frame.data, frame.valid
 
+    said: set[str] = set()
     loaded = (load(i) for i in infos)
     fields = iter_track_sequence(loaded, steps=list(steps), params=settings.params)
     for (a, b), dt, field in zip(itertools.pairwise(infos), steps, fields, strict=True):
@@ -135,8 +151,11 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
         if settings.fill:
             field = fill_flagged(field)
             geo = locate(field)
+        ee = field.ee if field.ee is not None else np.full(field.dx.shape, np.nan)
+        ee_speed = speed_error(ee, field.row, field.col, field.dx, field.dy, geo.speed, transform=a.transform,
+                               crs_wkt=a.crs_wkt, dt=dt)
         yield Vectors.from_tracking(field, geo, time_a=a.time, time_b=b.time, transform=a.transform,
-                                    crs_wkt=a.crs_wkt)
+                                    crs_wkt=a.crs_wkt, ee=ee, ee_speed=ee_speed)
 
 
 def write_result(vectors: Vectors, path: str, kind: str | None = None) -> None:
@@ -213,4 +232,5 @@ def run_track(frames: Sequence[str], outputs: Sequence[str], settings: Settings,
         if on_pair is not None:
             on_pair(i, a, b, steps[i - 1][0], vectors)
 
-    write_pairs(track_frames(infos, settings, [s for s, _ in steps]), outs, targets, stdout=stdout, after_pair=after)
+    write_pairs(track_frames(infos, settings, [s for s, _ in steps], warn=on_warning), outs, targets, stdout=stdout,
+                after_pair=after)

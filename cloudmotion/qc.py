@@ -34,10 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .field_stats import fill_field, median_test, quality_score
+from .field_stats import fb_limit, fill_field, median_test, quality_score
+from .params import DEFAULT_MAX_ERROR
 from .registry import QC_TESTS
 
-__all__ = ["QC_TESTS", "Flag", "QCContext", "QCTest", "assess", "fill_flagged", "no_vector"]
+__all__ = ["GROSS", "QC_TESTS", "Flag", "QCContext", "QCTest", "assess", "fill_flagged", "no_vector"]
 
 
 class Flag(enum.IntFlag):
@@ -57,6 +58,11 @@ class Flag(enum.IntFlag):
     STATIC = 2048
     CLEAR_SKY = 8192
     SURFACE = 16384
+
+
+GROSS = Flag.NODATA | Flag.PEAK_AT_BORDER | Flag.REFINE_FAILED | Flag.STATIC
+"""Gross failures: such a vector is no measurement (never a neighbour in the median test,
+and left out of the pair's noise estimate)."""
 
 
 @dataclass
@@ -113,14 +119,15 @@ def _nodata(ctx: QCContext) -> np.ndarray:
     return no_vector(f.valid_fraction, f.corr, ctx.params.min_valid)
 
 
-def _low_texture(ctx: QCContext) -> np.ndarray:
+def _low_texture(ctx: QCContext) -> np.ndarray | None:
     f, p = ctx.field, ctx.params
-    measured = ~_nodata(ctx)
-    flat = measured & ~(f.texture >= p.min_texture)
-    if f.predicted_error is not None and p.max_sigma > 0:
-        with np.errstate(invalid="ignore"):
-            flat |= f.predicted_error > p.max_sigma
-    return flat
+    if f.ee is None or p.max_error <= 0:
+        return None
+    return np.isfinite(f.dx) & ~(f.ee <= p.max_error)
+
+
+def _static(ctx: QCContext) -> np.ndarray | None:
+    return ctx.field.static
 
 
 def _low_correlation(ctx: QCContext) -> np.ndarray:
@@ -138,13 +145,15 @@ def _refine_failed(ctx: QCContext) -> np.ndarray | None:
 
 
 def _forward_backward(ctx: QCContext) -> np.ndarray:
+    f = ctx.field
+    limit = ctx.params.fb_max if f.ee is None else fb_limit(f.ee, ctx.params.fb_max)
     with np.errstate(invalid="ignore"):
-        return ctx.field.fb_error > ctx.params.fb_max
+        return f.fb_error > limit
 
 
 def _median(ctx: QCContext) -> np.ndarray | None:
     f, p = ctx.field, ctx.params
-    ctx.median_residual = median_test(f.dx, f.dy, ctx.flag == 0, eps=p.median_eps)
+    ctx.median_residual = median_test(f.dx, f.dy, (ctx.flag & GROSS) == 0, eps=p.median_eps)
     if p.median_threshold <= 0:
         return None
     return ctx.median_residual > p.median_threshold
@@ -172,9 +181,9 @@ def _filled(ctx: QCContext) -> np.ndarray | None:
 for _name, _test in {
     "nodata": QCTest(Flag.NODATA, ("min_valid",), _nodata,
                      "too little valid data in the template (min_valid) or no defined correlation: no vector"),
-    "low_texture": QCTest(Flag.LOW_TEXTURE, ("min_texture", "max_sigma"), _low_texture,
-                          "template too flat to carry motion: its standard deviation is below min_texture times "
-                          "the frame's, or the refinement's predicted error is above max_sigma px"),
+    "low_texture": QCTest(Flag.LOW_TEXTURE, ("max_error",), _low_texture,
+                          "expected error ee above max_error px: too little texture for the pair's own noise and "
+                          "model error (clear sky, flat cloud tops, noisy frames)"),
     "peak_at_border": QCTest(Flag.PEAK_AT_BORDER, (), lambda ctx: ctx.field.peak_at_border,
                              "correlation peak on the edge of the search region or of the defined lags: the "
                              "motion may exceed --search; no vector"),
@@ -185,10 +194,15 @@ for _name, _test in {
     "refine_failed": QCTest(Flag.REFINE_FAILED, (), _refine_failed,
                             "Lucas-Kanade did not converge, was ill-conditioned or moved more than 1.5 px from "
                             "the correlation peak; the correlation estimate is kept"),
+    "static": QCTest(Flag.STATIC, ("max_error", "min_valid"), _static,
+                     "texture from a static plateau (one repeated exact value: fill, saturation, outside coverage) "
+                     "and its edge, identical in both frames: what remains without it is too little"),
     "forward_backward": QCTest(Flag.FORWARD_BACKWARD, ("fb_max",), _forward_backward,
-                               "tracking B -> A from the end point misses the origin by more than fb_max px"),
+                               "tracking B -> A from the end point misses the origin by more than "
+                               "max(fb_max, 3 sqrt(2) ee) px"),
     "median": QCTest(Flag.MEDIAN_OUTLIER, ("median_threshold", "median_eps"), _median,
-                     "normalised median residual against the 3x3 neighbours above median_threshold"),
+                     "normalised median residual against the measured 3x3 neighbours above median_threshold; "
+                     "fewer than 3 measured neighbours: not testable"),
     "speed_limit": QCTest(Flag.SPEED_LIMIT, ("max_speed",), _speed, "speed above max_speed m/s"),
     "temporal": QCTest(Flag.TEMPORAL, ("max_accel",), _temporal,
                        "consecutive displacements along the trajectory differ by more than max_accel px"),
@@ -225,7 +239,9 @@ def assess(field, params, *, stop: Flag | None = None):
             ctx.flag[np.asarray(mask, dtype=bool)] |= qc_test.bit
     resid = ctx.median_residual if ctx.median_residual is not None else field.median_residual
     temporal = field.temporal if field.temporal_diff is not None else None
-    quality = quality_score(field.corr, field.peak_ratio, resid, temporal)
+    ee = field.ee if field.ee is not None else np.full(field.dx.shape, np.nan)
+    scale = params.max_error if params.max_error > 0 else DEFAULT_MAX_ERROR
+    quality = quality_score(ee, resid, field.corr, max_error=scale, temporal=temporal)
     quality[np.isnan(field.dx)] = 0.0
     if field.filled is not None:
         quality[field.filled] = 0.0

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .correlate import correlate_grid
+from .expected_error import expected_error, pair_noise, template_terms
 from .field_stats import temporal_consistency
 from .grid import Grid, field_jacobian, fill_invalid, make_grid
 from .model import MotionField
 from .params import TrackParams
+from .plateau import misregistration, plateau_mask, static_exclusion, static_templates
 from .preprocess import prepare_frame
-from .qc import Flag, assess, no_vector
+from .qc import GROSS, Flag, assess, no_vector
 from .refine import frame_gradients, gradient_bias, lucas_kanade
 
 __all__ = ["MotionField", "TrackParams", "iter_track_sequence", "track_pair", "track_sequence"]
@@ -30,6 +32,7 @@ class _Prepared:
     valid: np.ndarray
     std: float
     _grads: tuple | None = None
+    plateau: np.ndarray | None = None  # static-plateau pixels of the raw frame (cloudmotion.plateau)
 
     @property
     def grads(self) -> tuple:
@@ -46,7 +49,7 @@ def _prepare(image: np.ndarray, mask: np.ndarray | None, params: TrackParams) ->
     data, valid = prepare_frame(image, mask, params.sigma)
     data = data.astype(np.float32)  # halves the working set; every later stage computes in float32
     std = float(data[valid].std(dtype=np.float64)) if valid.any() else 0.0
-    return _Prepared(data=data, valid=valid, std=std)
+    return _Prepared(data=data, valid=valid, std=std, plateau=plateau_mask(image, valid))
 
 
 def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionField:
@@ -75,10 +78,43 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
     )
     if params.refine:
         field = _refine(a, b, field, params)
+    field = _expected_error(a, b, field, params)
     if params.fb_check:
         fb = _forward_backward(a, b, grid, field.dx.ravel(), field.dy.ravel(), params)
         field = dataclasses.replace(field, fb_error=fb.reshape(shape))
     return assess(field, params)
+
+
+def _expected_error(a: _Prepared, b: _Prepared, field: MotionField, params: TrackParams) -> MotionField:
+    """Expected error per vector (px), and STATIC where the texture is a static plateau's edge.
+
+    Static-plateau pixels (the same exact-value plateau in both frames) and the band the
+    pre-filter spreads them over are NoData for the template's statistics and ``ee``
+    (:mod:`cloudmotion.expected_error`, :mod:`cloudmotion.plateau`).
+    """
+    grid = field.grid
+    dx, dy = field.dx.ravel(), field.dy.ravel()
+    rows, cols = grid.top_left()
+    exclude = None
+    if a.plateau is not None and b.plateau is not None and a.plateau.any():
+        exclude = static_exclusion(a.plateau, b.plateau, params.sigma)
+        if not exclude.any():
+            exclude = None
+    t = template_terms(a.data, a.valid, b.data, b.valid, rows, cols, params.window, dx, dy, exclude=exclude,
+                       chunk=max(64, min(params.chunk, 1024)))
+    clean = (assess(field, params, stop=Flag.STATIC).flag.ravel() & GROSS) == 0
+    noise = pair_noise(np.where(clean, t.residual_var, np.nan), t.count)
+    ee = expected_error(t.tensor, t.residual_var, t.count, noise_var=noise, sigma=params.sigma,
+                        grad_corr=t.grad_corr, peak_corr=t.peak_corr, curvature=t.curvature)
+    ee[t.count < 0.5 * params.window * params.window] = np.inf  # too few usable pixels left to measure
+    ee[~(np.isfinite(dx) & np.isfinite(dy))] = np.nan
+    static = np.zeros(grid.size, dtype=bool)
+    if exclude is not None:
+        # what remains must carry the displacement itself: its residual may not call for a larger error
+        mis = misregistration(t.tensor, t.residual_var, t.count, noise_var=noise)
+        static = static_templates(exclude, a.valid, rows, cols, params.window, ee_without=np.fmax(ee, mis),
+                                  min_valid=params.min_valid, max_error=params.max_error or np.inf)
+    return dataclasses.replace(field, ee=ee.reshape(grid.shape), static=static.reshape(grid.shape))
 
 
 def _refine(a: _Prepared, b: _Prepared, field: MotionField, params: TrackParams) -> MotionField:

@@ -55,7 +55,7 @@ def command(ctx: click.Context, inputs: tuple[str, ...], outdir: str, files_from
     from ..batch.job import BatchOptions, run_batch
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
-    settings = settings_from(opts)
+    settings = settings_from(opts, ctx)
     options = BatchOptions(outdir=outdir, files_from=files_from, name_pattern=name_pattern, triplets=triplets,
                            max_gap=max_gap, template=template, formats=formats, overwrite=overwrite, lock=lock,
                            workers=workers, scheduler=scheduler)

@@ -7,6 +7,7 @@ import json
 import click
 
 from ..errors import DataError
+from .main import warn
 from .options import verbosity
 
 
@@ -34,5 +35,8 @@ def command(ctx: click.Context, frames: tuple[str, ...], band: int | None, nodat
         click.echo("\n\n".join(format_facts(f) for f in facts))
         if seq is not None:
             click.echo("\n" + format_sequence(seq))
+    for f in facts:
+        for msg in f.get("warnings", []):
+            warn(ctx, f"{f['path']}: {msg}")
     if seq is not None and not seq["ok"]:
         raise DataError(f"{frames[0]} ...: not one trackable sequence: {seq['problems'][0]}")

@@ -56,14 +56,24 @@ def verbosity(f: Callable, verbose_help: str = "Tracebacks on errors.") -> Calla
     return click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")(f)
 
 
-def settings_from(opts: dict) -> params.Settings:
+def settings_from(opts: dict, ctx: click.Context | None = None) -> params.Settings:
     """Defaults < ``--config`` < command-line options, validated by :mod:`cloudmotion.params`.
 
     ``opts`` holds the tracker options' values (None where not given) and ``config_spec``;
-    the tracker options are removed from it.
+    the tracker options are removed from it. A deprecated setting is one warning line on
+    stderr (unless ``-q``), not a Python warning.
     """
+    import warnings
+
     from ..config import resolve_settings
+    from .main import warn
 
     names = [name for name, spec, _ in params.specs() if spec.cli]
     values = {name: opts.pop(name) for name in names if name in opts}
-    return resolve_settings(values, opts.pop("config_spec", None))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FutureWarning)
+        settings = resolve_settings(values, opts.pop("config_spec", None))
+    for w in caught:
+        if ctx is not None and issubclass(w.category, FutureWarning):
+            warn(ctx, str(w.message))
+    return settings

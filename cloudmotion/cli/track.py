@@ -37,7 +37,7 @@ def command(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...
     from ..pipeline import run_track
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
-    settings = settings_from(opts)
+    settings = settings_from(opts, ctx)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     with tqdm(total=max(len(frames) - 1, 0), disable=not show, file=sys.stderr, unit="pair") as bar:
 

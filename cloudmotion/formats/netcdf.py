@@ -35,6 +35,8 @@ _EXTRA = {
     "dy": ("1", "displacement along rows, pixels (+ = increasing row)"),
     "corr": ("1", "peak normalised correlation coefficient"),
     "quality": ("1", "quality index 0-100"),
+    "ee": ("1", "expected error, pixels (RMS of |d - d_true| at this ee)"),
+    "ee_speed": ("m s-1", "expected error of the wind speed"),
 }
 
 

@@ -20,7 +20,8 @@ from ..errors import DataError, UsageError
 from .goes_names import parse_goes_name, start_stamp
 from .readers import Reader
 
-__all__ = ["RASTER", "Frame", "FrameInfo", "align_frame", "check_compatible", "check_path", "open_raster", "read_frame"]
+__all__ = ["RASTER", "Frame", "FrameInfo", "align_frame", "check_compatible", "check_path", "metadata_nodata",
+           "open_raster", "read_frame"]
 
 @dataclass(frozen=True)
 class FrameInfo:
@@ -253,6 +254,7 @@ def read_frame(
                 idx = list(info.bands)
                 raw = ds.read(idx)
                 valid = np.logical_and.reduce([ds.read_masks(b) > 0 for b in idx])
+                meta_nodata = metadata_nodata(ds, idx)
                 scales = [ds.scales[b - 1] if ds.scales else 1.0 for b in idx]
                 offsets = [ds.offsets[b - 1] if ds.offsets else 0.0 for b in idx]
             if dqf:
@@ -261,8 +263,8 @@ def read_frame(
                     valid &= (flags == 0) & (dq.read_masks(1) > 0)
     except RasterioError as exc:
         raise DataError(f"{info.path}: cannot read pixels ({first_line(exc)})") from exc
-    if nodata is not None:
-        valid &= ~np.any(np.isnan(raw) if np.isnan(nodata) else raw == nodata, axis=0)
+    for value in ([nodata] if nodata is not None else []) + meta_nodata:
+        valid &= ~np.any(np.isnan(raw) if np.isnan(value) else raw == value, axis=0)
     with np.errstate(over="ignore", invalid="ignore"):
         scale = np.array([float(v or 1.0) for v in scales])[:, None, None]
         offset = np.array([float(v or 0.0) for v in offsets])[:, None, None]
@@ -282,6 +284,42 @@ def read_frame(
         raise DataError(f"{info.path}: no valid pixel (all NoData, masked or non-finite)")
     data[~valid] = np.nan
     return Frame(info=info, data=data, valid=valid)
+
+
+_NODATA_KEYS = ("nodata", "nodata_value", "no_data", "nodatavalue")
+
+
+def metadata_nodata(ds, bands) -> list[float]:
+    """NoData values written only as metadata items (GDAL_METADATA ``<Item name="Nodata">255</Item>``).
+
+    Radar composites often declare their fill or outside-coverage value this way instead of
+    in the NoData tag, which GDAL then does not apply. Dataset-level and band-level items of
+    the bands read are honoured when the file declares no NoData of its own.
+
+    Parameters
+    ----------
+    ds : rasterio dataset
+    bands : sequence of int
+        1-based bands read.
+
+    Returns
+    -------
+    list of float
+        Values in stored (raw) units; empty when none or when the NoData tag is set.
+    """
+    if ds.nodata is not None:
+        return []
+    out: list[float] = []
+    for tags in [ds.tags()] + [ds.tags(b) for b in bands]:
+        for key, value in tags.items():
+            if key.lower() in _NODATA_KEYS:
+                try:
+                    v = float(str(value).strip())
+                except ValueError:
+                    continue
+                if v not in out:
+                    out.append(v)
+    return out
 
 
 def check_compatible(infos: list[FrameInfo], *, grid: bool = True, identity: bool = True) -> None:

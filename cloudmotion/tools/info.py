@@ -13,8 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import DataError
-from ..formats.raster import FrameInfo, check_compatible
+from ..formats.raster import FrameInfo, check_compatible, metadata_nodata
 from ..formats.readers import open_frame
+from ..plateau import find_plateaus, plateau_warning
 
 __all__ = ["format_facts", "format_sequence", "frame_facts", "sequence_facts"]
 
@@ -144,10 +145,13 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
                 description = ds.descriptions[b - 1]
                 raw = ds.read(b)
                 valid = ds.read_masks(b) > 0
+                meta_nodata = metadata_nodata(ds, [b])
     except RasterioError as exc:
         raise DataError(f"{path}: cannot read pixels ({exc})") from exc
     if nodata is not None:
         valid &= ~(raw == nodata) if not np.isnan(nodata) else ~np.isnan(raw)
+    for value in meta_nodata:
+        valid &= ~(raw == value) if not np.isnan(value) else ~np.isnan(raw)
     with np.errstate(over="ignore", invalid="ignore"):
         data = raw.astype(np.float64) * (scale or 1.0) + (offset or 0.0)
     valid &= np.isfinite(data)
@@ -172,6 +176,8 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
         "value_mean": _num(vals.mean()) if vals.size else None,
         "value_max": _num(vals.max()) if vals.size else None,
     }
+    facts["metadata_nodata"] = meta_nodata or None
+    facts["warnings"] = plateau_warning(find_plateaus(raw, valid)[0])
     facts.update(_geo_facts(info, wkt))
     facts.update(time=_iso(info.time), time_source=info.time_source, goes=info.goes)
     return facts
@@ -239,6 +245,8 @@ def format_facts(facts: dict) -> str:
     add(f"  values:       stored {f['dtype']}, scale {f['scale']:.8g}, offset {f['offset']:.8g}; "
         f"valid range {_fmt(f['value_min'])} to {_fmt(f['value_max'])}, mean {_fmt(f['value_mean'])}")
     nd = f"NoData {f['nodata']}" if f["nodata"] is not None else "no NoData value"
+    if f.get("metadata_nodata"):
+        nd += ", GDAL_METADATA Nodata " + ", ".join(f"{v:g}" for v in f["metadata_nodata"])
     if f.get("extra_nodata") is not None:
         nd += f", --nodata {f['extra_nodata']:g}"
     add(f"  nodata:       {nd}; mask flags {', '.join(f['mask_flags']) or 'none'}; "
