@@ -138,6 +138,9 @@ class MotionField:
     static : ndarray of bool or None
         The template's texture comes from a static plateau and its edge
         (:func:`cloudmotion.plateau.static_templates`).
+    off_earth : ndarray of bool or None
+        The origin has no longitude and latitude although the frame has a CRS: beyond
+        the Earth's edge on a geostationary disk, or past a pole.
     """
 
     grid: Grid
@@ -163,6 +166,7 @@ class MotionField:
     filled: np.ndarray | None = None
     ee: np.ndarray | None = None
     static: np.ndarray | None = None
+    off_earth: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("fb_error", "temporal"):

@@ -146,8 +146,12 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
                              pixel_size=settings.pixel_size)
 
         geo = locate(field)
-        if dt is not None:
-            field = assess(dataclasses.replace(field, speed=geo.speed), settings.params)
+        off_earth = None
+        if a.crs_wkt and a.transform is not None:
+            off_earth = ~(np.isfinite(geo.lon) & np.isfinite(geo.lat))
+        if dt is not None or (off_earth is not None and off_earth.any()):
+            field = assess(dataclasses.replace(field, speed=geo.speed if dt is not None else None,
+                                               off_earth=off_earth), settings.params)
         if settings.fill:
             field = fill_flagged(field)
             geo = locate(field)
@@ -198,6 +202,8 @@ def run_track(frames: Sequence[str], outputs: Sequence[str], settings: Settings,
         parse_outputs,
         write_pairs,
     )
+    from .formats.safety import check_not_inputs, remove_stale_temps
+    from .formats.templates import check_fields
 
     if len(frames) < 2:
         raise UsageError(f"FRAME: need at least two frames, got {len(frames)}")
@@ -210,6 +216,7 @@ def run_track(frames: Sequence[str], outputs: Sequence[str], settings: Settings,
             raise UsageError(f"--plot {plot}: unknown picture format; use .png, .svg or .pdf")
         require_matplotlib()
         picture = Output(plot, "plot")
+        check_fields(plot, ("pair", "time_a", "time_b"), "--plot", "use {pair}, {time_a:...}, {time_b:...}")
         if len(frames) > 2 and not picture.per_pair:
             raise UsageError(f"--plot {plot}: {len(frames) - 1} pairs need {{pair}} or {{time_a:...}} in the name")
     infos = open_frames(frames, settings)
@@ -221,6 +228,8 @@ def run_track(frames: Sequence[str], outputs: Sequence[str], settings: Settings,
     targets = [[expand_output(o, i, a, b) for o in outs] for i, (a, b) in enumerate(pairs, start=1)]
     pictures = [expand_output(picture, i, a, b, "--plot") for i, (a, b) in enumerate(pairs, start=1)] if picture else []
     check_destinations(sorted({p for t in targets for p in t} | set(pictures)), overwrite)
+    check_not_inputs([p for t in targets for p in t] + pictures, frames)  # exit 2, whatever --overwrite says
+    remove_stale_temps([p for t in targets for p in t] + pictures)  # left by a killed run
 
     def after(i: int, vectors: Vectors) -> None:
         a, b = pairs[i - 1]

@@ -116,7 +116,8 @@ def no_vector(valid_fraction: np.ndarray, corr: np.ndarray, min_valid: float) ->
 
 def _nodata(ctx: QCContext) -> np.ndarray:
     f = ctx.field
-    return no_vector(f.valid_fraction, f.corr, ctx.params.min_valid)
+    out = no_vector(f.valid_fraction, f.corr, ctx.params.min_valid)
+    return out if f.off_earth is None else out | f.off_earth
 
 
 def _low_texture(ctx: QCContext) -> np.ndarray | None:
@@ -180,7 +181,8 @@ def _filled(ctx: QCContext) -> np.ndarray | None:
 
 for _name, _test in {
     "nodata": QCTest(Flag.NODATA, ("min_valid",), _nodata,
-                     "too little valid data in the template (min_valid) or no defined correlation: no vector"),
+                     "too little valid data in the template (min_valid), no defined correlation, or an origin "
+                     "off the Earth: no vector"),
     "low_texture": QCTest(Flag.LOW_TEXTURE, ("max_error",), _low_texture,
                           "expected error ee above max_error px: too little texture for the pair's own noise and "
                           "model error (clear sky, flat cloud tops, noisy frames)"),

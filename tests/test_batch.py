@@ -290,7 +290,7 @@ def test_sigkill_then_rerun_completes_cleanly(tmp_path, long_series, run):
     assert len(done) < 2 * 24  # killed mid-run
     assert_valid(out, done)
     complete = {d[10:25] for d in done if d.endswith(".csv") and d[:-3] + "tif" in done}
-    stale = out / "G16_C_C13" / ".20200104T030000_030500.csv.k1ll3d_x.part"  # as if killed mid-write
+    stale = out / "G16_C_C13" / ".20200104T030000_030500.csv.0123456789ab.part"  # as if killed mid-write
     stale.write_text("time_a,ti")
     killed = len(manifest(out))  # whole lines only; the last pair written may not be recorded
     code, _, err = run("batch", tmp_path / "in", "-o", out, "--format", "csv,tif", "--window", "32", "--lock")

@@ -74,6 +74,8 @@ def frame_case(tmp_path, kind):
         write_frame(p, np.ones((1, 1)), time=t0(10))
     elif kind == "small":
         write_frame(p, rng.random((20, 20)), time=t0(10))
+    elif kind == "complex":
+        write_frame(p, rng.random((128, 128)) + 1j * rng.random((128, 128)), dtype="complex64", time=t0(10))
     return str(p)
 
 
@@ -90,6 +92,7 @@ def frame_case(tmp_path, kind):
     ("uint16-max", 1, "constant"),
     ("1x1", 1, "smaller than one 32 px window"),
     ("small", 1, "smaller than one 32 px window"),
+    ("complex", 1, "complex numbers"),
 ])
 def test_bad_frame(tmp_path, run, good, kind, code, needle):
     bad = frame_case(tmp_path, kind)

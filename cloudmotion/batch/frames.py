@@ -19,7 +19,7 @@ from ..errors import DataError, UsageError
 from ..formats.goes_names import goes_sequence
 
 __all__ = ["FrameRef", "NamePattern", "collect_paths", "compile_name_pattern", "goes_identity", "group_frames",
-           "read_path_list"]
+           "read_path_list", "read_paths_from"]
 
 _DIRECTIVES = {"Y": r"\d{4}", "y": r"\d{2}", "m": r"\d{2}", "d": r"\d{2}", "j": r"\d{3}", "H": r"\d{2}",
                "M": r"\d{2}", "S": r"\d{2}", "f": r"\d{1,6}"}
@@ -118,9 +118,53 @@ def compile_name_pattern(pattern: str) -> NamePattern:
     return NamePattern(pattern=pattern, regex=re.compile("".join(parts)), fields=tuple(fields), label=label)
 
 
-def read_path_list(stream: IO[str]) -> list[str]:
-    """Paths from a text stream, one per line; blank lines are ignored."""
-    return [line.rstrip("\r\n") for line in stream if line.strip()]
+MAX_LIST_BYTES = 64 * 1024 * 1024
+"""Largest path list read from ``--files-from`` (64 MiB: about a million paths)."""
+
+
+def read_path_list(stream: IO[str] | IO[bytes], source: str = "-", *, limit: int = MAX_LIST_BYTES) -> list[str]:
+    """Paths from a text stream, one per line; blank lines are ignored.
+
+    At most ``limit`` bytes are read, so ``/dev/zero`` or a runaway pipe cannot exhaust
+    memory; binary data (a NUL byte) is refused. Bytes that are not UTF-8 are kept as
+    :func:`os.fsdecode` keeps them, as for names on the command line.
+
+    Raises
+    ------
+    UsageError
+        ``--files-from SOURCE: ...`` naming the problem (and the line for binary data).
+    """
+    binary = getattr(stream, "buffer", stream)
+    data = binary.read(limit + 1)
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    if len(data) > limit:
+        raise UsageError(f"--files-from {source}: more than {limit // (1024 * 1024)} MiB of paths; "
+                         "split the list into several runs")
+    if b"\0" in data:
+        line = data[: data.index(b"\0")].count(b"\n") + 1
+        raise UsageError(f"--files-from {source}: line {line}: binary data (a NUL byte), not a list of paths")
+    text = os.fsdecode(data)  # file names need not be UTF-8: decoded as the command line is
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+
+
+def read_paths_from(source: str, stdin: IO | None = None) -> list[str]:
+    """The paths listed in ``--files-from SOURCE`` (``-`` reads ``stdin``), see :func:`read_path_list`.
+
+    Raises
+    ------
+    UsageError
+        The file cannot be read, is too large or holds binary data.
+    """
+    if source == "-":
+        return read_path_list(stdin, source)
+    if os.path.isdir(source):
+        raise UsageError(f"--files-from {source}: is a folder; give it as INPUT, or a file listing paths")
+    try:
+        with open(source, "rb") as fh:
+            return read_path_list(fh, source)
+    except OSError as exc:
+        raise UsageError(f"--files-from {source}: cannot read ({exc.strerror or exc})") from None
 
 
 def _walk(folder: str, exclude: str | None) -> Iterator[str]:

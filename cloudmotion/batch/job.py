@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from ..errors import UsageError, sigterm_raises
 from ..params import Settings
-from . import manifest
+from . import frames, manifest
 from . import plan as planning
 from . import run as runner
 
@@ -68,7 +68,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, settings: Settings, 
     template = options.template or planning.DEFAULT_TEMPLATE
     planning.check_template(template, fmts)
     gap = planning.parse_duration(options.max_gap, "--max-gap") if options.max_gap is not None else None
-    pattern = planning.compile_name_pattern(options.name_pattern) if options.name_pattern else None
+    pattern = frames.compile_name_pattern(options.name_pattern) if options.name_pattern else None
     if options.workers is not None and options.scheduler:
         raise UsageError("--workers: not with --scheduler (the cluster's workers run the pairs)")
     if options.scheduler:
@@ -76,25 +76,18 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, settings: Settings, 
     if not inputs and options.files_from is None:
         raise UsageError("INPUT: give frames, folders or globs, or --files-from FILE (- for standard input)")
     out = manifest.prepare_outdir(options.outdir)
-    with sigterm_raises(), manifest.outdir_lock(out, exclusive=options.lock) as removed:
-        if removed and verbose:
-            emit(f"cloudmotion: removed {len(removed)} temporary file(s) left by an interrupted run")
-        listed = []
-        if options.files_from == "-":
-            listed = planning.read_path_list(stdin if stdin is not None else sys.stdin)
-        elif options.files_from is not None:
-            try:
-                with open(options.files_from, encoding="utf-8") as fh:
-                    listed = planning.read_path_list(fh)
-            except OSError as exc:
-                raise UsageError(f"--files-from {options.files_from}: cannot read ({exc.strerror})") from None
-        paths, warnings = planning.collect_paths(inputs, listed, exclude=out)
-        sequences, more = planning.group_frames(paths, pattern)
+    with sigterm_raises(), manifest.outdir_lock(out, exclusive=options.lock) as guard:
+        listed = frames.read_paths_from(options.files_from, stdin if stdin is not None else sys.stdin) \
+            if options.files_from is not None else []
+        paths, warnings = frames.collect_paths(inputs, listed, exclude=out)
+        sequences, more = frames.group_frames(paths, pattern)
         run = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}"
         plan = planning.plan_batch(sequences, outdir=out, template=template, formats=fmts, triplets=options.triplets,
                                    max_gap=gap, overwrite=options.overwrite, run=run)
         for msg in warnings + more + plan.warnings:
             warn(msg)
+        if (removed := guard.remove_stale_temps(plan.outputs)) and verbose:
+            emit(f"cloudmotion: removed {len(removed)} temporary file(s) left by an interrupted run")
         manifest_path = os.path.join(out, manifest.MANIFEST_NAME)
         counts = {"ok": 0, "failed": 0, "skipped": len(plan.skipped)}
         bar = progress(plan.npairs) if progress is not None else None

@@ -11,11 +11,13 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..errors import UsageError
+from ..formats.safety import InputSet, check_not_inputs, output_complete
+from ..formats.templates import check_fields
 from ..formats.writers import writer_name_for as output_kind
 from ..registry import WRITER_SUFFIXES
 from .frames import (
@@ -47,6 +49,8 @@ __all__ = [
     "read_path_list",
     "render_outputs",
 ]
+
+_TEMPLATE_FIELDS = ("sequence", "time_a", "time_b", "ext")
 
 DEFAULT_TEMPLATE = "{sequence}/{time_a:%Y%m%dT%H%M%S}_{time_b:%H%M%S}.{ext}"
 """Output names, relative to the output folder; one file per pair and format."""
@@ -114,6 +118,8 @@ def render_outputs(template: str, sequence: str, time_a: datetime, time_b: datet
     UsageError
         A bad placeholder, or a name that leaves the output folder.
     """
+    check_fields(template, _TEMPLATE_FIELDS, "--template",
+                 "use {sequence}, {time_a:%Y%m%dT%H%M%S}, {time_b:...} and {ext}")
     out = []
     for ext in formats:
         try:
@@ -183,6 +189,7 @@ class Plan:
     skipped: list[dict] = field(default_factory=list)
     done: int = 0
     warnings: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)  # absolute paths of every output the plan names
 
     @property
     def npairs(self) -> int:
@@ -241,7 +248,7 @@ def _skipped_record(seq: str, a: FrameRef, b: FrameRef, reason: str, run: str | 
 
 def plan_batch(sequences: dict[str, list[FrameRef]], *, outdir: str, template: str = DEFAULT_TEMPLATE,
                formats: Sequence[str] = ("csv",), triplets: bool = False, max_gap: float | None = None,
-               overwrite: bool = False, run: str | None = None) -> Plan:
+               overwrite: bool = False, run: str | None = None, inputs: Iterable[str] | None = None) -> Plan:
     """Turn sequences into tasks, leaving out pairs whose outputs all exist.
 
     Parameters
@@ -261,10 +268,16 @@ def plan_batch(sequences: dict[str, list[FrameRef]], *, outdir: str, template: s
         Redo pairs whose outputs exist.
     run : str, optional
         Run identifier copied into the skipped records.
+    inputs : iterable of str, optional
+        Every file the run was given (default: the frames of ``sequences``); no output
+        may be one of them.
 
     Returns
     -------
     Plan
+        A pair counts as done only when each of its outputs exists and is complete
+        (:func:`~cloudmotion.formats.safety.output_complete`): a zero-byte or truncated
+        file left by an older version is redone.
 
     Raises
     ------
@@ -273,6 +286,8 @@ def plan_batch(sequences: dict[str, list[FrameRef]], *, outdir: str, template: s
     """
     outdir = os.path.abspath(outdir)
     plan, owner = Plan(), {}
+    frames_read = InputSet(f.path for frames in sequences.values() for f in frames) if inputs is None \
+        else InputSet(inputs)
     for seq, frames in sequences.items():
         segments, gaps = _segments(frames, max_gap)
         for a, b, gap in gaps:
@@ -290,7 +305,10 @@ def plan_batch(sequences: dict[str, list[FrameRef]], *, outdir: str, template: s
                         if owner.setdefault(o, fr[k].path) != fr[k].path:
                             raise UsageError(f"--template {template}: two pairs write {o}; add "
                                              "{time_a:%Y%m%dT%H%M%S} or {sequence}")
-                    if overwrite or not all(os.path.exists(os.path.join(outdir, o)) for o in outs):
+                    full = [os.path.join(outdir, o) for o in outs]
+                    check_not_inputs(full, frames_read, option="--template")  # whatever --overwrite says
+                    plan.outputs.extend(full)
+                    if overwrite or not all(output_complete(path, output_kind(path)) for path in full):
                         todo.append((k, outs))
                 plan.done += len(own) - len(todo)
                 if todo:

@@ -11,9 +11,7 @@ SIGTERM.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import os
 import sys
 import traceback
 
@@ -21,6 +19,7 @@ import click
 
 from .. import __version__
 from ..errors import CloudmotionError, Terminated, sigterm_raises
+from ..formats import stdout
 
 __all__ = ["cli", "main"]
 
@@ -71,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a in ("-v", "--verbose") for a in args)
+    stdout.reserve_std_fds()
     try:
         with sigterm_raises():
             rv = cli.main(args=args, prog_name="cloudmotion", standalone_mode=False, obj={})
@@ -93,15 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("cloudmotion: interrupted", err=True)
         return 130
-    except BrokenPipeError:
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+    except SystemExit:
+        if not stdout.click_saw_broken_pipe():
+            raise
+        stdout.discard_stdout()
+        return stdout.SIGPIPE_STATUS
+    except (BrokenPipeError, stdout.ReaderGone):
+        stdout.discard_stdout()
+        return stdout.SIGPIPE_STATUS  # the reader went away (| head): quietly, as the shell reports SIGPIPE
     except MemoryError:
         click.echo("cloudmotion: error: out of memory; lower chunk in a --config file, or use a larger "
                    "--step or smaller frames", err=True)
         return 1
     except Exception as exc:  # noqa: BLE001 - an unexpected failure: one line, traceback with -v
+        if (msg := stdout.stdout_failure(exc)) is not None:
+            click.echo(f"cloudmotion: error: {msg}", err=True)
+            return 1
         if verbose:
             traceback.print_exc()
         click.echo(f"cloudmotion: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "

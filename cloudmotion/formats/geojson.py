@@ -11,9 +11,19 @@ from .atomic import atomic_path
 from .times import format_iso
 from .writers import Writer
 
-__all__ = ["WRITER", "write_geojson"]
+__all__ = ["WRITER", "wrap_longitude", "write_geojson"]
 
 _DIGITS = {c.name: int(c.fmt[2:-1]) for c in COLUMNS if c.fmt.startswith("%.")}
+
+
+def wrap_longitude(lon: np.ndarray) -> np.ndarray:
+    """Longitudes wrapped into [-180, 180] degrees (values already inside are unchanged)."""
+    lon = np.asarray(lon, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        outside = np.abs(lon) > 180.0
+    if not outside.any():
+        return lon
+    return np.where(outside, (lon + 180.0) % 360.0 - 180.0, lon)
 
 
 def write_geojson(path: str, vectors: Vectors) -> None:
@@ -25,6 +35,8 @@ def write_geojson(path: str, vectors: Vectors) -> None:
     rounded = {}
     for name in CSV_COLUMNS[2:]:
         arr = vectors.values[name]
+        if name == "lon":
+            arr = wrap_longitude(arr)  # RFC 7946: [-180, 180], also across the antimeridian
         if name in _DIGITS:
             rounded[name] = [None if not np.isfinite(v) else round(float(v), _DIGITS[name]) for v in arr]
         else:  # integer columns

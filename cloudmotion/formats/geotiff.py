@@ -6,6 +6,7 @@ import numpy as np
 
 from ..model import COLUMNS, Vectors
 from .atomic import atomic_path
+from .gdal_errors import capture_write_errors, verify_geotiff
 from .times import format_iso
 from .writers import Writer
 
@@ -51,7 +52,11 @@ def write_geotiff(path: str, vectors: Vectors) -> None:
         "transform": grid_transform(vectors), "crs": vectors.crs_wkt or None, "tiled": True,
         "blockxsize": block, "blockysize": block, "compress": "deflate", "predictor": 3,
     }
-    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as ds:
+    def verify(tmp: str) -> None:
+        verify_geotiff(tmp, path, count=len(GEOTIFF_BANDS), shape=(ny, nx))
+
+    # GDAL reports a full disk at close through its error handler, not always as an exception
+    with atomic_path(path, verify) as tmp, capture_write_errors(path), rasterio.open(tmp, "w", **profile) as ds:
         ds.write(stack)
         for i, (name, desc) in enumerate(GEOTIFF_BANDS.items(), start=1):
             ds.set_band_description(i, name)

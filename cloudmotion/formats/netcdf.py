@@ -18,6 +18,7 @@ from ..errors import UsageError
 from ..model import Vectors
 from ..qc import Flag
 from .atomic import atomic_path
+from .gdal_errors import capture_write_errors, verify_netcdf
 from .writers import Writer
 
 __all__ = ["WRITER", "require_netcdf", "write_netcdf"]
@@ -64,8 +65,12 @@ def write_netcdf(path: str, result: Vectors) -> None:
 
     ny, nx = result.shape
     cols = result.values
-    with atomic_path(path) as tmp:
-        ds = nc4.Dataset(tmp, "w", format="NETCDF4")
+    def verify(tmp: str) -> None:
+        verify_netcdf(tmp, path, variables=("x", "y", *_WINDS, *_EXTRA, "flag"))
+
+    # HDF5 prints its error stack on fd 2 and a full disk may only show at close
+    with atomic_path(path, verify) as tmp, capture_write_errors(path):
+        ds = nc4.Dataset(tmp, "w", format="NETCDF4", clobber=True)
         try:
             ds.Conventions = "CF-1.8"
             ds.title = "Cloud motion vectors"

@@ -15,6 +15,7 @@ from typing import IO
 from ..errors import DataError, UsageError
 from ..model import Vectors
 from .atomic import atomic_path
+from .templates import check_fields
 from .writers import writer_name_for
 
 __all__ = ["Output", "check_destinations", "expand_output", "parse_outputs", "write_pairs"]
@@ -51,6 +52,7 @@ def parse_outputs(outputs: Sequence[str], npairs: int) -> list[Output]:
             raise UsageError(f"-o {path}: unknown output format; use .csv, .tif, .tiff, .geojson or .nc, "
                              "or - for CSV on stdout")
         out = Output(path, kind)
+        check_fields(path, ("pair", "time_a", "time_b"), "-o", "use {pair}, {time_a:...}, {time_b:...}")
         writer = registry.WRITERS.get(kind)
         if not writer.streams and npairs > 1 and not out.per_pair:
             raise UsageError(f"-o {path}: {npairs} pairs need a per-pair name with {{pair}} or "
@@ -129,13 +131,14 @@ def write_pairs(pairs: Iterable[Vectors], outs: Sequence[Output], targets: Seque
     """
     from .. import registry
     from .csv import write_csv_header, write_csv_rows
+    from .stdout import data_stdout
 
     with contextlib.ExitStack() as stack:
         streams: dict[str, IO[str]] = {}
         for o in outs:
             if registry.WRITERS.get(o.kind).streams and not o.per_pair:
                 if o.template == "-":
-                    streams[o.template] = stdout
+                    streams[o.template] = data_stdout(stdout)  # its header waits for the first rows
                 else:
                     tmp = stack.enter_context(atomic_path(o.template))
                     streams[o.template] = stack.enter_context(open(tmp, "w", newline=""))
@@ -144,11 +147,11 @@ def write_pairs(pairs: Iterable[Vectors], outs: Sequence[Output], targets: Seque
             for o, path in zip(outs, targets[i - 1], strict=True):
                 if o.template in streams:
                     if o.template == "-" and i == 1:
-                        write_csv_header(stdout)
+                        write_csv_header(streams["-"])
                     write_csv_rows(streams[o.template], vectors)
                 else:
                     registry.WRITERS.get(o.kind).write(path, vectors)
             if after_pair is not None:
                 after_pair(i, vectors)
         if "-" in streams:
-            stdout.flush()
+            streams["-"].flush()

@@ -7,6 +7,7 @@ whose ``Rad``/``CMI`` variable is picked automatically, or ``NETCDF:file.nc:VAR`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import warnings
 from dataclasses import dataclass
@@ -19,6 +20,10 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from ..errors import DataError, UsageError
 from .goes_names import parse_goes_name, start_stamp
 from .readers import Reader
+
+EXTREME = 1e30
+"""Values of this magnitude or more are NoData: float32 extremes (±3.4e38) used as undeclared
+fill, which no physical image holds and whose squares overflow the arithmetic."""
 
 __all__ = ["RASTER", "Frame", "FrameInfo", "align_frame", "check_compatible", "check_path", "metadata_nodata",
            "open_raster", "read_frame"]
@@ -183,8 +188,14 @@ def open_raster(path: str, *, band: int | None = None, channels: str | None = No
                 tags = ds.tags()
                 info = {"shape": (ds.height, ds.width), "count": ds.count, "dtype": ds.dtypes[bands[0] - 1],
                         "driver": ds.driver}
+                complex_bands = [b for b in bands if np.dtype(ds.dtypes[b - 1]).kind == "c"]
+                if complex_bands:
+                    raise DataError(f"{path}: band {complex_bands[0]} holds complex numbers "
+                                    f"({ds.dtypes[complex_bands[0] - 1]}); cloudmotion tracks real values: "
+                                    "convert it first (e.g. its amplitude)")
     except RasterioError as exc:
         raise DataError(f"{path}: cannot read as a raster ({first_line(exc)})") from exc
+    _check_crs(path, crs_wkt, transform, info["shape"])
     time, ident = parse_goes_name(path)
     stamp = start_stamp(path)
     if time is None and (stamp or ident):
@@ -200,6 +211,40 @@ def open_raster(path: str, *, band: int | None = None, channels: str | None = No
     return FrameInfo(path=path, source=source, band=bands[0], transform=transform, crs_wkt=crs_wkt, time=time,
                      time_source=time_source, goes=ident, bands=bands, channels=method, dqf_source=dqf_source,
                      reader=reader, **info)
+
+
+@functools.lru_cache(maxsize=64)
+def _crs_problem(crs_wkt: str, transform: tuple[float, ...], shape: tuple[int, int]) -> str | None:
+    """Why PROJ cannot use this CRS (None when it can): tried on the frame's centre pixel."""
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError, ProjError
+
+    try:
+        crs = CRS.from_wkt(crs_wkt)
+        ell = crs.ellipsoid
+        if ell is not None and not (ell.semi_major_metre > 0 and ell.semi_minor_metre > 0):
+            return f"ellipsoid semi-major axis {ell.semi_major_metre:g} m, semi-minor {ell.semi_minor_metre:g} m"
+        if crs.is_geographic:
+            return None
+        tr = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
+        a, b, c, d, e, f = transform[:6]
+        col, row = shape[1] / 2.0, shape[0] / 2.0
+        with np.errstate(all="ignore"):
+            tr.transform(a * col + b * row + c, d * col + e * row + f, errcheck=False)
+    except (CRSError, ProjError) as exc:
+        return " ".join(str(exc).split())
+    return None
+
+
+def _check_crs(path: str, crs_wkt: str | None, transform: tuple[float, ...] | None, shape: tuple[int, int]) -> None:
+    """Refuse a CRS that PROJ cannot use (e.g. GOES projection attributes such as
+    ``perspective_point_height = 0`` or ``semi_major_axis = 0``), with one line."""
+    if not crs_wkt or transform is None:
+        return
+    problem = _crs_problem(crs_wkt, tuple(transform), tuple(shape))
+    if problem:
+        raise DataError(f"{path}: impossible map projection in the file ({problem}); the file's projection "
+                        "attributes are damaged")
 
 
 def first_line(exc: Exception) -> str:
@@ -273,6 +318,7 @@ def read_frame(
         else:
             data = raw.astype(np.float64) * scale + offset
         valid &= np.all(np.isfinite(data), axis=0)
+        valid &= np.all(np.abs(data) < EXTREME, axis=0)  # ±3.4e38: float32 fill values, never physical
         if valid_range is not None:
             lo, hi = valid_range
             valid &= np.all((data >= lo) & (data <= hi), axis=0)

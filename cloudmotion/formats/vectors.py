@@ -18,7 +18,7 @@ from ..model import CSV_COLUMNS, NUMERIC, Vectors
 from .geotiff import GEOTIFF_BANDS
 from .times import parse_iso
 
-__all__ = ["read_vectors"]
+__all__ = ["check_vectors_match", "read_vectors"]
 
 _REQUIRED = ("row", "col", "dx", "dy", "flag")
 
@@ -87,6 +87,7 @@ def _read_geotiff(path: str, frame_transform: tuple[float, ...] | None) -> list[
                 bands = {name: ds.read(names.index(name) + 1).astype(np.float64)
                          for name in NUMERIC if name in names}
                 grid = ds.transform
+                grid_crs = ds.crs.to_wkt() if ds.crs else None
                 tags = ds.tags()
                 ny, nx = ds.height, ds.width
     except RasterioError as exc:
@@ -100,11 +101,12 @@ def _read_geotiff(path: str, frame_transform: tuple[float, ...] | None) -> list[
     flag = bands["flag"].ravel()
     flag = np.where(np.isfinite(flag), flag, 1).astype(np.int64)
     values = {name: band.ravel() for name, band in bands.items()}
-    values.update(row=row, col=col, flag=flag)
+    values.update(row=row, col=col, flag=flag, x=np.asarray(x, dtype=np.float64), y=np.asarray(y, dtype=np.float64))
     step = tags.get("STEP", "")
     window = tags.get("WINDOW", "")
     return [Vectors(values=values, time_a=parse_iso(tags.get("TIME_A")), time_b=parse_iso(tags.get("TIME_B")),
                     transform=tuple(frame_transform[:6]) if frame_transform is not None else None, shape=(ny, nx),
+                    crs_wkt=grid_crs,
                     step=int(step) if step.isdigit() else None, window=int(window) if window.isdigit() else None)]
 
 
@@ -154,3 +156,79 @@ def read_vectors(path: str, *, frame_transform: tuple[float, ...] | None = None)
     if not pairs or all(p.row.size == 0 for p in pairs):
         raise DataError(f"{path}: no vectors")
     return pairs
+
+
+def _grid_fits(values: np.ndarray, size: int) -> bool:
+    """True when the distinct origins along one axis are the vector grid that
+    :func:`cloudmotion.grid.make_grid` lays over a frame ``size`` px long, for some window."""
+    from ..grid import make_grid
+
+    u = np.unique(np.round(values[np.isfinite(values)], 3))
+    if u.size == 0:
+        return True
+    if u[0] < -0.5 or u[-1] > size - 0.5:
+        return False
+    if u.size == 1:
+        return True
+    steps = np.diff(u)
+    step = float(steps[0])
+    if not np.allclose(steps, step, atol=1e-3) or abs(step - round(step)) > 1e-3:
+        return True  # not a regular grid (hand-made vectors): nothing more to check
+    step = round(step)
+    for window in range(4, size + 1):
+        g = make_grid((size, size), window, step)
+        if g.nrows == u.size and abs(g.row0 + (window - 1) / 2.0 - u[0]) < 1e-3:
+            return True
+    return False
+
+
+def check_vectors_match(pair: Vectors, vectors: str, other: str, *, shape: tuple[int, int],
+                        transform: tuple[float, ...] | None, crs_wkt: str | None = None,
+                        time=None) -> None:
+    """Refuse vectors that were not tracked on the grid (and time) of ``other``.
+
+    Parameters
+    ----------
+    pair : Vectors
+        From :func:`read_vectors`.
+    vectors, other : str
+        The two files, for the message.
+    shape, transform, crs_wkt
+        The frame's (or truth grid's) rows and columns, pixel-corner transform and CRS.
+    time : datetime, optional
+        The frame's time: it must be the pair's ``time_a`` or ``time_b`` when both are known.
+
+    Raises
+    ------
+    DataError
+        ``VECTORS: does not match OTHER (WHAT)``: origins outside or off the grid of a frame
+        of this shape, x/y that the transform does not give, another CRS, or another time.
+    """
+    from ..geo import pixel_to_crs
+
+    def refuse(what: str) -> None:
+        raise DataError(f"{vectors}: does not match {other} ({what}); give the frame or truth "
+                        "the vectors were tracked on")
+
+    rows, cols = shape
+    if not (_grid_fits(pair.row, rows) and _grid_fits(pair.col, cols)):
+        refuse(f"the vector origins do not lie on a tracking grid over its {rows}x{cols} px")
+    if pair.crs_wkt and crs_wkt:
+        from pyproj import CRS
+
+        if not CRS.from_wkt(pair.crs_wkt).equals(CRS.from_wkt(crs_wkt)):
+            refuse("another CRS")
+    has_xy = bool(np.isfinite(pair.x).any())
+    if has_xy and transform is None:
+        refuse("the vectors are georeferenced, it is not")
+    if has_xy and transform is not None:
+        ex, ey = pixel_to_crs(pair.row, pair.col, transform)
+        tol = 0.01 * max(abs(transform[0]), abs(transform[4]), abs(transform[1]), abs(transform[3])) + 0.01
+        ok = np.isfinite(pair.x) & np.isfinite(pair.y)
+        if np.any(np.abs(ex[ok] - pair.x[ok]) > tol) or np.any(np.abs(ey[ok] - pair.y[ok]) > tol):
+            refuse("its transform puts the vector origins elsewhere: another grid or satellite")
+    if time is not None and pair.time_a is not None and pair.time_b is not None:
+        near = min(abs((time - t).total_seconds()) for t in (pair.time_a, pair.time_b))
+        if near > 0.5:
+            refuse(f"its time {time:%Y-%m-%dT%H:%M:%S}Z is neither the pair's time_a "
+                   f"{pair.time_a:%Y-%m-%dT%H:%M:%S}Z nor time_b {pair.time_b:%Y-%m-%dT%H:%M:%S}Z")

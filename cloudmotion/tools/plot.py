@@ -366,16 +366,20 @@ def plot_file(vectors: str, frame: str, output: str, *, pair: int = 1, style: st
     """
     from ..formats.outputs import check_destinations
     from ..formats.readers import open_frame, read_frame
-    from ..formats.vectors import read_vectors
+    from ..formats.safety import check_not_inputs
+    from ..formats.vectors import check_vectors_match, read_vectors
 
     if plot_format(output) is None:
         raise UsageError(f"-o {output}: unknown picture format; use .png, .svg or .pdf")
     figsize = parse_figsize(size, dpi)
     require_matplotlib()
     check_destinations([output], overwrite)
+    check_not_inputs([output], [vectors, frame])
     info = open_frame(frame, band=band)
     pairs = read_vectors(vectors, frame_transform=info.transform)
     if pair > len(pairs):
         raise UsageError(f"--pair {pair}: {vectors} holds {len(pairs)} pair(s)")
+    check_vectors_match(pairs[pair - 1], vectors, frame, shape=info.shape, transform=info.transform,
+                        crs_wkt=info.crs_wkt, time=info.time)
     quicklook(pairs[pair - 1], read_frame(info), output, style=style, every=every, show_flagged=show_flagged,
               dpi=dpi, size=figsize, invert=invert)

@@ -142,12 +142,13 @@ def score_file(vectors: str, truth: str) -> list[dict]:
     Pair i of a synth sequence is scored against the truth per step, sampled where each
     vector's feature started in frame 0 (:func:`sample_truth_after`).
     """
-    from ..formats.vectors import read_vectors
+    from ..formats.vectors import check_vectors_match, read_vectors
     from .synth import read_truth
 
     tdx, tdy, transform = read_truth(truth)
     rows = []
     for i, p in enumerate(read_vectors(vectors, frame_transform=transform), start=1):
+        check_vectors_match(p, vectors, truth, shape=tdx.shape, transform=transform)
         sx, sy = sample_truth_after(tdx, tdy, p.row, p.col, i - 1)
         rows.append({"pair": i, **score_vectors(p.dx, p.dy, p.flag, sx, sy)})
     return rows

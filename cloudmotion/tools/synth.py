@@ -18,8 +18,18 @@ from ..errors import DataError, UsageError
 from ..formats.goes_names import goes_stamp
 from .synthetic import correlated_noise, uniform_field, vortex_shear_field, warp
 
-__all__ = ["GOES16_WKT", "PIXEL_M", "SynthSequence", "make_sequence", "motion_field", "parse_motion", "parse_size",
-           "read_truth", "write_sequence"]
+__all__ = [
+    "GOES16_WKT",
+    "PIXEL_M",
+    "SynthSequence",
+    "check_motion",
+    "make_sequence",
+    "motion_field",
+    "parse_motion",
+    "parse_size",
+    "read_truth",
+    "write_sequence",
+]
 
 GOES16_WKT = (
     'PROJCS["unnamed",GEOGCS["unknown",DATUM["unnamed",SPHEROID["Spheroid",6378137,298.2572221]],'
@@ -100,6 +110,12 @@ def motion_field(terms: list[tuple[str, tuple[float, ...]]], shape: tuple[int, i
     """
     dx = np.zeros(shape)
     dy = np.zeros(shape)
+    with np.errstate(over="ignore", invalid="ignore"):  # an absurd motion is refused by check_motion
+        _add_terms(terms, shape, dx, dy)
+    return dx, dy
+
+
+def _add_terms(terms, shape, dx: np.ndarray, dy: np.ndarray) -> None:
     for kind, nums in terms:
         if kind == "uniform":
             fx, fy = uniform_field(shape, *nums)
@@ -111,7 +127,25 @@ def motion_field(terms: list[tuple[str, tuple[float, ...]]], shape: tuple[int, i
             fx, fy = vortex_shear_field(shape, strength=0.0, shear=nums[0])
         dx += fx
         dy += fy
-    return dx, dy
+
+
+def check_motion(spec: str, dx: np.ndarray, dy: np.ndarray, nframes: int) -> None:
+    """Refuse a motion that leaves the frame: the last frame must still overlap the first.
+
+    Raises
+    ------
+    UsageError
+        ``--motion SPEC: moves up to D px per step ...`` (also for non-finite values).
+    """
+    rows, cols = np.shape(dx)
+    with np.errstate(over="ignore", invalid="ignore"):
+        worst = float(np.max(np.hypot(dx, dy))) if np.size(dx) else 0.0
+    if not np.isfinite(worst):
+        raise UsageError(f"--motion {spec}: the displacement overflows (not a finite number of px); "
+                         "use a smaller motion")
+    if worst * (nframes - 1) > max(rows, cols):
+        raise UsageError(f"--motion {spec}: moves up to {worst:.3g} px per step, which carries the texture out "
+                         f"of the {rows}x{cols} px frame within {nframes} frames; use a smaller motion")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -228,6 +262,15 @@ def frame_names(times: list[datetime], prefix: str = "synth") -> list[str]:
     return [f"{prefix}_s{goes_stamp(t)}.tif" for t in times]
 
 
+def _verifier(path: str, count: int, shape: tuple[int, int]):
+    from ..formats.gdal_errors import verify_geotiff
+
+    def verify(tmp: str) -> None:
+        verify_geotiff(tmp, path, count=count, shape=shape)
+
+    return verify
+
+
 def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix: str = "synth") -> list[str]:
     """Write the frames and ``truth.tif`` into ``outdir``, each atomically.
 
@@ -245,6 +288,7 @@ def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix:
     from affine import Affine
 
     from ..formats.atomic import atomic_path
+    from ..formats.gdal_errors import capture_write_errors
 
     rows, cols = seq.dx.shape
     profile = {"driver": "GTiff", "width": cols, "height": rows, "dtype": "float32", "nodata": np.nan,
@@ -258,13 +302,15 @@ def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix:
     paths = []
     for name, frame, t in zip(frame_names(seq.times, prefix), seq.frames, seq.times, strict=True):
         path = os.path.join(outdir, name)
-        with atomic_path(path) as tmp, rasterio.open(tmp, "w", count=1, **profile) as ds:
+        with atomic_path(path, _verifier(path, 1, (rows, cols))) as tmp, capture_write_errors(path), \
+                rasterio.open(tmp, "w", count=1, **profile) as ds:
             ds.write(frame, 1)
             ds.set_band_description(1, "synthetic frame")
             ds.update_tags(TIFFTAG_DATETIME=f"{t:%Y:%m:%d %H:%M:%S}", SOFTWARE="cloudmotion synth")
         paths.append(path)
     path = os.path.join(outdir, "truth.tif")
-    with atomic_path(path) as tmp, rasterio.open(tmp, "w", count=2, **profile) as ds:
+    with atomic_path(path, _verifier(path, 2, (rows, cols))) as tmp, capture_write_errors(path), \
+            rasterio.open(tmp, "w", count=2, **profile) as ds:
         ds.write(np.stack([seq.dx, seq.dy]).astype(np.float32))
         ds.set_band_description(1, "dx")
         ds.set_band_description(2, "dy")
@@ -348,6 +394,7 @@ def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.
     """
     from ..formats.outputs import check_destinations
     from ..formats.readers import open_frame, read_frame
+    from ..formats.safety import check_not_inputs, prepare_folder
 
     terms = parse_motion(motion)
     if from_frame:
@@ -360,9 +407,11 @@ def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.
         transform = (PIXEL_M, 0.0, -cols / 2 * PIXEL_M, 0.0, -PIXEL_M, rows / 2 * PIXEL_M)
     start = start or DEFAULT_START
     dx, dy = motion_field(terms, base.shape)
-    os.makedirs(outdir, exist_ok=True)
+    check_motion(motion, dx, dy, nframes)
+    prepare_folder(outdir, "OUTDIR ")
     seq = make_sequence(np.asarray(base, dtype=np.float64), dx, dy, nframes=nframes, start=start,
                         interval=interval, transform=transform, crs_wkt=crs, valid=valid, noise=noise, seed=seed)
     names = [*frame_names(seq.times), "truth.tif"]
     check_destinations([os.path.join(outdir, n) for n in names], overwrite)
+    check_not_inputs([os.path.join(outdir, n) for n in names], [from_frame] if from_frame else [])
     return write_sequence(seq, outdir, motion=motion)
