@@ -40,13 +40,18 @@ import time
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-if __name__ == "__main__":
-    # Run as a script: import the harness as the package ``benchmarks`` rather than its modules as
-    # top-level names (``data``, ``report`` ... would shadow any module of that name). The checkout goes
-    # last on the path, so an installed cloudmotion still wins over the checkout's.
+if __name__ == "__main__" and "benchmarks" not in sys.modules:
+    # Run as a script: load this folder as the package ``benchmarks`` without putting the checkout on
+    # the path (its cloudmotion/ would shadow the installed one) and without leaving this folder first
+    # on the path (``data``, ``report`` ... would shadow any top-level module of that name).
+    import importlib.util
+
     if sys.path and Path(sys.path[0] or ".").resolve() == _HERE:
         sys.path.pop(0)
-    sys.path.append(str(_HERE.parent))
+    _spec = importlib.util.spec_from_file_location("benchmarks", _HERE / "__init__.py",
+                                                   submodule_search_locations=[str(_HERE)])
+    sys.modules["benchmarks"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["benchmarks"])
 
 from benchmarks.common import CONUS_DEFAULT, HERE, ROOT, configure_threads, log, threads
 
