@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cloudmotion.tools.synthetic import add_noise
+
 from .common import SAMPLE_TIF
 
 
@@ -143,12 +145,10 @@ def warp_masked(image: np.ndarray, valid: np.ndarray, motion: Motion) -> np.ndar
 
 
 def add_noise(a: np.ndarray, b: np.ndarray, level: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Independent Gaussian noise of ``level`` times frame A's standard deviation on each frame."""
-    if level == 0:
-        return a, b
-    rng = np.random.default_rng(seed)
-    sd = level * float(np.nanstd(a))
-    return a + sd * rng.standard_normal(a.shape), b + sd * rng.standard_normal(b.shape)
+    """:func:`cloudmotion.tools.synthetic.add_noise` (imported late: threads are set up first)."""
+    from cloudmotion.tools.synthetic import add_noise as library_add_noise
+
+    return library_add_noise(a, b, level, seed)
 
 
 def fourier_shift(img: np.ndarray, dx: float, dy: float) -> np.ndarray:

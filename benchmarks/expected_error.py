@@ -38,6 +38,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 from cloudmotion import Flag, track_pair
+from cloudmotion.tools.synthetic import add_noise as noisy
 from cloudmotion.tools.synthetic import uniform_field, vortex_shear_field, warp
 
 NOISES = (0.0, 0.01, 0.02, 0.04)
@@ -77,14 +78,6 @@ def textures() -> list[tuple[str, np.ndarray]]:
 
 def flow(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     return vortex_shear_field(shape, strength=3.0, radius=min(shape) / 4.0, shear=1.5, drift=(2.3, -1.2))
-
-
-def noisy(a: np.ndarray, b: np.ndarray, level: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    if level == 0:
-        return a, b
-    rng = np.random.default_rng(seed)
-    sd = level * float(np.nanstd(a))
-    return a + sd * rng.standard_normal(a.shape), b + sd * rng.standard_normal(b.shape)
 
 
 def truth_error(mf, dxf: np.ndarray, dyf: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["correlated_noise", "uniform_field", "vortex_shear_field", "warp"]
+__all__ = ["add_noise", "correlated_noise", "uniform_field", "vortex_shear_field", "warp"]
 
 
 def correlated_noise(shape: tuple[int, int], corr_length: float, *, seed: int = 0) -> np.ndarray:
@@ -126,3 +126,26 @@ def warp(image: np.ndarray, dx: np.ndarray, dy: np.ndarray, *, order: int = 3, i
         ux = ndimage.map_coordinates(dx, [qr, qc], order=1, mode="nearest")
         qr, qc = pr - uy, pc - ux
     return ndimage.map_coordinates(np.asarray(image, dtype=np.float64), [qr, qc], order=order, mode="nearest")
+
+
+def add_noise(a: np.ndarray, b: np.ndarray, level: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Independent Gaussian noise on both frames of a pair, as ``synth --noise`` adds it.
+
+    Parameters
+    ----------
+    a, b : ndarray, shape (rows, cols)
+        Frames A and B (NaN = NoData, kept).
+    level : float
+        Noise standard deviation as a share of frame A's (0.02 = 2 %); 0 returns the frames.
+    seed : int
+        Seed of the noise generator.
+
+    Returns
+    -------
+    a, b : ndarray of float64
+    """
+    if level == 0:
+        return a, b
+    rng = np.random.default_rng(seed)
+    sd = level * float(np.nanstd(a))
+    return a + sd * rng.standard_normal(a.shape), b + sd * rng.standard_normal(b.shape)
