@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from cloudmotion.tools.synthetic import add_noise
-
 from .common import SAMPLE_TIF
 
 
