@@ -286,9 +286,7 @@ def prefilter_noise_factors(sigma: float, bandpass: tuple[float, float] | None =
     for wi, ki in parts:
         for wj, kj in parts:
             full = np.correlate(ki, kj, mode="full")  # odd length, lag 0 in the middle
-            c = np.zeros(2 * half + 1)
-            m = full.size // 2
-            c[half - m : half + m + 1] = full
+            c = np.pad(full, half - full.size // 2)
             ac += wi * wj * np.outer(c, c)
     c0 = ac[half, half]
     rho = ac[half - _LAGS : half + _LAGS + 1, half - _LAGS : half + _LAGS + 1] / c0
