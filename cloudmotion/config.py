@@ -94,7 +94,7 @@ def load_config(spec: str) -> dict:
             hint = difflib.get_close_matches(canon, valid, n=1)
             tip = f"; did you mean {hint[0].replace('_', '-')!r}?" if hint else ""
             raise UsageError(f"--config {name}: unknown key {key!r}{tip}")
-        if isinstance(value, dict) or (isinstance(value, list) and canon != "valid_range"):
+        if isinstance(value, dict) or (isinstance(value, list) and params.spec_of(canon).kind != "range"):
             raise UsageError(f"--config {name}: key {key!r} must be a single value")
         out[canon] = value
     return out

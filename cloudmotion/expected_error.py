@@ -20,7 +20,8 @@ from the pair itself:
   ``sigma_g^2`` the variance of a central difference of the filtered noise of frame A
   (:func:`prefilter_noise_factors`);
 * ``F``, the effective number of correlated residual samples per independent one seen by
-  the gradients: the pre-filter (Gaussian of ``sigma`` px) correlates the noise over
+  the gradients: the pre-filter (Gaussian of ``sigma`` px, or a difference of Gaussians)
+  correlates the noise over
   ``rho(r) = (K*K)(r) / sum K^2``, and the template's gradients decorrelate over lags whose
   lag-one autocorrelation ``a`` is measured per template; ``F = sum_r rho(r) a^|r|^2``
   (``F = 1 / sum K^2`` for smooth texture, ``F = 1`` without a filter);
@@ -66,9 +67,6 @@ CALIBRATION = 1.0
 
 FLOOR_PX = 0.01
 """Model-error floor for interpolation and sub-pixel estimation, px (measured, 0 % noise)."""
-
-MIN_CLEAN = 0.1
-"""Smallest share of a structure-tensor eigenvalue kept when the noise's share is removed."""
 
 MIN_CLEAN = 0.1
 """Smallest share of a structure-tensor eigenvalue kept when the noise's share is removed."""
@@ -256,14 +254,21 @@ def template_terms(
     return TemplateTerms(**out)
 
 
-def prefilter_noise_factors(sigma: float) -> tuple[np.ndarray, float]:
-    """How the Gaussian pre-filter shapes white noise.
+def prefilter_noise_factors(sigma: float, bandpass: tuple[float, float] | None = None) -> tuple[np.ndarray, float]:
+    """How the pre-filter (a Gaussian, or a difference of Gaussians) shapes white noise.
+
+    The filter's 2-D kernel is ``K = sum_i w_i k_i k_i^T`` (one separable Gaussian, or the
+    narrow minus the wide one of a band-pass), so the autocovariance of filtered white
+    noise is ``(K*K)(r) = sum_ij w_i w_j (k_i * k_j)(r_y) (k_i * k_j)(r_x)``.
 
     Parameters
     ----------
     sigma : float
-        Pre-filter standard deviation, px (0 = no filter). The sampled kernel is the one
-        :func:`cloudmotion.preprocess.normalized_gaussian` uses (radius ``4 sigma``).
+        Gaussian pre-filter standard deviation, px (0 = no filter); not used with
+        ``bandpass``. The sampled kernels are those of
+        :func:`cloudmotion.preprocess.filter_kernels`.
+    bandpass : (float, float), optional
+        ``(low, high)`` px of a difference-of-Gaussians band-pass.
 
     Returns
     -------
@@ -273,19 +278,20 @@ def prefilter_noise_factors(sigma: float) -> tuple[np.ndarray, float]:
         Variance of a central difference of the filtered noise along one axis, over the
         filtered noise's variance.
     """
-    if sigma <= 0:
-        k1 = np.array([1.0])
-    else:
-        radius = int(4.0 * sigma + 0.5)
-        k1 = cv2.getGaussianKernel(2 * radius + 1, sigma, cv2.CV_64F).ravel()
-    ac1 = np.correlate(k1, k1, mode="full")  # 1-D autocorrelation, separable
-    mid = ac1.size // 2
-    lag = np.arange(-_LAGS, _LAGS + 1)
-    a = np.array([ac1[mid + k] if abs(k) <= mid else 0.0 for k in lag])
-    rho = np.outer(a, a) / ac1[mid] ** 2
+    from .preprocess import filter_kernels
+
+    parts = filter_kernels(sigma, bandpass)
+    half = max(k.size for _, k in parts) + _LAGS  # holds every lag of k_i * k_j, and _LAGS
+    ac = np.zeros((2 * half + 1, 2 * half + 1))
+    for wi, ki in parts:
+        for wj, kj in parts:
+            full = np.correlate(ki, kj, mode="full")  # odd length, lag 0 in the middle
+            c = np.pad(full, half - full.size // 2)
+            ac += wi * wj * np.outer(c, c)
+    c0 = ac[half, half]
+    rho = ac[half - _LAGS : half + _LAGS + 1, half - _LAGS : half + _LAGS + 1] / c0
     # central difference (x[i+1] - x[i-1]) / 2 of the filtered noise: var = (2 c0 - 2 c2) / 4 per axis
-    c2 = ac1[mid + 2] if mid >= 2 else 0.0
-    grad_share = (2.0 * ac1[mid] - 2.0 * c2) / 4.0 / ac1[mid]
+    grad_share = (2.0 * c0 - 2.0 * ac[half, half + 2]) / 4.0 / c0
     return rho, float(grad_share)
 
 
@@ -315,6 +321,7 @@ def expected_error(
     *,
     noise_var: float,
     sigma: float,
+    bandpass: tuple[float, float] | None = None,
     grad_corr: np.ndarray | None = None,
     peak_corr: np.ndarray | None = None,
     curvature: np.ndarray | None = None,
@@ -335,6 +342,8 @@ def expected_error(
         The pair's residual noise variance (:func:`pair_noise`), value^2.
     sigma : float
         Gaussian pre-filter standard deviation, px.
+    bandpass : (float, float), optional
+        ``(low, high)`` px of the difference-of-Gaussians band-pass used instead.
     grad_corr : ndarray, shape (N, 2), optional
         Lag-one gradient autocorrelation along columns and rows; None assumes smooth
         texture (the largest noise correlation factor).
@@ -353,7 +362,7 @@ def expected_error(
     n = np.maximum(np.asarray(count, dtype=np.float64), 1.0)
     raw_s2 = np.asarray(residual_var, dtype=np.float64)
     s2 = np.maximum(raw_s2, 0.0)
-    rho, gshare = prefilter_noise_factors(sigma)
+    rho, gshare = prefilter_noise_factors(sigma, bandpass)
     lag = np.arange(-_LAGS, _LAGS + 1, dtype=np.float64)
     if grad_corr is None:
         f = np.full(n.shape, rho.sum())

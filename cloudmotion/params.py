@@ -140,7 +140,13 @@ def _range(v: tuple[float, float]) -> str | None:
     return None if math.isfinite(lo) and math.isfinite(hi) and lo < hi else "needs finite MIN < MAX"
 
 
+def _bandpass(v: tuple[float, float]) -> str | None:
+    lo, hi = v
+    return None if math.isfinite(lo) and math.isfinite(hi) and 0 <= lo < hi <= 100 else "needs 0 <= LOW < HIGH <= 100"
+
+
 _SUBPIXEL = registry.SUBPIXEL.names
+_EQUALIZE = lambda: list(registry.EQUALIZERS)
 _CHANNELS = lambda: list(registry.CHANNELS)
 _INTERP = lambda: list(registry.INTERPOLATIONS)
 
@@ -199,10 +205,17 @@ class TrackParams:
     chunk: int = _spec(2048, "int", "Templates processed at once (bounds memory).", cli=False, rule=_int_at_least(1))
     max_vectors: int = _spec(2_000_000, "int", "Largest grid accepted (about 1 kB per vector).", cli=False,
                              rule=_int_at_least(1))
+    # issue 16: pre-filters for uneven light
+    bandpass: tuple[float, float] | None = _spec(None, "range", "Difference-of-Gaussians band-pass LOW HIGH by "
+                                                 "normalised convolution, NoData-safe, in place of --sigma: for "
+                                                 "illumination ramps and terminator shading.", unit="px",
+                                                 rule=_bandpass, metavar="LOW HIGH")
+    equalize: str = _spec("none", "str", "Local contrast equalisation over valid pixels, in float, before the "
+                          "pre-filter.", rule=_choice(_EQUALIZE), choices=_EQUALIZE)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            if getattr(self, f.name) is None and f.name in ("step", "min_texture", "max_sigma"):
+            if getattr(self, f.name) is None and f.name in ("step", "min_texture", "max_sigma", "bandpass"):
                 continue
             _check(f.name, f.metadata["spec"], getattr(self, f.name))
         for name in ("min_texture", "max_sigma"):

@@ -36,7 +36,7 @@ import importlib
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["CHANNELS", "CORRELATORS", "INTERPOLATIONS", "QC_TESTS", "READERS", "SUBPIXEL", "WRITERS", "Registry"]
+__all__ = ["CHANNELS", "CORRELATORS", "EQUALIZERS", "INTERPOLATIONS", "QC_TESTS", "READERS", "SUBPIXEL", "WRITERS", "Registry"]
 
 
 class Registry:
@@ -136,6 +136,9 @@ INTERPOLATIONS = ("bicubic", "bilinear")
 
 CHANNELS = ("luminance", "pca", "mean")
 """Reductions of a multi-band frame to one channel (:func:`cloudmotion.preprocess.reduce_channels`)."""
+
+EQUALIZERS = ("none", "clahe")
+"""Contrast equalisations before the pre-filter (:func:`cloudmotion.preprocess.prepare_frame`)."""
 
 READERS = Registry("reader", {
     "goes-netcdf": "cloudmotion.formats.goes:GOES_NETCDF",

@@ -46,7 +46,7 @@ class _Prepared:
 
 
 def _prepare(image: np.ndarray, mask: np.ndarray | None, params: TrackParams) -> _Prepared:
-    data, valid = prepare_frame(image, mask, params.sigma)
+    data, valid = prepare_frame(image, mask, params.sigma, bandpass=params.bandpass, equalize=params.equalize)
     data = data.astype(np.float32)  # halves the working set; every later stage computes in float32
     std = float(data[valid].std(dtype=np.float64)) if valid.any() else 0.0
     return _Prepared(data=data, valid=valid, std=std, plateau=plateau_mask(image, valid))
@@ -97,7 +97,8 @@ def _expected_error(a: _Prepared, b: _Prepared, field: MotionField, params: Trac
     rows, cols = grid.top_left()
     exclude = None
     if a.plateau is not None and b.plateau is not None and a.plateau.any():
-        exclude = static_exclusion(a.plateau, b.plateau, params.sigma)
+        widest = params.bandpass[1] if params.bandpass else params.sigma  # the filter's reach
+        exclude = static_exclusion(a.plateau, b.plateau, widest)
         if not exclude.any():
             exclude = None
     t = template_terms(a.data, a.valid, b.data, b.valid, rows, cols, params.window, dx, dy, exclude=exclude,
@@ -105,7 +106,8 @@ def _expected_error(a: _Prepared, b: _Prepared, field: MotionField, params: Trac
     clean = (assess(field, params, stop=Flag.STATIC).flag.ravel() & GROSS) == 0
     noise = pair_noise(np.where(clean, t.residual_var, np.nan), t.count)
     ee = expected_error(t.tensor, t.residual_var, t.count, noise_var=noise, sigma=params.sigma,
-                        grad_corr=t.grad_corr, peak_corr=t.peak_corr, curvature=t.curvature)
+                        bandpass=params.bandpass, grad_corr=t.grad_corr, peak_corr=t.peak_corr,
+                        curvature=t.curvature)
     ee[t.count < 0.5 * params.window * params.window] = np.inf  # too few usable pixels left to measure
     ee[~(np.isfinite(dx) & np.isfinite(dy))] = np.nan
     static = np.zeros(grid.size, dtype=bool)
