@@ -197,8 +197,12 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
         ee = field.ee if field.ee is not None else np.full(field.dx.shape, np.nan)
         ee_speed = speed_error(ee, field.row, field.col, field.dx, field.dy, geo.speed, transform=a.transform,
                                crs_wkt=a.crs_wkt, dt=dt)
-        yield Vectors.from_tracking(field, geo, time_a=a.time, time_b=b.time, transform=a.transform,
-                                    crs_wkt=a.crs_wkt, ee=ee, ee_speed=ee_speed, **amv)
+        vectors = Vectors.from_tracking(field, geo, time_a=a.time, time_b=b.time, transform=a.transform,
+                                        crs_wkt=a.crs_wkt, ee=ee, ee_speed=ee_speed, **amv)
+        vectors.extra.update(frames=(a.path, b.path), band=(a.goes or {}).get("band", a.band),
+                             quantity=a.quantity, profile=settings.profile if amv else None,
+                             settings=dataclasses.asdict(settings))  # for the DMW attributes
+        yield vectors
 
 
 def write_result(vectors: Vectors, path: str, kind: str | None = None) -> None:
