@@ -147,6 +147,13 @@ def _bandpass(v: tuple[float, float]) -> str | None:
 
 _SUBPIXEL = registry.SUBPIXEL.names
 _EQUALIZE = lambda: list(registry.EQUALIZERS)
+_CALIBRATE = lambda: ["auto", "radiance", "bt", "reflectance"]
+
+
+def _profile(v: str) -> str | None:
+    ok = v in ("standard", "tropical") or v.lower().endswith(".csv")
+    return None if ok else "must be standard, tropical or a .csv file"
+
 _CHANNELS = lambda: list(registry.CHANNELS)
 _INTERP = lambda: list(registry.INTERPOLATIONS)
 
@@ -244,7 +251,8 @@ class Settings:
                                  "component over valid pixels, or the mean.", rule=_choice(_CHANNELS),
                                  choices=_CHANNELS)
     valid_range: tuple[float, float] | None = _spec(None, "range", "Valid values in physical units (after "
-                                                    "scale/offset); others are NoData.", rule=_range,
+                                                    "scale/offset and --calibrate, e.g. K); others are NoData.",
+                                                    rule=_range,
                                                     metavar="MIN MAX")
     dqf: bool = _spec(False, "bool", "GOES netCDF: mask pixels whose data quality flag is not 0.")
     align: bool = _spec(False, "bool", "Reproject later frames onto the first frame's grid (rasterio.warp, "
@@ -252,7 +260,8 @@ class Settings:
     max_dt: float | None = _spec(None, "float", "Refuse pairs further apart in time.", unit="s",
                                  rule=_number(0, lo_open=True), metavar="SECONDS")
     force: bool = _spec(False, "bool", "Track frames whose GOES names give different satellites, sectors or bands.")
-    nodata: float | None = _spec(None, "float", "NoData value in stored units, on top of the file's own mask.",
+    nodata: float | None = _spec(None, "float", "NoData value in stored units (before scale/offset and calibration), "
+                                 "on top of the file's own mask.",
                                  metavar="VALUE")
     dt: float | None = _spec(None, "float", "Time between frames, overriding file names and tags.", unit="s",
                              rule=_number(0, lo_open=True), metavar="SECONDS")
@@ -260,6 +269,19 @@ class Settings:
                                      "output.", unit="m", rule=_number(0, lo_open=True), metavar="M")
     fill: bool = _spec(False, "bool", "Replace flagged vectors by normalised-convolution interpolation of good "
                        "neighbours; they keep their flags plus FILLED.", flag=1024)
+    # issue 17: calibration, cloud-top temperature and height, parallax
+    calibrate: str = _spec("auto", "str", "GOES L1b values to track: auto = brightness temperature (K) for infrared "
+                           "bands, reflectance factor for visible bands, anything else as stored; bt, reflectance or "
+                           "radiance force one.", rule=_choice(_CALIBRATE), choices=_CALIBRATE)
+    ctt_share: float = _spec(0.25, "float", "Share of a template's coldest valid pixels whose mean is its cloud-top "
+                             "temperature ctt (EBBT).", rule=_number(0, 1, lo_open=True))
+    max_ctt: float = _spec(273.0, "float", "Warmest ctt given a pressure and height; warmer templates are taken as "
+                           "clear sky.", unit="K", rule=_number(0, lo_open=True), metavar="K")
+    profile: str = _spec("standard", "str", "Temperature profile for the height: standard (US 1976), tropical "
+                         "(AFGL 1986) or a sounding FILE.csv with columns pressure_hPa,temperature_K[,height_m].",
+                         rule=_profile, metavar="standard|tropical|FILE.csv")
+    parallax: bool = _spec(False, "bool", "Move vectors with a height to the point under the cloud "
+                           "(lon_corrected, lat_corrected) and take winds from the corrected ends.")
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, TrackParams):

@@ -31,8 +31,12 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
     DataError
         Unreadable frames, mismatched shape/CRS/transform, or frames smaller than a window.
     """
-    infos = [open_frame(p, band=settings.band, channels=settings.channels) for p in paths]
+    from .formats.calibration import resolve
+
+    infos = [resolve(open_frame(p, band=settings.band, channels=settings.channels), settings.calibrate)
+             for p in paths]
     check_compatible(infos, grid=not settings.align, identity=not settings.force)
+    check_amv_settings(infos[0], settings)
     rows, cols = infos[0].shape
     p = settings.params
     if rows < p.window or cols < p.window:
@@ -45,6 +49,32 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
                          f"{n:,} vectors, more than max_vectors = {p.max_vectors:,}; use a larger --step "
                          "(or raise max_vectors in a --config file)")
     return infos
+
+
+def check_amv_settings(info: FrameInfo, settings: Settings) -> None:
+    """Refuse ``--parallax`` without a geostationary CRS and a ``--profile`` file that cannot be read (issue 17)."""
+    from .formats.profile import load_profile
+    from .parallax import satellite_from_crs
+
+    load_profile(settings.profile)
+    if settings.parallax and satellite_from_crs(info.crs_wkt) is None:
+        raise UsageError(f"--parallax: {info.path} has no geostationary CRS (+proj=geos), which gives the "
+                         "satellite's position")
+
+
+def amv_extra(field: MotionField, geo: GeoVectors, frame: tuple | None, info: FrameInfo, settings: Settings,
+              dt: float | None) -> tuple[dict, GeoVectors]:
+    """Cloud-top temperature, pressure, height and parallax columns of a pair whose frame A is in K."""
+    if frame is None or info.quantity != "brightness_temperature":
+        return {}, geo
+    from .amv import amv_columns
+    from .formats.profile import load_profile
+    from .parallax import satellite_from_crs
+
+    sat = satellite_from_crs(info.crs_wkt) if settings.parallax else None
+    return amv_columns(field, geo, frame[0], frame[1], profile=load_profile(settings.profile),
+                       share=settings.ctt_share, max_ctt=settings.max_ctt, satellite=sat,
+                       transform=info.transform, crs_wkt=info.crs_wkt, dt=dt)
 
 
 def check_trackable(frame: Frame, params: TrackParams) -> None:
@@ -129,7 +159,14 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
         if settings.align and info is not infos[0]:
             frame = align_frame(frame, infos[0])
         check_trackable(frame, settings.params)
+        kept[id(info)] = (frame.data, frame.valid)  # frame A's values for the AMV columns
+        while len(kept) > 4:
+            kept.pop(next(iter(kept)))
         if warn is not None:
+            for msg in info.notes:
+                if msg not in said:
+                    said.add(msg)
+                    warn(msg)
             for msg in plateau_warnings(frame):
                 if msg.split(": ", 1)[1] not in said:
                     said.add(msg.split(": ", 1)[1])
@@ -137,6 +174,7 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
         return frame.data, frame.valid
 
     said: set[str] = set()
+    kept: dict[int, tuple] = {}
     loaded = (load(i) for i in infos)
     fields = iter_track_sequence(loaded, steps=list(steps), params=settings.params)
     for (a, b), dt, field in zip(itertools.pairwise(infos), steps, fields, strict=True):
@@ -155,11 +193,16 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
         if settings.fill:
             field = fill_flagged(field)
             geo = locate(field)
+        amv, geo = amv_extra(field, geo, kept.get(id(a)), a, settings, dt)
         ee = field.ee if field.ee is not None else np.full(field.dx.shape, np.nan)
         ee_speed = speed_error(ee, field.row, field.col, field.dx, field.dy, geo.speed, transform=a.transform,
                                crs_wkt=a.crs_wkt, dt=dt)
-        yield Vectors.from_tracking(field, geo, time_a=a.time, time_b=b.time, transform=a.transform,
-                                    crs_wkt=a.crs_wkt, ee=ee, ee_speed=ee_speed)
+        vectors = Vectors.from_tracking(field, geo, time_a=a.time, time_b=b.time, transform=a.transform,
+                                        crs_wkt=a.crs_wkt, ee=ee, ee_speed=ee_speed, **amv)
+        vectors.extra.update(frames=(a.path, b.path), band=(a.goes or {}).get("band", a.band),
+                             quantity=a.quantity, profile=settings.profile if amv else None,
+                             settings=dataclasses.asdict(settings))  # for the DMW attributes
+        yield vectors
 
 
 def write_result(vectors: Vectors, path: str, kind: str | None = None) -> None:

@@ -151,10 +151,12 @@ WRITERS = Registry("output format", {
     "tif": "cloudmotion.formats.geotiff:WRITER",
     "geojson": "cloudmotion.formats.geojson:WRITER",
     "nc": "cloudmotion.formats.netcdf:WRITER",
+    "dmw": "cloudmotion.formats.dmw:WRITER",
 })
 """Output formats, chosen by the longest matching suffix of the output path."""
 
-WRITER_SUFFIXES = {".csv": "csv", ".tif": "tif", ".tiff": "tif", ".geojson": "geojson", ".nc": "nc"}
+WRITER_SUFFIXES = {".csv": "csv", ".tif": "tif", ".tiff": "tif", ".geojson": "geojson", ".nc": "nc",
+                   ".dmw.nc": "dmw"}
 """Suffix -> writer name for the built-in writers, so choosing one imports nothing; a
 registered writer adds its own suffixes (see :func:`cloudmotion.formats.writers.writer_for`)."""
 

@@ -3,12 +3,15 @@
 ``file.nc`` picks the image variable by itself; ``NETCDF:file.nc:VAR`` names one. The
 pixels are read by GDAL's netCDF driver through :mod:`cloudmotion.formats.raster`, with
 ``scale_factor``/``add_offset`` applied and ``_FillValue`` masked; the data quality flag
-variable beside it masks pixels with ``--dqf``. Reference: GOES-R Product User Guide,
+variable beside it masks pixels with ``--dqf``. L1b radiance is calibrated to brightness
+temperature or reflectance factor with the constants beside ``Rad``
+(:mod:`cloudmotion.formats.calibration`, ``--calibrate``). Reference: GOES-R Product User Guide,
 vol. 3 (L1b) and vol. 5 (L2+).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 
@@ -16,6 +19,7 @@ import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from ..errors import DataError
+from . import calibration
 from .raster import FrameInfo, check_path, open_raster, read_frame
 from .readers import Reader
 
@@ -60,12 +64,38 @@ def open_goes_netcdf(path: str, *, band: int | None = None, channels: str | None
         source, dqf = netcdf_source(path)
     except RasterioError as exc:
         raise DataError(f"{path}: cannot read as a raster ({first_line(exc)})") from exc
-    return open_raster(path, band=band, channels=channels, source=source, dqf_source=dqf, reader="goes-netcdf")
+    info = open_raster(path, band=band, channels=channels, source=source, dqf_source=dqf, reader="goes-netcdf")
+    return _with_calibration(info)
+
+
+_QUANTITIES = {"toa_outgoing_radiance_per_unit_wavenumber": calibration.RADIANCE,
+               "toa_outgoing_radiance_per_unit_wavelength": calibration.RADIANCE,
+               "toa_brightness_temperature": calibration.BT,
+               "toa_lambertian_equivalent_albedo_multiplied_by_cosine_solar_zenith_angle": calibration.REFLECTANCE}
+
+
+def _with_calibration(info: FrameInfo) -> FrameInfo:
+    """The header with the variable's quantity and unit, and the L1b calibration constants
+    (:mod:`cloudmotion.formats.calibration`; read with netCDF4, scalar variables GDAL does not expose)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(info.source) as ds:
+            tags = ds.tags(info.band)
+    std = tags.get("standard_name")
+    quantity = _QUANTITIES.get(std, std)
+    constants, note = None, None
+    if tags.get("NETCDF_VARNAME") == "Rad":
+        fname = info.source
+        if fname.upper().startswith("NETCDF:"):
+            fname = fname.split(":", 1)[1].rpartition(":")[0].strip('"')
+        constants, note = calibration.read_netcdf_constants(fname)
+    return dataclasses.replace(info, quantity=quantity, unit=tags.get("units"), calibration=constants,
+                               notes=(note,) if note else ())
 
 
 GOES_NETCDF = Reader(
     name="goes-netcdf",
     claims=lambda path: path.lower().endswith(".nc") or path.upper().startswith("NETCDF:"),
     open=open_goes_netcdf, read=read_frame,
-    description="GOES ABI L1b/L2 netCDF: Rad/CMI picked, scale/offset, _FillValue, DQF",
+    description="GOES ABI L1b/L2 netCDF: Rad/CMI picked, scale/offset, _FillValue, DQF, calibration",
 )

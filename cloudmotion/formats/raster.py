@@ -18,6 +18,7 @@ import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from ..errors import DataError, UsageError
+from . import calibration
 from .goes_names import parse_goes_name, start_stamp
 from .readers import Reader
 
@@ -67,6 +68,16 @@ class FrameInfo:
         GDAL driver name.
     reader : str
         The registered reader that opened it (:data:`cloudmotion.registry.READERS`).
+    quantity, unit : str or None
+        What the values read are (``radiance``, ``brightness_temperature``,
+        ``reflectance_factor``, a CF standard name) and their unit; None when unknown.
+    calibration : dict or None
+        GOES L1b calibration constants found (``planck_*`` or ``kappa0``,
+        :mod:`cloudmotion.formats.calibration`).
+    calibrate : {"bt", "reflectance"} or None
+        The conversion applied at read (chosen by :func:`calibration.resolve`).
+    notes : tuple of str
+        Things worth a warning about the header (constants that could not be read).
     """
 
     path: str
@@ -85,6 +96,12 @@ class FrameInfo:
     dqf_source: str | None = None
     driver: str = ""
     reader: str = "raster"
+    # issue 17: calibration
+    quantity: str | None = None
+    unit: str | None = None
+    calibration: dict | None = None
+    calibrate: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,9 +225,11 @@ def open_raster(path: str, *, band: int | None = None, channels: str | None = No
             if key in tags and (t := _parse_tag_time(tags[key])):
                 time, time_source = t, label
                 break
+    constants = calibration.from_tags(tags)
     return FrameInfo(path=path, source=source, band=bands[0], transform=transform, crs_wkt=crs_wkt, time=time,
                      time_source=time_source, goes=ident, bands=bands, channels=method, dqf_source=dqf_source,
-                     reader=reader, **info)
+                     reader=reader, calibration=constants, quantity=calibration.RADIANCE if constants else None,
+                     unit=tags.get("units"), **info)
 
 
 @functools.lru_cache(maxsize=64)
@@ -273,7 +292,7 @@ def read_frame(
     nodata : float, optional
         Extra NoData value in stored (raw) units, overriding a missing or wrong tag.
     valid_range : (float, float), optional
-        Valid values in physical units (after scale and offset), inclusive.
+        Valid values in physical units (after scale, offset and ``info.calibrate``), inclusive.
     dqf : bool
         Mask pixels whose GOES data quality flag is not 0.
 
@@ -319,6 +338,8 @@ def read_frame(
             data = raw.astype(np.float64) * scale + offset
         valid &= np.all(np.isfinite(data), axis=0)
         valid &= np.all(np.abs(data) < EXTREME, axis=0)  # ±3.4e38: float32 fill values, never physical
+        data = calibration.apply(data, info)  # --calibrate: --valid-range is in the calibrated unit
+        valid &= np.all(np.isfinite(data), axis=0)
         if valid_range is not None:
             lo, hi = valid_range
             valid &= np.all((data >= lo) & (data <= hi), axis=0)

@@ -232,7 +232,7 @@ def output_complete(path: str, kind: str) -> bool:
         return head.startswith(b"time_a,") and tail.endswith(b"\n")
     if kind == "geojson":
         return head.startswith(b"{") and tail.endswith(b"}\n")
-    if kind == "nc":
+    if kind in ("nc", "dmw"):
         return head.startswith((_HDF5_MAGIC, b"CDF"))
     if kind == "tif":
         if head[:4] not in _TIFF_MAGIC:

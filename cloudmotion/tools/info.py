@@ -116,7 +116,9 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
         ``nodata`` (the file's NoData value), ``mask_flags`` (GDAL mask flags of the band:
         ``all_valid``, ``per_dataset``, ``alpha``, ``nodata``), ``valid_fraction`` (of
         pixels valid after mask, NoData, NaN/inf and ``nodata``), ``value_min``,
-        ``value_mean``, ``value_max`` (physical units, valid pixels), ``crs`` (name),
+        ``value_mean``, ``value_max`` (physical units after ``--calibrate auto``, valid pixels),
+        ``quantity`` and ``unit`` of those values, ``calibration`` (GOES L1b constants),
+        ``calibrated`` (whether radiance was converted), ``crs`` (name),
         ``pixel_size_crs`` [along columns, along rows] in CRS units, ``pixel_size_km``
         [along columns, along rows] geodesic at the centre pixel, ``centre_lonlat``,
         ``bounds_lonlat`` [west, south, east, north] of the geolocated pixels (degrees),
@@ -131,7 +133,9 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
-    info = open_frame(path, band=band)
+    from ..formats.calibration import apply, resolve
+
+    info = resolve(open_frame(path, band=band))  # what track reads by default (--calibrate auto)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -153,7 +157,7 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
     for value in meta_nodata:
         valid &= ~(raw == value) if not np.isnan(value) else ~np.isnan(raw)
     with np.errstate(over="ignore", invalid="ignore"):
-        data = raw.astype(np.float64) * (scale or 1.0) + (offset or 0.0)
+        data = apply(raw.astype(np.float64) * (scale or 1.0) + (offset or 0.0), info)
     valid &= np.isfinite(data)
     vals = data[valid]
     facts = {
@@ -172,6 +176,10 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
         "extra_nodata": nodata,
         "mask_flags": flags,
         "valid_fraction": round(float(valid.mean()), 6),
+        "quantity": info.quantity,
+        "unit": info.unit,
+        "calibration": info.calibration,
+        "calibrated": info.calibrate is not None,
         "value_min": _num(vals.min()) if vals.size else None,
         "value_mean": _num(vals.mean()) if vals.size else None,
         "value_max": _num(vals.max()) if vals.size else None,
@@ -244,6 +252,11 @@ def format_facts(facts: dict) -> str:
         + (f" ({f['band_description']})" if f.get("band_description") else ""))
     add(f"  values:       stored {f['dtype']}, scale {f['scale']:.8g}, offset {f['offset']:.8g}; "
         f"valid range {_fmt(f['value_min'])} to {_fmt(f['value_max'])}, mean {_fmt(f['value_mean'])}")
+    if f.get("quantity") or f.get("unit"):
+        how = " (calibrated from radiance with the file's " + ("Planck constants" if "planck_fk1" in (
+            f.get("calibration") or {}) else "kappa0") + ")" if f.get("calibrated") else ""
+        add(f"  quantity:     {(f.get('quantity') or 'unknown').replace('_', ' ')}, unit {f.get('unit') or 'unknown'}"
+            f"{how}")
     nd = f"NoData {f['nodata']}" if f["nodata"] is not None else "no NoData value"
     if f.get("metadata_nodata"):
         nd += ", GDAL_METADATA Nodata " + ", ".join(f"{v:g}" for v in f["metadata_nodata"])

@@ -271,13 +271,15 @@ def _verifier(path: str, count: int, shape: tuple[int, int]):
     return verify
 
 
-def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix: str = "synth") -> list[str]:
+def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix: str = "synth",
+                   tags: dict | None = None) -> list[str]:
     """Write the frames and ``truth.tif`` into ``outdir``, each atomically.
 
     Frames are float32 GeoTIFF, NoData NaN, deflate, with ``TIFFTAG_DATETIME`` and a
     GOES-style ``_sYYYYJJJHHMMSSt`` name. ``truth.tif`` has two float32 bands, ``dx``
     and ``dy`` (px per frame step), on the same grid, with tags ``INTERVAL_S``,
-    ``MOTION`` and ``FRAMES``.
+    ``MOTION`` and ``FRAMES``. ``tags`` (the GOES L1b calibration constants of the source
+    frame) go on every frame.
 
     Returns
     -------
@@ -306,7 +308,7 @@ def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix:
                 rasterio.open(tmp, "w", count=1, **profile) as ds:
             ds.write(frame, 1)
             ds.set_band_description(1, "synthetic frame")
-            ds.update_tags(TIFFTAG_DATETIME=f"{t:%Y:%m:%d %H:%M:%S}", SOFTWARE="cloudmotion synth")
+            ds.update_tags(TIFFTAG_DATETIME=f"{t:%Y:%m:%d %H:%M:%S}", SOFTWARE="cloudmotion synth", **(tags or {}))
         paths.append(path)
     path = os.path.join(outdir, "truth.tif")
     with atomic_path(path, _verifier(path, 2, (rows, cols))) as tmp, capture_write_errors(path), \
@@ -401,9 +403,15 @@ def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.
         info = open_frame(from_frame)
         frame = read_frame(info)
         base, valid, transform, crs, start = frame.data, frame.valid, info.transform, info.crs_wkt, info.time
+        from ..formats.calibration import as_tags
+
+        tags = as_tags(info.calibration)  # issue 17: frames derived from L1b can be calibrated too
+        if tags and info.unit:
+            tags["units"] = info.unit
     else:
         rows, cols = parse_size(size)
         base, valid, crs, start = noise_base((rows, cols), corr_length, seed=seed), None, GOES16_WKT, None
+        tags = {}
         transform = (PIXEL_M, 0.0, -cols / 2 * PIXEL_M, 0.0, -PIXEL_M, rows / 2 * PIXEL_M)
     start = start or DEFAULT_START
     dx, dy = motion_field(terms, base.shape)
@@ -414,4 +422,4 @@ def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.
     names = [*frame_names(seq.times), "truth.tif"]
     check_destinations([os.path.join(outdir, n) for n in names], overwrite)
     check_not_inputs([os.path.join(outdir, n) for n in names], [from_frame] if from_frame else [])
-    return write_sequence(seq, outdir, motion=motion)
+    return write_sequence(seq, outdir, motion=motion, tags=tags)
