@@ -24,7 +24,7 @@ import os
 import numpy as np
 from scipy import fft as sfft
 
-from .grid import Grid, box_sums, extract_windows, integral_image, window_sums
+from .grid import box_sums, extract_windows, integral_image, window_sums
 from .registry import CORRELATORS
 from .subpixel import fit_subpixel, locate_peaks
 
@@ -197,7 +197,8 @@ def ncc_surfaces(
 
 
 def correlate_grid(a: np.ndarray, a_valid: np.ndarray, a_std: float, b: np.ndarray, b_valid: np.ndarray,
-                   grid: Grid, params) -> dict[str, np.ndarray]:
+                   rows: np.ndarray, cols: np.ndarray, window: int, search: int, *, min_overlap: float = 0.75,
+                   subpixel: str = "gaussian", chunk: int = 2048, correlation: str = "ncc") -> dict[str, np.ndarray]:
     """The correlation stage: every template of frame A searched in frame B, in chunks.
 
     Parameters
@@ -208,11 +209,18 @@ def correlate_grid(a: np.ndarray, a_valid: np.ndarray, a_std: float, b: np.ndarr
         Validity masks.
     a_std : float
         Standard deviation of frame A's valid pixels (the texture reference).
-    grid : Grid
-        Template geometry.
-    params : TrackParams
-        ``window``, ``search``, ``min_overlap``, ``subpixel``, ``chunk`` and
-        ``correlation`` (the :data:`cloudmotion.registry.CORRELATORS` entry).
+    rows, cols : ndarray of int, shape (N,)
+        Top-left pixel of each template in frame A.
+    window, search : int
+        Template size and largest displacement searched along each axis, px.
+    min_overlap : float
+        Share of a template's valid pixels that must meet valid pixels of B for a lag to count.
+    subpixel : str
+        :data:`cloudmotion.registry.SUBPIXEL` fitter.
+    chunk : int
+        Templates per batch (bounded further by a byte budget).
+    correlation : str
+        The :data:`cloudmotion.registry.CORRELATORS` entry.
 
     Returns
     -------
@@ -220,11 +228,10 @@ def correlate_grid(a: np.ndarray, a_valid: np.ndarray, a_std: float, b: np.ndarr
         ``dx``, ``dy`` (sub-pixel peak, px; NaN on the border), ``corr`` (peak
         coefficient), ``second`` (second peak), ``border`` (bool), ``valid`` (valid
         fraction of the template) and ``std`` (template standard deviation over
-        ``a_std``).
+        ``a_std``), and ``corr0``, the coefficient at lag 0.
     """
-    correlator = CORRELATORS.get(params.correlation)
-    w, r = params.window, params.search
-    rows, cols = grid.top_left()
+    correlator = CORRELATORS.get(correlation)
+    w, r = window, search
     n = rows.size
     # NCC ignores offsets: centring both frames keeps the float32 FFT sums accurate
     offset = float(a[a_valid].mean()) if a_valid.any() else 0.0
@@ -235,7 +242,7 @@ def correlate_grid(a: np.ndarray, a_valid: np.ndarray, a_std: float, b: np.ndarr
     # tables (never a frame-sized map of every window)
     bad_t = window_sums(integral_image(~a_valid), rows, cols, w)
     bad_s = window_sums(integral_image(~pbm), rows, cols, w + 2 * r)
-    out = {k: np.full(n, np.nan) for k in ("dx", "dy", "corr", "second", "valid", "std")}
+    out = {k: np.full(n, np.nan) for k in ("dx", "dy", "corr", "second", "valid", "std", "corr0")}
     out["border"] = np.zeros(n, dtype=bool)
     out["valid"] = 1.0 - bad_t / (w * w)
     am = np.where(a_valid, pa, np.float32(0))
@@ -254,7 +261,7 @@ def correlate_grid(a: np.ndarray, a_valid: np.ndarray, a_std: float, b: np.ndarr
     k = 2 * r + 1
     # the chunk bounds bytes, not just templates: FFT arrays grow with (window + 2 search)^2
     fft = ncc_fft_size(w + 2 * r)
-    chunk = int(min(params.chunk, max(8, _CHUNK_BYTES // (64 * fft * fft))))
+    chunk = int(min(chunk, max(8, _CHUNK_BYTES // (64 * fft * fft))))
     for lo in range(0, n, chunk):
         sl = slice(lo, min(lo + chunk, n))
         t = extract_windows(pa, 0, rows[sl], cols[sl], w)
@@ -270,13 +277,14 @@ def correlate_grid(a: np.ndarray, a_valid: np.ndarray, a_std: float, b: np.ndarr
             m = slice(j, min(j + max(8, chunk // 4), t.shape[0]))
             tm = extract_windows(a_valid, 0, rows[sl][m], cols[sl][m], w)
             sm = extract_windows(pbm, r, rows[sl][m] - r, cols[sl][m] - r, w + 2 * r)
-            surf[m] = correlator(t[m], tm, s[m], sm, min_overlap=params.min_overlap, region_norms=norms[m],
+            surf[m] = correlator(t[m], tm, s[m], sm, min_overlap=min_overlap, region_norms=norms[m],
                                  dense=dense[m])
         peaks = locate_peaks(surf)
-        prow, pcol = fit_subpixel(surf, peaks, params.subpixel)
+        prow, pcol = fit_subpixel(surf, peaks, subpixel)
         out["dy"][sl] = prow - r
         out["dx"][sl] = pcol - r
         out["corr"][sl] = peaks.value
         out["second"][sl] = peaks.second
+        out["corr0"][sl] = surf[:, r, r]
         out["border"][sl] = peaks.on_border & np.isfinite(peaks.value)
     return out

@@ -209,6 +209,11 @@ class TrackParams:
                              "along a trajectory.", unit="px", flag=512, rule=_number(0))
     max_speed: float = _spec(120.0, "float", "Flag faster vectors.", unit="m/s", flag=256,
                              rule=_number(0, lo_open=True))
+    search_mode: str = _spec("c2f", "str", "Peak search: coarse-to-fine with compiled kernels, or the exhaustive "
+                             "FFT search (the reference).", rule=_choice(lambda: list(registry.SEARCH_MODES)),
+                             choices=lambda: list(registry.SEARCH_MODES))
+    threads: int | None = _spec(None, "int", "Threads of the compiled kernels.", rule=_int_at_least(1),
+                                default_text="the cores available", metavar="N")
     chunk: int = _spec(2048, "int", "Templates processed at once (bounds memory).", cli=False, rule=_int_at_least(1))
     max_vectors: int = _spec(2_000_000, "int", "Largest grid accepted (about 1 kB per vector).", cli=False,
                              rule=_int_at_least(1))
@@ -222,8 +227,8 @@ class TrackParams:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            if getattr(self, f.name) is None and f.name in ("step", "min_texture", "max_sigma", "bandpass"):
-                continue
+            if getattr(self, f.name) is None and f.default is None:
+                continue  # an optional setting left unset
             _check(f.name, f.metadata["spec"], getattr(self, f.name))
         for name in ("min_texture", "max_sigma"):
             value = getattr(self, name)

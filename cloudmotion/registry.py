@@ -131,6 +131,9 @@ SUBPIXEL = Registry("sub-pixel method", {
 })
 """Three-point sub-pixel peak fitters."""
 
+SEARCH_MODES = ("c2f", "full")
+"""Peak searches: coarse-to-fine with compiled kernels, or the exhaustive FFT reference."""
+
 INTERPOLATIONS = ("bicubic", "bilinear")
 """Warp kernels of the Lucas-Kanade refinement."""
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .correlate import correlate_grid
 from .expected_error import expected_error, pair_noise, template_terms
 from .field_stats import temporal_consistency
 from .grid import Grid, field_jacobian, fill_invalid, make_grid
@@ -22,6 +21,7 @@ from .plateau import misregistration, plateau_mask, static_exclusion, static_tem
 from .preprocess import prepare_frame
 from .qc import GROSS, Flag, assess, no_vector
 from .refine import frame_gradients, gradient_bias, lucas_kanade
+from .search import search_peaks
 
 __all__ = ["MotionField", "TrackParams", "iter_track_sequence", "track_pair", "track_sequence"]
 
@@ -60,7 +60,10 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
     if grid.size > params.max_vectors:
         raise ValueError(f"max_vectors: a {params.window} px window every {params.step} px gives {grid.size:,} "
                          f"vectors, more than {params.max_vectors:,}; use a larger step")
-    c = correlate_grid(a.data, a.valid, a.std, b.data, b.valid, grid, params)
+    rows, cols = grid.top_left()
+    c = search_peaks(a.data, a.valid, b.data, b.valid, rows, cols, params.window, params.search,
+                     min_overlap=params.min_overlap, subpixel=params.subpixel, mode=params.search_mode,
+                     threads=params.threads, frame_std=a.std, chunk=params.chunk, correlation=params.correlation)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(np.isfinite(c["second"]) & (c["second"] > 0), c["corr"] / c["second"], np.inf)
     ratio[~np.isfinite(c["corr"])] = np.nan
@@ -128,7 +131,7 @@ def _refine(a: _Prepared, b: _Prepared, field: MotionField, params: TrackParams)
     res = lucas_kanade(
         a.data, a.grads, a.valid, b.data, b.valid, rows[todo], cols[todo], params.window,
         dx[todo], dy[todo], max_iter=params.max_iter, tol=params.tol,
-        interpolation=params.interpolation, chunk=params.chunk,
+        interpolation=params.interpolation, chunk=params.chunk, threads=params.threads,
     )
     failed = np.zeros(grid.size, dtype=bool)
     failed[todo] = res.failed
@@ -160,7 +163,7 @@ def _forward_backward(a: _Prepared, b: _Prepared, grid: Grid, dx: np.ndarray, dy
     grads = b.grads
     res = lucas_kanade(b.data, grads, b.valid, a.data, a.valid, ir[todo], ic[todo], w, -dx[todo], -dy[todo],
                        max_iter=params.max_iter, tol=params.tol, interpolation=params.interpolation,
-                       chunk=params.chunk)
+                       chunk=params.chunk, threads=params.threads)
     miss = np.hypot(res.dx + dx[todo], res.dy + dy[todo])
     out[todo] = np.where(res.failed, np.inf, miss)
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -46,6 +47,18 @@ class BatchSummary:
     manifest: str
 
 
+def share_cores(settings: Settings, workers: int) -> Settings:
+    """Kernel threads per worker so that workers x threads <= the cores available.
+
+    An explicit ``threads`` setting is kept; with one worker the default (all cores) stays.
+    """
+    if workers <= 1 or settings.params.threads is not None:
+        return settings
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cores // workers)
+    return dataclasses.replace(settings, params=dataclasses.replace(settings.params, threads=threads))
+
+
 def run_batch(inputs: Sequence[str], options: BatchOptions, settings: Settings, *,
               warn: Callable[[str], None], emit: Callable[[str], None], verbose: bool = False,
               progress: Callable[[int], object] | None = None, stdin=None) -> BatchSummary:
@@ -73,6 +86,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, settings: Settings, 
         raise UsageError("--workers: not with --scheduler (the cluster's workers run the pairs)")
     if options.scheduler:
         runner.check_scheduler(options.scheduler)
+    settings = share_cores(settings, options.workers or 1)
     if not inputs and options.files_from is None:
         raise UsageError("INPUT: give frames, folders or globs, or --files-from FILE (- for standard input)")
     out = manifest.prepare_outdir(options.outdir)

@@ -1,0 +1,155 @@
+"""Compiled-kernel set-up: where numba keeps its cache, and how many threads kernels use.
+
+numba caches compiled kernels (``cache=True``) next to the module that defines them.
+That folder is read-only in a system or container install, and ``HOME`` may be unset
+under cron, so the cache folder is chosen here, before any kernel is defined:
+
+1. ``NUMBA_CACHE_DIR`` if the user set it (numba's own rule);
+2. the package folder, if a file can be created in its ``__pycache__``;
+3. ``$XDG_CACHE_HOME/cloudmotion/numba`` or ``~/.cache/cloudmotion/numba``;
+4. ``<tempdir>/cloudmotion-numba-<uid>``;
+5. no cache at all (every process compiles: slower start, never a failure).
+
+Threads: kernels are serial and release the GIL; :func:`split_run` runs them on parts of
+the template list in a thread pool (numba's own threading layer is not used: it doubles
+the first compile and, under a forkserver batch worker, leaves a named semaphore that the
+resource tracker reports as leaked). The default is the cores this process may use (its
+CPU affinity), capped by ``NUMBA_NUM_THREADS``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ["CACHE_DIR", "choose_cache_dir", "default_threads", "kernel", "split_run"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _writable(path: str) -> bool:
+    """True if a file can be created in ``path`` (made if missing); tried, not guessed from modes."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+def choose_cache_dir(package_dir: str = _PACKAGE_DIR, *, environ: Mapping[str, str] | None = None,
+                     writable: Callable[[str], bool] = _writable) -> str | None:
+    """The folder numba should cache kernels in, ``""`` for numba's own choice, or None for no cache.
+
+    Parameters
+    ----------
+    package_dir : str
+        Folder of the modules defining the kernels.
+    environ : mapping, optional
+        Environment (default ``os.environ``).
+    writable : callable
+        ``writable(path) -> bool``; tests replace it to simulate read-only folders.
+
+    Returns
+    -------
+    str or None
+        ``""`` when numba's default (``NUMBA_CACHE_DIR`` or the package's ``__pycache__``)
+        works, a fallback folder otherwise, None when nothing is writable.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("NUMBA_CACHE_DIR"):
+        return ""
+    if writable(os.path.join(package_dir, "__pycache__")):
+        return ""
+    candidates = []
+    xdg = env.get("XDG_CACHE_HOME")
+    home = env.get("HOME")
+    if xdg:
+        candidates.append(os.path.join(xdg, "cloudmotion", "numba"))
+    if home:
+        candidates.append(os.path.join(home, ".cache", "cloudmotion", "numba"))
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    candidates.append(os.path.join(tempfile.gettempdir(), f"cloudmotion-numba-{uid}"))
+    for path in candidates:
+        if writable(path):
+            return path
+    return None
+
+
+CACHE_DIR = choose_cache_dir()
+"""Result of :func:`choose_cache_dir` for this process."""
+
+import numba  # after choose_cache_dir: the cache folder must be known before numba reads its config
+
+if CACHE_DIR:
+    numba.config.CACHE_DIR = CACHE_DIR
+
+
+def kernel(**options) -> Callable:
+    """``numba.njit`` with the cache set up above; falls back to no cache rather than failing.
+
+    Parameters
+    ----------
+    **options
+        Passed to ``numba.njit`` (``parallel``, ``fastmath``, ``nogil`` ...).
+    """
+
+    def wrap(fn: Callable) -> Callable:
+        if CACHE_DIR is not None:
+            try:
+                return numba.njit(cache=True, **options)(fn)
+            except RuntimeError:  # "no locator available": no writable cache folder after all
+                pass
+        return numba.njit(cache=False, **options)(fn)
+
+    return wrap
+
+
+def default_threads() -> int:
+    """Cores this process may use, capped by ``NUMBA_NUM_THREADS``."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, numba.config.NUMBA_NUM_THREADS))
+
+
+def split_run(fn: Callable, threads: int | None, head: tuple, per: tuple, tail: tuple = ()) -> tuple:
+    """Run a ``nogil`` kernel over parts of per-template arrays in threads; results concatenated.
+
+    ``fn(*head, *[p[lo:hi] for p in per], *tail)`` is called for consecutive parts of the
+    templates (four parts per thread, so that slower parts, e.g. with NoData, balance
+    out); each part must return a tuple of arrays whose first axis runs over its
+    templates. Per-template arrays updated in place by ``fn`` are updated in ``per``.
+
+    Parameters
+    ----------
+    fn : callable
+        Compiled kernel (``nogil=True``).
+    threads : int or None
+        Threads; None = :func:`default_threads`.
+    head, per, tail : tuple
+        Leading arguments, per-template arrays (same length, C-contiguous), trailing ones.
+
+    Raises
+    ------
+    ValueError
+        If ``threads`` is not a positive integer.
+    """
+    n_threads = default_threads() if threads is None else threads
+    if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    n = len(per[0])
+    parts = min(4 * n_threads, max(1, n // 64)) if n_threads > 1 else 1
+    if parts <= 1:
+        return fn(*head, *per, *tail)
+    bounds = [(n * i // parts, n * (i + 1) // parts) for i in range(parts)]
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        futures = [pool.submit(fn, *head, *(p[lo:hi] for p in per), *tail) for lo, hi in bounds]
+        results = [f.result() for f in futures]
+    return tuple(np.concatenate(arrays) for arrays in zip(*results, strict=True))
