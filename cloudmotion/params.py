@@ -247,6 +247,12 @@ class Settings:
                                      "output.", unit="m", rule=_number(0, lo_open=True), metavar="M")
     fill: bool = _spec(False, "bool", "Replace flagged vectors by normalised-convolution interpolation of good "
                        "neighbours; they keep their flags plus FILLED.", flag=1024)
+    # issue 19: nowcast (options of the nowcast command only, hence cli=False; TOML keys everywhere)
+    pairs: int = _spec(1, "int", "Nowcast: the motion field is the ee-weighted mean of the last N pairs.",
+                       cli=False, rule=_int_at_least(1), metavar="N")
+    flow_smoothing: float | None = _spec(None, "float", "Nowcast: smoothing length of the dense motion field "
+                                         "(Gaussian normalised convolution of the good vectors).", unit="px",
+                                         cli=False, rule=_number(0, lo_open=True), default_text="step")
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, TrackParams):
