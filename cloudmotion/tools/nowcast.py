@@ -190,8 +190,8 @@ def run_nowcast(frames: Sequence[str], output: str, settings: Settings, *, lead:
                             crs_wkt=source.crs_wkt, time=source_time,
                             tags={**tags, "SMOOTHING": f"{length:g}", "UNITS": "dx, dy: px per FRAME_INTERVAL; "
                                   "u, v: m/s eastward and northward"})
-    made = extrapolate(frame.data, frame.valid, dx, dy, [s / dt for s in leads], spacing=trace_spacing(length),
-                       threads=min(4, os.cpu_count() or 1))
+    made = extrapolate(frame.data, frame.valid, dx, dy, [s / dt for s in leads],
+                       spacing=trace_spacing(dx, dy, leads[-1] / dt), threads=min(4, os.cpu_count() or 1))
     for s, path, image in zip(leads, paths, made, strict=True):
         valid = source_time + timedelta(seconds=s) if source_time is not None else None
         write_frame_geotiff(path, {"nowcast": image}, transform=source.transform, crs_wkt=source.crs_wkt, time=valid,
