@@ -68,7 +68,8 @@ def dense_flow(rows: np.ndarray, cols: np.ndarray, dx: np.ndarray, dy: np.ndarra
     ``m`` is the weighted median motion of the scene and ``w0 = PRIOR_SHARE`` times the
     median certainty. Near good vectors the field follows them; far from all of them it
     relaxes smoothly to ``m``. The sums are formed on a lattice of ``spacing`` px (bilinear
-    splatting, then a separable Gaussian), then interpolated bilinearly to every pixel, so
+    splatting, then a separable Gaussian continuing the edge sums past the frame), then
+    interpolated bilinearly to every pixel, so
     the cost is that of the vector count plus one resampling of the frame.
 
     Parameters
@@ -115,7 +116,7 @@ def dense_flow(rows: np.ndarray, cols: np.ndarray, dx: np.ndarray, dy: np.ndarra
     sr, sc = shape[0] / nr, shape[1] / nc
     lr, lc = np.clip((rows + 0.5) / sr - 0.5, 0, nr - 1), np.clip((cols + 0.5) / sc - 0.5, 0, nc - 1)
     sigma = (length / sr, length / sc)
-    smooth = lambda a: ndimage.gaussian_filter(a, sigma, mode="constant", truncate=4.0)
+    smooth = lambda a: ndimage.gaussian_filter(a, sigma, mode="nearest", truncate=4.0)  # edge vectors carry on
     peak = smooth(_unit(nr, nc)).max()  # so that one vector's own certainty reads as w at its node
     wsum = smooth(_splat(np.ones_like(w), w, lr, lc, (nr, nc))) / peak
     w0 = PRIOR_SHARE * float(np.median(w))

@@ -19,15 +19,15 @@ from scipy import ndimage
 __all__ = ["extrapolate", "fill_nodata", "trace_back", "trace_spacing"]
 
 
-def trace_spacing(dx: np.ndarray, dy: np.ndarray, lead: float, *, tol: float = 0.01) -> int:
+def trace_spacing(dx: np.ndarray, dy: np.ndarray, lead: float, *, tol: float = 0.05) -> int:
     """Lattice spacing, px, on which trajectories can be traced for a field and longest lead.
 
     Traced displacements are interpolated bilinearly between lattice nodes, with an error
     of at most ``h**2 / 8`` times their second derivative. The displacement after ``lead``
     intervals bends about ``lead`` times as much as the field, so the spacing is
     ``h = sqrt(8 tol / (lead * max|v''|))``, clipped to 1-16 px: the interpolation error
-    stays below ``tol`` px (default 0.01 px, the tracker's own model-error floor) whatever
-    the data. ``max|v''|`` is measured on the field itself (every 4th pixel, which a field
+    stays below ``tol`` px (default 0.05 px: a twentieth of a pixel, below the error the
+    field's own vectors carry after a few intervals) whatever the data. ``max|v''|`` is measured on the field itself (every 4th pixel, which a field
     smoothed over several pixels allows).
 
     Parameters
@@ -38,6 +38,10 @@ def trace_spacing(dx: np.ndarray, dy: np.ndarray, lead: float, *, tol: float = 0
         Longest lead time, frame intervals.
     tol : float
         Largest interpolation error of a traced displacement, px.
+
+    Returns
+    -------
+    int
     """
     k = 4 if min(dx.shape) >= 16 else 1
     worst = 0.0
