@@ -26,8 +26,8 @@ def vector_weights(ee: np.ndarray, good: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     ee : ndarray
-        Expected error of each vector, px (NaN where unknown: weight 1 / EE_FLOOR**2 is
-        not given; an unknown ee counts as the median ee of the good vectors).
+        Expected error of each vector, px; an unknown (NaN) ee counts as the median ee of
+        the good vectors.
     good : ndarray of bool
         Vectors to use (``flag == 0`` and a finite displacement).
 

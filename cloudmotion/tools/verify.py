@@ -26,7 +26,7 @@ def parse_fss(text: str) -> tuple[float, int]:
     return threshold, int(m[2])
 
 
-def _read(path: str, what: str):
+def _read(path: str):
     from ..formats.readers import open_frame, read_frame
 
     info = open_frame(path)
@@ -53,14 +53,14 @@ def run_verify(nowcast: str, observed: str, *, persistence: str | None = None, f
     from ..formats.raster import check_compatible
 
     fss_args = parse_fss(fss) if fss is not None else None
-    n_info, n = _read(nowcast, "NOWCAST")
-    o_info, o = _read(observed, "OBSERVED")
+    n_info, n = _read(nowcast)
+    o_info, o = _read(observed)
     tags = read_tags(nowcast)
     source = persistence or tags.get("SOURCE_FRAME")
     if not source:
         raise DataError(f"{nowcast}: no SOURCE_FRAME tag (not written by cloudmotion nowcast); give --persistence "
                         "FRAME, the latest frame the nowcast started from")
-    p_info, p = _read(source, "persistence")
+    p_info, p = _read(source)
     check_compatible([n_info, o_info, p_info], grid=True, identity=False)
     valid_time = tags.get("VALID_TIME")
     if valid_time and o_info.time is not None:
