@@ -287,6 +287,12 @@ class Settings:
                          rule=_profile, metavar="standard|tropical|FILE.csv")
     parallax: bool = _spec(False, "bool", "Move vectors with a height to the point under the cloud "
                            "(lon_corrected, lat_corrected) and take winds from the corrected ends.")
+    # issue 19: nowcast (options of the nowcast command only, hence cli=False; TOML keys everywhere)
+    pairs: int = _spec(1, "int", "Nowcast: the motion field is the ee-weighted mean of the last N pairs.",
+                       cli=False, rule=_int_at_least(1), metavar="N")
+    flow_smoothing: float | None = _spec(None, "float", "Nowcast: smoothing length of the dense motion field "
+                                         "(Gaussian normalised convolution of the good vectors).", unit="px",
+                                         cli=False, rule=_number(0, lo_open=True), default_text="step")
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, TrackParams):

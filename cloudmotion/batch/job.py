@@ -34,6 +34,7 @@ class BatchOptions:
     lock: bool = False
     workers: int | None = None
     scheduler: str | None = None
+    nowcast: str | None = None  # issue 19: LEAD/EVERY, a rolling nowcast per sequence after the pairs
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,10 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, settings: Settings, 
     if options.scheduler:
         runner.check_scheduler(options.scheduler)
     settings = share_cores(settings, options.workers or 1)
+    if options.nowcast is not None:
+        from .nowcast import parse_nowcast
+
+        parse_nowcast(options.nowcast)
     if not inputs and options.files_from is None:
         raise UsageError("INPUT: give frames, folders or globs, or --files-from FILE (- for standard input)")
     out = manifest.prepare_outdir(options.outdir)
@@ -126,5 +131,10 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, settings: Settings, 
             finally:
                 if bar is not None:
                     bar.close()
+        if options.nowcast is not None:
+            from .nowcast import rolling_nowcasts
+
+            counts["failed"] += rolling_nowcasts(sequences, out, options.nowcast, settings, max_gap=gap, emit=emit,
+                                                 verbose=verbose)
     return BatchSummary(ok=counts["ok"], failed=counts["failed"], skipped=counts["skipped"], done=plan.done,
                         manifest=manifest_path)

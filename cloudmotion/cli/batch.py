@@ -36,13 +36,16 @@ from .options import settings_from, tracker_options, verbosity
 @click.option("--scheduler", metavar="ADDRESS|local:N",
               help="Run the pairs on a Dask distributed scheduler (tcp://host:8786), or on a new local "
                    "cluster of N processes; needs pip install 'cloudmotion[dask]'.")
+@click.option("--nowcast", metavar="LEAD/EVERY",
+              help="After the pairs, a rolling nowcast of each sequence's latest frame, e.g. 60min/10min, into "
+                   "OUTDIR/SEQUENCE/nowcast/ (replaced on every run).")
 @verbosity
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.  [default: when a terminal]")
 @click.pass_context
 def command(ctx: click.Context, inputs: tuple[str, ...], outdir: str, files_from: str | None,
             name_pattern: str | None, triplets: bool, max_gap: str | None, template: str | None, formats: str,
             overwrite: bool, lock: bool, workers: int | None, scheduler: str | None, quiet: bool, verbose: bool,
-            progress: bool | None, **opts) -> None:
+            progress: bool | None, nowcast: str | None = None, **opts) -> None:
     """Track the frame archives in INPUT into OUTDIR: resumable, parallel, for cron.
 
     INPUT is a frame, a folder (searched recursively) or a quoted glob. Frames are grouped
@@ -58,7 +61,7 @@ def command(ctx: click.Context, inputs: tuple[str, ...], outdir: str, files_from
     settings = settings_from(opts, ctx)
     options = BatchOptions(outdir=outdir, files_from=files_from, name_pattern=name_pattern, triplets=triplets,
                            max_gap=max_gap, template=template, formats=formats, overwrite=overwrite, lock=lock,
-                           workers=workers, scheduler=scheduler)
+                           workers=workers, scheduler=scheduler, nowcast=nowcast)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
 
     def emit(msg: str) -> None:

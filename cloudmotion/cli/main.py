@@ -30,6 +30,8 @@ COMMANDS = {
     "synth": ("cloudmotion.cli.synth", "Write frames with a known motion, and truth.tif with the true displacement."),
     "score": ("cloudmotion.cli.score", "Error of tracked VECTORS against the true displacement in TRUTH."),
     "info": ("cloudmotion.cli.info", "What the reader sees in each FRAME, and whether they form one sequence."),
+    "nowcast": ("cloudmotion.cli.nowcast", "Extrapolate the latest FRAME along the measured motion, per lead time."),
+    "verify": ("cloudmotion.cli.verify", "Score a NOWCAST against the OBSERVED frame, and against persistence."),
 }
 """Command name -> (module holding ``command``, one-line help); nothing is imported to list them."""
 

@@ -13,7 +13,7 @@ import click
 
 from .. import params
 
-__all__ = ["settings_from", "tracker_options", "verbosity"]
+__all__ = ["setting_options", "settings_from", "tracker_options", "verbosity"]
 
 
 def _help(name: str, spec: params.Spec, default) -> str:
@@ -50,17 +50,32 @@ def tracker_options(f: Callable) -> Callable:
     return f
 
 
+def setting_options(*names: str) -> Callable[[Callable], Callable]:
+    """Attach options for settings that are not tracker options (``spec.cli`` False), from their specs;
+    :func:`settings_from` with the same ``names`` reads them."""
+
+    def attach(f: Callable) -> Callable:
+        for name in reversed(names):
+            spec = params.spec_of(name)
+            default = next(d for n, _, d in params.specs() if n == name)
+            f = _option(name, spec, default)(f)
+        return f
+
+    return attach
+
+
 def verbosity(f: Callable, verbose_help: str = "Tracebacks on errors.") -> Callable:
     """Attach ``-q/--quiet`` and ``-v/--verbose``."""
     f = click.option("-v", "--verbose", is_flag=True, help=verbose_help)(f)
     return click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")(f)
 
 
-def settings_from(opts: dict, ctx: click.Context | None = None) -> params.Settings:
+def settings_from(opts: dict, ctx: click.Context | None = None, extra: tuple[str, ...] = ()) -> params.Settings:
     """Defaults < ``--config`` < command-line options, validated by :mod:`cloudmotion.params`.
 
     ``opts`` holds the tracker options' values (None where not given) and ``config_spec``;
-    the tracker options are removed from it. A deprecated setting is one warning line on
+    the tracker options (and the ``extra`` settings of :func:`setting_options`) are
+    removed from it. A deprecated setting is one warning line on
     stderr (unless ``-q``), not a Python warning.
     """
     import warnings
@@ -68,7 +83,7 @@ def settings_from(opts: dict, ctx: click.Context | None = None) -> params.Settin
     from ..config import resolve_settings
     from .main import warn
 
-    names = [name for name, spec, _ in params.specs() if spec.cli]
+    names = [name for name, spec, _ in params.specs() if spec.cli or name in extra]
     values = {name: opts.pop(name) for name in names if name in opts}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FutureWarning)

@@ -8,8 +8,8 @@ from .options import verbosity
 
 
 @click.command("plot")
-@click.argument("vectors", metavar="VECTORS.(csv|tif)")
-@click.argument("frame")
+@click.argument("vectors", metavar="VECTORS.(csv|tif)|NOWCAST.tif")
+@click.argument("frame", required=False)
 @click.option("-o", "--output", required=True, metavar="PATH.(png|svg|pdf)",
               help="The picture; the extension picks the format.")
 @click.option("--pair", type=click.IntRange(min=1), default=1, show_default=True,
@@ -18,20 +18,33 @@ from .options import verbosity
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="Draw every N-th vector.")
 @click.option("--show-flagged", is_flag=True, help="Draw flagged vectors faint instead of hiding them.")
 @click.option("--dpi", type=click.FloatRange(min=20, max=1200), default=100.0, show_default=True)
-@click.option("--size", default="8x8", show_default=True, metavar="WxH[px]",
-              help="Picture size in inches, or pixels with a px suffix.")
+@click.option("--size", metavar="WxH[px]",
+              help="Picture size in inches, or pixels with a px suffix.  [default: 8x8; 14x7 with --observed]")
 @click.option("--invert", is_flag=True, help="Low values bright (infrared: cold cloud tops white).")
 @click.option("--band", type=click.IntRange(min=1), help="Band of FRAME to draw.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing picture.")
+@click.option("--observed", metavar="FRAME", help="Nowcast: the observed frame at the valid time, drawn beside it.")
+@click.option("--flow", metavar="FLOW.tif", help="Nowcast: streamlines of the motion field written by nowcast --flow.")
 @verbosity
 @click.pass_context
-def command(ctx: click.Context, vectors: str, frame: str, output: str, quiet: bool, verbose: bool, **opts) -> None:
+def command(ctx: click.Context, vectors: str, frame: str | None, output: str, quiet: bool, verbose: bool,
+            observed: str | None, flow: str | None, **opts) -> None:
     """Quick-look picture: FRAME in grey with the good VECTORS on top, coloured by speed.
 
     VECTORS is a CSV or GeoTIFF written by track or batch; FRAME is usually the pair's
-    first frame. Needs the plot extra: pip install 'cloudmotion[plot]'.
+    first frame. With a single NOWCAST.tif (from nowcast) it draws the nowcast with its
+    lead and valid time, --observed beside it and --flow streamlines on it. Needs the
+    plot extra: pip install 'cloudmotion[plot]'.
     """
+    ctx.obj.update(quiet=quiet, verbose=verbose)
+    if frame is None:
+        from ..tools.plot_nowcast import plot_nowcast_file
+
+        plot_nowcast_file(vectors, output, observed=observed, flow=flow, dpi=opts["dpi"], size=opts["size"],
+                          invert=opts["invert"], overwrite=opts["overwrite"])
+        return
+    if observed or flow:
+        raise click.UsageError("--observed and --flow draw a nowcast: give NOWCAST.tif alone, without FRAME")
     from ..tools.plot import plot_file
 
-    ctx.obj.update(quiet=quiet, verbose=verbose)
-    plot_file(vectors, frame, output, **opts)
+    plot_file(vectors, frame, output, **{**opts, "size": opts["size"] or "8x8"})
