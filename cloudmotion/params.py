@@ -140,6 +140,11 @@ def _range(v: tuple[float, float]) -> str | None:
     return None if math.isfinite(lo) and math.isfinite(hi) and lo < hi else "needs finite MIN < MAX"
 
 
+def _cloud_model(v: str) -> str | None:
+    ok = v in ("auto", "auto-cold", "auto-bright") or v.lower().endswith(".toml")
+    return None if ok else "must be auto, auto-cold, auto-bright or a .toml file"
+
+
 _SUBPIXEL = registry.SUBPIXEL.names
 _CHANNELS = lambda: list(registry.CHANNELS)
 _INTERP = lambda: list(registry.INTERPOLATIONS)
@@ -199,6 +204,12 @@ class TrackParams:
     chunk: int = _spec(2048, "int", "Templates processed at once (bounds memory).", cli=False, rule=_int_at_least(1))
     max_vectors: int = _spec(2_000_000, "int", "Largest grid accepted (about 1 kB per vector).", cli=False,
                              rule=_int_at_least(1))
+    # issue 18: cloud targets
+    targets: str = _spec("all", "str", "Wind targets: all templates, or clouds (mostly clear templates flagged, "
+                         "surface-locked ones too, flag 16384); visible and IR-window bands, never water vapour.",
+                         flag=8192, rule=_choice(lambda: ["all", "clouds"]), choices=lambda: ["all", "clouds"])
+    min_cloud: float = _spec(0.5, "float", "--targets clouds: smallest mean cloud probability of a template.",
+                             flag=8192, rule=_number(0, 1))
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -247,6 +258,15 @@ class Settings:
                                      "output.", unit="m", rule=_number(0, lo_open=True), metavar="M")
     fill: bool = _spec(False, "bool", "Replace flagged vectors by normalised-convolution interpolation of good "
                        "neighbours; they keep their flags plus FILLED.", flag=1024)
+    # issue 18: cloud targets
+    cloud_model: str | None = _spec(None, "str", "Cloud probability per pixel from a Gaussian mixture: a TOML file "
+                                    "of components, or auto (fitted on each frame; infrared: cold is cloud, "
+                                    "visible: bright is cloud; auto-cold or auto-bright say which).",
+                                    rule=_cloud_model, metavar="FILE.toml|auto",
+                                    default_text="auto with --targets clouds")
+    cloud_mask: str | None = _spec(None, "str", "Cloud probability from a GOES clear-sky mask (ABI-L2-ACM netCDF, "
+                                   "its BCM) instead: one file, or a folder searched by scan start time.",
+                                   metavar="FILE|DIR")
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, TrackParams):

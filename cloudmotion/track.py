@@ -22,6 +22,7 @@ from .plateau import misregistration, plateau_mask, static_exclusion, static_tem
 from .preprocess import prepare_frame
 from .qc import GROSS, Flag, assess, no_vector
 from .refine import frame_gradients, gradient_bias, lucas_kanade
+from .zerolag import zero_lag_ncc
 
 __all__ = ["MotionField", "TrackParams", "iter_track_sequence", "track_pair", "track_sequence"]
 
@@ -76,6 +77,8 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
         valid_fraction=c["valid"].reshape(shape), texture=c["std"].reshape(shape),
         median_residual=np.full(shape, np.nan), params=params, peak_at_border=c["border"].reshape(shape),
     )
+    if params.targets == "clouds":  # issue 18: the lag-0 coefficient for the SURFACE test
+        field.corr0 = zero_lag_ncc(a.data, a.valid, b.data, b.valid, *grid.top_left(), params.window).reshape(shape)
     if params.refine:
         field = _refine(a, b, field, params)
     field = _expected_error(a, b, field, params)
