@@ -56,7 +56,7 @@ def _init(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def fit_mixture(samples: np.ndarray, n_components: int, *, max_iter: int = 200,
-                tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+                tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Maximum-likelihood diagonal Gaussian mixture by EM, vectorised over the samples.
 
     Parameters
@@ -75,22 +75,23 @@ def fit_mixture(samples: np.ndarray, n_components: int, *, max_iter: int = 200,
     weights (K,), means (K, C), variances (K, C), mean log-likelihood per sample (float).
     """
     z = np.asarray(samples, dtype=np.float64)
+    zt = np.ascontiguousarray(z.T)  # (C, n): the kernels run over contiguous pixels
     w, mu, var = _init(z, n_components)
     last = -np.inf
     for _ in range(max_iter):
-        a = component_log_density(z, CloudModel(w, mu, var, np.zeros(n_components, bool)))
+        a = component_log_density(zt, CloudModel(w, mu, var, np.zeros(n_components, bool)))
         total = _logsumexp(a)
         ll = float(total.mean())
-        resp = np.exp(a - total[:, None])  # (n, K), the E step
-        nk = resp.sum(axis=0) + 1e-12
+        resp = np.exp(a - total)  # (K, n), the E step
+        nk = resp.sum(axis=1) + 1e-12
         w = nk / nk.sum()
-        mu = (resp.T @ z) / nk[:, None]
-        var = np.stack([(resp[:, j, None] * (z - mu[j]) ** 2).sum(axis=0) for j in range(n_components)])
+        mu = (resp @ z) / nk[:, None]
+        var = np.stack([resp[j] @ (z - mu[j]) ** 2 for j in range(n_components)])
         var = var / nk[:, None] + REG_VAR  # centred on the new means: no cancellation
         if ll - last < tol:
             break
         last = ll
-    a = component_log_density(z, CloudModel(w, mu, var, np.zeros(n_components, bool)))
+    a = component_log_density(zt, CloudModel(w, mu, var, np.zeros(n_components, bool)))
     return w, mu, var, float(_logsumexp(a).mean())
 
 

@@ -22,6 +22,9 @@ from .options import verbosity
               help="Picture size in inches, or pixels with a px suffix.")
 @click.option("--invert", is_flag=True, help="Low values bright (infrared: cold cloud tops white).")
 @click.option("--band", type=click.IntRange(min=1), help="Band of FRAME to draw.")
+@click.option("--cloud", is_flag=True, help="Shade the cloud probability under the vectors (blue).")
+@click.option("--cloud-model", metavar="FILE.toml|auto", help="Cloud model for --cloud, as for track.  [default: auto]")
+@click.option("--cloud-mask", metavar="FILE|DIR", help="Cloud probability for --cloud from a GOES ACM mask.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing picture.")
 @verbosity
 @click.pass_context

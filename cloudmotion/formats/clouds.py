@@ -40,7 +40,8 @@ from ..errors import DataError, UsageError
 from .goes_names import parse_goes_name
 from .raster import Frame, FrameInfo
 
-__all__ = ["CloudSource", "cloud_rule", "cloud_source", "load_cloud_model", "read_cloud_mask"]
+__all__ = ["CloudSource", "cloud_facts", "cloud_rule", "cloud_source", "load_cloud_model", "make_cloud_source",
+           "read_cloud_mask"]
 
 MAX_MODEL_BYTES = 1 << 20
 WATER_VAPOUR_BANDS = (8, 9, 10)
@@ -206,16 +207,36 @@ def cloud_source(settings, read: Callable[[FrameInfo], Frame]) -> CloudSource | 
         ``--cloud-model`` with ``--cloud-mask``, or an unreadable model file.
     """
     model, mask = settings.cloud_model, settings.cloud_mask
+    if model is None and mask is None and settings.params.targets != "clouds":
+        return None
+    return make_cloud_source(model, mask, read)
+
+
+def make_cloud_source(model: str | None, mask: str | None, read: Callable[[FrameInfo], Frame]) -> CloudSource:
+    """A cloud source from ``--cloud-model`` / ``--cloud-mask`` values (neither: ``auto``)."""
     if model is not None and mask is not None:
         raise UsageError("--cloud-model and --cloud-mask: give one or the other")
     if mask is not None:
         if not os.path.exists(mask):
             raise UsageError(f"--cloud-mask {mask}: no such file or folder")
         return CloudSource(mask=mask)
-    if model is None:
-        if settings.params.targets != "clouds":
-            return None
-        model = "auto"
+    model = model or "auto"
     if model.startswith("auto"):
         return CloudSource(auto=model, stack=_band_stack(read))
     return CloudSource(model=load_cloud_model(model), stack=_band_stack(read))
+
+
+def cloud_facts(frame: Frame, source: CloudSource) -> dict:
+    """What ``info --cloud-model`` reports: the components, the rule and the frame's cloud share."""
+    prob = source.probability(frame)
+    fit = source.last_fit
+    model = fit.model if fit is not None else source.model
+    facts = {"cloud_share": float(np.nanmean(prob)) if np.isfinite(prob).any() else None}
+    if model is None:
+        return {**facts, "source": source.mask}
+    comps = [{"weight": float(w), "mean": m.tolist(), "sd": np.sqrt(v).tolist(), "cloud": bool(c)}
+             for w, m, v, c in zip(model.weights, model.means, model.variances, model.cloud, strict=True)]
+    facts.update(source=model.source, rule=model.rule, components=comps)
+    if fit is not None:
+        facts.update(bic={str(k): v for k, v in fit.bic.items()}, samples=fit.samples)
+    return facts
