@@ -71,7 +71,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("flag", "%d", "flag bitmask, 0 = good (see the README flags table)", grid=True),
     Column("ee", "%.4f", "expected error of the displacement, px", grid=True),
     Column("ee_speed", "%.3f", "expected error of the speed, m/s", grid=True),
-    Column("cloud_fraction", "%.3f", "cloudy share of the template, 0-1"),
+    Column("cloud_fraction", "%.3f", "cloudy share of the template (mean cloud probability), 0-1", grid=True),
     Column("ctt", "%.2f", "cloud-top temperature, K"),
     Column("pressure", "%.1f", "cloud-top pressure, hPa"),
     Column("height", "%.1f", "cloud-top height, m"),

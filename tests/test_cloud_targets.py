@@ -227,3 +227,36 @@ def test_batch_fills_cloud_fraction(moving, tmp_path, run):
         _, col, flag, cf = table(fh.read())
     ground, cloud = regions(col, 2.0)
     assert np.all(cf[cloud] > 0.95) and np.mean((flag[ground] & Flag.CLEAR_SKY) != 0) >= 0.95
+
+
+def test_info_reports_the_fitted_model_and_cloud_share(moving, run):
+    code, out, err = run("info", moving[0], "--cloud-model", "auto")
+    assert code == 0, err
+    assert "cold means cloud" in out and "chosen by BIC" in out
+    comps = [ln for ln in out.splitlines() if ln.strip().startswith("component ")]
+    assert len(comps) in (2, 3) and any(ln.endswith("cloud") for ln in comps) and any(ln.endswith("clear") for ln in comps)
+    share = float(out.split("cloud share:")[1].split("%")[0])
+    assert abs(share - 100 * EDGE / N) < 3  # the cloud covers EDGE of N columns
+    code, out, err = run("info", moving[0], "--cloud-model", "auto", "--json")
+    assert code == 0 and '"cloud_share"' in out
+    code, _, err = run("info", moving[0], "--cloud-model", "bogus")
+    assert code == 2
+    one_line_error(err, "--cloud-model", "must be auto")
+
+
+def test_plot_shades_the_cloud_probability(moving, tmp_path, run):
+    pytest.importorskip("matplotlib")
+    vec = tmp_path / "v.csv"
+    assert run("track", *moving, "--targets", "clouds", "-o", vec)[0] == 0
+    plain, shaded = tmp_path / "plain.png", tmp_path / "cloud.png"
+    assert run("plot", vec, moving[0], "-o", plain)[0] == 0
+    code, _, err = run("plot", vec, moving[0], "-o", shaded, "--cloud")
+    assert code == 0, err
+    import matplotlib.image as mpimg
+
+    a, b = mpimg.imread(plain)[..., :3], mpimg.imread(shaded)[..., :3]
+    assert a.shape == b.shape
+    bluer = (b[..., 2] - b[..., 0]) - (a[..., 2] - a[..., 0])
+    h, w = bluer.shape
+    assert bluer[h // 3: 2 * h // 3, w // 6: w // 3].mean() > 0.2  # over the cloud: shaded blue
+    assert abs(bluer[h // 3: 2 * h // 3, int(0.65 * w): int(0.8 * w)].mean()) < 0.05  # over the ground: not
