@@ -132,9 +132,10 @@ def main(argv: list[str] | None = None) -> str:
         (f"Agreement in log-density: max relative difference {rel.max():.2e} (median {np.median(rel):.2e}) over "
         f"{px:,} pixels (target 1e-5). scikit-learn on float32 input keeps float32 in its expanded form "
         f"`x^2 - 2 x mu + mu^2`: max relative difference {rel32.max():.2e} against its float64 result, which is why "
-        "cloudmotion centres `(x - mu)` in float64. Peak resident memory: "
-        f"{base:.0f} MiB with the image, {rss_ours:.0f} MiB after cloudmotion's scoring (two full-size outputs, "
-        f"{2 * px * 8 / 2**20 + px * 4 / 2**20:.0f} MiB, plus one chunk)."),
+        "cloudmotion centres `(x - mu)` in float64. Peak resident memory (ru_maxrss): "
+        f"{base:.0f} MiB once the image is built (its float64 temporaries included), {rss_ours:.0f} MiB after "
+        f"cloudmotion's scoring, whose working set is its two full-size outputs "
+        f"({2 * px * 8 / 2**20 + px * 4 / 2**20:.0f} MiB, reusing freed memory) plus one chunk."),
     ]
     text = "\n".join(lines) + "\n"
     print(text)

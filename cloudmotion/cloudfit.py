@@ -102,6 +102,22 @@ def _cloud_components(means: np.ndarray, cloud_is: str) -> np.ndarray:
     return np.abs(score - top) < np.abs(score - bottom)
 
 
+def _sample(flat: np.ndarray, valid: np.ndarray | None, sample: int, rng) -> np.ndarray:
+    """Up to ``sample`` distinct valid pixel indices, uniformly; on a large image only random
+    candidates are checked (never a full-frame index list)."""
+    def usable(i: np.ndarray) -> np.ndarray:
+        ok = np.isfinite(flat[i]).all(axis=1)
+        return ok & np.asarray(valid).ravel()[i] if valid is not None else ok
+
+    if flat.shape[0] > 8 * sample:
+        cand = np.unique(rng.integers(0, flat.shape[0], 4 * sample))
+        cand = cand[usable(cand)]
+        if cand.size >= sample:
+            return np.sort(rng.choice(cand, sample, replace=False))
+    idx = np.flatnonzero(usable(np.arange(flat.shape[0])))
+    return np.sort(rng.choice(idx, sample, replace=False)) if idx.size > sample else idx
+
+
 def auto_model(stack: np.ndarray, valid: np.ndarray | None, *, cloud_is: str, components: tuple[int, ...] = (2, 3),
                sample: int = SAMPLE, seed: int = 0) -> FitReport:
     """Fit a cloud model on an image: 2-3 components by BIC, cloud by the cold/bright rule.
@@ -133,15 +149,10 @@ def auto_model(stack: np.ndarray, valid: np.ndarray | None, *, cloud_is: str, co
     s = np.asarray(stack)
     s = s[:, :, None] if s.ndim == 2 else s
     flat = s.reshape(-1, s.shape[2])
-    ok = np.isfinite(flat).all(axis=1)
-    if valid is not None:
-        ok &= np.asarray(valid).ravel()
-    idx = np.flatnonzero(ok)
     c = s.shape[2]
+    idx = _sample(flat, valid, sample, np.random.default_rng(seed))
     if idx.size < 10 * max(components) * (2 * c + 1):
         raise ValueError(f"only {idx.size} valid pixel(s): too few to fit a cloud model")
-    if idx.size > sample:
-        idx = np.sort(np.random.default_rng(seed).choice(idx, sample, replace=False))
     x = flat[idx].astype(np.float64)
     centre, spread = x.mean(axis=0), x.std(axis=0)
     if np.any(spread <= 0):
