@@ -71,7 +71,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("flag", "%d", "flag bitmask, 0 = good (see the README flags table)", grid=True),
     Column("ee", "%.4f", "expected error of the displacement, px", grid=True),
     Column("ee_speed", "%.3f", "expected error of the speed, m/s", grid=True),
-    Column("cloud_fraction", "%.3f", "cloudy share of the template, 0-1"),
+    Column("cloud_fraction", "%.3f", "cloudy share of the template (mean cloud probability), 0-1", grid=True),
     Column("ctt", "%.2f", "cloud-top temperature, K"),
     Column("pressure", "%.1f", "cloud-top pressure, hPa"),
     Column("height", "%.1f", "cloud-top height, m"),
@@ -141,6 +141,12 @@ class MotionField:
     off_earth : ndarray of bool or None
         The origin has no longitude and latitude although the frame has a CRS: beyond
         the Earth's edge on a geostationary disk, or past a pole.
+    cloud_fraction : ndarray of float64 or None
+        Mean cloud probability over the template in frame A, 0-1 (issue 18; None when no
+        cloud model or mask was given).
+    corr0 : ndarray of float64 or None
+        Correlation coefficient at lag 0 (from the peak search), for
+        the surface-locked test; None unless ``targets == "clouds"``.
     """
 
     grid: Grid
@@ -167,6 +173,8 @@ class MotionField:
     ee: np.ndarray | None = None
     static: np.ndarray | None = None
     off_earth: np.ndarray | None = None
+    cloud_fraction: np.ndarray | None = None  # issue 18: cloud targets
+    corr0: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("fb_error", "temporal"):

@@ -143,6 +143,9 @@ def _range(v: tuple[float, float]) -> str | None:
 def _bandpass(v: tuple[float, float]) -> str | None:
     lo, hi = v
     return None if math.isfinite(lo) and math.isfinite(hi) and 0 <= lo < hi <= 100 else "needs 0 <= LOW < HIGH <= 100"
+def _cloud_model(v: str) -> str | None:
+    ok = v in ("auto", "auto-cold", "auto-bright") or v.lower().endswith(".toml")
+    return None if ok else "must be auto, auto-cold, auto-bright or a .toml file"
 
 
 _SUBPIXEL = registry.SUBPIXEL.names
@@ -224,6 +227,12 @@ class TrackParams:
                                                  rule=_bandpass, metavar="LOW HIGH")
     equalize: str = _spec("none", "str", "Local contrast equalisation over valid pixels, in float, before the "
                           "pre-filter.", rule=_choice(_EQUALIZE), choices=_EQUALIZE)
+    # issue 18: cloud targets
+    targets: str = _spec("all", "str", "Wind targets: all templates, or clouds (mostly clear templates flagged, "
+                         "surface-locked ones too, flag 16384); visible and IR-window bands, never water vapour.",
+                         flag=8192, rule=_choice(lambda: ["all", "clouds"]), choices=lambda: ["all", "clouds"])
+    min_cloud: float = _spec(0.5, "float", "--targets clouds: smallest mean cloud probability of a template.",
+                             flag=8192, rule=_number(0, 1))
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -293,6 +302,15 @@ class Settings:
     flow_smoothing: float | None = _spec(None, "float", "Nowcast: smoothing length of the dense motion field "
                                          "(Gaussian normalised convolution of the good vectors).", unit="px",
                                          cli=False, rule=_number(0, lo_open=True), default_text="step")
+    # issue 18: cloud targets
+    cloud_model: str | None = _spec(None, "str", "Cloud probability per pixel from a Gaussian mixture: a TOML file "
+                                    "of components, or auto (fitted on each frame; infrared: cold is cloud, "
+                                    "visible: bright is cloud; auto-cold or auto-bright say which).",
+                                    rule=_cloud_model, metavar="FILE.toml|auto",
+                                    default_text="auto with --targets clouds")
+    cloud_mask: str | None = _spec(None, "str", "Cloud probability from a GOES clear-sky mask (ABI-L2-ACM netCDF, "
+                                   "its BCM) instead: one file, or a folder searched by scan start time.",
+                                   metavar="FILE|DIR")
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, TrackParams):

@@ -154,8 +154,11 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
     ------
     Vectors
     """
+    def read(info: FrameInfo) -> Frame:
+        return read_frame(info, nodata=settings.nodata, valid_range=settings.valid_range, dqf=settings.dqf)
+
     def load(info: FrameInfo) -> tuple:
-        frame = read_frame(info, nodata=settings.nodata, valid_range=settings.valid_range, dqf=settings.dqf)
+        frame = read(info)
         if settings.align and info is not infos[0]:
             frame = align_frame(frame, infos[0])
         check_trackable(frame, settings.params)
@@ -171,13 +174,16 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
                 if msg.split(": ", 1)[1] not in said:
                     said.add(msg.split(": ", 1)[1])
                     warn(msg)
+        if clouds is not None and info is not infos[-1]:  # frame A of a pair: its templates' cloud share
+            fractions.append(cloud_fractions(clouds, frame, settings.params))
         return frame.data, frame.valid
 
     said: set[str] = set()
     kept: dict[int, tuple] = {}
+    clouds, fractions = _clouds(infos, settings, read, warn), []
     loaded = (load(i) for i in infos)
     fields = iter_track_sequence(loaded, steps=list(steps), params=settings.params)
-    for (a, b), dt, field in zip(itertools.pairwise(infos), steps, fields, strict=True):
+    for i, ((a, b), dt, field) in enumerate(zip(itertools.pairwise(infos), steps, fields, strict=True)):
 
         def locate(f: MotionField, a: FrameInfo = a, dt: float | None = dt) -> GeoVectors:
             return geolocate(f.row, f.col, f.dx, f.dy, transform=a.transform, crs_wkt=a.crs_wkt, dt=dt,
@@ -187,9 +193,10 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
         off_earth = None
         if a.crs_wkt and a.transform is not None:
             off_earth = ~(np.isfinite(geo.lon) & np.isfinite(geo.lat))
-        if dt is not None or (off_earth is not None and off_earth.any()):
+        cloud = {"cloud_fraction": fractions[i].reshape(field.dx.shape)} if clouds is not None else {}
+        if dt is not None or (off_earth is not None and off_earth.any()) or cloud:
             field = assess(dataclasses.replace(field, speed=geo.speed if dt is not None else None,
-                                               off_earth=off_earth), settings.params)
+                                               off_earth=off_earth, **cloud), settings.params)
         if settings.fill:
             field = fill_flagged(field)
             geo = locate(field)
@@ -198,11 +205,33 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
         ee_speed = speed_error(ee, field.row, field.col, field.dx, field.dy, geo.speed, transform=a.transform,
                                crs_wkt=a.crs_wkt, dt=dt)
         vectors = Vectors.from_tracking(field, geo, time_a=a.time, time_b=b.time, transform=a.transform,
-                                        crs_wkt=a.crs_wkt, ee=ee, ee_speed=ee_speed, **amv)
+                                        crs_wkt=a.crs_wkt, ee=ee, ee_speed=ee_speed,
+                                        cloud_fraction=field.cloud_fraction, **amv)
         vectors.extra.update(frames=(a.path, b.path), band=(a.goes or {}).get("band", a.band),
                              quantity=a.quantity, profile=settings.profile if amv else None,
                              settings=dataclasses.asdict(settings))  # for the DMW attributes
         yield vectors
+
+
+def _clouds(infos: Sequence[FrameInfo], settings: Settings, read: Callable[[FrameInfo], Frame],
+            warn: Callable[[str], None] | None):
+    """The run's cloud source (issue 18), with a warning for water-vapour bands under --targets clouds."""
+    from .formats.clouds import WATER_VAPOUR_BANDS, cloud_source, goes_band
+
+    if settings.params.targets == "clouds" and warn is not None:
+        wv = next((i for i in infos if goes_band(i) in WATER_VAPOUR_BANDS), None)
+        if wv is not None:
+            warn(f"{wv.path}: --targets clouds on water-vapour band {goes_band(wv)}: its clear-sky features are real "
+                 "winds, and they will be flagged CLEAR_SKY; use --targets all for bands 8, 9 and 10")
+    return cloud_source(settings, read)
+
+
+def cloud_fractions(clouds, frame: Frame, params: TrackParams) -> np.ndarray:
+    """Mean cloud probability over each template of a frame, in grid order (N,)."""
+    from .cloudprob import template_fraction
+
+    grid = make_grid(frame.data.shape, params.window, params.step)
+    return template_fraction(clouds.probability(frame), *grid.top_left(), params.window)
 
 
 def write_result(vectors: Vectors, path: str, kind: str | None = None) -> None:

@@ -60,9 +60,16 @@ class Flag(enum.IntFlag):
     SURFACE = 16384
 
 
-GROSS = Flag.NODATA | Flag.PEAK_AT_BORDER | Flag.REFINE_FAILED | Flag.STATIC
+GROSS = Flag.NODATA | Flag.PEAK_AT_BORDER | Flag.REFINE_FAILED | Flag.STATIC | Flag.CLEAR_SKY | Flag.SURFACE
 """Gross failures: such a vector is no measurement (never a neighbour in the median test,
-and left out of the pair's noise estimate)."""
+and left out of the pair's noise estimate). CLEAR_SKY and SURFACE (``targets = "clouds"``)
+are gross too: a clear-sky template measures the ground, not the wind, so cloud vectors are
+compared with cloud neighbours only (a cloud edge beside 0 m/s ground is no outlier)."""
+
+SURFACE_PX = 0.1
+"""SURFACE: a surface-locked vector moves less than ``max(SURFACE_PX, ee)`` px ..."""
+SURFACE_CORR_GAP = 0.002
+"""... and its lag-0 correlation is within this of its peak correlation (issue 18)."""
 
 
 @dataclass
@@ -175,6 +182,24 @@ def _temporal(ctx: QCContext) -> np.ndarray | None:
         return diff > ctx.params.max_accel
 
 
+def _clear_sky(ctx: QCContext) -> np.ndarray | None:
+    f, p = ctx.field, ctx.params
+    if p.targets != "clouds" or f.cloud_fraction is None:
+        return None
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(f.dx) & ~(f.cloud_fraction >= p.min_cloud)  # unknown cloudiness is no cloud target
+
+
+def _surface(ctx: QCContext) -> np.ndarray | None:
+    f, p = ctx.field, ctx.params
+    if p.targets != "clouds" or f.cloud_fraction is None or f.corr0 is None:
+        return None
+    limit = SURFACE_PX if f.ee is None else np.fmax(SURFACE_PX, f.ee)
+    with np.errstate(invalid="ignore"):
+        return ((np.hypot(f.dx, f.dy) < limit) & ~(f.cloud_fraction >= p.min_cloud)
+                & (f.corr0 >= f.corr - SURFACE_CORR_GAP))
+
+
 def _filled(ctx: QCContext) -> np.ndarray | None:
     return ctx.field.filled
 
@@ -202,6 +227,12 @@ for _name, _test in {
     "forward_backward": QCTest(Flag.FORWARD_BACKWARD, ("fb_max",), _forward_backward,
                                "tracking B -> A from the end point misses the origin by more than "
                                "max(fb_max, 3 sqrt(2) ee) px"),
+    "clear_sky": QCTest(Flag.CLEAR_SKY, ("targets", "min_cloud"), _clear_sky,
+                        "--targets clouds: the template's mean cloud probability cloud_fraction is below "
+                        "min_cloud (mostly clear sky, or unknown): it tracks the ground, not a cloud"),
+    "surface": QCTest(Flag.SURFACE, ("targets", "min_cloud"), _surface,
+                      "--targets clouds: surface-locked, a mostly clear template that moves less than "
+                      "max(0.1 px, ee) and whose lag-0 correlation is within 0.002 of its peak"),
     "median": QCTest(Flag.MEDIAN_OUTLIER, ("median_threshold", "median_eps"), _median,
                      "normalised median residual against the measured 3x3 neighbours above median_threshold; "
                      "fewer than 3 measured neighbours: not testable"),

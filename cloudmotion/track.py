@@ -79,6 +79,7 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
         valid_fraction=c["valid"].reshape(shape), texture=c["std"].reshape(shape),
         median_residual=np.full(shape, np.nan), params=params, peak_at_border=c["border"].reshape(shape),
     )
+    field.corr0 = c["corr0"].reshape(shape)  # the coefficient at lag 0, for the SURFACE test
     if params.refine:
         field = _refine(a, b, field, params)
     field = _expected_error(a, b, field, params)

@@ -53,7 +53,7 @@ def test_sample_data_to_csv_and_geotiff(tmp_path, run):
         assert 0 <= float(r["direction"]) < 360 and 0 <= float(r["quality"]) <= 100
     for k in (1, 2):
         with rasterio.open(tmp_path / f"v_{k}.tif") as ds:
-            assert ds.count == 11 and set(ds.dtypes) == {"float32"}
+            assert ds.count == 12 and set(ds.dtypes) == {"float32"}
             assert ds.descriptions == tuple(GEOTIFF_BANDS)
             assert np.isnan(ds.nodata)
             assert ds.profile["tiled"] and ds.profile["compress"] == "deflate"

@@ -235,7 +235,7 @@ def test_concurrent_writers_leave_one_complete_file(tmp_path, good):
     procs = [subprocess.Popen(cmd) for _ in range(3)]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     with rasterio.open(out) as ds:
-        assert ds.count == 11 and np.isfinite(ds.read(1)).any()
+        assert ds.count == 12 and np.isfinite(ds.read(1)).any()
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".part")]
 
 

@@ -199,7 +199,7 @@ def test_batch_redoes_zero_byte_and_truncated_outputs(tmp_path, radiance, run):
     assert code == 0, err
     assert "2 pair(s) ok" in err  # both damaged pairs redone, none counted "already done"
     with rasterio.open(seq / tifs[0]) as ds:
-        assert ds.count == 11
+        assert ds.count == 12
     assert (seq / csvs[1]).read_bytes().endswith(b"\n")
 
 

@@ -6,7 +6,8 @@ import json
 
 import click
 
-from ..errors import DataError
+from ..errors import DataError, UsageError
+from ..params import spec_of
 from .main import warn
 from .options import verbosity
 
@@ -17,10 +18,13 @@ from .options import verbosity
 @click.option("--nodata", type=float, help="Extra NoData value in stored units, as for track.")
 @click.option("--wkt", is_flag=True, help="Print the CRS as WKT too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+@click.option("--cloud-model", metavar="FILE.toml|auto",
+              help="Report the cloud model (auto: fitted on each frame) and each frame's cloud share, as track uses it.")
+@click.option("--cloud-mask", metavar="FILE|DIR", help="Report the cloud share from a GOES ACM clear-sky mask.")
 @verbosity
 @click.pass_context
 def command(ctx: click.Context, frames: tuple[str, ...], band: int | None, nodata: float | None, wkt: bool,
-            as_json: bool, quiet: bool, verbose: bool) -> None:
+            as_json: bool, cloud_model: str | None, cloud_mask: str | None, quiet: bool, verbose: bool) -> None:
     """What the reader sees in each FRAME, and whether they form one trackable sequence.
 
     Exit status 1 when the frames cannot be tracked together (the mismatch is named).
@@ -28,7 +32,9 @@ def command(ctx: click.Context, frames: tuple[str, ...], band: int | None, nodat
     from ..tools.info import describe, format_facts, format_sequence
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
-    facts, seq = describe(frames, band=band, nodata=nodata, wkt=wkt)
+    if cloud_model is not None and (problem := spec_of("cloud_model").rule(cloud_model)):
+        raise UsageError(f"--cloud-model: {problem}, got {cloud_model!r}")
+    facts, seq = describe(frames, band=band, nodata=nodata, wkt=wkt, cloud_model=cloud_model, cloud_mask=cloud_mask)
     if as_json:
         click.echo(json.dumps({"frames": facts, "sequence": seq}, indent=1, default=str))
     else:

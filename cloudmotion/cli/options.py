@@ -38,7 +38,7 @@ def _option(name: str, spec: params.Spec, default) -> Callable:
 def _tracker_options() -> list[Callable]:
     opts = [_option(name, spec, default) for name, spec, default in params.specs() if spec.cli]
     opts.append(click.option("--config", "config_spec", metavar="FILE.toml|PRESET",
-                             help="Settings from a TOML file or a shipped preset (default, fast, dense, fastmoving, visible); "
+                             help="Settings from a TOML file or a shipped preset (default, fast, dense, fastmoving, visible, amv); "
                                   "command-line options win."))
     return opts
 

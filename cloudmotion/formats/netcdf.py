@@ -38,6 +38,7 @@ _EXTRA = {
     "quality": ("1", "quality index 0-100"),
     "ee": ("1", "expected error, pixels (RMS of |d - d_true| at this ee)"),
     "ee_speed": ("m s-1", "expected error of the wind speed"),
+    "cloud_fraction": ("1", "cloudy share of the template: mean cloud probability 0-1"),
 }
 
 

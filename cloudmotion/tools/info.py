@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..formats.raster import FrameInfo, check_compatible, metadata_nodata
-from ..formats.readers import open_frame
+from ..formats.readers import open_frame, read_frame
 from ..plateau import find_plateaus, plateau_warning
 
 __all__ = ["format_facts", "format_sequence", "frame_facts", "sequence_facts"]
@@ -291,6 +291,8 @@ def format_facts(facts: dict) -> str:
             f"product {g['product']}")
     if f.get("crs_wkt"):
         add(f"  wkt:          {f['crs_wkt']}")
+    if f.get("cloud"):
+        lines += _cloud_lines(f["cloud"])
     return "\n".join(lines)
 
 
@@ -307,9 +309,32 @@ def format_sequence(seq: dict) -> str:
     return "\n".join(lines)
 
 
+def _cloud_lines(c: dict) -> list[str]:
+    """``info --cloud-model``: the components, the rule and the cloud share (issue 18)."""
+    share = "unknown" if c["cloud_share"] is None else f"{100 * c['cloud_share']:.1f} %"
+    if "components" not in c:
+        return [f"  cloud mask:   {c['source']}; cloud share {share}"]
+    how = f"; {c['rule']}" if c.get("rule") else ""
+    if c.get("bic"):
+        how += "; chosen by BIC (" + ", ".join(f"{k} components {v:.6g}" for k, v in c["bic"].items()) + \
+            f") on {c['samples']} pixels"
+    out = [f"  cloud model:  {c['source']}, {len(c['components'])} components{how}"]
+    for i, k in enumerate(c["components"], start=1):
+        mean = ", ".join(f"{m:.5g}" for m in k["mean"])
+        sd = ", ".join(f"{s:.4g}" for s in k["sd"])
+        out.append(f"    component {i}: weight {k['weight']:.3f}, mean {mean}, sd {sd}, "
+                   f"{'cloud' if k['cloud'] else 'clear'}")
+    out.append(f"  cloud share:  {share} (mean cloud probability of the valid pixels)")
+    return out
+
+
 def describe(frames: Sequence[str], *, band: int | None = None, nodata: float | None = None,
-             wkt: bool = False) -> tuple[list[dict], dict | None]:
+             wkt: bool = False, cloud_model: str | None = None,
+             cloud_mask: str | None = None) -> tuple[list[dict], dict | None]:
     """The ``info`` command as a library call: facts per frame, and the sequence check.
+
+    With ``cloud_model`` (``auto``, ``auto-cold``, ``auto-bright`` or a TOML file) or
+    ``cloud_mask`` each frame's facts get ``cloud``: the components and the cloud share.
 
     Returns
     -------
@@ -319,5 +344,11 @@ def describe(frames: Sequence[str], *, band: int | None = None, nodata: float | 
         :func:`sequence_facts` when there are several frames.
     """
     facts = [frame_facts(p, band=band, nodata=nodata, wkt=wkt) for p in frames]
+    if cloud_model is not None or cloud_mask is not None:
+        from ..formats.clouds import cloud_facts, make_cloud_source
+
+        source = make_cloud_source(cloud_model, cloud_mask, lambda i: read_frame(i, nodata=nodata))
+        for f, p in zip(facts, frames, strict=True):
+            f["cloud"] = cloud_facts(read_frame(open_frame(p, band=band), nodata=nodata), source)
     seq = sequence_facts([open_frame(p, band=band) for p in frames]) if len(frames) > 1 else None
     return facts, seq

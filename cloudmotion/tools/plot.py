@@ -190,6 +190,7 @@ def quicklook(
     invert: bool = False,
     stretch: tuple[float, float] = (2.0, 98.0),
     graticule: bool = True,
+    cloud: np.ndarray | None = None,
 ) -> None:
     """Draw a frame in grey with its good motion vectors on top and save it, atomically.
 
@@ -229,6 +230,8 @@ def quicklook(
         Percentiles of the valid pixels mapped to black and white.
     graticule : bool
         Draw lon/lat lines and ticks when the frame has a CRS.
+    cloud : ndarray, shape (rows, cols), optional
+        Cloud probability 0-1 of the frame's pixels, shaded blue under the vectors.
 
     Raises
     ------
@@ -278,6 +281,9 @@ def quicklook(
     cmap = colormaps["gray_r" if invert else "gray"].with_extremes(bad=(0, 0, 0, 0))
     ax.imshow(np.ma.masked_array(img, ~ok), cmap=cmap, vmin=lo, vmax=hi, extent=(-0.5, cols - 0.5, rows - 0.5, -0.5),
               interpolation="nearest" if max(rows, cols) <= 2000 else "antialiased")
+    if cloud is not None:  # issue 18: blue, as opaque as the cloud is probable
+        shade = np.dstack([np.full((rows, cols), c) for c in (0.15, 0.55, 1.0)] + [0.55 * np.nan_to_num(cloud)])
+        ax.imshow(shade, extent=(-0.5, cols - 0.5, rows - 0.5, -0.5), interpolation="nearest")
 
     sel = _thin(v, max(1, int(every))) & np.isfinite(v.dx) & np.isfinite(v.dy)
     sel &= (v.row >= -0.5) & (v.row <= rows - 0.5) & (v.col >= -0.5) & (v.col <= cols - 0.5)
@@ -340,6 +346,7 @@ def quicklook(
         ax.tick_params(labelsize=7)
     shown = f"{ngood} good of {ntotal} vectors" + (f", every {every}" if every > 1 else "")
     shown += ", flagged faint" if show_flagged else ""
+    shown += ", cloud probability blue" if cloud is not None else ""
     ax.set_title(f"{_title(v, title)}\n{shown}; {note}", fontsize=9)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi)
@@ -347,7 +354,8 @@ def quicklook(
 
 def plot_file(vectors: str, frame: str, output: str, *, pair: int = 1, style: str = "arrows", every: int = 1,
               show_flagged: bool = False, dpi: float = 100.0, size: str = "8x8", invert: bool = False,
-              band: int | None = None, overwrite: bool = False) -> None:
+              band: int | None = None, overwrite: bool = False, cloud: bool = False, cloud_model: str | None = None,
+              cloud_mask: str | None = None) -> None:
     """The ``plot`` command as a library call: a vector file and its frame to a picture.
 
     Parameters
@@ -362,6 +370,8 @@ def plot_file(vectors: str, frame: str, output: str, *, pair: int = 1, style: st
         Which pair of a multi-pair CSV (1-based).
     size : str
         ``WxH`` in inches or ``WxHpx``.
+    cloud, cloud_model, cloud_mask
+        Shade the cloud probability (``cloud_model``, default ``auto``, or ``cloud_mask``).
     Other parameters as for :func:`quicklook`.
     """
     from ..formats.outputs import check_destinations
@@ -381,5 +391,11 @@ def plot_file(vectors: str, frame: str, output: str, *, pair: int = 1, style: st
         raise UsageError(f"--pair {pair}: {vectors} holds {len(pairs)} pair(s)")
     check_vectors_match(pairs[pair - 1], vectors, frame, shape=info.shape, transform=info.transform,
                         crs_wkt=info.crs_wkt, time=info.time)
-    quicklook(pairs[pair - 1], read_frame(info), output, style=style, every=every, show_flagged=show_flagged,
-              dpi=dpi, size=figsize, invert=invert)
+    shade = None
+    image = read_frame(info)
+    if cloud or cloud_model or cloud_mask:
+        from ..formats.clouds import make_cloud_source
+
+        shade = make_cloud_source(cloud_model, cloud_mask, read_frame).probability(image)
+    quicklook(pairs[pair - 1], image, output, style=style, every=every, show_flagged=show_flagged,
+              dpi=dpi, size=figsize, invert=invert, cloud=shade)
