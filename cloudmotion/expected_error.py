@@ -137,6 +137,25 @@ def _ncc(t: np.ndarray, u: np.ndarray, m: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / den, np.nan)
 
 
+def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
+    """Padded frames both paths read: A (offset removed), usable pixels, masked gradients, B and its support."""
+    use = valid_a if exclude is None else valid_a & ~exclude
+    offset = float(np.mean(a[valid_a])) if valid_a.any() else 0.0
+    pa = np.where(valid_a, a - offset, 0).astype(np.float32)
+    gy, gx = np.gradient(pa)
+    gmask = cv2.erode(use.view(np.uint8), np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8),
+                      borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    lim = float(np.max(np.abs(np.concatenate([dx, dy])))) if dx.size else 0.0
+    pad = int(np.ceil(lim)) + 5
+    pb = np.pad(np.where(valid_b, b - offset, 0).astype(np.float32), pad)
+    pok = cv2.erode(np.pad(valid_b, pad).view(np.uint8), np.ones((4, 4), np.uint8), anchor=(1, 1),
+                    borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    ppa = np.pad(pa, 1)
+    pgm = np.pad(gmask, 1)
+    pgx, pgy = np.pad(gx * gmask, 1), np.pad(gy * gmask, 1)
+    return ppa, np.pad(use, 1), pgm, pgx, pgy, pb, pok, pad
+
+
 def template_terms(
     a: np.ndarray,
     valid_a: np.ndarray,
@@ -150,6 +169,8 @@ def template_terms(
     *,
     exclude: np.ndarray | None = None,
     chunk: int = 1024,
+    compiled: bool = True,
+    threads: int | None = None,
 ) -> TemplateTerms:
     """Per-template quantities the expected error is built from, at the final displacement.
 
@@ -172,7 +193,12 @@ def template_terms(
         Pixels of A to leave out (e.g. a static plateau and its filtered boundary, see
         :mod:`cloudmotion.plateau`).
     chunk : int
-        Templates processed at once.
+        Templates processed at once (numpy path).
+    compiled : bool
+        Use the compiled kernel (:func:`cloudmotion.ee_kernels.ee_terms`); False runs the
+        numpy reference, which gives the same terms to float32 rounding.
+    threads : int, optional
+        Threads of the compiled kernel; default the cores available.
 
     Returns
     -------
@@ -188,26 +214,24 @@ def template_terms(
     todo = np.flatnonzero(np.isfinite(dx) & np.isfinite(dy))
     if todo.size == 0:
         return TemplateTerms(**out)
-    use = valid_a if exclude is None else valid_a & ~exclude
-    offset = float(np.mean(a[valid_a])) if valid_a.any() else 0.0
-    pa = np.where(valid_a, a - offset, 0).astype(np.float32)
-    gy, gx = np.gradient(pa)
-    gmask = cv2.erode(use.view(np.uint8), np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8),
-                      borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
-    lim = float(np.max(np.abs(np.concatenate([dx[todo], dy[todo]])))) if todo.size else 0.0
-    pad = int(np.ceil(lim)) + 5
-    pb = np.pad(np.where(valid_b, b - offset, 0).astype(np.float32), pad)
-    pok = cv2.erode(np.pad(valid_b, pad).view(np.uint8), np.ones((4, 4), np.uint8), anchor=(1, 1),
-                    borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
-    ppa = np.pad(pa, 1)
-    pgm = np.pad(gmask, 1)
-    pgx, pgy = np.pad(gx * gmask, 1), np.pad(gy * gmask, 1)
+    ppa, puse, pgm, pgx, pgy, pb, pok, pad = _frames(a, valid_a, b, valid_b, dx[todo], dy[todo], exclude)
+    if compiled:
+        from .ee_kernels import ee_terms
+        from .jit import split_run
+
+        per = (np.ascontiguousarray(rows[todo], dtype=np.int64), np.ascontiguousarray(cols[todo], dtype=np.int64),
+               np.ascontiguousarray(dx[todo]), np.ascontiguousarray(dy[todo]))
+        res = split_run(ee_terms, threads, (ppa, puse, pgm, pgx, pgy, pb, pok, pad), per, (w,))
+        for name, values in zip(("count", "residual_var", "peak_corr", "tensor", "grad_corr", "curvature"), res,
+                                strict=True):
+            out[name][todo] = values
+        return TemplateTerms(**out)
     for lo in range(0, todo.size, chunk):
         idx = todo[lo : lo + chunk]
         r, c = rows[idx], cols[idx]
         # template and the warped window one pixel larger on every side (for the +-1 px lags)
         t = extract_windows(ppa, 1, r - 1, c - 1, w + 2)
-        mt = extract_windows(np.pad(use, 1), 1, r - 1, c - 1, w + 2)
+        mt = extract_windows(puse, 1, r - 1, c - 1, w + 2)
         bw, bok = _warp(pb, pok, pad, r, c, w, dy[idx], dx[idx], grow=1)
         core = (slice(None), slice(1, w + 1), slice(1, w + 1))
         m = (mt[core] & bok[core]).astype(np.float32)

@@ -106,7 +106,7 @@ def _expected_error(a: _Prepared, b: _Prepared, field: MotionField, params: Trac
         if not exclude.any():
             exclude = None
     t = template_terms(a.data, a.valid, b.data, b.valid, rows, cols, params.window, dx, dy, exclude=exclude,
-                       chunk=max(64, min(params.chunk, 1024)))
+                       chunk=max(64, min(params.chunk, 1024)), threads=params.threads)
     clean = (assess(field, params, stop=Flag.STATIC).flag.ravel() & GROSS) == 0
     noise = pair_noise(np.where(clean, t.residual_var, np.nan), t.count)
     ee = expected_error(t.tensor, t.residual_var, t.count, noise_var=noise, sigma=params.sigma,
