@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 import struct
 
 import numpy as np
 import pytest
 import rasterio
-from conftest import SAMPLE, SHARED_GOES
+from conftest import SAMPLE, SAMPLE_NC
 
 
 def png_size(path):
@@ -159,11 +158,8 @@ def test_info_text_json_and_mismatch(run, tmp_path):
 
 
 def test_info_on_real_goes_netcdf(run):
-    nc = sorted(glob.glob(os.path.join(SHARED_GOES, "OR_ABI-L1b-RadC*.nc")))
-    if not nc:
-        pytest.skip("shared/sample_goes not present")
-    code, out, _ = run("info", nc[0], "--json")
+    code, out, _ = run("info", SAMPLE_NC, "--json")
     f = json.loads(out)["frames"][0]
     assert code == 0
-    assert f["goes"]["satellite"] == "G16" and f["goes"]["band"] == 16 and f["driver"] == "netCDF"
-    assert f["scale"] == pytest.approx(0.17605852, rel=1e-6) and 0.98 < f["valid_fraction"] < 0.99
+    assert f["goes"]["satellite"] == "G17" and f["goes"]["band"] == 13 and f["driver"] == "netCDF"
+    assert f["scale"] == pytest.approx(0.045728918, rel=1e-6) and f["valid_fraction"] == 1.0

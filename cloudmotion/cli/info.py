@@ -13,13 +13,15 @@ from .options import verbosity
 
 @click.command("info")
 @click.argument("frames", nargs=-1, required=True, metavar="FRAME...")
-@click.option("--band", type=click.IntRange(min=1), help="Band to describe.")
+@click.option("--band", type=click.IntRange(min=1), help="Band to describe, as for track.")
+@click.option("--channels", type=click.Choice(["luminance", "pca", "mean"]),
+              help="Reduce all bands to one channel, as for track.")
 @click.option("--nodata", type=float, help="Extra NoData value in stored units, as for track.")
 @click.option("--wkt", is_flag=True, help="Print the CRS as WKT too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 @verbosity
 @click.pass_context
-def command(ctx: click.Context, frames: tuple[str, ...], band: int | None, nodata: float | None, wkt: bool,
+def command(ctx: click.Context, frames: tuple[str, ...], band: int | None, channels: str | None, nodata: float | None, wkt: bool,
             as_json: bool, quiet: bool, verbose: bool) -> None:
     """What the reader sees in each FRAME, and whether they form one trackable sequence.
 
@@ -28,7 +30,7 @@ def command(ctx: click.Context, frames: tuple[str, ...], band: int | None, nodat
     from ..tools.info import describe, format_facts, format_sequence
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
-    facts, seq = describe(frames, band=band, nodata=nodata, wkt=wkt)
+    facts, seq = describe(frames, band=band, channels=channels, nodata=nodata, wkt=wkt)
     if as_json:
         click.echo(json.dumps({"frames": facts, "sequence": seq}, indent=1, default=str))
     else:

@@ -43,7 +43,8 @@ def parse_goes_name(name: str) -> tuple[datetime | None, dict | None]:
         The ``_sYYYYJJJHHMMSSt`` start time (UTC, tenths of a second kept).
     ident : dict or None
         ``{"satellite": "G16", "sector": "C", "band": 16, "product": "Rad"}`` for a full
-        GOES ABI name, else None.
+        GOES ABI name; for the short form (``G17_M1_C13_s...``) the product is None;
+        None for other names.
     """
     base = os.path.basename(name)
     time = None
@@ -67,6 +68,8 @@ def parse_goes_name(name: str) -> tuple[datetime | None, dict | None]:
             "band": int(g["band"]) if g["band"] else None,
             "product": g["product"],
         }
+    elif (m := _SHORT_GOES_RE.search(base)) is not None:
+        ident = {"satellite": m["sat"], "sector": m["sector"], "band": int(m["band"]), "product": None}
     return time, ident
 
 
@@ -82,13 +85,8 @@ def goes_sequence(path: str) -> tuple[str, datetime] | None:
     product appended for products other than L1b radiance (``G16_C_C13_CMIP``).
     """
     when, ident = parse_goes_name(path)
-    if when is None:
+    if when is None or ident is None:
         return None
-    if ident is None:
-        m = _SHORT_GOES_RE.search(os.path.basename(path))
-        if m is None:
-            return None
-        ident = {"satellite": m["sat"], "sector": m["sector"], "band": int(m["band"]), "product": None}
     name = f"{ident['satellite']}_{ident['sector']}"
     if ident["band"] is not None:
         name += f"_C{ident['band']:02d}"
