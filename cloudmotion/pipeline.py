@@ -32,6 +32,8 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
         Unreadable frames, mismatched shape/CRS/transform, or frames smaller than a window.
     """
     infos = [open_frame(p, band=settings.band, channels=settings.channels) for p in paths]
+    if settings.name_pattern:
+        infos = [_time_from_pattern(info, settings.name_pattern) for info in infos]
     check_compatible(infos, grid=not settings.align, identity=not settings.force)
     rows, cols = infos[0].shape
     p = settings.params
@@ -45,6 +47,25 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
                          f"{n:,} vectors, more than max_vectors = {p.max_vectors:,}; use a larger --step "
                          "(or raise max_vectors in a --config file)")
     return infos
+
+
+def _time_from_pattern(info: FrameInfo, pattern: str) -> FrameInfo:
+    """The frame with its time from ``--name-pattern`` (which wins over names and tags).
+
+    Raises
+    ------
+    DataError
+        The file name does not match the pattern.
+    """
+    import os
+
+    from .formats.name_patterns import compile_name_pattern
+
+    ref = compile_name_pattern(pattern).match(info.path)
+    if ref is None:
+        raise DataError(f"{info.path}: the name {os.path.basename(info.path)!r} does not match --name-pattern "
+                        f"{pattern}")
+    return dataclasses.replace(info, time=ref.time, time_source="file name (--name-pattern)")
 
 
 def check_trackable(frame: Frame, params: TrackParams) -> None:
@@ -66,7 +87,7 @@ def check_trackable(frame: Frame, params: TrackParams) -> None:
                         "a constant image has no motion to track")
 
 
-def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_dt: float | None = None,
+def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_gap: float | None = None,
                ) -> list[tuple[float | None, str | None]]:
     """Time step of each consecutive pair, with a warning where it is unknown.
 
@@ -77,7 +98,7 @@ def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_dt: float | Non
     Raises
     ------
     DataError
-        When a frame's time is not after the previous frame's, or more than ``max_dt``
+        When a frame's time is not after the previous frame's, or more than ``max_gap``
         seconds after it.
     """
     out = []
@@ -93,8 +114,8 @@ def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_dt: float | Non
             if seconds <= 0:
                 raise DataError(f"{b.path}: time {b.time:%Y-%m-%dT%H:%M:%S}Z is not after {a.path} "
                                 f"({a.time:%Y-%m-%dT%H:%M:%S}Z); frames must be in time order")
-            if max_dt is not None and seconds > max_dt:
-                raise DataError(f"{b.path}: {seconds:g} s after {a.path}, more than --max-dt {max_dt:g} s")
+            if max_gap is not None and seconds > max_gap:
+                raise DataError(f"{b.path}: {seconds:g} s after {a.path}, more than --max-gap {max_gap:g} s")
             out.append((seconds, None))
     return out
 
@@ -220,7 +241,7 @@ def run_track(frames: Sequence[str], outputs: Sequence[str], settings: Settings,
         if len(frames) > 2 and not picture.per_pair:
             raise UsageError(f"--plot {plot}: {len(frames) - 1} pairs need {{pair}} or {{time_a:...}} in the name")
     infos = open_frames(frames, settings)
-    steps = pair_steps(infos, settings.dt, settings.max_dt)
+    steps = pair_steps(infos, settings.dt, settings.max_gap)
     for _, warning in steps:
         if warning:
             on_warning(warning)

@@ -163,10 +163,12 @@ def test_same_time_and_max_dt(tmp_path, run, radiance):
     code, _, err = run("track", fa, same)
     assert code == 1 and "b.tif" in err and "not after" in err
     later = write_frame(tmp_path / "c.tif", radiance, time=t0(30))
-    code, _, err = run("track", fa, later, "--max-dt", "900")
-    assert code == 1 and "c.tif" in err and "--max-dt" in err
-    code, _, _ = run("track", fa, later, "--max-dt", "3600", "-q")
+    code, _, err = run("track", fa, later, "--max-gap", "15min")
+    assert code == 1 and "c.tif" in err and "more than --max-gap 900 s" in err
+    code, _, _ = run("track", fa, later, "--max-gap", "1h", "-q")
     assert code == 0
+    code, _, err = run("track", fa, later, "--max-dt", "900")  # the old spelling: a warning, same meaning
+    assert code == 1 and "--max-dt) is deprecated: use max_gap (--max-gap)" in err and "--max-gap 900 s" in err
 
 
 def test_rgb_luminance_with_dataset_mask(rgb_tif):

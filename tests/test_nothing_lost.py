@@ -363,7 +363,7 @@ def synth_dir(tmp_path, run):
 
 
 def test_score_against_another_truth_is_refused(synth_dir, tmp_path, run):
-    frames = sorted(str(p) for p in synth_dir.glob("synth_s*.tif"))
+    frames = sorted(str(p) for p in synth_dir.glob("synth_*_s*.tif"))
     v = tmp_path / "v.csv"
     assert run("track", *frames, "-o", v, "--window", "24")[0] == 0
     other = tmp_path / "o"

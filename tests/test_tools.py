@@ -30,7 +30,7 @@ def synth_dir(tmp_path_factory):
 
 
 def test_synth_writes_frames_truth_crs_and_times(synth_dir):
-    frames = sorted(glob.glob(str(synth_dir / "synth_s*.tif")))
+    frames = sorted(glob.glob(str(synth_dir / "synth_*_s*.tif")))
     assert len(frames) == 3
     times = []
     for f in frames:
@@ -45,7 +45,7 @@ def test_synth_writes_frames_truth_crs_and_times(synth_dir):
 
 
 def test_track_then_score_on_synth(synth_dir, run, tmp_path):
-    frames = sorted(glob.glob(str(synth_dir / "synth_s*.tif")))
+    frames = sorted(glob.glob(str(synth_dir / "synth_*_s*.tif")))
     vec = tmp_path / "v.csv"
     code, _, err = run("track", *frames, "-o", vec)
     assert code == 0, err
@@ -61,7 +61,7 @@ def test_track_then_score_on_synth(synth_dir, run, tmp_path):
 
 
 def test_score_reports_a_wrong_field(synth_dir, run, tmp_path):
-    frames = sorted(glob.glob(str(synth_dir / "synth_s*.tif")))
+    frames = sorted(glob.glob(str(synth_dir / "synth_*_s*.tif")))
     vec = tmp_path / "v.csv"
     assert run("track", frames[0], frames[1], "-o", vec)[0] == 0
     text = vec.read_text().splitlines()
@@ -80,7 +80,7 @@ def test_synth_from_a_real_frame_and_noise(run, tmp_path):
     code, _, err = run("synth", tmp_path, "--from", SAMPLE[0], "--motion", "vortex:2,100+uniform:1,0",
                        "--noise", "1", "--frames", "2", "-q")
     assert code == 0, err
-    frames = sorted(glob.glob(str(tmp_path / "synth_s*.tif")))
+    frames = sorted(glob.glob(str(tmp_path / "synth_*_s*.tif")))
     with rasterio.open(frames[0]) as ds, rasterio.open(SAMPLE[0]) as real:
         a = ds.read(1)
         assert ds.crs == real.crs and ds.transform == real.transform
@@ -135,7 +135,8 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path, run, monkeypatch)
 
     monkeypatch.setattr(builtins, "__import__", no_mpl)
     code, _, err = run("plot", SAMPLE[0], SAMPLE[0], "-o", tmp_path / "q.png")
-    assert code == 1 and "pip install 'cloudmotion[plot]'" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "pip install 'cloudmotion[plot]'" in err and len(err.strip().splitlines()) == 1
+    assert "pip install '.[plot]'" in err and err.startswith("cloudmotion: error: plotting needs the plot extra")
     assert not (tmp_path / "q.png").exists()
 
 

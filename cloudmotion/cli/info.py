@@ -7,7 +7,7 @@ import json
 import click
 
 from ..errors import DataError
-from .main import warn
+from .main import set_verbosity, warn
 from .options import verbosity
 
 
@@ -22,14 +22,14 @@ from .options import verbosity
 @verbosity
 @click.pass_context
 def command(ctx: click.Context, frames: tuple[str, ...], band: int | None, channels: str | None, nodata: float | None, wkt: bool,
-            as_json: bool, quiet: bool, verbose: bool) -> None:
+            as_json: bool, quiet: bool, verbose: int) -> None:
     """What the reader sees in each FRAME, and whether they form one trackable sequence.
 
     Exit status 1 when the frames cannot be tracked together (the mismatch is named).
     """
     from ..tools.info import describe, format_facts, format_sequence
 
-    ctx.obj.update(quiet=quiet, verbose=verbose)
+    quiet, verbose = set_verbosity(ctx, quiet, verbose)
     facts, seq = describe(frames, band=band, channels=channels, nodata=nodata, wkt=wkt)
     if as_json:
         click.echo(json.dumps({"frames": facts, "sequence": seq}, indent=1, default=str))

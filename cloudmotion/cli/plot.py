@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .main import set_verbosity
 from .options import verbosity
 
 
@@ -25,7 +26,7 @@ from .options import verbosity
 @click.option("--overwrite", is_flag=True, help="Replace an existing picture.")
 @verbosity
 @click.pass_context
-def command(ctx: click.Context, vectors: str, frame: str, output: str, quiet: bool, verbose: bool, **opts) -> None:
+def command(ctx: click.Context, vectors: str, frame: str, output: str, quiet: bool, verbose: int, **opts) -> None:
     """Quick-look picture: FRAME in grey with the good VECTORS on top, coloured by speed.
 
     VECTORS is a CSV or GeoTIFF written by track or batch; FRAME is usually the pair's
@@ -33,5 +34,5 @@ def command(ctx: click.Context, vectors: str, frame: str, output: str, quiet: bo
     """
     from ..tools.plot import plot_file
 
-    ctx.obj.update(quiet=quiet, verbose=verbose)
+    quiet, verbose = set_verbosity(ctx, quiet, verbose)
     plot_file(vectors, frame, output, **opts)

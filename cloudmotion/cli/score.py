@@ -6,6 +6,7 @@ import json
 
 import click
 
+from .main import set_verbosity
 from .options import verbosity
 
 
@@ -15,7 +16,7 @@ from .options import verbosity
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @verbosity
 @click.pass_context
-def command(ctx: click.Context, vectors: str, truth: str, as_json: bool, quiet: bool, verbose: bool) -> None:
+def command(ctx: click.Context, vectors: str, truth: str, as_json: bool, quiet: bool, verbose: int) -> None:
     """Error of tracked VECTORS against the true displacement in TRUTH (from synth).
 
     Pair i of a synth sequence is scored against the truth per step, sampled bilinearly
@@ -25,6 +26,6 @@ def command(ctx: click.Context, vectors: str, truth: str, as_json: bool, quiet: 
     """
     from ..tools.scoring import format_scores, score_file
 
-    ctx.obj.update(quiet=quiet, verbose=verbose)
+    quiet, verbose = set_verbosity(ctx, quiet, verbose)
     rows = score_file(vectors, truth)
     click.echo(json.dumps(rows if len(rows) > 1 else rows[0], indent=1) if as_json else format_scores(rows))

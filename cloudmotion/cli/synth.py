@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .main import set_verbosity
 from .options import verbosity
 
 
@@ -25,7 +26,7 @@ from .options import verbosity
 @click.option("--overwrite", is_flag=True, help="Replace existing frames and truth.tif in OUTDIR.")
 @verbosity
 @click.pass_context
-def command(ctx: click.Context, outdir: str, quiet: bool, verbose: bool, **opts) -> None:
+def command(ctx: click.Context, outdir: str, quiet: bool, verbose: int, **opts) -> None:
     """Write frames with a known motion, and truth.tif with the true displacement.
 
     Without --from the texture is spatially correlated noise (FFT-filtered white noise)
@@ -33,6 +34,6 @@ def command(ctx: click.Context, outdir: str, quiet: bool, verbose: bool, **opts)
     """
     from ..tools.synth import synthesize
 
-    ctx.obj.update(quiet=quiet, verbose=verbose)
+    quiet, verbose = set_verbosity(ctx, quiet, verbose)
     for path in synthesize(outdir, **opts):
         click.echo(path)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .main import warn
+from .main import set_verbosity, warn
 from .options import settings_from, tracker_options, verbosity
 
 
@@ -24,7 +24,7 @@ from .options import settings_from, tracker_options, verbosity
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.  [default: when a terminal]")
 @click.pass_context
 def command(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...], plot_path: str | None,
-            overwrite: bool, quiet: bool, verbose: bool, progress: bool | None, **opts) -> None:
+            overwrite: bool, quiet: bool, verbose: int, progress: bool | None, **opts) -> None:
     """Track each consecutive pair of FRAMEs and write motion vectors.
 
     Frames are GeoTIFF, GOES ABI netCDF (Rad/CMI picked automatically) or any raster
@@ -36,7 +36,7 @@ def command(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...
 
     from ..pipeline import run_track
 
-    ctx.obj.update(quiet=quiet, verbose=verbose)
+    quiet, verbose = set_verbosity(ctx, quiet, verbose)
     settings = settings_from(opts, ctx)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     with tqdm(total=max(len(frames) - 1, 0), disable=not show, file=sys.stderr, unit="pair") as bar:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import missing_extra
 from ..model import Vectors
 from ..qc import Flag
 from .atomic import atomic_path
@@ -46,7 +46,7 @@ def require_netcdf(path: str):
     try:
         import netCDF4
     except ImportError:
-        raise UsageError(f"-o {path}: netCDF output needs the netcdf extra: pip install 'cloudmotion[netcdf]'") from None
+        raise missing_extra(f"-o {path}: netCDF output", "netcdf", "netCDF4") from None
     return netCDF4
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import numpy as np
 
-from ..errors import DataError, UsageError
+from ..errors import DataError, UsageError, missing_extra
 from ..model import MotionField, Vectors
 
 __all__ = ["INSTALL_HINT", "PLOT_FORMATS", "parse_figsize", "plot_format", "quicklook", "require_matplotlib"]
@@ -25,12 +25,12 @@ PLOT_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 KNOTS_PER_MS = 3600.0 / 1852.0
 
 
-def require_matplotlib() -> None:
-    """Raise :class:`DataError` with the install command when matplotlib is missing."""
+def require_matplotlib(what: str = "plotting") -> None:
+    """Raise the missing-extra :class:`UsageError` (exit 2) when matplotlib is missing."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise DataError(f"plotting needs matplotlib, which is not installed; install it with: {INSTALL_HINT}") from None
+        raise missing_extra(what, "plot", "matplotlib") from None
 
 
 def plot_format(path: str) -> str | None:

@@ -257,9 +257,11 @@ def noise_base(shape: tuple[int, int], corr_length: float, *, seed: int = 0) -> 
     return 60.0 + 20.0 * correlated_noise(shape, corr_length, seed=seed)
 
 
-def frame_names(times: list[datetime], prefix: str = "synth") -> list[str]:
-    """File names ``{prefix}_s{YYYYJJJHHMMSSt}.tif``; cloudmotion reads the time from the name."""
-    return [f"{prefix}_s{goes_stamp(t)}.tif" for t in times]
+def frame_names(times: list[datetime], prefix: str = "synth", goes: dict | None = None) -> list[str]:
+    """Short GOES names ``{prefix}_G16_F_C13_s{YYYYJJJHHMMSSt}.tif`` (satellite, sector and band of
+    ``goes``, by default those of the GOES-16-like grid), which track times and batch groups."""
+    g = goes or {"satellite": "G16", "sector": "F", "band": 13}
+    return [f"{prefix}_{g['satellite']}_{g['sector']}_C{g['band'] or 13:02d}_s{goes_stamp(t)}.tif" for t in times]
 
 
 def _verifier(path: str, count: int, shape: tuple[int, int]):
@@ -271,7 +273,8 @@ def _verifier(path: str, count: int, shape: tuple[int, int]):
     return verify
 
 
-def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix: str = "synth") -> list[str]:
+def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix: str = "synth",
+                   goes: dict | None = None) -> list[str]:
     """Write the frames and ``truth.tif`` into ``outdir``, each atomically.
 
     Frames are float32 GeoTIFF, NoData NaN, deflate, with ``TIFFTAG_DATETIME`` and a
@@ -300,7 +303,7 @@ def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix:
     if max(rows, cols) > 256:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
     paths = []
-    for name, frame, t in zip(frame_names(seq.times, prefix), seq.frames, seq.times, strict=True):
+    for name, frame, t in zip(frame_names(seq.times, prefix, goes), seq.frames, seq.times, strict=True):
         path = os.path.join(outdir, name)
         with atomic_path(path, _verifier(path, 1, (rows, cols))) as tmp, capture_write_errors(path), \
                 rasterio.open(tmp, "w", count=1, **profile) as ds:
@@ -401,9 +404,10 @@ def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.
         info = open_frame(from_frame)
         frame = read_frame(info)
         base, valid, transform, crs, start = frame.data, frame.valid, info.transform, info.crs_wkt, info.time
+        goes = info.goes
     else:
         rows, cols = parse_size(size)
-        base, valid, crs, start = noise_base((rows, cols), corr_length, seed=seed), None, GOES16_WKT, None
+        base, valid, crs, start, goes = noise_base((rows, cols), corr_length, seed=seed), None, GOES16_WKT, None, None
         transform = (PIXEL_M, 0.0, -cols / 2 * PIXEL_M, 0.0, -PIXEL_M, rows / 2 * PIXEL_M)
     start = start or DEFAULT_START
     dx, dy = motion_field(terms, base.shape)
@@ -411,7 +415,7 @@ def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.
     prepare_folder(outdir, "OUTDIR ")
     seq = make_sequence(np.asarray(base, dtype=np.float64), dx, dy, nframes=nframes, start=start,
                         interval=interval, transform=transform, crs_wkt=crs, valid=valid, noise=noise, seed=seed)
-    names = [*frame_names(seq.times), "truth.tif"]
+    names = [*frame_names(seq.times, goes=goes), "truth.tif"]
     check_destinations([os.path.join(outdir, n) for n in names], overwrite)
     check_not_inputs([os.path.join(outdir, n) for n in names], [from_frame] if from_frame else [])
-    return write_sequence(seq, outdir, motion=motion)
+    return write_sequence(seq, outdir, motion=motion, goes=goes)
