@@ -17,6 +17,7 @@ from .geo import geolocate, speed_error
 from .grid import make_grid
 from .model import GeoVectors, MotionField, Vectors
 from .params import Settings, TrackParams
+from .provenance import provenance
 from .qc import assess, fill_flagged
 from .track import iter_track_sequence
 
@@ -158,6 +159,7 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
         return frame.data, frame.valid
 
     said: set[str] = set()
+    record = provenance(settings)
     loaded = (load(i) for i in infos)
     fields = iter_track_sequence(loaded, steps=list(steps), params=settings.params)
     for (a, b), dt, field in zip(itertools.pairwise(infos), steps, fields, strict=True):
@@ -179,8 +181,10 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
         ee = field.ee if field.ee is not None else np.full(field.dx.shape, np.nan)
         ee_speed = speed_error(ee, field.row, field.col, field.dx, field.dy, geo.speed, transform=a.transform,
                                crs_wkt=a.crs_wkt, dt=dt)
-        yield Vectors.from_tracking(field, geo, time_a=a.time, time_b=b.time, transform=a.transform,
-                                    crs_wkt=a.crs_wkt, ee=ee, ee_speed=ee_speed)
+        vectors = Vectors.from_tracking(field, geo, time_a=a.time, time_b=b.time, transform=a.transform,
+                                        crs_wkt=a.crs_wkt, ee=ee, ee_speed=ee_speed)
+        vectors.extra["provenance"] = record  # issue 15: every output names the version and the settings
+        yield vectors
 
 
 def write_result(vectors: Vectors, path: str, kind: str | None = None) -> None:

@@ -51,7 +51,7 @@ def test_track_then_score_on_synth(synth_dir, run, tmp_path):
     assert code == 0, err
     code, out, err = run("score", vec, synth_dir / "truth.tif", "--json")
     assert code == 0, err
-    rows = json.loads(out)
+    rows = json.loads(out)["pairs"]
     assert len(rows) == 2
     for r in rows:
         assert r["n_scored"] > 0.9 * r["n_vectors"]
@@ -72,7 +72,9 @@ def test_score_reports_a_wrong_field(synth_dir, run, tmp_path):
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("\n".join(bad) + "\n")
     code, out, _ = run("score", wrong, synth_dir / "truth.tif", "--json")
-    r = json.loads(out)
+    doc = json.loads(out)
+    r = doc["pairs"][0]  # one pair: the same shape as several
+    assert len(doc["pairs"]) == 1 and doc["truth"].endswith("truth.tif")
     assert code == 0 and r["rms"] > 1.9 and r["share_gt_1"] > 0.99 and r["bias_dx"] == pytest.approx(2.0, abs=0.05)
 
 

@@ -11,10 +11,10 @@ from .options import batch_options, settings_from, tracker_options, verbosity
 
 
 @click.command("batch")
-@click.argument("inputs", nargs=-1, metavar="INPUT...", type=click.Path())
-@click.option("-o", "--outdir", required=True, metavar="OUTDIR", type=click.Path(file_okay=False),
+@click.argument("inputs", nargs=-1, metavar="INPUT...", type=click.Path(readable=False))
+@click.option("-o", "--outdir", required=True, metavar="OUTDIR", type=click.Path(readable=False),
               help="Output folder (created if missing): outputs, manifest.jsonl and the lock file.")
-@click.option("--files-from", metavar="FILE|-", type=click.Path(allow_dash=True, dir_okay=False),
+@click.option("--files-from", metavar="FILE|-", type=click.Path(allow_dash=True, readable=False),
               help="More inputs, one path per line, from FILE or - (standard input), e.g. from find.")
 @click.option("--triplets", is_flag=True,
               help="Track three frames A,B,C per task: pairs A->B and B->C together, with the temporal check.")

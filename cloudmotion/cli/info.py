@@ -12,7 +12,7 @@ from .options import verbosity
 
 
 @click.command("info")
-@click.argument("frames", nargs=-1, required=True, metavar="FRAME...")
+@click.argument("frames", nargs=-1, required=True, metavar="FRAME...", type=click.Path(readable=False))
 @click.option("--band", type=click.IntRange(min=1), help="Band to describe, as for track.")
 @click.option("--channels", type=click.Choice(["luminance", "pca", "mean"]),
               help="Reduce all bands to one channel, as for track.")

@@ -13,7 +13,7 @@ import click
 
 from .. import params
 
-__all__ = ["batch_options", "settings_from", "tracker_options", "verbosity"]
+__all__ = ["batch_options", "complete_config", "settings_from", "tracker_options", "verbosity"]
 
 
 def _help(name: str, spec: params.Spec, default) -> str:
@@ -37,10 +37,20 @@ def _option(name: str, spec: params.Spec, default) -> Callable:
 
 def _tracker_options() -> list[Callable]:
     opts = [_option(name, spec, default) for name, spec, default in params.specs() if spec.cli and spec.scope is None]
-    opts.append(click.option("--config", "config_spec", metavar="FILE.toml|PRESET",
+    opts.append(click.option("--config", "config_spec", metavar="FILE.toml|PRESET", shell_complete=complete_config,
                              help="Settings from a TOML file or a shipped preset (default, fast, dense, fastmoving); "
                                   "command-line options win."))
     return opts
+
+
+def complete_config(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """Shell completion of ``--config``: the shipped preset names, then file names."""
+    from click.shell_completion import CompletionItem
+
+    from ..config import preset_names
+
+    presets = [CompletionItem(n, help="shipped preset") for n in preset_names() if n.startswith(incomplete)]
+    return [*presets, CompletionItem(incomplete, type="file")]
 
 
 def tracker_options(f: Callable) -> Callable:

@@ -11,12 +11,14 @@ from .options import settings_from, tracker_options, verbosity
 
 
 @click.command("track")
-@click.argument("frames", nargs=-1, required=True, metavar="FRAME FRAME [FRAME ...]")
+@click.argument("frames", nargs=-1, required=True, metavar="FRAME FRAME [FRAME ...]",
+                type=click.Path(readable=False))
 @click.option("-o", "--output", "outputs", multiple=True, metavar="PATH",
+              type=click.Path(allow_dash=True, readable=False),
               help="Output: .csv, .tif/.tiff (vector grid GeoTIFF), .geojson, .nc or - (CSV on stdout, the "
                    "default). Repeatable. With several pairs a non-CSV path needs {pair} or {time_a:%Y%m%dT%H%M%S}.")
 @tracker_options
-@click.option("--plot", "plot_path", metavar="PATH.(png|svg|pdf)",
+@click.option("--plot", "plot_path", metavar="PATH.(png|svg|pdf)", type=click.Path(readable=False),
               help="Also draw a quick-look picture of each pair (as the plot command; needs the plot extra). "
                    "With several pairs the name needs {pair} or {time_a:...}.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise refused before any work).")

@@ -7,7 +7,8 @@ import numpy as np
 __all__ = ["expand_palette", "metadata_nodata"]
 
 
-def expand_palette(index: np.ndarray, colormap: dict[int, tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+def expand_palette(index: np.ndarray, colormap: dict[int, tuple[int, ...]], valid: np.ndarray | None = None,
+                   nodata: list[float | None] = ()) -> tuple[np.ndarray, np.ndarray]:
     """Palette indices to red, green and blue through the band's colour table.
 
     Parameters
@@ -16,13 +17,18 @@ def expand_palette(index: np.ndarray, colormap: dict[int, tuple[int, ...]]) -> t
         The stored palette indices.
     colormap : dict
         Index -> (red, green, blue, alpha), 0-255, from rasterio's ``colormap``.
+    valid : ndarray of bool, optional
+        The pixels valid so far (file mask); combined into the result.
+    nodata : list of float
+        NoData values, as palette indices (None entries are ignored).
 
     Returns
     -------
     rgb : ndarray of float32, shape (3, rows, cols)
         Colour values 0-255 (band axis first), ready for :func:`~cloudmotion.preprocess.reduce_channels`.
-    opaque : ndarray of bool, shape (rows, cols)
-        False where the index is missing from the table or its alpha is 0.
+    valid : ndarray of bool, shape (rows, cols)
+        ``valid``, and False where the index is NoData, missing from the table or its
+        alpha is 0.
     """
     size = max(int(index.max(initial=0)), max(colormap, default=0)) + 1
     table = np.zeros((size, 4), dtype=np.float32)
@@ -30,7 +36,13 @@ def expand_palette(index: np.ndarray, colormap: dict[int, tuple[int, ...]]) -> t
         table[int(k), :len(rgba)] = rgba
     idx = np.clip(index.astype(np.int64), 0, size - 1)
     rgba = table[idx]  # (rows, cols, 4): one gather, no per-pixel loop
-    return np.moveaxis(rgba[..., :3], -1, 0), rgba[..., 3] > 0
+    ok = rgba[..., 3] > 0
+    if valid is not None:
+        ok &= valid
+    for value in nodata:
+        if value is not None:
+            ok &= index != value
+    return np.moveaxis(rgba[..., :3], -1, 0), ok
 
 
 _NODATA_KEYS = ("nodata", "nodata_value", "no_data", "nodatavalue")

@@ -63,6 +63,9 @@ def write_netcdf(path: str, result: Vectors) -> None:
     nc4 = require_netcdf(path)
     from pyproj import CRS
 
+    from ..provenance import provenance, settings_json
+
+    record = result.extra.get("provenance") or provenance()
     ny, nx = result.shape
     cols = result.values
     def verify(tmp: str) -> None:
@@ -74,7 +77,10 @@ def write_netcdf(path: str, result: Vectors) -> None:
         try:
             ds.Conventions = "CF-1.8"
             ds.title = "Cloud motion vectors"
-            ds.source = "cloudmotion: masked FFT normalised cross-correlation and float Lucas-Kanade"
+            ds.source = (f"cloudmotion {record['version']}: masked FFT normalised cross-correlation and float "
+                         "Lucas-Kanade")
+            ds.cloudmotion_version = record["version"]
+            ds.cloudmotion_settings = settings_json(record)  # issue 15: the settings used, JSON
             ds.window_px = result.window
             ds.step_px = result.step
             ds.createDimension("time", 1)

@@ -150,7 +150,6 @@ def open_raster(path: str, *, band: int | None = None, channels: str | None = No
     UsageError
         A band the file does not have, or ``band`` and ``channels`` together.
     """
-    from rasterio.enums import ColorInterp
 
     check_path(path)
     if band is not None and channels is not None:
@@ -162,22 +161,7 @@ def open_raster(path: str, *, band: int | None = None, channels: str | None = No
             with rasterio.open(source) as ds:
                 if band is not None and not 1 <= int(band) <= ds.count:
                     raise UsageError(f"--band {band}: {path} has {ds.count} band(s)")
-                colour = [i + 1 for i, c in enumerate(ds.colorinterp) if c != ColorInterp.alpha]
-                rgb = [ds.colorinterp.index(c) + 1 for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
-                       if c in ds.colorinterp]
-                palette = ds.colorinterp[(band or 1) - 1] == ColorInterp.palette and _has_colormap(ds, band or 1)
-                if palette:
-                    bands, method = (int(band or 1),), channels or "luminance"
-                elif band is not None:
-                    bands, method = (int(band),), None
-                elif channels is not None and len(colour) > 1:
-                    bands, method = tuple(rgb if channels == "luminance" and len(rgb) == 3 else colour), channels
-                elif channels is None and len(rgb) == 3:
-                    bands, method = tuple(rgb), "luminance"
-                else:
-                    bands, method = (1,), None
-                if method == "luminance" and len(bands) < 3 and not palette:
-                    raise UsageError(f"--channels luminance: {path} has no red, green and blue bands")
+                bands, method, palette = _choose_bands(ds, path, band, channels)
                 if path.lower().endswith((".tif", ".tiff")) and ds.driver not in ("GTiff", "COG"):
                     raise DataError(f"{path}: is a {ds.driver} file, not a GeoTIFF as its name says")
                 transform = usable_transform(ds)
@@ -204,6 +188,29 @@ def open_raster(path: str, *, band: int | None = None, channels: str | None = No
     return FrameInfo(path=path, source=source, band=bands[0], transform=transform, crs_wkt=crs_wkt, time=time,
                      time_source=time_source, goes=ident, bands=bands, channels=method, dqf_source=dqf_source,
                      reader=reader, palette=palette, **info)
+
+
+def _choose_bands(ds, path: str, band: int | None, channels: str | None) -> tuple[tuple[int, ...], str | None, bool]:
+    """The bands read, their reduction and whether the band holds palette indices (see open_raster)."""
+    from rasterio.enums import ColorInterp
+
+    colour = [i + 1 for i, c in enumerate(ds.colorinterp) if c != ColorInterp.alpha]
+    rgb = [ds.colorinterp.index(c) + 1 for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+           if c in ds.colorinterp]
+    palette = ds.colorinterp[(band or 1) - 1] == ColorInterp.palette and _has_colormap(ds, band or 1)
+    if palette:
+        bands, method = (int(band or 1),), channels or "luminance"
+    elif band is not None:
+        bands, method = (int(band),), None
+    elif channels is not None and len(colour) > 1:
+        bands, method = tuple(rgb if channels == "luminance" and len(rgb) == 3 else colour), channels
+    elif channels is None and len(rgb) == 3:
+        bands, method = tuple(rgb), "luminance"
+    else:
+        bands, method = (1,), None
+    if method == "luminance" and len(bands) < 3 and not palette:
+        raise UsageError(f"--channels luminance: {path} has no red, green and blue bands")
+    return bands, method, palette
 
 
 def _has_colormap(ds, band: int) -> bool:
@@ -321,10 +328,7 @@ def read_frame(
                 scales = [ds.scales[b - 1] if ds.scales else 1.0 for b in idx]
                 offsets = [ds.offsets[b - 1] if ds.offsets else 0.0 for b in idx]
                 if info.palette:  # NoData values are palette indices: applied before the expansion
-                    for value in ([nodata] if nodata is not None else []) + meta_nodata:
-                        valid &= raw[0] != value
-                    raw, opaque = expand_palette(raw[0], ds.colormap(idx[0]))
-                    valid &= opaque
+                    raw, valid = expand_palette(raw[0], ds.colormap(idx[0]), valid, [nodata, *meta_nodata])
                     nodata, meta_nodata, scales, offsets = None, [], [1.0] * 3, [0.0] * 3
             if dqf:
                 with rasterio.open(info.dqf_source) as dq:

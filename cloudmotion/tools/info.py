@@ -104,6 +104,25 @@ def reading_text(info: FrameInfo) -> str:
     return f"using band {info.band}"
 
 
+def _header(info: FrameInfo) -> tuple:
+    """Header facts of the band read (driver, scale, offset, NoData, mask flags, description,
+    metadata NoData); the pixels come from the reader."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(info.source) as ds:
+                b = info.band
+                return (ds.driver, float(ds.scales[b - 1]) if ds.scales else 1.0,
+                        float(ds.offsets[b - 1]) if ds.offsets else 0.0, ds.nodatavals[b - 1],
+                        [f.name for f in ds.mask_flag_enums[b - 1]], ds.descriptions[b - 1],
+                        metadata_nodata(ds, list(info.bands)))
+    except RasterioError as exc:
+        raise DataError(f"{info.path}: cannot read pixels ({exc})") from exc
+
+
 def frame_facts(path: str, *, band: int | None = None, nodata: float | None = None, wkt: bool = False,
                 channels: str | None = None) -> dict:
     """Everything the reader sees in one frame.
@@ -142,24 +161,8 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
     DataError
         Missing or unreadable file.
     """
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioError
-
     info = open_frame(path, band=band, channels=channels)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(info.source) as ds:  # header facts only; the pixels come from the reader
-                b = info.band
-                driver = ds.driver
-                scale = float(ds.scales[b - 1]) if ds.scales else 1.0
-                offset = float(ds.offsets[b - 1]) if ds.offsets else 0.0
-                file_nodata = ds.nodatavals[b - 1]
-                flags = [f.name for f in ds.mask_flag_enums[b - 1]]
-                description = ds.descriptions[b - 1]
-                meta_nodata = metadata_nodata(ds, list(info.bands))
-    except RasterioError as exc:
-        raise DataError(f"{path}: cannot read pixels ({exc})") from exc
+    driver, scale, offset, file_nodata, flags, description, meta_nodata = _header(info)
     frame = read_frame(info, nodata=nodata)  # the very values and mask track uses
     vals = frame.data[frame.valid].astype(np.float64)
     facts = {

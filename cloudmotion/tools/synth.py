@@ -14,9 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from ..errors import DataError, UsageError
+from ..errors import UsageError
 from ..formats.goes_names import goes_stamp
 from .synthetic import correlated_noise, uniform_field, vortex_shear_field, warp
+from .truth import (
+    read_truth,  # re-exported: truth.tif is written here and read by score
+)
 
 __all__ = [
     "GOES16_WKT",
@@ -324,46 +327,6 @@ def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix:
                        SOFTWARE="cloudmotion synth")
     paths.append(path)
     return paths
-
-
-def read_truth(path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, ...] | None]:
-    """Read a truth GeoTIFF: bands ``dx`` and ``dy`` (or bands 1 and 2).
-
-    Returns
-    -------
-    dx, dy : ndarray of float64, shape (rows, cols)
-        True displacement per frame step, px.
-    transform : tuple of 6 floats or None
-        The grid's pixel-corner transform (None without a georeference).
-
-    Raises
-    ------
-    DataError
-        Missing or unreadable file, or fewer than two bands.
-    """
-    import warnings
-
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioError
-
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as ds:
-                if ds.count < 2:
-                    raise DataError(f"{path}: a truth grid needs two bands, dx and dy; it has {ds.count}")
-                names = list(ds.descriptions)
-                ix = names.index("dx") + 1 if "dx" in names else 1
-                iy = names.index("dy") + 1 if "dy" in names else 2
-                dx = ds.read(ix, masked=True).astype(np.float64).filled(np.nan)
-                dy = ds.read(iy, masked=True).astype(np.float64).filled(np.nan)
-                georef = ds.crs is not None or not ds.transform.is_identity
-                transform = tuple(ds.transform)[:6] if georef else None
-    except RasterioError as exc:
-        raise DataError(f"{path}: cannot read as a raster ({exc})") from exc
-    return dx, dy, transform
 
 
 def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.5", from_frame: str | None = None,
