@@ -45,7 +45,7 @@ def steady() -> list[str]:
     with tempfile.TemporaryDirectory() as d:
         cli("synth", d, "--from", SAMPLE, "--motion", "vortex:3,100+uniform:1.5,-0.7", "--frames", "9",
             "--noise", "1", "-q")
-        frames = sorted(glob.glob(os.path.join(d, "synth_s*.tif")))
+        frames = sorted(glob.glob(os.path.join(d, "synth_*_s*.tif")))
         cli("nowcast", *frames[:3], "--lead", "30min", "--every", "10min", "-o", os.path.join(d, "n{lead}.tif"))
         for lead, k in ((10, 4), (30, 8)):
             s = json.loads(cli("verify", os.path.join(d, f"n{lead}.tif"), frames[k], "--json"))

@@ -4,7 +4,7 @@ The library's entry points are imported lazily, so ``import cloudmotion`` (and t
 line's ``--help``) costs nothing until a function is used.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["Flag", "MotionField", "TrackParams", "Vectors", "iter_track_sequence", "track_pair", "track_sequence"]
 

@@ -11,7 +11,7 @@ import signal
 import threading
 from collections.abc import Iterator
 
-__all__ = ["CloudmotionError", "DataError", "Terminated", "UsageError", "sigterm_raises"]
+__all__ = ["CloudmotionError", "DataError", "Terminated", "UsageError", "missing_extra", "sigterm_raises"]
 
 
 class CloudmotionError(Exception):
@@ -30,6 +30,22 @@ class UsageError(CloudmotionError):
     """A bad option, option value or configuration key."""
 
     exit_code = 2
+
+
+def missing_extra(what: str, extra: str, module: str) -> UsageError:
+    """The one error for a missing optional dependency (exit status 2), for ``raise ... from None``.
+
+    Parameters
+    ----------
+    what : str
+        What needs it, naming the option or file (``-o v.nc: netCDF output``).
+    extra : str
+        The extra that installs it (``plot``, ``netcdf``, ``dask``).
+    module : str
+        The Python module that is missing (``matplotlib``).
+    """
+    return UsageError(f"{what} needs the {extra} extra ({module} is not installed): "
+                      f"pip install 'cloudmotion[{extra}]', or pip install '.[{extra}]' in a source checkout")
 
 
 class Terminated(BaseException):

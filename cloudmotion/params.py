@@ -7,8 +7,9 @@ Each field of :class:`TrackParams` (the numeric core's settings) and :class:`Set
 from, or tested against, these specs; validation lives only here, so a value from a
 config file and the same value on the command line meet the same rule.
 
-Run ``python -m cloudmotion.params`` to print ``configs/default.toml`` and
-``python -m cloudmotion.params --readme`` to print the README's settings table.
+Run ``python -m cloudmotion.params`` to print ``configs/default.toml``,
+``python -m cloudmotion.params --readme`` to print the README's settings table and
+``python -m cloudmotion.params --readme batch`` the table of batch's own settings.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import registry
+from .durations import parse_duration
 
 __all__ = [
     "DEFAULT_MAX_ERROR",
@@ -31,9 +33,8 @@ __all__ = [
     "Spec",
     "TrackParams",
     "build_settings",
-    "default_toml",
     "deprecation_message",
-    "readme_table",
+    "parse_duration",
     "spec_of",
     "specs",
 ]
@@ -58,8 +59,9 @@ class Spec:
 
     Attributes
     ----------
-    kind : {"int", "float", "bool", "str", "range"}
-        Value type; ``range`` is a (min, max) pair of floats.
+    kind : {"int", "float", "bool", "str", "range", "duration"}
+        Value type; ``range`` is a (min, max) pair of floats; ``duration`` is seconds,
+        given as a number or as text with a unit (``900``, ``20min``, ``1h``).
     unit : str
         Unit of the value ("px", "m/s", "s", "" when unit-free).
     help : str
@@ -80,6 +82,9 @@ class Spec:
     deprecated : bool
         An old name kept so existing configs and cron jobs load: it warns (a
         ``FutureWarning``) and maps onto its replacement.
+    scope : str or None
+        ``"batch"`` for a setting only ``batch`` has (an option of ``batch`` only, its own
+        README table); None for the shared tracker and reading settings.
     """
 
     kind: str
@@ -92,6 +97,7 @@ class Spec:
     metavar: str | None = None
     choices: Callable[[], list[str]] | None = None
     deprecated: bool = False
+    scope: str | None = None
 
 
 DEFAULT_MAX_ERROR = 0.3
@@ -143,9 +149,31 @@ def _range(v: tuple[float, float]) -> str | None:
 def _bandpass(v: tuple[float, float]) -> str | None:
     lo, hi = v
     return None if math.isfinite(lo) and math.isfinite(hi) and 0 <= lo < hi <= 100 else "needs 0 <= LOW < HIGH <= 100"
+
+
 def _cloud_model(v: str) -> str | None:
     ok = v in ("auto", "auto-cold", "auto-bright") or v.lower().endswith(".toml")
     return None if ok else "must be auto, auto-cold, auto-bright or a .toml file"
+
+
+def _formats(v: str) -> str | None:
+    names = [f.strip().lower().lstrip(".") for f in v.split(",") if f.strip()]
+    known = sorted({ext.lstrip(".") for ext in registry.WRITER_SUFFIXES})
+    bad = [f for f in names if f not in known]
+    if bad or not names:
+        return f"must be one or more of {', '.join(known)}, comma-separated (e.g. csv,tif)"
+    return None
+
+
+def _name_pattern(v: str) -> str | None:
+    from .errors import UsageError
+    from .formats.name_patterns import compile_name_pattern
+
+    try:
+        compile_name_pattern(v)
+    except UsageError as exc:
+        return str(exc).split(": ", 1)[-1].replace(f"--name-pattern {v}: ", "")
+    return None
 
 
 _SUBPIXEL = registry.SUBPIXEL.names
@@ -271,8 +299,8 @@ class Settings:
     dqf: bool = _spec(False, "bool", "GOES netCDF: mask pixels whose data quality flag is not 0.")
     align: bool = _spec(False, "bool", "Reproject later frames onto the first frame's grid (rasterio.warp, "
                         "bilinear).")
-    max_dt: float | None = _spec(None, "float", "Refuse pairs further apart in time.", unit="s",
-                                 rule=_number(0, lo_open=True), metavar="SECONDS")
+    max_dt: float | None = _spec(None, "duration", "Deprecated, replaced by --max-gap (the same duration): warns.",
+                                 unit="s", rule=_number(0, lo_open=True), metavar="DURATION", deprecated=True)
     force: bool = _spec(False, "bool", "Track frames whose GOES names give different satellites, sectors or bands.")
     nodata: float | None = _spec(None, "float", "NoData value in stored units (before scale/offset and calibration), "
                                  "on top of the file's own mask.",
@@ -311,13 +339,37 @@ class Settings:
     cloud_mask: str | None = _spec(None, "str", "Cloud probability from a GOES clear-sky mask (ABI-L2-ACM netCDF, "
                                    "its BCM) instead: one file, or a folder searched by scan start time.",
                                    metavar="FILE|DIR")
+    # issue 15: daily use from cron and pipes
+    max_gap: float | None = _spec(None, "duration", "Pairs of frames further apart in time are not tracked: track "
+                                  "refuses them, batch skips them (recorded and warned once); 900, 20min, 1h.",
+                                  unit="s", rule=_number(0, lo_open=True), metavar="DURATION")
+    name_pattern: str | None = _spec(None, "str", "Frame times (and batch sequences) from file names with strftime "
+                                     "fields %Y %y %m %d %j %H %M %S %f, e.g. '%Y%m%d%H%M_radar.tif'; a * names "
+                                     "one sequence per matched text.", rule=_name_pattern, metavar="PATTERN")
+    format: str = _spec("csv", "str", "Output formats, one file per pair each: csv, tif, geojson, nc (as for track -o).",
+                        rule=_formats, metavar="FMT[,FMT...]", scope="batch")
+    template: str | None = _spec(None, "str", "Output names inside OUTDIR: {sequence}, {time_a:STRFTIME}, "
+                                 "{time_b:STRFTIME}, {ext}.", metavar="TEMPLATE", scope="batch",
+                                 default_text="{sequence}/{time_a:%Y%m%dT%H%M%S}_{time_b:%H%M%S}.{ext}")
+    workers: int | None = _spec(None, "int", "Local worker processes.", rule=_int_at_least(1), metavar="N",
+                                default_text="1", scope="batch")
+    lock: bool = _spec(False, "bool", "Hold OUTDIR/.cloudmotion.lock; exit at once with status 1 when another run "
+                       "holds it (cron).", scope="batch")
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, TrackParams):
             raise SettingError("params", "must be TrackParams")
         for f in dataclasses.fields(self):
             if f.name != "params" and getattr(self, f.name) is not None:
-                _check(f.name, f.metadata["spec"], getattr(self, f.name))
+                value = _coerce(f.name, f.metadata["spec"], getattr(self, f.name))
+                _check(f.name, f.metadata["spec"], value)
+                object.__setattr__(self, f.name, value)
+        if self.max_dt is not None:  # issue 15: the old spelling of max_gap
+            warnings.warn("max_dt (--max-dt) is deprecated: use max_gap (--max-gap), which takes the same "
+                          "duration (900, 20min, 1h)", FutureWarning, stacklevel=3)
+            if self.max_gap is None:
+                object.__setattr__(self, "max_gap", self.max_dt)
+            object.__setattr__(self, "max_dt", None)
 
 
 SECTIONS = (TrackParams, Settings)
@@ -332,10 +384,12 @@ def _check(name: str, spec: Spec, value: Any) -> None:
         "str": lambda v: isinstance(v, str),
         "range": lambda v: isinstance(v, tuple) and len(v) == 2
         and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v),
+        "duration": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
     }[spec.kind]
     if not kind_ok(value):
         what = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
-                "range": "a pair [MIN, MAX]"}[spec.kind]
+                "range": "a pair [MIN, MAX]", "duration": "a duration: seconds or a number with a unit "
+                "(900, 20min, 1h, 1d)"}[spec.kind]
         raise SettingError(name, f"must be {what}, got {value!r}")
     if spec.rule is not None:
         problem = spec.rule(value)
@@ -360,9 +414,12 @@ def spec_of(name: str) -> Spec:
 
 
 def _coerce(name: str, spec: Spec, value: Any) -> Any:
-    """Config values: an int where a float is expected, a list where a range is."""
-    if spec.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+    """Config values: an int where a float is expected, a list where a range is, text for a duration."""
+    if spec.kind in ("float", "duration") and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if spec.kind == "duration" and isinstance(value, str):
+        seconds = parse_duration(value)
+        return value if seconds is None else seconds
     if spec.kind == "range" and isinstance(value, list | tuple) and len(value) == 2:
         return tuple(float(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in value)
     return value
@@ -388,79 +445,20 @@ def build_settings(values: dict[str, Any]) -> Settings:
     return Settings(params=TrackParams(**track), **run)
 
 
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return f'"{v}"'
-    return repr(v)
+_TEXT = ("default_text", "default_toml", "describe", "option_name", "option_usage", "readme_table")
 
 
-def default_toml() -> str:
-    """The text of ``configs/default.toml``: every setting with a default, spelled out."""
-    lines = ["# cloudmotion default settings, spelled out (generated by `python -m cloudmotion.params`).",
-             "# Use as a starting point for your own preset:  cloudmotion track A.tif B.tif --config my.toml",
-             "# Command-line options win over the file. Keys are the long option names (- or _ both work);",
-             "# step is left out because it follows the window (window/2) unless you set it."]
-    for cls, title in ((TrackParams, "tracker and quality control"), (Settings, "reading, times and winds")):
-        lines += ["", f"# {title}"]
-        for f in dataclasses.fields(cls):
-            spec = f.metadata.get("spec")
-            if spec is None or f.default is None or spec.deprecated:
-                continue
-            lines.append(f"{f.name} = {_toml_value(f.default)}  # {describe(spec)}")
-    return "\n".join(lines) + "\n"
+def __getattr__(name: str) -> Any:
+    """The generated text (default.toml, README tables, option names) lives in params_text."""
+    if name in _TEXT:
+        from . import params_text
 
-
-def describe(spec: Spec) -> str:
-    """The help line with its unit and flag bit: ``Template size (px)``."""
-    text = spec.help.rstrip(".")
-    if spec.unit:
-        text += f" ({spec.unit})"
-    if spec.flag:
-        text += f"; flag {spec.flag}"
-    return text
-
-
-def default_text(name: str, spec: Spec, default: Any) -> str | None:
-    """How a default reads in help and docs, or None when there is none."""
-    if spec.default_text:
-        return spec.default_text
-    if default is None:
-        return None
-    if spec.kind == "bool":
-        return "on" if default else "off"
-    return f"{default:g}" if isinstance(default, float) else str(default)
-
-
-def option_name(name: str) -> str:
-    """The long option of a setting: ``min_valid`` -> ``--min-valid``."""
-    return "--" + name.replace("_", "-")
-
-
-def option_usage(name: str, spec: Spec) -> str:
-    """How the option is written in the README (``--window PX``, ``--refine/--no-refine``)."""
-    opt = option_name(name)
-    if spec.kind == "bool":
-        return f"{opt}/--no-{name.replace('_', '-')}"
-    if spec.choices:
-        return f"{opt} {'|'.join(spec.choices())}"
-    meta = spec.metavar or {"px": "PX", "m/s": "M/S", "s": "SECONDS", "m": "M"}.get(spec.unit, "F")
-    return f"{opt} {meta}"
-
-
-def readme_table() -> str:
-    """The README's table of the tracker and reading options (generated; a test keeps it in sync)."""
-    rows = ["| option | meaning |", "|---|---|"]
-    for name, spec, default in specs():
-        if not spec.cli:
-            continue
-        text = default_text(name, spec, default)
-        dflt = f" Default {text}." if text is not None else ""
-        usage = option_usage(name, spec).replace("|", "\\|")
-        rows.append(f"| `{usage}` | {describe(spec)}.{dflt} |")
-    return "\n".join(rows) + "\n"
+        return getattr(params_text, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":
-    sys.stdout.write(readme_table() if "--readme" in sys.argv else default_toml())
+    from cloudmotion import params_text
+
+    scope = "batch" if "batch" in sys.argv else None
+    sys.stdout.write(params_text.readme_table(scope) if "--readme" in sys.argv else params_text.default_toml())

@@ -17,6 +17,7 @@ from .geo import geolocate, speed_error
 from .grid import make_grid
 from .model import GeoVectors, MotionField, Vectors
 from .params import Settings, TrackParams
+from .provenance import provenance
 from .qc import assess, fill_flagged
 from .track import iter_track_sequence
 
@@ -35,6 +36,8 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
 
     infos = [resolve(open_frame(p, band=settings.band, channels=settings.channels), settings.calibrate)
              for p in paths]
+    if settings.name_pattern:
+        infos = [_time_from_pattern(info, settings.name_pattern) for info in infos]
     check_compatible(infos, grid=not settings.align, identity=not settings.force)
     check_amv_settings(infos[0], settings)
     rows, cols = infos[0].shape
@@ -77,6 +80,25 @@ def amv_extra(field: MotionField, geo: GeoVectors, frame: tuple | None, info: Fr
                        transform=info.transform, crs_wkt=info.crs_wkt, dt=dt)
 
 
+def _time_from_pattern(info: FrameInfo, pattern: str) -> FrameInfo:
+    """The frame with its time from ``--name-pattern`` (which wins over names and tags).
+
+    Raises
+    ------
+    DataError
+        The file name does not match the pattern.
+    """
+    import os
+
+    from .formats.name_patterns import compile_name_pattern
+
+    ref = compile_name_pattern(pattern).match(info.path)
+    if ref is None:
+        raise DataError(f"{info.path}: the name {os.path.basename(info.path)!r} does not match --name-pattern "
+                        f"{pattern}")
+    return dataclasses.replace(info, time=ref.time, time_source="file name (--name-pattern)")
+
+
 def check_trackable(frame: Frame, params: TrackParams) -> None:
     """Refuse frames that cannot give a single vector: too few valid pixels or no contrast.
 
@@ -96,7 +118,7 @@ def check_trackable(frame: Frame, params: TrackParams) -> None:
                         "a constant image has no motion to track")
 
 
-def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_dt: float | None = None,
+def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_gap: float | None = None,
                ) -> list[tuple[float | None, str | None]]:
     """Time step of each consecutive pair, with a warning where it is unknown.
 
@@ -107,7 +129,7 @@ def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_dt: float | Non
     Raises
     ------
     DataError
-        When a frame's time is not after the previous frame's, or more than ``max_dt``
+        When a frame's time is not after the previous frame's, or more than ``max_gap``
         seconds after it.
     """
     out = []
@@ -123,8 +145,8 @@ def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_dt: float | Non
             if seconds <= 0:
                 raise DataError(f"{b.path}: time {b.time:%Y-%m-%dT%H:%M:%S}Z is not after {a.path} "
                                 f"({a.time:%Y-%m-%dT%H:%M:%S}Z); frames must be in time order")
-            if max_dt is not None and seconds > max_dt:
-                raise DataError(f"{b.path}: {seconds:g} s after {a.path}, more than --max-dt {max_dt:g} s")
+            if max_gap is not None and seconds > max_gap:
+                raise DataError(f"{b.path}: {seconds:g} s after {a.path}, more than --max-gap {max_gap:g} s")
             out.append((seconds, None))
     return out
 
@@ -181,6 +203,7 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
     said: set[str] = set()
     kept: dict[int, tuple] = {}
     clouds, fractions = _clouds(infos, settings, read, warn), []
+    record = provenance(settings)
     loaded = (load(i) for i in infos)
     fields = iter_track_sequence(loaded, steps=list(steps), params=settings.params)
     for i, ((a, b), dt, field) in enumerate(zip(itertools.pairwise(infos), steps, fields, strict=True)):
@@ -210,6 +233,7 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
         vectors.extra.update(frames=(a.path, b.path), band=(a.goes or {}).get("band", a.band),
                              quantity=a.quantity, profile=settings.profile if amv else None,
                              settings=dataclasses.asdict(settings))  # for the DMW attributes
+        vectors.extra["provenance"] = record  # issue 15: every output names the version and the settings
         yield vectors
 
 
@@ -292,7 +316,7 @@ def run_track(frames: Sequence[str], outputs: Sequence[str], settings: Settings,
         if len(frames) > 2 and not picture.per_pair:
             raise UsageError(f"--plot {plot}: {len(frames) - 1} pairs need {{pair}} or {{time_a:...}} in the name")
     infos = open_frames(frames, settings)
-    steps = pair_steps(infos, settings.dt, settings.max_dt)
+    steps = pair_steps(infos, settings.dt, settings.max_gap)
     for _, warning in steps:
         if warning:
             on_warning(warning)

@@ -1,4 +1,4 @@
-"""Rebuild the sample frames from the real GOES-17 file in ../shared/sample_goes/.
+"""Rebuild the sample frames from the real GOES-17 netCDF file shipped beside them.
 
     python sample_data/make_sample_data.py [PATH_TO_OR_ABI-L1b-RadM1-...nc]
 
@@ -18,8 +18,7 @@ import rasterio
 from cloudmotion.tools.synthetic import vortex_shear_field, warp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.path.join(HERE, "..", "..", "shared", "sample_goes",
-                      "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc")
+SOURCE = os.path.join(HERE, "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc")
 START = datetime(2019, 10, 27, 20, 0, 27, 500000, tzinfo=UTC)
 STEP = timedelta(minutes=5)
 # the documented motion per 5 minutes (see README.md)

@@ -16,7 +16,9 @@ from cloudmotion.tools import synth
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = sorted(glob.glob(os.path.join(ROOT, "sample_data", "*.tif")))
-SHARED_GOES = os.path.join(ROOT, "..", "shared", "sample_goes")
+SAMPLE_NC = os.path.join(ROOT, "sample_data",
+                         "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc")
+"""The real GOES-17 M1 band-13 L1b netCDF file (shipped; frame 0 of SAMPLE is its radiance)."""
 
 # GOES-16 fixed grid (geostationary, sweep x), as GDAL builds it from the ABI netCDF
 GOES16_WKT = synth.GOES16_WKT
@@ -43,6 +45,17 @@ def write_frame(path, data, *, crs=GOES16_WKT, transform=None, time=None, nodata
         if time is not None:
             ds.update_tags(TIFFTAG_DATETIME=f"{time:%Y:%m:%d %H:%M:%S}")
     return str(path)
+
+
+def goes_copy(folder, *, band: int = 13, sector: str = "M1", sat: str = "G17", start: str = "20193002000275") -> str:
+    """A copy of SAMPLE_NC under another GOES name (band, sector, satellite, start stamp)."""
+    import shutil
+
+    name = f"OR_ABI-L1b-Rad{sector}-M6C{band:02d}_{sat}_s{start}_e{start[:-1]}9_c{start[:-1]}9.nc"
+    path = os.path.join(str(folder), name)
+    shutil.copy(SAMPLE_NC, path)
+    os.chmod(path, 0o644)
+    return path
 
 
 def t0(minutes: float = 0.0) -> datetime:

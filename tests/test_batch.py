@@ -359,10 +359,10 @@ def test_missing_dask_extra_is_one_clear_line(tmp_path, images, run, monkeypatch
 
 
 @pytest.mark.parametrize(("args", "needle"), [
-    (["--format", "png"], "--format png"),
+    (["--format", "png"], "--format: must be one or more of csv"),
     (["--format", "csv,csv"], "--format csv,csv"),
-    (["--max-gap", "soon"], "--max-gap soon"),
-    (["--max-gap", "0"], "--max-gap 0"),
+    (["--max-gap", "soon"], "--max-gap: must be a duration"),
+    (["--max-gap", "0"], "--max-gap: must be a finite number > 0"),
     (["--name-pattern", "%Y%m%d%Q.tif"], "--name-pattern"),
     (["--name-pattern", "radar_%H%M.tif"], "needs a date"),
     (["--template", "{nope}.{ext}"], "--template"),

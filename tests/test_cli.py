@@ -267,13 +267,10 @@ def test_config_typo_suggests_key(tmp_path, frames, run):
 
 
 def test_goes_netcdf_reads_with_scale_and_time(run, tmp_path):
-    import glob
 
-    from conftest import SHARED_GOES
+    from conftest import SAMPLE_NC
 
-    nc = sorted(glob.glob(os.path.join(SHARED_GOES, "OR_ABI-L1b-RadM1*.nc")))
-    if not nc:
-        pytest.skip("shared/sample_goes not present")
+    nc = [SAMPLE_NC]
     from cloudmotion.formats.readers import open_frame, read_frame
 
     info = open_frame(nc[0])

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import rasterio
-from conftest import SAMPLE, SHARED_GOES, t0, write_frame
+from conftest import SAMPLE, SAMPLE_NC, t0, write_frame
 
 EXISTING = "precious,contents\n"
 
@@ -106,9 +106,7 @@ def test_bad_frame(tmp_path, run, good, kind, code, needle):
 
 
 def test_bad_netcdf(tmp_path, run, good):
-    src = os.path.join(SHARED_GOES, "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc")
-    if not os.path.exists(src):
-        pytest.skip("shared/sample_goes not present")
+    src = SAMPLE_NC
     cut = tmp_path / "OR_ABI-L1b-RadM1-M6C13_G17_s20193002005275_e20193002005344_c20193002005386.nc"
     data = open(src, "rb").read()  # noqa: SIM115 - read once
     cut.write_bytes(data[: len(data) // 2])
@@ -282,9 +280,7 @@ def test_review_regressions(tmp_path, run, good, radiance):
 
 
 def test_netcdf_prefix_without_variable(run):
-    nc = os.path.join(SHARED_GOES, "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc")
-    if not os.path.exists(nc):
-        pytest.skip("shared/sample_goes not present")
+    nc = SAMPLE_NC
     from cloudmotion.formats.readers import open_frame
 
     assert open_frame(f"NETCDF:{nc}").source.endswith(":Rad")

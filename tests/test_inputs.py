@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 
 import numpy as np
 import pytest
 import rasterio
-from conftest import SHARED_GOES, t0, write_frame
+from conftest import SAMPLE_NC, goes_copy, t0, write_frame
 
 from cloudmotion.formats.readers import open_frame, read_frame
 from cloudmotion.preprocess import reduce_channels
 from cloudmotion.tools.synthetic import correlated_noise, uniform_field, warp
 
-M1 = "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc"
-CONUS = "OR_ABI-L1b-RadC-M6C16_G16_s20200040316182_e20200040318566_c20200040319074.nc"
-RGB = "goes16_fulldisk_rgb_overview.tif"
+M1 = os.path.basename(SAMPLE_NC)
 
 
 def shared(name):
-    path = os.path.join(SHARED_GOES, name)
-    if not os.path.exists(path):
-        pytest.skip("shared/sample_goes not present")
-    return path
+    assert name == M1
+    return SAMPLE_NC
+
+
+@pytest.fixture
+def rgb_tif(tmp_path, radiance):
+    """A red-green-blue uint8 GeoTIFF made from the sample radiance, with a per-dataset mask."""
+    from conftest import PIXEL, synth
+
+    r = np.clip((radiance - radiance.min()) / np.ptp(radiance) * 255, 0, 255)
+    rgb = np.stack([r, 255 - r, (r * 0.5 + 60) % 256]).astype("uint8")
+    mask = np.full(r.shape, 255, "uint8")
+    mask[:, :120] = 0  # "space" on the left
+    path = tmp_path / "rgb.tif"
+    from affine import Affine
+
+    with rasterio.open(path, "w", driver="GTiff", width=r.shape[1], height=r.shape[0], count=3, dtype="uint8",
+                       crs=synth.GOES16_WKT, transform=Affine(PIXEL, 0, 0, 0, -PIXEL, 0), photometric="RGB") as ds:
+        ds.write(rgb)
+        ds.write_mask(mask)
+    return str(path)
 
 
 @pytest.fixture
@@ -45,16 +59,23 @@ def nc_pair(tmp_path):
     return str(a), str(b)
 
 
-def test_netcdf_variable_scale_fill_and_time():
-    info = open_frame(shared(CONUS))
+def test_netcdf_variable_scale_fill_and_time(tmp_path):
+    netCDF4 = pytest.importorskip("netCDF4")
+    path = goes_copy(tmp_path, band=16, sector="C", sat="G16", start="20200040316182")
+    with netCDF4.Dataset(path, "a") as ds:
+        ds["Rad"].set_auto_maskandscale(False)
+        raw = ds["Rad"][:]
+        raw[:40, :25] = 4095  # _FillValue: "space" in a corner
+        ds["Rad"][:] = raw
+    info = open_frame(path)
     assert info.source.endswith(":Rad") and info.dqf_source.endswith(":DQF")
     assert info.goes == {"satellite": "G16", "sector": "C", "band": 16, "product": "Rad"}
     assert info.time.isoformat() == "2020-01-04T03:16:18.200000+00:00"
     f = read_frame(info)
-    assert f.data.shape == (1500, 2500)
-    assert 1 - f.valid.mean() == pytest.approx(47162 / (1500 * 2500), abs=1e-6)  # the _FillValue space pixels
-    assert 30.0 < np.nanmin(f.data) and np.nanmax(f.data) < 111.0  # radiance, not counts
-    same = open_frame(f"NETCDF:{shared(CONUS)}:Rad")
+    assert f.data.shape == (500, 500)
+    assert 1 - f.valid.mean() == pytest.approx(40 * 25 / 500 ** 2, abs=1e-9) and not f.valid[:40, :25].any()
+    assert 20.0 < np.nanmin(f.data) and np.nanmax(f.data) < 125.0  # radiance, not counts
+    same = open_frame(f"NETCDF:{path}:Rad")
     assert same.source.lower() == info.source.lower() and same.goes == info.goes and same.dqf_source
 
 
@@ -142,24 +163,26 @@ def test_same_time_and_max_dt(tmp_path, run, radiance):
     code, _, err = run("track", fa, same)
     assert code == 1 and "b.tif" in err and "not after" in err
     later = write_frame(tmp_path / "c.tif", radiance, time=t0(30))
-    code, _, err = run("track", fa, later, "--max-dt", "900")
-    assert code == 1 and "c.tif" in err and "--max-dt" in err
-    code, _, _ = run("track", fa, later, "--max-dt", "3600", "-q")
+    code, _, err = run("track", fa, later, "--max-gap", "15min")
+    assert code == 1 and "c.tif" in err and "more than --max-gap 900 s" in err
+    code, _, _ = run("track", fa, later, "--max-gap", "1h", "-q")
     assert code == 0
+    code, _, err = run("track", fa, later, "--max-dt", "900")  # the old spelling: a warning, same meaning
+    assert code == 1 and "--max-dt) is deprecated: use max_gap (--max-gap)" in err and "--max-gap 900 s" in err
 
 
-def test_rgb_overview_luminance_with_dataset_mask():
-    info = open_frame(shared(RGB))
+def test_rgb_luminance_with_dataset_mask(rgb_tif):
+    info = open_frame(rgb_tif)
     assert info.bands == (1, 2, 3) and info.channels == "luminance"
     f = read_frame(info)
-    assert 0.7 < f.valid.mean() < 0.85  # the per-dataset mask hides space
-    with rasterio.open(shared(RGB)) as ds:
+    assert f.valid.mean() == pytest.approx(1 - 120 / 500)  # the per-dataset mask hides "space"
+    with rasterio.open(rgb_tif) as ds:
         rgb = ds.read().astype(np.float64)
         assert np.array_equal(f.valid, ds.dataset_mask() > 0)
     luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
     np.testing.assert_allclose(f.data[f.valid], luma[f.valid], rtol=1e-6)
-    assert read_frame(open_frame(shared(RGB), band=2)).data[f.valid] == pytest.approx(rgb[1][f.valid])
-    mean = read_frame(open_frame(shared(RGB), channels="mean")).data
+    assert read_frame(open_frame(rgb_tif, band=2)).data[f.valid] == pytest.approx(rgb[1][f.valid])
+    mean = read_frame(open_frame(rgb_tif, channels="mean")).data
     np.testing.assert_allclose(mean[f.valid], rgb.mean(axis=0)[f.valid], rtol=1e-6)
 
 
@@ -227,11 +250,9 @@ def test_align_reprojects_later_frames(tmp_path, run, radiance):
     assert np.sqrt(np.mean((d[:, 0] - 1.25) ** 2 + (d[:, 1] - 0.5) ** 2)) < 0.1  # bilinear resampling costs a little
 
 
-def test_files_with_glob_sample(run):
-    files = sorted(glob.glob(os.path.join(SHARED_GOES, "*.nc")))
-    if not files:
-        pytest.skip("shared/sample_goes not present")
-    code, _, err = run("track", files[0], files[1])  # different satellites, sectors and bands
+def test_files_of_other_goes_bands_need_force(run, tmp_path):
+    files = [SAMPLE_NC, goes_copy(tmp_path, band=14, start="20193002005275")]
+    code, _, err = run("track", files[0], files[1])  # different bands
     assert code == 1 and "--force" in err
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import rasterio
 from affine import Affine
-from conftest import PIXEL, ROOT, SHARED_GOES, one_line_error, t0, write_frame
+from conftest import PIXEL, ROOT, SAMPLE_NC, one_line_error, t0, write_frame
 
 from cloudmotion.batch.manifest import MANIFEST_NAME
 from cloudmotion.tools.synthetic import uniform_field, warp
@@ -363,7 +363,7 @@ def synth_dir(tmp_path, run):
 
 
 def test_score_against_another_truth_is_refused(synth_dir, tmp_path, run):
-    frames = sorted(str(p) for p in synth_dir.glob("synth_s*.tif"))
+    frames = sorted(str(p) for p in synth_dir.glob("synth_*_s*.tif"))
     v = tmp_path / "v.csv"
     assert run("track", *frames, "-o", v, "--window", "24")[0] == 0
     other = tmp_path / "o"
@@ -576,9 +576,7 @@ def test_float32_extremes_give_no_raw_warnings(tmp_path, radiance):
 
 def test_impossible_goes_projection_is_one_line(tmp_path, run):
     netCDF4 = pytest.importorskip("netCDF4")
-    src = os.path.join(SHARED_GOES, "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc")
-    if not os.path.exists(src):
-        pytest.skip("shared/sample_goes not present")
+    src = SAMPLE_NC
     names = [tmp_path / f"OR_ABI-L1b-RadM1-M6C13_G17_s2019300200{s}275_e1_c1.nc" for s in (0, 5)]
     for n in names:
         shutil.copy(src, n)

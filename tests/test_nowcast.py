@@ -121,7 +121,7 @@ def steady(tmp_path_factory):
     out = tmp_path_factory.mktemp("steady")
     assert main(["synth", str(out), "--from", SAMPLE[0], "--motion", "vortex:3,100+uniform:1.5,-0.7",
                  "--frames", "9", "--noise", "1", "-q"]) == 0
-    return out, sorted(glob.glob(str(out / "synth_s*.tif")))
+    return out, sorted(glob.glob(str(out / "synth_*_s*.tif")))
 
 
 def test_nowcast_beats_persistence_on_a_steady_flow_2_and_6_steps_ahead(steady, run):
@@ -240,14 +240,14 @@ def test_plot_draws_a_nowcast_beside_its_observed_frame_with_streamlines(steady,
 def test_batch_keeps_a_rolling_nowcast_per_sequence(steady, tmp_path, run):
     _, frames = steady
     outdir = tmp_path / "winds"
-    code, _, err = run("batch", *frames[:3], "-o", outdir, "--name-pattern", "synth_s%Y%j%H%M%S*.tif",
+    code, _, err = run("batch", *frames[:3], "-o", outdir,
                        "--nowcast", "20min/10min", "-q")
     assert code == 0, err
     made = sorted(glob.glob(str(outdir / "*" / "nowcast" / "*.tif")))
     assert [os.path.basename(p) for p in made] == ["nowcast_010min.tif", "nowcast_020min.tif"]
     with rasterio.open(made[0]) as ds:
         assert ds.tags()["SOURCE_FRAME"] == os.path.abspath(frames[2])
-    code, _, err = run("batch", *frames[:4], "-o", outdir, "--name-pattern", "synth_s%Y%j%H%M%S*.tif",
+    code, _, err = run("batch", *frames[:4], "-o", outdir,
                        "--nowcast", "20min/10min", "-q")
     assert code == 0, err
     with rasterio.open(made[0]) as ds:  # replaced: now from the newest frame

@@ -28,24 +28,26 @@ def test_default_preset_equals_the_code_defaults_and_step_follows_the_window():
     assert resolve_settings({}, "default") == params.Settings()
 
 
-def test_readme_settings_table_is_generated_from_params():
+@pytest.mark.parametrize(("marker", "scope"), [("settings table", None), ("batch settings table", "batch")])
+def test_readme_settings_table_is_generated_from_params(marker, scope):
     with open(os.path.join(ROOT, "README.md")) as fh:
         text = fh.read()
-    m = re.search(r"<!-- settings table:[^\n]*-->\n(.*?)<!-- end of settings table -->", text, re.DOTALL)
-    assert m, "README lost its generated settings table"
-    assert m.group(1) == params.readme_table(), "regenerate: python -m cloudmotion.params --readme"
+    m = re.search(rf"<!-- {marker}:[^\n]*-->\n(.*?)<!-- end of {marker} -->", text, re.DOTALL)
+    assert m, f"README lost its generated {marker}"
+    assert m.group(1) == params.readme_table(scope), "regenerate: python -m cloudmotion.params --readme " + (scope or "")
 
 
-def test_every_cli_setting_is_an_option_with_its_default_in_the_help(run):
-    code, out, _ = run("track", "--help")
+@pytest.mark.parametrize("command", ["track", "batch"])
+def test_every_cli_setting_is_an_option_with_its_default_in_the_help(run, command):
+    code, out, _ = run(command, "--help")
     assert code == 0
     text = " ".join(out.split())
     for name, spec, default in params.specs():
         opt = params.option_name(name)
-        if not spec.cli:
+        if not spec.cli or (spec.scope is not None and spec.scope != command):
             assert re.search(rf"{re.escape(opt)}\b", text) is None, f"{opt} is config-only"
             continue
-        assert opt in text, f"{opt} missing from track --help"
+        assert opt in text, f"{opt} missing from {command} --help"
         shown = params.default_text(name, spec, default)
         if shown is not None:
             squeezed = "".join(text.split())  # click wraps long lines, also at hyphens

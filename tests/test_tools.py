@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 import struct
 
 import numpy as np
 import pytest
 import rasterio
-from conftest import SAMPLE, SHARED_GOES
+from conftest import SAMPLE, SAMPLE_NC
 
 
 def png_size(path):
@@ -31,7 +30,7 @@ def synth_dir(tmp_path_factory):
 
 
 def test_synth_writes_frames_truth_crs_and_times(synth_dir):
-    frames = sorted(glob.glob(str(synth_dir / "synth_s*.tif")))
+    frames = sorted(glob.glob(str(synth_dir / "synth_*_s*.tif")))
     assert len(frames) == 3
     times = []
     for f in frames:
@@ -46,13 +45,13 @@ def test_synth_writes_frames_truth_crs_and_times(synth_dir):
 
 
 def test_track_then_score_on_synth(synth_dir, run, tmp_path):
-    frames = sorted(glob.glob(str(synth_dir / "synth_s*.tif")))
+    frames = sorted(glob.glob(str(synth_dir / "synth_*_s*.tif")))
     vec = tmp_path / "v.csv"
     code, _, err = run("track", *frames, "-o", vec)
     assert code == 0, err
     code, out, err = run("score", vec, synth_dir / "truth.tif", "--json")
     assert code == 0, err
-    rows = json.loads(out)
+    rows = json.loads(out)["pairs"]
     assert len(rows) == 2
     for r in rows:
         assert r["n_scored"] > 0.9 * r["n_vectors"]
@@ -62,7 +61,7 @@ def test_track_then_score_on_synth(synth_dir, run, tmp_path):
 
 
 def test_score_reports_a_wrong_field(synth_dir, run, tmp_path):
-    frames = sorted(glob.glob(str(synth_dir / "synth_s*.tif")))
+    frames = sorted(glob.glob(str(synth_dir / "synth_*_s*.tif")))
     vec = tmp_path / "v.csv"
     assert run("track", frames[0], frames[1], "-o", vec)[0] == 0
     text = vec.read_text().splitlines()
@@ -73,7 +72,9 @@ def test_score_reports_a_wrong_field(synth_dir, run, tmp_path):
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("\n".join(bad) + "\n")
     code, out, _ = run("score", wrong, synth_dir / "truth.tif", "--json")
-    r = json.loads(out)
+    doc = json.loads(out)
+    r = doc["pairs"][0]  # one pair: the same shape as several
+    assert len(doc["pairs"]) == 1 and doc["truth"].endswith("truth.tif")
     assert code == 0 and r["rms"] > 1.9 and r["share_gt_1"] > 0.99 and r["bias_dx"] == pytest.approx(2.0, abs=0.05)
 
 
@@ -81,7 +82,7 @@ def test_synth_from_a_real_frame_and_noise(run, tmp_path):
     code, _, err = run("synth", tmp_path, "--from", SAMPLE[0], "--motion", "vortex:2,100+uniform:1,0",
                        "--noise", "1", "--frames", "2", "-q")
     assert code == 0, err
-    frames = sorted(glob.glob(str(tmp_path / "synth_s*.tif")))
+    frames = sorted(glob.glob(str(tmp_path / "synth_*_s*.tif")))
     with rasterio.open(frames[0]) as ds, rasterio.open(SAMPLE[0]) as real:
         a = ds.read(1)
         assert ds.crs == real.crs and ds.transform == real.transform
@@ -136,7 +137,8 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path, run, monkeypatch)
 
     monkeypatch.setattr(builtins, "__import__", no_mpl)
     code, _, err = run("plot", SAMPLE[0], SAMPLE[0], "-o", tmp_path / "q.png")
-    assert code == 1 and "pip install 'cloudmotion[plot]'" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "pip install 'cloudmotion[plot]'" in err and len(err.strip().splitlines()) == 1
+    assert "pip install '.[plot]'" in err and err.startswith("cloudmotion: error: plotting needs the plot extra")
     assert not (tmp_path / "q.png").exists()
 
 
@@ -159,11 +161,8 @@ def test_info_text_json_and_mismatch(run, tmp_path):
 
 
 def test_info_on_real_goes_netcdf(run):
-    nc = sorted(glob.glob(os.path.join(SHARED_GOES, "OR_ABI-L1b-RadC*.nc")))
-    if not nc:
-        pytest.skip("shared/sample_goes not present")
-    code, out, _ = run("info", nc[0], "--json")
+    code, out, _ = run("info", SAMPLE_NC, "--json")
     f = json.loads(out)["frames"][0]
     assert code == 0
-    assert f["goes"]["satellite"] == "G16" and f["goes"]["band"] == 16 and f["driver"] == "netCDF"
-    assert f["scale"] == pytest.approx(0.17605852, rel=1e-6) and 0.98 < f["valid_fraction"] < 0.99
+    assert f["goes"]["satellite"] == "G17" and f["goes"]["band"] == 13 and f["driver"] == "netCDF"
+    assert f["scale"] == pytest.approx(0.045728918, rel=1e-6) and f["valid_fraction"] == 1.0

@@ -9,33 +9,16 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO
 
 from ..errors import DataError, UsageError
 from ..formats.goes_names import goes_sequence
+from ..formats.name_patterns import FrameRef, NamePattern, compile_name_pattern
 
 __all__ = ["FrameRef", "NamePattern", "collect_paths", "compile_name_pattern", "goes_identity", "group_frames",
            "read_path_list", "read_paths_from"]
-
-_DIRECTIVES = {"Y": r"\d{4}", "y": r"\d{2}", "m": r"\d{2}", "d": r"\d{2}", "j": r"\d{3}", "H": r"\d{2}",
-               "M": r"\d{2}", "S": r"\d{2}", "f": r"\d{1,6}"}
-
-
-@dataclass(frozen=True)
-class FrameRef:
-    """A frame found on disk: where it is, which sequence it belongs to and when it was taken."""
-
-    path: str
-    sequence: str
-    time: datetime
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
 
 
 def goes_identity(path: str) -> FrameRef | None:
@@ -46,76 +29,6 @@ def goes_identity(path: str) -> FrameRef | None:
     """
     found = goes_sequence(path)
     return None if found is None else FrameRef(path=path, sequence=found[0], time=found[1])
-
-
-@dataclass(frozen=True)
-class NamePattern:
-    """A file-name pattern with strftime fields, from :func:`compile_name_pattern`."""
-
-    pattern: str
-    regex: re.Pattern
-    fields: tuple[str, ...]
-    label: str
-
-    def match(self, path: str) -> FrameRef | None:
-        """The frame's sequence and time, or None when the base name does not match."""
-        m = self.regex.fullmatch(os.path.basename(path))
-        if m is None:
-            return None
-        values = [m[f"t{i}"] for i in range(len(self.fields))]
-        try:
-            when = datetime.strptime("|".join(values), "|".join("%" + f for f in self.fields))
-        except ValueError:
-            return None
-        wild = [_safe(v) for k, v in m.groupdict().items() if k.startswith("w")]
-        sequence = "_".join(w for w in wild if w) or self.label
-        return FrameRef(path=path, sequence=sequence, time=when.replace(tzinfo=UTC))
-
-
-def compile_name_pattern(pattern: str) -> NamePattern:
-    """Compile a base-name pattern such as ``%Y%m%d%H%M_radar.tif``.
-
-    Supported fields: ``%Y %y %m %d %j %H %M %S %f`` and ``%%``; ``*`` matches any text
-    and names the sequence (``*_%Y%m%d%H%M.tif`` makes one sequence per prefix). Without
-    ``*`` all matching files form one sequence named after the pattern's literal text
-    (``radar``). Times are UTC.
-
-    Raises
-    ------
-    UsageError
-        An unsupported field, a path separator, or no date and time fields.
-    """
-    parts, fields, literal, wild = [], [], [], 0
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "%" and i + 1 < len(pattern) and pattern[i + 1] in _DIRECTIVES:
-            parts.append(f"(?P<t{len(fields)}>{_DIRECTIVES[pattern[i + 1]]})")
-            fields.append(pattern[i + 1])
-            i += 2
-            continue
-        if c == "%" and pattern[i + 1:i + 2] == "%":
-            parts.append("%")
-            i += 2
-            continue
-        if c == "%":
-            raise UsageError(f"--name-pattern {pattern}: unsupported field {pattern[i:i + 2]!r}; "
-                             "use %Y %y %m %d %j %H %M %S %f")
-        if c == "*":
-            parts.append(f"(?P<w{wild}>.+?)")
-            wild += 1
-        else:
-            parts.append(re.escape(c))
-            literal.append(c)
-        i += 1
-    if "/" in pattern or os.sep in pattern:
-        raise UsageError(f"--name-pattern {pattern}: matches file names, not paths; drop the folders")
-    has_year = bool({"Y", "y"} & set(fields))
-    if not has_year or not ({"m", "d"} <= set(fields) or "j" in fields):
-        raise UsageError(f"--name-pattern {pattern}: needs a date (%Y with %m%d or %j) and usually a time "
-                         "(%H%M), e.g. %Y%m%d%H%M_radar.tif")
-    label = _safe(os.path.splitext("".join(literal))[0]) or "frames"
-    return NamePattern(pattern=pattern, regex=re.compile("".join(parts)), fields=tuple(fields), label=label)
 
 
 MAX_LIST_BYTES = 64 * 1024 * 1024
@@ -188,8 +101,8 @@ def _expand(item: str, *, allow_glob: bool, exclude: str | None, where: str) -> 
     raise DataError(f"{where}{item}: no such file or folder")
 
 
-def collect_paths(inputs: Iterable[str], listed: Iterable[str] = (), *,
-                  exclude: str | None = None) -> tuple[list[tuple[str, bool]], list[str]]:
+def collect_paths(inputs: Iterable[str], listed: Iterable[str] = (), *, exclude: str | None = None,
+                  missing: list[str] | None = None) -> tuple[list[tuple[str, bool]], list[str]]:
     """Expand INPUT folders (recursively), globs and listed paths into files.
 
     Parameters
@@ -200,6 +113,9 @@ def collect_paths(inputs: Iterable[str], listed: Iterable[str] = (), *,
         Files or folders from ``--files-from`` (never globbed).
     exclude : str, optional
         A folder not to descend into (the output folder).
+    missing : list, optional
+        Receives the listed paths that do not exist (absolute), instead of an error: one
+        missing file of a ``--files-from`` list fails only that input.
 
     Returns
     -------
@@ -211,12 +127,15 @@ def collect_paths(inputs: Iterable[str], listed: Iterable[str] = (), *,
     Raises
     ------
     DataError
-        A path that does not exist.
+        A path that does not exist (an INPUT, or a listed one without ``missing``).
     """
     exclude = os.path.abspath(exclude) if exclude else None
     seen, out, warnings = set(), [], []
     items = [(i, True, "") for i in inputs] + [(i, False, "--files-from: ") for i in listed]
     for item, allow_glob, where in items:
+        if missing is not None and not allow_glob and not os.path.exists(item):
+            missing.append(os.path.abspath(item))
+            continue
         found, warning = _expand(item, allow_glob=allow_glob, exclude=exclude, where=where)
         if warning:
             warnings.append(warning)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ..durations import parse_duration as _parse
 from ..errors import UsageError
 from ..formats.safety import InputSet, check_not_inputs, output_complete
 from ..formats.templates import check_fields
@@ -40,6 +40,7 @@ __all__ = [
     "check_template",
     "collect_paths",
     "compile_name_pattern",
+    "gap_warning",
     "goes_identity",
     "group_frames",
     "iso",
@@ -58,9 +59,6 @@ DEFAULT_TEMPLATE = "{sequence}/{time_a:%Y%m%dT%H%M%S}_{time_b:%H%M%S}.{ext}"
 FORMATS = tuple(ext.lstrip(".") for ext in WRITER_SUFFIXES)
 """Output formats (file extensions) that ``--format`` accepts: those of ``track -o``."""
 
-_UNITS = {"": 1, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60,
-          "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
-          "d": 86400, "day": 86400, "days": 86400}
 
 
 
@@ -75,10 +73,10 @@ def parse_duration(text: str, option: str = "--max-gap") -> float:
     UsageError
         Naming ``option`` when the text is not a positive duration.
     """
-    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*", text)
-    if not m or m[2].lower() not in _UNITS or float(m[1]) <= 0:
+    seconds = _parse(text)
+    if seconds is None or seconds <= 0:
         raise UsageError(f"{option} {text}: not a duration; use seconds or a unit, e.g. 600, 20min, 1h")
-    return float(m[1]) * _UNITS[m[2].lower()]
+    return seconds
 
 
 def parse_formats(text: str) -> list[str]:
@@ -246,6 +244,12 @@ def _skipped_record(seq: str, a: FrameRef, b: FrameRef, reason: str, run: str | 
             "duration": 0.0, "error": reason}
 
 
+def gap_warning(rec: dict) -> str:
+    """The warning for a pair skipped for ``--max-gap`` (its manifest record)."""
+    a, b = (os.path.basename(p) for p in rec["inputs"])
+    return f"{rec['sequence']}: {a} -> {b}: {rec['error']}; pair skipped"
+
+
 def plan_batch(sequences: dict[str, list[FrameRef]], *, outdir: str, template: str = DEFAULT_TEMPLATE,
                formats: Sequence[str] = ("csv",), triplets: bool = False, max_gap: float | None = None,
                overwrite: bool = False, run: str | None = None, inputs: Iterable[str] | None = None) -> Plan:
@@ -277,7 +281,8 @@ def plan_batch(sequences: dict[str, list[FrameRef]], *, outdir: str, template: s
     Plan
         A pair counts as done only when each of its outputs exists and is complete
         (:func:`~cloudmotion.formats.safety.output_complete`): a zero-byte or truncated
-        file left by an older version is redone.
+        file left by an older version is redone. A pair that is not done is tracked again,
+        but only its missing outputs are written. Gaps are in ``skipped``, not warned about.
 
     Raises
     ------
@@ -290,11 +295,9 @@ def plan_batch(sequences: dict[str, list[FrameRef]], *, outdir: str, template: s
         else InputSet(inputs)
     for seq, frames in sequences.items():
         segments, gaps = _segments(frames, max_gap)
-        for a, b, gap in gaps:
+        for a, b, gap in gaps:  # warned about by the caller, once: see gap_warning
             reason = f"gap of {_human(gap)} exceeds --max-gap {_human(max_gap)}"
             plan.skipped.append(_skipped_record(seq, a, b, reason, run))
-            plan.warnings.append(f"{seq}: {os.path.basename(a.path)} -> {os.path.basename(b.path)}: {reason}; "
-                                 "pair skipped")
         for seg in segments:
             for start, stop, own in _task_spans(len(seg), triplets):
                 fr = seg[start:stop]
@@ -308,8 +311,10 @@ def plan_batch(sequences: dict[str, list[FrameRef]], *, outdir: str, template: s
                     full = [os.path.join(outdir, o) for o in outs]
                     check_not_inputs(full, frames_read, option="--template")  # whatever --overwrite says
                     plan.outputs.extend(full)
-                    if overwrite or not all(output_complete(path, output_kind(path)) for path in full):
-                        todo.append((k, outs))
+                    missing = tuple(o for o, path in zip(outs, full, strict=True)
+                                    if overwrite or not output_complete(path, output_kind(path)))
+                    if missing:  # only the outputs not there yet: a new --format leaves the old ones be
+                        todo.append((k, missing))
                 plan.done += len(own) - len(todo)
                 if todo:
                     plan.tasks.append(Task(sequence=seq, frames=tuple(f.path for f in fr),

@@ -19,9 +19,10 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
-from ..errors import CloudmotionError, DataError, Terminated, UsageError
+from ..errors import CloudmotionError, DataError, Terminated, UsageError, missing_extra
 from ..params import Settings
 from ..pipeline import open_frames, pair_steps, track_frames, write_result
+from .history import input_stats
 from .plan import Task, iso
 
 # running one task (in this process, a local worker process or a Dask worker)
@@ -35,16 +36,19 @@ def _message(exc: BaseException) -> str:
 
 
 def _record(task: Task, k: int, outs: Sequence[str], status: str, *, duration: float = 0.0, result=None,
-            error: str | None = None, run: str | None = None) -> dict:
+            error: str | None = None, run: str | None = None, retry: bool = True) -> dict:
     vectors = good = fraction = None
     if result is not None:
         vectors = int(result.n)
         good = int(result.good.sum())
         fraction = round(good / vectors, 4) if vectors else None
-    return {"run": run, "sequence": task.sequence, "time_a": iso(task.times[k]), "time_b": iso(task.times[k + 1]),
-            "inputs": [task.frames[k], task.frames[k + 1]], "outputs": list(outs), "status": status,
-            "vectors": vectors, "good": good, "good_fraction": fraction, "duration": round(duration, 3),
-            "error": error}
+    rec = {"run": run, "sequence": task.sequence, "time_a": iso(task.times[k]), "time_b": iso(task.times[k + 1]),
+           "inputs": [task.frames[k], task.frames[k + 1]], "outputs": list(outs), "status": status,
+           "vectors": vectors, "good": good, "good_fraction": fraction, "duration": round(duration, 3),
+           "error": error}
+    if status == "failed":  # issue 15: what a re-run needs to decide whether to try again
+        rec.update(retry=retry, input_stats=input_stats(rec["inputs"]))
+    return rec
 
 
 def _track(frames: Sequence[str], times: Sequence[datetime], settings: Settings) -> Iterator[tuple[int, object]]:
@@ -54,7 +58,7 @@ def _track(frames: Sequence[str], times: Sequence[datetime], settings: Settings)
     """
     infos = [dataclasses.replace(info, time=t, time_source="file name")
              for info, t in zip(open_frames(list(frames), settings), times, strict=True)]
-    steps = [s for s, _ in pair_steps(infos, settings.dt, settings.max_dt)]
+    steps = [s for s, _ in pair_steps(infos, settings.dt)]  # gaps were left out by the plan
     yield from enumerate(track_frames(infos, settings, steps))
 
 
@@ -106,8 +110,9 @@ def run_task(task: Task, settings: Settings, run: str | None = None) -> list[dic
     for k, outs in task.pairs if failure is not None else ():
         if k in records:
             continue
-        if len(task.frames) == 2:
-            records[k] = _record(task, k, outs, "failed", error=_message(failure), run=run)
+        if len(task.frames) == 2:  # a data error stays until an input changes; anything else may pass
+            records[k] = _record(task, k, outs, "failed", error=_message(failure), run=run,
+                                 retry=not isinstance(failure, CloudmotionError))
         else:
             single = dataclasses.replace(task, frames=task.frames[k:k + 2], times=task.times[k:k + 2],
                                          pairs=((0, outs),))
@@ -272,8 +277,7 @@ def check_scheduler(scheduler: str) -> int | None:
     try:
         import distributed  # noqa: F401 - the optional dependency
     except ImportError:
-        raise UsageError("--scheduler: Dask is not installed; install the extra with "
-                         "pip install 'cloudmotion[dask]'") from None
+        raise missing_extra("--scheduler: running on Dask", "dask", "distributed") from None
     if not scheduler.startswith("local:"):
         return None
     n = scheduler[6:]

@@ -6,33 +6,23 @@ import sys
 
 import click
 
-from .main import warn
-from .options import settings_from, tracker_options, verbosity
+from .main import set_verbosity, warn
+from .options import batch_options, settings_from, tracker_options, verbosity
 
 
 @click.command("batch")
-@click.argument("inputs", nargs=-1, metavar="INPUT...")
-@click.option("-o", "--outdir", required=True, metavar="OUTDIR",
+@click.argument("inputs", nargs=-1, metavar="INPUT...", type=click.Path(readable=False))
+@click.option("-o", "--outdir", required=True, metavar="OUTDIR", type=click.Path(readable=False),
               help="Output folder (created if missing): outputs, manifest.jsonl and the lock file.")
-@click.option("--files-from", metavar="FILE|-",
+@click.option("--files-from", metavar="FILE|-", type=click.Path(allow_dash=True, readable=False),
               help="More inputs, one path per line, from FILE or - (standard input), e.g. from find.")
-@click.option("--name-pattern", metavar="PATTERN",
-              help="Group and time frames by their file names with strftime fields instead of GOES names, "
-                   "e.g. '%Y%m%d%H%M_radar.tif'; a * names one sequence per matched text.")
 @click.option("--triplets", is_flag=True,
               help="Track three frames A,B,C per task: pairs A->B and B->C together, with the temporal check.")
-@click.option("--max-gap", metavar="DURATION",
-              help="Skip (with a warning) pairs of frames further apart, e.g. 20min, 1h or seconds.")
-@click.option("--template", metavar="TEMPLATE",
-              help="Output names inside OUTDIR: {sequence}, {time_a:STRFTIME}, {time_b:STRFTIME}, {ext}.  "
-                   "[default: {sequence}/{time_a:%Y%m%dT%H%M%S}_{time_b:%H%M%S}.{ext}]")
-@click.option("--format", "formats", default="csv", show_default=True, metavar="FMT[,FMT...]",
-              help="Output formats, one file per pair each: csv, tif, tiff, geojson, nc (as for track -o).")
+@batch_options
 @tracker_options
 @click.option("--overwrite", is_flag=True, help="Redo pairs whose outputs exist (otherwise they are skipped).")
-@click.option("--lock", is_flag=True,
-              help="Hold OUTDIR/.cloudmotion.lock; exit at once with status 1 if another run holds it (cron).")
-@click.option("--workers", type=click.IntRange(min=1), help="Local worker processes.  [default: 1]")
+@click.option("--retry-failed", is_flag=True,
+              help="Retry pairs that failed before although their inputs did not change (otherwise left alone).")
 @click.option("--scheduler", metavar="ADDRESS|local:N",
               help="Run the pairs on a Dask distributed scheduler (tcp://host:8786), or on a new local "
                    "cluster of N processes; needs pip install 'cloudmotion[dask]'.")
@@ -42,26 +32,26 @@ from .options import settings_from, tracker_options, verbosity
 @verbosity
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.  [default: when a terminal]")
 @click.pass_context
-def command(ctx: click.Context, inputs: tuple[str, ...], outdir: str, files_from: str | None,
-            name_pattern: str | None, triplets: bool, max_gap: str | None, template: str | None, formats: str,
-            overwrite: bool, lock: bool, workers: int | None, scheduler: str | None, quiet: bool, verbose: bool,
+def command(ctx: click.Context, inputs: tuple[str, ...], outdir: str, files_from: str | None, triplets: bool,
+            overwrite: bool, retry_failed: bool, scheduler: str | None, quiet: bool, verbose: int,
             progress: bool | None, nowcast: str | None = None, **opts) -> None:
     """Track the frame archives in INPUT into OUTDIR: resumable, parallel, for cron.
 
     INPUT is a frame, a folder (searched recursively) or a quoted glob. Frames are grouped
     into sequences by GOES satellite, sector and band (or --name-pattern), sorted by time
-    and paired. A pair whose outputs all exist is skipped, so a re-run does only new work.
-    Each pair tracked is recorded in OUTDIR/manifest.jsonl. Exit status 1 if any pair failed.
+    and paired. A pair whose outputs all exist is skipped, so a re-run does only new work;
+    a pair that failed is retried only when an input changed (or --retry-failed). Each
+    pair is recorded in OUTDIR/manifest.jsonl. Exit status 1 if a pair failed in this run;
+    0 when there was nothing to do.
     """
     from tqdm import tqdm
 
     from ..batch.job import BatchOptions, run_batch
 
-    ctx.obj.update(quiet=quiet, verbose=verbose)
+    quiet, verbose = set_verbosity(ctx, quiet, verbose)
     settings = settings_from(opts, ctx)
-    options = BatchOptions(outdir=outdir, files_from=files_from, name_pattern=name_pattern, triplets=triplets,
-                           max_gap=max_gap, template=template, formats=formats, overwrite=overwrite, lock=lock,
-                           workers=workers, scheduler=scheduler, nowcast=nowcast)
+    options = BatchOptions(outdir=outdir, files_from=files_from, triplets=triplets, overwrite=overwrite,
+                           scheduler=scheduler, retry_failed=retry_failed, nowcast=nowcast)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
 
     def emit(msg: str) -> None:
@@ -70,10 +60,15 @@ def command(ctx: click.Context, inputs: tuple[str, ...], outdir: str, files_from
         else:
             click.echo(msg, err=True)
 
-    summary = run_batch(inputs, options, settings, warn=lambda msg: warn(ctx, msg), emit=emit, verbose=verbose,
+    summary = run_batch(inputs, options, settings, warn=lambda msg: warn(ctx, msg), emit=emit, verbose=bool(verbose),
                         progress=lambda n: tqdm(total=n, disable=not show, file=sys.stderr, unit="pair"))
     if verbose or (summary.failed and not quiet):
         click.echo(f"cloudmotion: {summary.ok} pair(s) ok, {summary.failed} failed, {summary.skipped} skipped "
                    f"(gap), {summary.done} already done; manifest {summary.manifest}", err=True)
+    if verbose and summary.not_retried:
+        first = summary.not_retried[0]
+        where = f"{first['sequence']} {first['time_a']}" if first.get("time_a") else ", ".join(first["inputs"])
+        click.echo(f"cloudmotion: {len(summary.not_retried)} pair(s) or input(s) failed before and were not retried "
+                   f"(inputs unchanged; --retry-failed retries them), e.g. {where}: {first['error']}", err=True)
     if summary.failed:
         ctx.exit(1)

@@ -21,7 +21,7 @@ from .. import __version__
 from ..errors import CloudmotionError, Terminated, sigterm_raises
 from ..formats import stdout
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "set_verbosity", "warn"]
 
 COMMANDS = {
     "track": ("cloudmotion.cli.track", "Track each consecutive pair of FRAMEs and write motion vectors."),
@@ -52,10 +52,34 @@ class _LazyGroup(click.Group):
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="cloudmotion")
+@click.option("-v", "--verbose", count=True, help="More messages (repeatable: -vv); tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
-    """Cloud motion vectors from consecutive geostationary satellite frames."""
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Cloud motion vectors from consecutive geostationary satellite frames.
+
+    -v and -q work before the command (cloudmotion -q batch ...) as well as after it.
+    Shell completion: see the README (eval "$(_CLOUDMOTION_COMPLETE=bash_source cloudmotion)").
+    """
     ctx.ensure_object(dict)
+    ctx.obj.update(verbose=verbose, quiet=quiet)
+
+
+def set_verbosity(ctx: click.Context, quiet: bool, verbose: int) -> tuple[bool, int]:
+    """A command's -q/-v joined with the group's (``cloudmotion -v track``); -q with -v is a usage error.
+
+    Returns
+    -------
+    (quiet, verbose)
+        ``verbose`` is the count of ``-v``.
+    """
+    obj = ctx.ensure_object(dict)
+    quiet = bool(quiet or obj.get("quiet"))
+    verbose = int(verbose or 0) + int(obj.get("verbose") or 0)
+    if quiet and verbose:
+        raise click.UsageError("-q and -v: give one or the other", ctx=ctx)
+    obj.update(quiet=quiet, verbose=verbose)
+    return quiet, verbose
 
 
 def warn(ctx: click.Context, msg: str) -> None:
@@ -71,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     terminated (SIGTERM); temporary files are removed on every way out.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    verbose = any(a in ("-v", "--verbose") for a in args)
+    verbose = any(a == "--verbose" or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
     stdout.reserve_std_fds()
     try:
         with sigterm_raises():
@@ -80,9 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
         return 2
-    except click.UsageError as exc:
-        where = f"cloudmotion {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "cloudmotion"
-        click.echo(f"{where}: error: {' '.join(exc.format_message().split())}", err=True)
+    except click.UsageError as exc:  # one prefix for every error; the command's help is named
+        hint = f" (see cloudmotion {exc.ctx.info_name} --help)" if exc.ctx and exc.ctx.parent else \
+            " (see cloudmotion --help)"
+        click.echo(f"cloudmotion: error: {' '.join(exc.format_message().split())}{hint}", err=True)
         return 2
     except CloudmotionError as exc:
         if verbose:

@@ -13,7 +13,7 @@ import click
 
 from .. import params
 
-__all__ = ["setting_options", "settings_from", "tracker_options", "verbosity"]
+__all__ = ["batch_options", "complete_config", "setting_options", "settings_from", "tracker_options", "verbosity"]
 
 
 def _help(name: str, spec: params.Spec, default) -> str:
@@ -29,18 +29,28 @@ def _option(name: str, spec: params.Spec, default) -> Callable:
         return click.option(f"{opt}/--no-{opt[2:]}", name, **kw)
     if spec.kind == "range":
         return click.option(opt, name, type=(float, float), metavar=spec.metavar or "MIN MAX", **kw)
-    typ = {"int": int, "float": float, "str": str}[spec.kind]
+    typ = {"int": int, "float": float, "str": str, "duration": str}[spec.kind]
     metavar = spec.metavar or ("|".join(spec.choices()) if spec.choices else
-                               {"int": "INTEGER", "float": "FLOAT", "str": "TEXT"}[spec.kind])
+                               {"int": "INTEGER", "float": "FLOAT", "str": "TEXT", "duration": "DURATION"}[spec.kind])
     return click.option(opt, name, type=typ, metavar=metavar, **kw)
 
 
 def _tracker_options() -> list[Callable]:
-    opts = [_option(name, spec, default) for name, spec, default in params.specs() if spec.cli]
-    opts.append(click.option("--config", "config_spec", metavar="FILE.toml|PRESET",
+    opts = [_option(name, spec, default) for name, spec, default in params.specs() if spec.cli and spec.scope is None]
+    opts.append(click.option("--config", "config_spec", metavar="FILE.toml|PRESET", shell_complete=complete_config,
                              help="Settings from a TOML file or a shipped preset (default, fast, dense, fastmoving, visible, amv); "
                                   "command-line options win."))
     return opts
+
+
+def complete_config(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """Shell completion of ``--config``: the shipped preset names, then file names."""
+    from click.shell_completion import CompletionItem
+
+    from ..config import preset_names
+
+    presets = [CompletionItem(n, help="shipped preset") for n in preset_names() if n.startswith(incomplete)]
+    return [*presets, CompletionItem(incomplete, type="file")]
 
 
 def tracker_options(f: Callable) -> Callable:
@@ -64,9 +74,17 @@ def setting_options(*names: str) -> Callable[[Callable], Callable]:
     return attach
 
 
-def verbosity(f: Callable, verbose_help: str = "Tracebacks on errors.") -> Callable:
-    """Attach ``-q/--quiet`` and ``-v/--verbose``."""
-    f = click.option("-v", "--verbose", is_flag=True, help=verbose_help)(f)
+def batch_options(f: Callable) -> Callable:
+    """Attach batch's own settings (``--format``, ``--template``, ``--workers``, ``--lock``), from their specs."""
+    for name, spec, default in reversed(list(params.specs())):
+        if spec.cli and spec.scope == "batch":
+            f = _option(name, spec, default)(f)
+    return f
+
+
+def verbosity(f: Callable, verbose_help: str = "More messages (repeatable); tracebacks on errors.") -> Callable:
+    """Attach ``-q/--quiet`` and ``-v/--verbose`` (a count), as the group has them (see ``main.set_verbosity``)."""
+    f = click.option("-v", "--verbose", count=True, help=verbose_help)(f)
     return click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")(f)
 
 

@@ -6,17 +6,19 @@ import sys
 
 import click
 
-from .main import warn
+from .main import set_verbosity, warn
 from .options import settings_from, tracker_options, verbosity
 
 
 @click.command("track")
-@click.argument("frames", nargs=-1, required=True, metavar="FRAME FRAME [FRAME ...]")
+@click.argument("frames", nargs=-1, required=True, metavar="FRAME FRAME [FRAME ...]",
+                type=click.Path(readable=False))
 @click.option("-o", "--output", "outputs", multiple=True, metavar="PATH",
+              type=click.Path(allow_dash=True, readable=False),
               help="Output: .csv, .tif/.tiff (vector grid GeoTIFF), .geojson, .nc or - (CSV on stdout, the "
                    "default). Repeatable. With several pairs a non-CSV path needs {pair} or {time_a:%Y%m%dT%H%M%S}.")
 @tracker_options
-@click.option("--plot", "plot_path", metavar="PATH.(png|svg|pdf)",
+@click.option("--plot", "plot_path", metavar="PATH.(png|svg|pdf)", type=click.Path(readable=False),
               help="Also draw a quick-look picture of each pair (as the plot command; needs the plot extra). "
                    "With several pairs the name needs {pair} or {time_a:...}.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise refused before any work).")
@@ -24,7 +26,7 @@ from .options import settings_from, tracker_options, verbosity
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.  [default: when a terminal]")
 @click.pass_context
 def command(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...], plot_path: str | None,
-            overwrite: bool, quiet: bool, verbose: bool, progress: bool | None, **opts) -> None:
+            overwrite: bool, quiet: bool, verbose: int, progress: bool | None, **opts) -> None:
     """Track each consecutive pair of FRAMEs and write motion vectors.
 
     Frames are GeoTIFF, GOES ABI netCDF (Rad/CMI picked automatically) or any raster
@@ -36,7 +38,7 @@ def command(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...
 
     from ..pipeline import run_track
 
-    ctx.obj.update(quiet=quiet, verbose=verbose)
+    quiet, verbose = set_verbosity(ctx, quiet, verbose)
     settings = settings_from(opts, ctx)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     with tqdm(total=max(len(frames) - 1, 0), disable=not show, file=sys.stderr, unit="pair") as bar:

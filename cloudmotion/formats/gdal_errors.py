@@ -167,14 +167,15 @@ def _check(path: str, what: str, ok: Callable[[], bool]) -> None:
         raise DataError(f"{path}: cannot write (the {what} written is incomplete; disk full?)")
 
 
-def verify_geotiff(tmp: str, path: str, *, count: int, shape: tuple[int, int]) -> None:
-    """Re-open a GeoTIFF just written to ``tmp`` and read every band.
+def verify_geotiff(tmp: str, path: str, *, count: int, shape: tuple[int, int], tags: tuple[str, ...] = ()) -> None:
+    """Re-open a GeoTIFF just written to ``tmp`` and read every band and the ``tags`` written.
 
     Raises
     ------
     DataError
-        Naming ``path`` when the file does not open, has the wrong size or band count, or
-        a block cannot be read (a truncated or zero-byte file).
+        Naming ``path`` when the file does not open, has the wrong size or band count, a
+        block cannot be read or a tag is missing (a truncated or zero-byte file: GDAL reads
+        a TIFF cut inside its metadata without an error, only without the metadata).
     """
     import rasterio
 
@@ -183,7 +184,7 @@ def verify_geotiff(tmp: str, path: str, *, count: int, shape: tuple[int, int]) -
             if ds.count != count or (ds.height, ds.width) != tuple(shape):
                 return False
             ds.read()
-        return True
+            return all(key in ds.tags() for key in tags)
 
     _check(path, "GeoTIFF", ok)
 

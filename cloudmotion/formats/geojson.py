@@ -30,7 +30,8 @@ def write_geojson(path: str, vectors: Vectors) -> None:
     """Write the vectors as GeoJSON points in WGS 84 lon/lat, atomically.
 
     Every CSV column is a property (null where unknown, numbers rounded as in the CSV);
-    vectors without a position on the Earth have a null geometry.
+    vectors without a position on the Earth have a null geometry. The collection has a
+    ``properties`` member: ``software``, ``version``, ``settings`` and the pair's times.
     """
     rounded = {}
     for name in CSV_COLUMNS[2:]:
@@ -49,7 +50,11 @@ def write_geojson(path: str, vectors: Vectors) -> None:
         lon, lat = props["lon"], props["lat"]
         geom = None if lon is None or lat is None else {"type": "Point", "coordinates": [lon, lat]}
         features.append({"type": "Feature", "geometry": geom, "properties": props})
-    doc = {"type": "FeatureCollection", "features": features}
+    from ..provenance import provenance
+
+    # issue 15: the collection's own properties (RFC 7946 allows foreign members): version and settings
+    doc = {"type": "FeatureCollection", "properties": {**(vectors.extra.get("provenance") or provenance()), **times},
+           "features": features}
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
         json.dump(doc, fh, allow_nan=False, separators=(",", ":"))
         fh.write("\n")

@@ -15,6 +15,10 @@ __all__ = ["GEOTIFF_BANDS", "WRITER", "grid_transform", "write_geotiff"]
 GEOTIFF_BANDS = {c.name: c.description for c in COLUMNS if c.grid}
 """GeoTIFF band names and descriptions, in band order."""
 
+BAND_UNITS = {"dx": "px", "dy": "px", "u": "m/s", "v": "m/s", "speed": "m/s", "direction": "degree", "corr": "1",
+              "quality": "1", "flag": "1", "ee": "px", "ee_speed": "m/s"}
+"""Each band's unit (GDAL band unit type); "1" for dimensionless quantities."""
+
 
 def grid_transform(vectors: Vectors):
     """Affine transform of the vector grid: each cell centred on its vector's origin.
@@ -40,10 +44,15 @@ def write_geotiff(path: str, vectors: Vectors) -> None:
 
     Bands follow :data:`GEOTIFF_BANDS`; NoData is NaN; tiled and deflate-compressed; the
     CRS is copied from the input WKT; times go to ``TIME_A``/``TIME_B`` tags, the template
-    geometry to ``WINDOW``/``STEP``.
+    geometry to ``WINDOW``/``STEP``; each band has its unit (:data:`BAND_UNITS`); the
+    tool's version and the settings used go to ``CLOUDMOTION_VERSION`` and
+    ``CLOUDMOTION_SETTINGS`` (JSON).
     """
     import rasterio
 
+    from ..provenance import provenance, settings_json
+
+    record = vectors.extra.get("provenance") or provenance()
     ny, nx = vectors.shape
     stack = np.stack([vectors.values[k].astype(np.float32).reshape(ny, nx) for k in GEOTIFF_BANDS])
     block = 256 if max(ny, nx) > 256 else 16 * max(1, int(np.ceil(max(ny, nx) / 16)))
@@ -53,16 +62,18 @@ def write_geotiff(path: str, vectors: Vectors) -> None:
         "blockxsize": block, "blockysize": block, "compress": "deflate", "predictor": 3,
     }
     def verify(tmp: str) -> None:
-        verify_geotiff(tmp, path, count=len(GEOTIFF_BANDS), shape=(ny, nx))
+        verify_geotiff(tmp, path, count=len(GEOTIFF_BANDS), shape=(ny, nx), tags=("TIME_A", "CLOUDMOTION_SETTINGS"))
 
     # GDAL reports a full disk at close through its error handler, not always as an exception
     with atomic_path(path, verify) as tmp, capture_write_errors(path), rasterio.open(tmp, "w", **profile) as ds:
         ds.write(stack)
         for i, (name, desc) in enumerate(GEOTIFF_BANDS.items(), start=1):
             ds.set_band_description(i, name)
+            ds.set_band_unit(i, BAND_UNITS.get(name, ""))
             ds.update_tags(i, description=desc)
         ds.update_tags(TIME_A=format_iso(vectors.time_a), TIME_B=format_iso(vectors.time_b),
-                       WINDOW=str(vectors.window), STEP=str(vectors.step), SOFTWARE="cloudmotion")
+                       WINDOW=str(vectors.window), STEP=str(vectors.step), SOFTWARE=f"cloudmotion {record['version']}",
+                       CLOUDMOTION_VERSION=record["version"], CLOUDMOTION_SETTINGS=settings_json(record))
 
 
 WRITER = Writer(name="tif", suffixes=(".tif", ".tiff"), write=write_geotiff, per_pair=True,

@@ -13,7 +13,32 @@ import os
 import re
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["goes_sequence", "goes_stamp", "parse_goes_name", "start_stamp"]
+__all__ = ["ABI_BANDS", "describe_goes", "goes_sequence", "goes_stamp", "is_infrared", "parse_goes_name",
+           "start_stamp"]
+
+ABI_BANDS = {1: "0.47 µm", 2: "0.64 µm", 3: "0.86 µm", 4: "1.37 µm", 5: "1.6 µm", 6: "2.2 µm", 7: "3.9 µm",
+             8: "6.2 µm", 9: "6.9 µm", 10: "7.3 µm", 11: "8.4 µm", 12: "9.6 µm", 13: "10.3 µm", 14: "11.2 µm",
+             15: "12.3 µm", 16: "13.3 µm"}
+"""ABI band centre wavelengths (GOES-R PUG vol. 3); bands 1-6 reflective, 7-16 emissive (8-10 water vapour)."""
+
+_SECTORS = {"F": "Full Disk", "C": "CONUS", "M1": "Mesoscale-1", "M2": "Mesoscale-2"}
+
+
+def is_infrared(ident: dict | None) -> bool:
+    """Whether a GOES identity names an emissive ABI band (7-16: infrared and water vapour),
+    drawn inverted so that cold cloud tops are white; False when unknown."""
+    band = (ident or {}).get("band")
+    return band is not None and 7 <= int(band) <= 16
+
+
+def describe_goes(ident: dict) -> str:
+    """``GOES-17 ABI band 13 (10.3 µm), Mesoscale-1`` from a GOES identity."""
+    sat = str(ident.get("satellite") or "")
+    name = f"GOES-{int(sat[1:])}" if sat[1:].isdigit() else sat or "GOES"
+    band = ident.get("band")
+    text = name + (f" ABI band {band}" + (f" ({ABI_BANDS[band]})" if band in ABI_BANDS else "") if band else "")
+    sector = ident.get("sector")
+    return text + (f", {_SECTORS.get(sector, sector)}" if sector else "")
 
 _GOES_RE = re.compile(
     r"OR_ABI-(?P<level>L\w+?)-(?P<product>[A-Za-z]+?)(?P<sector>F|C|M1|M2)-M(?P<mode>\d)C?(?P<band>\d{2})?"
@@ -43,7 +68,8 @@ def parse_goes_name(name: str) -> tuple[datetime | None, dict | None]:
         The ``_sYYYYJJJHHMMSSt`` start time (UTC, tenths of a second kept).
     ident : dict or None
         ``{"satellite": "G16", "sector": "C", "band": 16, "product": "Rad"}`` for a full
-        GOES ABI name, else None.
+        GOES ABI name; for the short form (``G17_M1_C13_s...``) the product is None;
+        None for other names.
     """
     base = os.path.basename(name)
     time = None
@@ -67,6 +93,8 @@ def parse_goes_name(name: str) -> tuple[datetime | None, dict | None]:
             "band": int(g["band"]) if g["band"] else None,
             "product": g["product"],
         }
+    elif (m := _SHORT_GOES_RE.search(base)) is not None:
+        ident = {"satellite": m["sat"], "sector": m["sector"], "band": int(m["band"]), "product": None}
     return time, ident
 
 
@@ -82,13 +110,8 @@ def goes_sequence(path: str) -> tuple[str, datetime] | None:
     product appended for products other than L1b radiance (``G16_C_C13_CMIP``).
     """
     when, ident = parse_goes_name(path)
-    if when is None:
+    if when is None or ident is None:
         return None
-    if ident is None:
-        m = _SHORT_GOES_RE.search(os.path.basename(path))
-        if m is None:
-            return None
-        ident = {"satellite": m["sat"], "sector": m["sector"], "band": int(m["band"]), "product": None}
     name = f"{ident['satellite']}_{ident['sector']}"
     if ident["band"] is not None:
         name += f"_C{ident['band']:02d}"

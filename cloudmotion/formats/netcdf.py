@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import missing_extra
 from ..model import Vectors
 from ..qc import Flag
 from .atomic import atomic_path
@@ -47,7 +47,7 @@ def require_netcdf(path: str):
     try:
         import netCDF4
     except ImportError:
-        raise UsageError(f"-o {path}: netCDF output needs the netcdf extra: pip install 'cloudmotion[netcdf]'") from None
+        raise missing_extra(f"-o {path}: netCDF output", "netcdf", "netCDF4") from None
     return netCDF4
 
 
@@ -64,6 +64,9 @@ def write_netcdf(path: str, result: Vectors) -> None:
     nc4 = require_netcdf(path)
     from pyproj import CRS
 
+    from ..provenance import provenance, settings_json
+
+    record = result.extra.get("provenance") or provenance()
     ny, nx = result.shape
     cols = result.values
     def verify(tmp: str) -> None:
@@ -75,7 +78,10 @@ def write_netcdf(path: str, result: Vectors) -> None:
         try:
             ds.Conventions = "CF-1.8"
             ds.title = "Cloud motion vectors"
-            ds.source = "cloudmotion: masked FFT normalised cross-correlation and float Lucas-Kanade"
+            ds.source = (f"cloudmotion {record['version']}: masked FFT normalised cross-correlation and float "
+                         "Lucas-Kanade")
+            ds.cloudmotion_version = record["version"]
+            ds.cloudmotion_settings = settings_json(record)  # issue 15: the settings used, JSON
             ds.window_px = result.window
             ds.step_px = result.step
             ds.createDimension("time", 1)

@@ -6,12 +6,11 @@ whose ``Rad``/``CMI`` variable is picked automatically, or ``NETCDF:file.nc:VAR`
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 import rasterio
@@ -19,6 +18,8 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from ..errors import DataError, UsageError
 from . import calibration
+from .band_values import expand_palette, metadata_nodata
+from .frame_times import tag_time
 from .goes_names import parse_goes_name, start_stamp
 from .readers import Reader
 
@@ -68,6 +69,9 @@ class FrameInfo:
         GDAL driver name.
     reader : str
         The registered reader that opened it (:data:`cloudmotion.registry.READERS`).
+    palette : bool
+        The band holds palette indices: it is expanded to red, green and blue through its
+        colour table and then reduced by ``channels`` (luminance by default).
     quantity, unit : str or None
         What the values read are (``radiance``, ``brightness_temperature``,
         ``reflectance_factor``, a CF standard name) and their unit; None when unknown.
@@ -96,6 +100,7 @@ class FrameInfo:
     dqf_source: str | None = None
     driver: str = ""
     reader: str = "raster"
+    palette: bool = False
     # issue 17: calibration
     quantity: str | None = None
     unit: str | None = None
@@ -111,16 +116,6 @@ class Frame:
     info: FrameInfo
     data: np.ndarray
     valid: np.ndarray
-
-
-def _parse_tag_time(value: str) -> datetime | None:
-    value = value.strip().rstrip("Z")
-    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return datetime.strptime(value, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
 
 
 def check_path(path: str) -> str:
@@ -172,7 +167,6 @@ def open_raster(path: str, *, band: int | None = None, channels: str | None = No
     UsageError
         A band the file does not have, or ``band`` and ``channels`` together.
     """
-    from rasterio.enums import ColorInterp
 
     check_path(path)
     if band is not None and channels is not None:
@@ -184,25 +178,13 @@ def open_raster(path: str, *, band: int | None = None, channels: str | None = No
             with rasterio.open(source) as ds:
                 if band is not None and not 1 <= int(band) <= ds.count:
                     raise UsageError(f"--band {band}: {path} has {ds.count} band(s)")
-                colour = [i + 1 for i, c in enumerate(ds.colorinterp) if c != ColorInterp.alpha]
-                rgb = [ds.colorinterp.index(c) + 1 for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
-                       if c in ds.colorinterp]
-                if band is not None:
-                    bands, method = (int(band),), None
-                elif channels is not None and len(colour) > 1:
-                    bands, method = tuple(rgb if channels == "luminance" and len(rgb) == 3 else colour), channels
-                elif channels is None and len(rgb) == 3:
-                    bands, method = tuple(rgb), "luminance"
-                else:
-                    bands, method = (1,), None
-                if method == "luminance" and len(bands) < 3:
-                    raise UsageError(f"--channels luminance: {path} has no red, green and blue bands")
+                bands, method, palette = _choose_bands(ds, path, band, channels)
                 if path.lower().endswith((".tif", ".tiff")) and ds.driver not in ("GTiff", "COG"):
                     raise DataError(f"{path}: is a {ds.driver} file, not a GeoTIFF as its name says")
-                georef = ds.crs is not None or not ds.transform.is_identity
-                transform = tuple(ds.transform)[:6] if georef else None
+                transform = usable_transform(ds)
                 crs_wkt = ds.crs.to_wkt() if ds.crs else None
                 tags = ds.tags()
+                tag_t, tag_source = tag_time(tags, ds.tags(bands[0]))
                 info = {"shape": (ds.height, ds.width), "count": ds.count, "dtype": ds.dtypes[bands[0] - 1],
                         "driver": ds.driver}
                 complex_bands = [b for b in bands if np.dtype(ds.dtypes[b - 1]).kind == "c"]
@@ -220,16 +202,60 @@ def open_raster(path: str, *, band: int | None = None, channels: str | None = No
                         f"(_sYYYYJJJHHMMSSt{', got _s' + ''.join(g or '' for g in stamp.groups()) if stamp else ''})")
     time_source = "file name" if time else None
     if time is None:
-        for key, label in (("NC_GLOBAL#time_coverage_start", "netCDF time_coverage_start"),
-                           ("TIFFTAG_DATETIME", "TIFFTAG_DATETIME")):
-            if key in tags and (t := _parse_tag_time(tags[key])):
-                time, time_source = t, label
-                break
+        time, time_source = tag_t, tag_source
     constants = calibration.from_tags(tags)
     return FrameInfo(path=path, source=source, band=bands[0], transform=transform, crs_wkt=crs_wkt, time=time,
                      time_source=time_source, goes=ident, bands=bands, channels=method, dqf_source=dqf_source,
-                     reader=reader, calibration=constants, quantity=calibration.RADIANCE if constants else None,
-                     unit=tags.get("units"), **info)
+                     reader=reader, palette=palette, calibration=constants,
+                     quantity=calibration.RADIANCE if constants else None, unit=tags.get("units"), **info)
+
+
+def _choose_bands(ds, path: str, band: int | None, channels: str | None) -> tuple[tuple[int, ...], str | None, bool]:
+    """The bands read, their reduction and whether the band holds palette indices (see open_raster)."""
+    from rasterio.enums import ColorInterp
+
+    colour = [i + 1 for i, c in enumerate(ds.colorinterp) if c != ColorInterp.alpha]
+    rgb = [ds.colorinterp.index(c) + 1 for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+           if c in ds.colorinterp]
+    palette = ds.colorinterp[(band or 1) - 1] == ColorInterp.palette and _has_colormap(ds, band or 1)
+    if palette:
+        bands, method = (int(band or 1),), channels or "luminance"
+    elif band is not None:
+        bands, method = (int(band),), None
+    elif channels is not None and len(colour) > 1:
+        bands, method = tuple(rgb if channels == "luminance" and len(rgb) == 3 else colour), channels
+    elif channels is None and len(rgb) == 3:
+        bands, method = tuple(rgb), "luminance"
+    else:
+        bands, method = (1,), None
+    if method == "luminance" and len(bands) < 3 and not palette:
+        raise UsageError(f"--channels luminance: {path} has no red, green and blue bands")
+    return bands, method, palette
+
+
+def _has_colormap(ds, band: int) -> bool:
+    try:
+        return bool(ds.colormap(band))
+    except ValueError:  # "NULL color table"
+        return False
+
+
+def usable_transform(ds) -> tuple[float, ...] | None:
+    """The dataset's pixel-corner affine transform, or None when it has no georeference.
+
+    GDAL drivers without georeferencing return the identity (PNG, BMP) or, for some
+    (PNM), an uninitialised all-zero or denormal matrix; without a CRS neither maps pixels
+    anywhere, so both mean "no transform". With a CRS the matrix is kept as it is, for the
+    projection check to judge.
+    """
+    t = ds.transform
+    coeffs = tuple(float(v) for v in tuple(t)[:6])
+    if ds.crs is not None:
+        return coeffs
+    det = coeffs[0] * coeffs[4] - coeffs[1] * coeffs[3]
+    if t.is_identity or not all(np.isfinite(coeffs)) or not abs(det) > 1e-200:
+        return None
+    return coeffs
 
 
 @functools.lru_cache(maxsize=64)
@@ -321,6 +347,9 @@ def read_frame(
                 meta_nodata = metadata_nodata(ds, idx)
                 scales = [ds.scales[b - 1] if ds.scales else 1.0 for b in idx]
                 offsets = [ds.offsets[b - 1] if ds.offsets else 0.0 for b in idx]
+                if info.palette:  # NoData values are palette indices: applied before the expansion
+                    raw, valid = expand_palette(raw[0], ds.colormap(idx[0]), valid, [nodata, *meta_nodata])
+                    nodata, meta_nodata, scales, offsets = None, [], [1.0] * 3, [0.0] * 3
             if dqf:
                 with rasterio.open(info.dqf_source) as dq:
                     flags = dq.read(1)
@@ -353,123 +382,12 @@ def read_frame(
     return Frame(info=info, data=data, valid=valid)
 
 
-_NODATA_KEYS = ("nodata", "nodata_value", "no_data", "nodatavalue")
-
-
-def metadata_nodata(ds, bands) -> list[float]:
-    """NoData values written only as metadata items (GDAL_METADATA ``<Item name="Nodata">255</Item>``).
-
-    Radar composites often declare their fill or outside-coverage value this way instead of
-    in the NoData tag, which GDAL then does not apply. Dataset-level and band-level items of
-    the bands read are honoured when the file declares no NoData of its own.
-
-    Parameters
-    ----------
-    ds : rasterio dataset
-    bands : sequence of int
-        1-based bands read.
-
-    Returns
-    -------
-    list of float
-        Values in stored (raw) units; empty when none or when the NoData tag is set.
-    """
-    if ds.nodata is not None:
-        return []
-    out: list[float] = []
-    for tags in [ds.tags()] + [ds.tags(b) for b in bands]:
-        for key, value in tags.items():
-            if key.lower() in _NODATA_KEYS:
-                try:
-                    v = float(str(value).strip())
-                except ValueError:
-                    continue
-                if v not in out:
-                    out.append(v)
-    return out
-
-
-def check_compatible(infos: list[FrameInfo], *, grid: bool = True, identity: bool = True) -> None:
-    """Require one grid and one GOES satellite, sector and band for a sequence of frames.
-
-    Parameters
-    ----------
-    infos : list of FrameInfo
-        The frames, first one the reference.
-    grid : bool
-        Check shape, CRS and transform (off when later frames are reprojected).
-    identity : bool
-        Check the satellite, sector and band parsed from GOES file names.
-
-    Raises
-    ------
-    DataError
-        Naming the first frame that differs and what differs.
-    """
-    from pyproj import CRS
-
-    ref = infos[0]
-    for other in infos[1:]:
-        if identity and ref.goes and other.goes:
-            for key in ("satellite", "sector", "band"):
-                if ref.goes[key] != other.goes[key]:
-                    raise DataError(f"{other.path}: {key} {other.goes[key]} differs from {ref.path} "
-                                    f"({ref.goes[key]}); pass --force to track them anyway")
-        if not grid:
-            continue
-        if other.shape != ref.shape:
-            raise DataError(f"{other.path}: shape {other.shape[0]}x{other.shape[1]} differs from "
-                            f"{ref.path} ({ref.shape[0]}x{ref.shape[1]}); --align reprojects it")
-        if (ref.crs_wkt is None) != (other.crs_wkt is None) or (
-            ref.crs_wkt and not CRS.from_wkt(ref.crs_wkt).equals(CRS.from_wkt(other.crs_wkt))
-        ):
-            raise DataError(f"{other.path}: CRS differs from {ref.path}; --align reprojects it")
-        if (ref.transform is None) != (other.transform is None) or (
-            ref.transform is not None and not np.allclose(ref.transform, other.transform, rtol=0, atol=1e-6 * max(
-                1.0, abs(ref.transform[0]), abs(ref.transform[4])))
-        ):
-            raise DataError(f"{other.path}: transform {other.transform} differs from {ref.path} ({ref.transform}); "
-                            "--align reprojects it")
-
-
-def align_frame(frame: Frame, ref: FrameInfo) -> Frame:
-    """Reproject a frame onto another frame's grid (bilinear, NoData kept out).
-
-    Parameters
-    ----------
-    frame : Frame
-        The frame to move; needs a CRS and transform.
-    ref : FrameInfo
-        The grid to move it to.
-
-    Returns
-    -------
-    Frame
-        Same values resampled on ``ref``'s grid; pixels that no valid source pixel
-        covers are invalid.
-    """
-    from affine import Affine
-    from rasterio.crs import CRS as RioCRS
-    from rasterio.warp import Resampling, reproject
-
-    src, dst = frame.info, ref
-    if not (src.crs_wkt and src.transform and dst.crs_wkt and dst.transform):
-        raise UsageError(f"--align: {src.path} and {dst.path} both need a CRS and a geotransform")
-    out = np.full(dst.shape, np.nan, dtype=np.float32)
-    reproject(np.where(frame.valid, frame.data, np.nan).astype(np.float32), out,
-              src_transform=Affine(*src.transform), src_crs=RioCRS.from_wkt(src.crs_wkt),
-              dst_transform=Affine(*dst.transform), dst_crs=RioCRS.from_wkt(dst.crs_wkt),
-              src_nodata=np.nan, dst_nodata=np.nan, resampling=Resampling.bilinear)
-    valid = np.isfinite(out)
-    if not valid.any():
-        raise DataError(f"{src.path}: does not overlap {dst.path} after --align")
-    info = dataclasses.replace(src, shape=dst.shape, transform=dst.transform, crs_wkt=dst.crs_wkt)
-    return Frame(info=info, data=out, valid=valid)
-
-
 def _open_generic(path: str, *, band: int | None = None, channels: str | None = None) -> FrameInfo:
     return open_raster(path, band=band, channels=channels)
 
+
+# re-exported for callers of this module (defined after Frame and FrameInfo, which it uses)
+from .alignment import align_frame, check_compatible
 
 RASTER = Reader(name="raster", claims=lambda path: True, open=_open_generic, read=read_frame,
                 description="GeoTIFF and any raster GDAL reads")

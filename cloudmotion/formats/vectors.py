@@ -7,8 +7,10 @@ frame A, ``dx`` along columns, ``dy`` along rows, pixels).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -30,9 +32,9 @@ def _floats(values: list[str], path: str, name: str) -> np.ndarray:
         raise DataError(f"{path}: column {name}: {exc}") from None
 
 
-def _read_csv(path: str) -> list[Vectors]:
+def _read_csv(path: str, stream=None) -> list[Vectors]:
     try:
-        with open(path, newline="") as fh:
+        with contextlib.nullcontext(stream) if stream is not None else open(path, newline="") as fh:
             reader = csv.reader(fh)
             header = next(reader, None)
             rows = list(reader)
@@ -120,18 +122,21 @@ def _grid_shape(row: np.ndarray, col: np.ndarray) -> tuple[int, int] | None:
     return int(ur.size), int(uc.size)
 
 
-def read_vectors(path: str, *, frame_transform: tuple[float, ...] | None = None) -> list[Vectors]:
+def read_vectors(path: str, *, frame_transform: tuple[float, ...] | None = None, stdin=None) -> list[Vectors]:
     """Read a vector CSV (one or more pairs) or a vector-grid GeoTIFF (one pair).
 
     Parameters
     ----------
     path : str
-        ``.csv`` written by ``cloudmotion track``, or a ``.tif``/``.tiff`` vector grid.
+        ``.csv`` written by ``cloudmotion track``, a ``.tif``/``.tiff`` vector grid, or
+        ``-``: CSV from standard input (``cloudmotion track A B | cloudmotion plot - A ...``).
     frame_transform : tuple of 6 floats, optional
         Pixel-corner affine transform of the *frames* the vectors were tracked on. A
         GeoTIFF grid stores its cells in CRS coordinates; this transform maps them back to
         frame pixel indices (``row``, ``col``). ``None`` means the frames had no
         georeference (identity). Ignored for CSV, which stores ``row``/``col`` directly.
+    stdin : text stream, optional
+        Read for ``-`` (default: ``sys.stdin`` at the time of the call).
 
     Returns
     -------
@@ -144,6 +149,11 @@ def read_vectors(path: str, *, frame_transform: tuple[float, ...] | None = None)
     DataError
         Missing, unreadable or not a cloudmotion vector file.
     """
+    if path == "-":
+        pairs = _read_csv("standard input", stdin if stdin is not None else sys.stdin)
+        if not pairs or all(p.row.size == 0 for p in pairs):
+            raise DataError("standard input: no vectors (is the command before the | writing CSV?)")
+        return pairs
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
     low = path.lower()

@@ -94,7 +94,37 @@ def _geo_facts(info: FrameInfo, wkt: bool) -> dict:
     return out
 
 
-def frame_facts(path: str, *, band: int | None = None, nodata: float | None = None, wkt: bool = False) -> dict:
+def reading_text(info: FrameInfo) -> str:
+    """How the reader turns the file's bands into the one channel tracked, in words."""
+    bands = ", ".join(str(b) for b in info.bands)
+    if info.palette:
+        return f"band {info.band}: palette indices expanded to red, green, blue, then {info.channels}"
+    if info.channels:
+        return f"bands {bands} reduced to {info.channels}"
+    return f"using band {info.band}"
+
+
+def _header(info: FrameInfo) -> tuple:
+    """Header facts of the band read (driver, scale, offset, NoData, mask flags, description,
+    metadata NoData); the pixels come from the reader."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(info.source) as ds:
+                b = info.band
+                return (ds.driver, float(ds.scales[b - 1]) if ds.scales else 1.0,
+                        float(ds.offsets[b - 1]) if ds.offsets else 0.0, ds.nodatavals[b - 1],
+                        [f.name for f in ds.mask_flag_enums[b - 1]], ds.descriptions[b - 1],
+                        metadata_nodata(ds, list(info.bands)))
+    except RasterioError as exc:
+        raise DataError(f"{info.path}: cannot read pixels ({exc})") from exc
+
+
+def frame_facts(path: str, *, band: int | None = None, nodata: float | None = None, wkt: bool = False,
+                channels: str | None = None) -> dict:
     """Everything the reader sees in one frame.
 
     Parameters
@@ -102,7 +132,9 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
     path : str
         Frame path (GeoTIFF, GOES netCDF, ``NETCDF:file:VAR``, any GDAL raster).
     band : int, optional
-        1-based band to read (default 1).
+        1-based band to read (default as ``track``: band 1, or red-green-blue luminance).
+    channels : {"luminance", "pca", "mean"}, optional
+        Channel reduction, as ``track --channels``.
     nodata : float, optional
         Extra NoData value in stored units, as ``track --nodata``.
     wkt : bool
@@ -113,12 +145,11 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
     dict
         ``path``, ``source`` (what GDAL opens), ``driver``, ``shape`` [rows, cols],
         ``count`` bands, ``band`` used, ``dtype`` stored, ``scale``, ``offset``,
-        ``nodata`` (the file's NoData value), ``mask_flags`` (GDAL mask flags of the band:
+        ``bands`` read, ``channels`` (their reduction), ``palette``, ``reading`` (the
+        reduction in words), ``nodata`` (the file's NoData value), ``mask_flags`` (GDAL mask flags of the band:
         ``all_valid``, ``per_dataset``, ``alpha``, ``nodata``), ``valid_fraction`` (of
         pixels valid after mask, NoData, NaN/inf and ``nodata``), ``value_min``,
-        ``value_mean``, ``value_max`` (physical units after ``--calibrate auto``, valid pixels),
-        ``quantity`` and ``unit`` of those values, ``calibration`` (GOES L1b constants),
-        ``calibrated`` (whether radiance was converted), ``crs`` (name),
+        ``value_mean``, ``value_max`` (physical units, valid pixels), ``crs`` (name),
         ``pixel_size_crs`` [along columns, along rows] in CRS units, ``pixel_size_km``
         [along columns, along rows] geodesic at the centre pixel, ``centre_lonlat``,
         ``bounds_lonlat`` [west, south, east, north] of the geolocated pixels (degrees),
@@ -130,36 +161,12 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
     DataError
         Missing or unreadable file.
     """
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+    from ..formats.calibration import resolve
 
-    from ..formats.calibration import apply, resolve
-
-    info = resolve(open_frame(path, band=band))  # what track reads by default (--calibrate auto)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(info.source) as ds:
-                b = info.band
-                driver = ds.driver
-                scale = float(ds.scales[b - 1]) if ds.scales else 1.0
-                offset = float(ds.offsets[b - 1]) if ds.offsets else 0.0
-                file_nodata = ds.nodatavals[b - 1]
-                flags = [f.name for f in ds.mask_flag_enums[b - 1]]
-                description = ds.descriptions[b - 1]
-                raw = ds.read(b)
-                valid = ds.read_masks(b) > 0
-                meta_nodata = metadata_nodata(ds, [b])
-    except RasterioError as exc:
-        raise DataError(f"{path}: cannot read pixels ({exc})") from exc
-    if nodata is not None:
-        valid &= ~(raw == nodata) if not np.isnan(nodata) else ~np.isnan(raw)
-    for value in meta_nodata:
-        valid &= ~(raw == value) if not np.isnan(value) else ~np.isnan(raw)
-    with np.errstate(over="ignore", invalid="ignore"):
-        data = apply(raw.astype(np.float64) * (scale or 1.0) + (offset or 0.0), info)
-    valid &= np.isfinite(data)
-    vals = data[valid]
+    info = resolve(open_frame(path, band=band, channels=channels))  # what track reads (--calibrate auto)
+    driver, scale, offset, file_nodata, flags, description, meta_nodata = _header(info)
+    frame = read_frame(info, nodata=nodata)  # the very values and mask track uses
+    vals = frame.data[frame.valid].astype(np.float64)
     facts = {
         "path": info.path,
         "source": info.source,
@@ -167,6 +174,10 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
         "shape": list(info.shape),
         "count": info.count,
         "band": info.band,
+        "bands": list(info.bands),
+        "channels": info.channels,
+        "palette": info.palette,
+        "reading": reading_text(info),
         "band_description": description,
         "dtype": info.dtype,
         "scale": scale,
@@ -175,7 +186,7 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
                                                     str(float(file_nodata))),
         "extra_nodata": nodata,
         "mask_flags": flags,
-        "valid_fraction": round(float(valid.mean()), 6),
+        "valid_fraction": round(float(frame.valid.mean()), 6),
         "quantity": info.quantity,
         "unit": info.unit,
         "calibration": info.calibration,
@@ -185,7 +196,7 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
         "value_max": _num(vals.max()) if vals.size else None,
     }
     facts["metadata_nodata"] = meta_nodata or None
-    facts["warnings"] = plateau_warning(find_plateaus(raw, valid)[0])
+    facts["warnings"] = plateau_warning(find_plateaus(frame.data, frame.valid)[0])
     facts.update(_geo_facts(info, wkt))
     facts.update(time=_iso(info.time), time_source=info.time_source, goes=info.goes)
     return facts
@@ -248,7 +259,7 @@ def format_facts(facts: dict) -> str:
     if f["source"] != f["path"]:
         add(f"  source:       {f['source']}")
     add(f"  driver:       {f['driver']}")
-    add(f"  shape:        {f['shape'][0]} rows x {f['shape'][1]} cols, {f['count']} band(s), using band {f['band']}"
+    add(f"  shape:        {f['shape'][0]} rows x {f['shape'][1]} cols, {f['count']} band(s), {f['reading']}"
         + (f" ({f['band_description']})" if f.get("band_description") else ""))
     add(f"  values:       stored {f['dtype']}, scale {f['scale']:.8g}, offset {f['offset']:.8g}; "
         f"valid range {_fmt(f['value_min'])} to {_fmt(f['value_max'])}, mean {_fmt(f['value_mean'])}")
@@ -284,11 +295,11 @@ def format_facts(facts: dict) -> str:
     if f["time"]:
         add(f"  time:         {f['time']} (from {f['time_source']})")
     else:
-        add("  time:         unknown (no GOES _s name, netCDF time_coverage_start or TIFFTAG_DATETIME)")
+        add("  time:         unknown (no GOES _s name or time tag; give track --name-pattern or --dt)")
     if f["goes"]:
         g = f["goes"]
-        add(f"  goes:         satellite {g['satellite']}, sector {g['sector']}, band {_fmt(g['band'])}, "
-            f"product {g['product']}")
+        add(f"  goes:         satellite {g['satellite']}, sector {g['sector']}, band {_fmt(g['band'])}"
+            + (f", product {g['product']}" if g.get("product") else ""))
     if f.get("crs_wkt"):
         add(f"  wkt:          {f['crs_wkt']}")
     if f.get("cloud"):
@@ -329,7 +340,7 @@ def _cloud_lines(c: dict) -> list[str]:
 
 
 def describe(frames: Sequence[str], *, band: int | None = None, nodata: float | None = None,
-             wkt: bool = False, cloud_model: str | None = None,
+             wkt: bool = False, channels: str | None = None, cloud_model: str | None = None,
              cloud_mask: str | None = None) -> tuple[list[dict], dict | None]:
     """The ``info`` command as a library call: facts per frame, and the sequence check.
 
@@ -343,12 +354,12 @@ def describe(frames: Sequence[str], *, band: int | None = None, nodata: float | 
     sequence : dict or None
         :func:`sequence_facts` when there are several frames.
     """
-    facts = [frame_facts(p, band=band, nodata=nodata, wkt=wkt) for p in frames]
+    facts = [frame_facts(p, band=band, nodata=nodata, wkt=wkt, channels=channels) for p in frames]
     if cloud_model is not None or cloud_mask is not None:
         from ..formats.clouds import cloud_facts, make_cloud_source
 
         source = make_cloud_source(cloud_model, cloud_mask, lambda i: read_frame(i, nodata=nodata))
         for f, p in zip(facts, frames, strict=True):
-            f["cloud"] = cloud_facts(read_frame(open_frame(p, band=band), nodata=nodata), source)
-    seq = sequence_facts([open_frame(p, band=band) for p in frames]) if len(frames) > 1 else None
+            f["cloud"] = cloud_facts(read_frame(open_frame(p, band=band, channels=channels), nodata=nodata), source)
+    seq = sequence_facts([open_frame(p, band=band, channels=channels) for p in frames]) if len(frames) > 1 else None
     return facts, seq

@@ -13,8 +13,9 @@ from datetime import datetime
 
 import numpy as np
 
-from ..errors import DataError, UsageError
+from ..errors import DataError, UsageError, missing_extra
 from ..model import MotionField, Vectors
+from .plot_layout import auto_figsize, decorate, fit_to_frame, place_key
 
 __all__ = ["INSTALL_HINT", "PLOT_FORMATS", "parse_figsize", "plot_format", "quicklook", "require_matplotlib"]
 
@@ -25,12 +26,12 @@ PLOT_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 KNOTS_PER_MS = 3600.0 / 1852.0
 
 
-def require_matplotlib() -> None:
-    """Raise :class:`DataError` with the install command when matplotlib is missing."""
+def require_matplotlib(what: str = "plotting") -> None:
+    """Raise the missing-extra :class:`UsageError` (exit 2) when matplotlib is missing."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise DataError(f"plotting needs matplotlib, which is not installed; install it with: {INSTALL_HINT}") from None
+        raise missing_extra(what, "plot", "matplotlib") from None
 
 
 def plot_format(path: str) -> str | None:
@@ -83,77 +84,12 @@ def _thin(v: Vectors, every: int) -> np.ndarray:
     return keep & (ri % every == 0) & (ci % every == 0)
 
 
-def _nice_step(span: float, target: int = 5) -> float:
-    for step in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10, 15, 20, 30, 45, 90):
-        if span / step <= target:
-            return step
-    return 90.0
-
-
 def _nice_scale(x: float) -> float:
     """``x`` rounded down to one significant digit (at least 0.1): 4.3 -> 4, 0.27 -> 0.2."""
     if not (x > 0 and math.isfinite(x)):
         return 1.0
     k = 10 ** math.floor(math.log10(x))
     return max(math.floor(x / k) * k, 0.1)
-
-
-def _deg(value: float, axis: str) -> str:
-    if axis == "lon":
-        value = (value + 180.0) % 360.0 - 180.0
-        hemi = "E" if value > 0 else "W" if value < 0 else ""
-    else:
-        hemi = "N" if value > 0 else "S" if value < 0 else ""
-    return f"{abs(round(value, 4)):g}°{hemi}"
-
-
-def _crossings(values: np.ndarray, positions: np.ndarray, levels: np.ndarray) -> list[tuple[float, float]]:
-    """Positions along an edge where ``values`` crosses each level (linear interpolation)."""
-    out = []
-    for lev in levels:
-        d = values - lev
-        ok = np.isfinite(d[:-1]) & np.isfinite(d[1:]) & (np.sign(d[:-1]) != np.sign(d[1:]))
-        for i in np.flatnonzero(ok)[:1]:
-            t = d[i] / (d[i] - d[i + 1])
-            out.append((float(positions[i] + t * (positions[i + 1] - positions[i])), float(lev)))
-    return out
-
-
-def _graticule(ax, shape: tuple[int, int], transform, crs_wkt: str) -> bool:
-    """Lon/lat graticule lines with labels, and lon/lat ticks where lines cross the frame edges."""
-    from pyproj import CRS
-
-    from ..geo import _lonlat, pixel_to_crs
-
-    crs = CRS.from_wkt(crs_wkt)
-    rows, cols = shape
-    n = 160
-    rr, cc = np.meshgrid(np.linspace(-0.5, rows - 0.5, n), np.linspace(-0.5, cols - 0.5, n), indexing="ij")
-    lon, lat = _lonlat(*pixel_to_crs(rr, cc, transform), crs)
-    lon, lat = lon.reshape(rr.shape), lat.reshape(rr.shape)
-    if not np.isfinite(lon).any():
-        return False
-    if np.nanmax(lon) - np.nanmin(lon) > 180:  # across the antimeridian: work in [0, 360)
-        lon = lon % 360.0
-    levels = {}
-    for name, grid in (("lon", lon), ("lat", lat)):
-        lo, hi = float(np.nanmin(grid)), float(np.nanmax(grid))
-        step = _nice_step(hi - lo)
-        levels[name] = np.arange(math.ceil(lo / step) * step, hi + 1e-9, step)
-    style = {"colors": "#ffe08a", "linewidths": 0.6, "alpha": 0.75, "linestyles": "-"}
-    for name, grid in (("lon", lon), ("lat", lat)):
-        if len(levels[name]):
-            cs = ax.contour(cc, rr, np.ma.masked_invalid(grid), levels=levels[name], **style)
-            ax.clabel(cs, fontsize=6, fmt=lambda v, name=name: _deg(v, name), inline=True)
-    # ticks where the lines meet the bottom and left edges
-    xt = _crossings(lon[-1, :], cc[-1, :], levels["lon"])
-    yt = _crossings(lat[:, 0], rr[:, 0], levels["lat"])
-    ax.set_xticks([p for p, _ in xt], [_deg(v, "lon") for _, v in xt])
-    ax.set_yticks([p for p, _ in yt], [_deg(v, "lat") for _, v in yt])
-    ax.tick_params(labelsize=7)
-    ax.set_xlabel("longitude (graticule on the frame)", fontsize=8)
-    ax.set_ylabel("latitude", fontsize=8)
-    return True
 
 
 def _fmt_time(t: datetime, with_date: bool = True) -> str:
@@ -173,6 +109,103 @@ def _title(v: Vectors, title: str | None) -> str:
     return f"{_fmt_time(v.time_a)} → {_fmt_time(v.time_b, not same_day)}  (Δt {dt:g} s)"
 
 
+def _speed_colours():
+    """Speed palette: plasma without its darkest fifth, so slow vectors show on dark (and, with
+    their dark outline, on white) cloud."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(colormaps["plasma"](np.linspace(0.3, 1.0, 256)), name="plasma_light")
+
+
+def _draw_arrows(ax, v: Vectors, good, bad, colour, norm, spacing: float, in_ms: bool) -> tuple[object, str]:
+    """Arrows along the motion, lengths ×k, at least ``MIN_ARROW`` grid steps; the reference
+    arrow in m/s when speeds are known."""
+    mag = np.hypot(v.dx, v.dy)
+    sel = good | bad
+    med = float(np.median(mag[good])) if good.any() else float(np.median(mag[sel])) if sel.any() else 0.0
+    k = _nice_scale(0.8 * spacing / med) if med > 0 else 1.0
+    shortest = MIN_ARROW * spacing
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boost = np.where((mag * k > 0) & (mag * k < shortest), shortest / (mag * k), 1.0)
+    u, w = v.dx * k * boost, v.dy * k * boost
+    # minshaft: an arrow shorter than 2.5 head lengths is scaled down whole, so it keeps a shaft
+    qkw = {"angles": "xy", "scale_units": "xy", "scale": 1.0, "width": 0.003, "headwidth": 3.6,
+           "headlength": 4.0, "headaxislength": 3.6, "minshaft": 2.5, "linewidth": 0.25}
+    if bad.any():
+        ax.quiver(v.col[bad], v.row[bad], u[bad], w[bad], color=(0.85, 0.85, 0.85, 0.45), **qkw)
+    mappable = None
+    if good.any():
+        mappable = ax.quiver(v.col[good], v.row[good], u[good], w[good], np.nan_to_num(colour[good]),
+                             cmap=_speed_colours(), norm=norm, edgecolor=(0.05, 0.05, 0.1, 0.9), **qkw)
+        ratio = np.nanmedian((mag / v.speed)[good & (v.speed > 0)]) if in_ms else np.nan
+        if in_ms and np.isfinite(ratio):  # px per m/s over the good vectors
+            ref = _nice_scale(2 * float(np.nanmedian(v.speed[good])))
+            length, label = ref * ratio * k, f"{ref:g} m/s"
+        else:
+            ref = _nice_scale(2 * med) if med > 0 else 1.0
+            length, label = ref * k, f"{ref:g} px"
+        ax._cloudmotion_key = ax.quiverkey(mappable, 0.99, -0.1, length, label, labelpos="W", coordinates="axes",
+                                           fontproperties={"size": 9})  # placed by _place_key
+    note = f"arrows: displacement ×{k:g}" if k != 1 else "arrows: displacement"
+    return mappable, note + f", at least {MIN_ARROW:g} grid steps long"
+
+
+def _draw_barbs(ax, v: Vectors, good, bad, colour, norm, spacing: float, in_ms: bool, size,
+                shape: tuple[int, int]) -> tuple[object, str]:
+    """Wind barbs along the motion: knots when speeds are known, else px."""
+    rows, cols = shape
+    mag = np.hypot(v.dx, v.dy)
+    spacing_pt = spacing * (0.8 * min(size) * 72.0 / max(rows, cols))
+    length = float(np.clip(spacing_pt / 4.0, 3.0, 7.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ux, uy = np.where(mag > 0, v.dx / mag, 0.0), np.where(mag > 0, -v.dy / mag, 0.0)
+    amount = np.where(np.isfinite(v.speed), v.speed * KNOTS_PER_MS, 0.0) if in_ms else mag
+    incr = {"half": 5, "full": 10, "flag": 50} if in_ms else {"half": 0.5, "full": 1, "flag": 5}
+    bkw = {"length": length, "barb_increments": incr, "linewidth": 0.7, "pivot": "middle"}
+    if bad.any():
+        ax.barbs(v.col[bad], v.row[bad], (amount * ux)[bad], (amount * uy)[bad], color=(0.85, 0.85, 0.85, 0.45),
+                 **bkw)
+    mappable = None
+    if good.any():
+        mappable = ax.barbs(v.col[good], v.row[good], (amount * ux)[good], (amount * uy)[good],
+                            np.nan_to_num(colour[good]), cmap=_speed_colours(), norm=norm, **bkw)
+    return mappable, "barbs in knots" if in_ms else "barbs in px (half 0.5, full 1, flag 5)"
+
+
+def _frame_image(v: Vectors, frame, valid, transform, crs_wkt) -> tuple:
+    """The frame as float64 with its validity, GOES identity and georeference (from the
+    arguments, else the vectors, else a ``Frame``)."""
+    tr, wkt, goes = v.transform, v.crs_wkt, None
+    info = getattr(frame, "info", None)
+    if info is not None:  # a Frame
+        valid = frame.valid if valid is None else valid
+        tr = tr if tr is not None else info.transform
+        wkt = wkt if wkt is not None else info.crs_wkt
+        goes, frame = info.goes, frame.data
+    img = np.asarray(frame, dtype=np.float64)
+    if img.ndim != 2:
+        raise DataError(f"the frame must be a 2-D array, got shape {img.shape}")
+    ok = np.isfinite(img) if valid is None else (np.asarray(valid, dtype=bool) & np.isfinite(img))
+    if not ok.any():
+        raise DataError("the frame has no valid pixel to draw")
+    return img, ok, goes, transform if transform is not None else tr, crs_wkt if crs_wkt is not None else wkt
+
+
+def _selection(v: Vectors, every: int, show_flagged: bool, shape: tuple[int, int]) -> tuple:
+    """Good and (shown) flagged vectors on the frame, every N-th, and the grid spacing in px."""
+    rows, cols = shape
+    sel = _thin(v, max(1, int(every))) & np.isfinite(v.dx) & np.isfinite(v.dy)
+    sel &= (v.row >= -0.5) & (v.row <= rows - 0.5) & (v.col >= -0.5) & (v.col <= cols - 0.5)
+    gcols = np.unique(v.col[sel])
+    spacing = float(np.min(np.diff(gcols))) if gcols.size > 1 else max(rows, cols) / 20.0
+    return sel & (v.flag == 0), sel & (v.flag != 0) & show_flagged, spacing
+
+
+MIN_ARROW = 0.4
+"""Shortest arrow drawn, in grid steps: slower vectors are lengthened to it (direction kept)."""
+
+
 def quicklook(
     result_or_vectors,
     frame,
@@ -182,12 +215,12 @@ def quicklook(
     every: int = 1,
     show_flagged: bool = False,
     dpi: float = 100.0,
-    size: tuple[float, float] = (8.0, 8.0),
+    size: tuple[float, float] | None = None,
     valid: np.ndarray | None = None,
     transform: tuple[float, ...] | None = None,
     crs_wkt: str | None = None,
     title: str | None = None,
-    invert: bool = False,
+    invert: bool | None = None,
     stretch: tuple[float, float] = (2.0, 98.0),
     graticule: bool = True,
     cloud: np.ndarray | None = None,
@@ -200,14 +233,16 @@ def quicklook(
         The vectors of one pair: :class:`cloudmotion.model.Vectors` (from tracking or
         read back from a file; carries times, transform and CRS) or a bare
         :class:`cloudmotion.model.MotionField`.
-    frame : ndarray, shape (rows, cols), or cloudmotion.io.Frame
+    frame : ndarray, shape (rows, cols), or cloudmotion.formats.raster.Frame
         Frame A in physical units; NaN (or ``valid`` False) is NoData and drawn
-        transparent. A ``Frame`` also supplies the validity mask, transform and CRS.
+        transparent. A ``Frame`` also supplies the validity mask, transform, CRS and the
+        GOES satellite, band and sector (for the title and the default ``invert``).
     path : str
         Output file; ``.png``, ``.svg`` or ``.pdf`` picks the format.
     style : {"arrows", "barbs"}
-        Arrows (length = displacement in px, exaggerated by a stated factor) or wind
-        barbs (knots when the speed in m/s is known, else px: half barb 0.5, full 1,
+        Arrows (length = displacement in px, exaggerated by a stated factor, at least
+        :data:`MIN_ARROW` grid steps; the reference arrow in m/s when speeds are known) or
+        wind barbs (knots when the speed in m/s is known, else px: half barb 0.5, full 1,
         flag 5 px), drawn along the motion on the image.
     every : int
         Draw every N-th vector along each grid axis.
@@ -215,17 +250,18 @@ def quicklook(
         Draw flagged vectors faint grey (hidden otherwise).
     dpi : float
         Dots per inch; the picture is ``size`` x ``dpi`` pixels.
-    size : (float, float)
-        Figure width and height in inches.
+    size : (float, float), optional
+        Figure width and height in inches; default :func:`auto_figsize` (the frame's aspect).
     valid : ndarray of bool, optional
         Validity mask of ``frame`` (True = valid).
     transform, crs_wkt : optional
         Georeference of the frame (pixel-corner affine transform and CRS WKT), for the
         lon/lat graticule; default from ``result_or_vectors`` or ``frame``.
     title : str, optional
-        Replaces the first title line (times and Δt).
-    invert : bool
-        White for low values (infrared convention: cold cloud tops bright).
+        Replaces the title line of times and Δt.
+    invert : bool, optional
+        White for low values (cold cloud tops bright). Default: on for GOES infrared and
+        water-vapour bands (ABI 7-16), off otherwise (visible bands, unknown frames).
     stretch : (float, float)
         Percentiles of the valid pixels mapped to black and white.
     graticule : bool
@@ -236,9 +272,9 @@ def quicklook(
     Raises
     ------
     DataError
-        matplotlib missing, no valid pixel, or the file cannot be written.
+        No valid pixel, or the file cannot be written.
     UsageError
-        Unsupported extension or style.
+        matplotlib missing (the plot extra), unsupported extension or style.
     """
     require_matplotlib()
     from matplotlib import colormaps
@@ -247,6 +283,7 @@ def quicklook(
     from matplotlib.figure import Figure
 
     from ..formats.atomic import atomic_path
+    from ..formats.goes_names import describe_goes, is_infrared
 
     fmt = plot_format(path)
     if fmt is None:
@@ -254,25 +291,12 @@ def quicklook(
     if style not in ("arrows", "barbs"):
         raise UsageError(f"--style {style}: use arrows or barbs")
     v = _as_vectors(result_or_vectors)
-    tr, wkt = v.transform, v.crs_wkt
-    info = getattr(frame, "info", None)
-    if info is not None:  # io.Frame
-        valid = frame.valid if valid is None else valid
-        tr = tr if tr is not None else info.transform
-        wkt = wkt if wkt is not None else info.crs_wkt
-        frame = frame.data
-    transform = transform if transform is not None else tr
-    crs_wkt = crs_wkt if crs_wkt is not None else wkt
-    img = np.asarray(frame, dtype=np.float64)
-    if img.ndim != 2:
-        raise DataError(f"the frame must be a 2-D array, got shape {img.shape}")
-    ok = np.isfinite(img) if valid is None else (np.asarray(valid, dtype=bool) & np.isfinite(img))
-    if not ok.any():
-        raise DataError("the frame has no valid pixel to draw")
+    img, ok, goes, transform, crs_wkt = _frame_image(v, frame, valid, transform, crs_wkt)
     rows, cols = img.shape
+    fit, size = size is None, size or auto_figsize((rows, cols))
+    invert = is_infrared(goes) if invert is None else invert
     lo, hi = np.percentile(img[ok], stretch)
-    if hi <= lo:
-        hi = lo + 1.0
+    hi = hi if hi > lo else lo + 1.0
 
     fig = Figure(figsize=size, dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
@@ -285,75 +309,36 @@ def quicklook(
         shade = np.dstack([np.full((rows, cols), c) for c in (0.15, 0.55, 1.0)] + [0.55 * np.nan_to_num(cloud)])
         ax.imshow(shade, extent=(-0.5, cols - 0.5, rows - 0.5, -0.5), interpolation="nearest")
 
-    sel = _thin(v, max(1, int(every))) & np.isfinite(v.dx) & np.isfinite(v.dy)
-    sel &= (v.row >= -0.5) & (v.row <= rows - 0.5) & (v.col >= -0.5) & (v.col <= cols - 0.5)
-    good = sel & (v.flag == 0)
-    bad = sel & (v.flag != 0)
-    mag = np.hypot(v.dx, v.dy)
+    good, bad, spacing = _selection(v, every, show_flagged, (rows, cols))
     in_ms = bool(np.isfinite(v.speed[good]).any())
-    colour = np.where(np.isfinite(v.speed), v.speed, np.nan) if in_ms else mag
-    unit = "m/s" if in_ms else "px"
-    gcols = np.unique(v.col[sel])
-    spacing = float(np.min(np.diff(gcols))) if gcols.size > 1 else max(rows, cols) / 20.0
-    ngood, ntotal = int((v.flag == 0).sum()), int(v.flag.size)
-    note = ""
-    mappable = None
+    colour = np.where(np.isfinite(v.speed), v.speed, np.nan) if in_ms else np.hypot(v.dx, v.dy)
     cvals = colour[good]
     vmax = float(np.nanpercentile(cvals, 98)) if np.isfinite(cvals).any() else 1.0
     norm = Normalize(vmin=0.0, vmax=vmax if vmax > 0 else 1.0)
-    vcmap = colormaps["plasma"]
     if style == "arrows":
-        med = float(np.median(mag[good])) if good.any() else float(np.median(mag[sel])) if sel.any() else 0.0
-        k = _nice_scale(0.8 * spacing / med) if med > 0 else 1.0
-        qkw = {"angles": "xy", "scale_units": "xy", "scale": 1.0 / k, "width": 0.0025, "headwidth": 4,
-               "headlength": 4.5, "headaxislength": 4}
-        if show_flagged and bad.any():
-            ax.quiver(v.col[bad], v.row[bad], v.dx[bad], v.dy[bad], color=(0.85, 0.85, 0.85, 0.45), **qkw)
-        if good.any():
-            mappable = ax.quiver(v.col[good], v.row[good], v.dx[good], v.dy[good], np.nan_to_num(colour[good]),
-                                 cmap=vcmap, norm=norm, **qkw)
-            ref = _nice_scale(2 * med) if med > 0 else 1.0
-            ax.quiverkey(mappable, 0.97, -0.07, ref, f"{ref:g} px" + (f" (arrows ×{k:g})" if k != 1 else ""),
-                         labelpos="W", coordinates="axes", fontproperties={"size": 7})
-        note = f"arrows: displacement ×{k:g}" if k != 1 else "arrows: displacement"
+        mappable, note = _draw_arrows(ax, v, good, bad, colour, norm, spacing, in_ms)
     else:
-        spacing_pt = spacing * (0.8 * min(size) * 72.0 / max(rows, cols))
-        length = float(np.clip(spacing_pt / 4.0, 3.0, 7.0))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ux, uy = np.where(mag > 0, v.dx / mag, 0.0), np.where(mag > 0, -v.dy / mag, 0.0)
-        amount = np.where(np.isfinite(v.speed), v.speed * KNOTS_PER_MS, 0.0) if in_ms else mag
-        incr = {"half": 5, "full": 10, "flag": 50} if in_ms else {"half": 0.5, "full": 1, "flag": 5}
-        bkw = {"length": length, "barb_increments": incr, "linewidth": 0.6, "pivot": "middle"}
-        if show_flagged and bad.any():
-            ax.barbs(v.col[bad], v.row[bad], (amount * ux)[bad], (amount * uy)[bad], color=(0.85, 0.85, 0.85, 0.45),
-                     **bkw)
-        if good.any():
-            mappable = ax.barbs(v.col[good], v.row[good], (amount * ux)[good], (amount * uy)[good],
-                                np.nan_to_num(colour[good]), cmap=vcmap, norm=norm, **bkw)
-        note = "barbs in knots" if in_ms else "barbs in px (half 0.5, full 1, flag 5)"
-    if mappable is not None:
-        cb = fig.colorbar(mappable, ax=ax, shrink=0.8, pad=0.02)
-        cb.set_label(f"speed, {unit}" if in_ms else "displacement, px", fontsize=8)
-        cb.ax.tick_params(labelsize=7)
-    ax.set_xlim(-0.5, cols - 0.5)
-    ax.set_ylim(rows - 0.5, -0.5)
-    drew = False
-    if graticule and crs_wkt and transform is not None:
-        drew = _graticule(ax, (rows, cols), transform, crs_wkt)
-    if not drew:
-        ax.set_xlabel("column, px", fontsize=8)
-        ax.set_ylabel("row, px", fontsize=8)
-        ax.tick_params(labelsize=7)
+        mappable, note = _draw_barbs(ax, v, good, bad, colour, norm, spacing, in_ms, size, (rows, cols))
+    cbar_ax = decorate(fig, ax, mappable, in_ms, (rows, cols), transform if graticule else None, crs_wkt)
+    ngood, ntotal = int((v.flag == 0).sum()), int(v.flag.size)
     shown = f"{ngood} good of {ntotal} vectors" + (f", every {every}" if every > 1 else "")
     shown += ", flagged faint" if show_flagged else ""
     shown += ", cloud probability blue" if cloud is not None else ""
-    ax.set_title(f"{_title(v, title)}\n{shown}; {note}", fontsize=9)
+    head = [describe_goes(goes)] if goes else []
+    ax.set_title("\n".join([*head, _title(v, title), f"{shown}; {note}"]), fontsize=10)
+    key = getattr(ax, "_cloudmotion_key", None)
+    if key is not None:  # room for the reference arrow: a second line under the x label
+        ax.set_xlabel(ax.get_xlabel() + "\n ")
+    if fit:
+        fit_to_frame(fig, ax, cbar_ax)
+    if key is not None:
+        place_key(fig, ax, key)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi)
 
 
 def plot_file(vectors: str, frame: str, output: str, *, pair: int = 1, style: str = "arrows", every: int = 1,
-              show_flagged: bool = False, dpi: float = 100.0, size: str = "8x8", invert: bool = False,
+              show_flagged: bool = False, dpi: float = 100.0, size: str | None = None, invert: bool | None = None,
               band: int | None = None, overwrite: bool = False, cloud: bool = False, cloud_model: str | None = None,
               cloud_mask: str | None = None) -> None:
     """The ``plot`` command as a library call: a vector file and its frame to a picture.
@@ -361,15 +346,15 @@ def plot_file(vectors: str, frame: str, output: str, *, pair: int = 1, style: st
     Parameters
     ----------
     vectors : str
-        CSV or GeoTIFF written by ``track`` or ``batch``.
+        CSV or GeoTIFF written by ``track`` or ``batch``, or ``-`` for CSV on standard input.
     frame : str
         The frame to draw (usually the pair's first).
     output : str
         ``.png``, ``.svg`` or ``.pdf``.
     pair : int
         Which pair of a multi-pair CSV (1-based).
-    size : str
-        ``WxH`` in inches or ``WxHpx``.
+    size : str, optional
+        ``WxH`` in inches or ``WxHpx``; default from the frame's aspect ratio.
     cloud, cloud_model, cloud_mask
         Shade the cloud probability (``cloud_model``, default ``auto``, or ``cloud_mask``).
     Other parameters as for :func:`quicklook`.
@@ -381,15 +366,16 @@ def plot_file(vectors: str, frame: str, output: str, *, pair: int = 1, style: st
 
     if plot_format(output) is None:
         raise UsageError(f"-o {output}: unknown picture format; use .png, .svg or .pdf")
-    figsize = parse_figsize(size, dpi)
+    figsize = parse_figsize(size, dpi) if size else None
     require_matplotlib()
     check_destinations([output], overwrite)
-    check_not_inputs([output], [vectors, frame])
+    check_not_inputs([output], [p for p in (vectors, frame) if p != "-"])
     info = open_frame(frame, band=band)
     pairs = read_vectors(vectors, frame_transform=info.transform)
+    name = "standard input" if vectors == "-" else vectors
     if pair > len(pairs):
-        raise UsageError(f"--pair {pair}: {vectors} holds {len(pairs)} pair(s)")
-    check_vectors_match(pairs[pair - 1], vectors, frame, shape=info.shape, transform=info.transform,
+        raise UsageError(f"--pair {pair}: {name} holds {len(pairs)} pair(s)")
+    check_vectors_match(pairs[pair - 1], name, frame, shape=info.shape, transform=info.transform,
                         crs_wkt=info.crs_wkt, time=info.time)
     shade = None
     image = read_frame(info)

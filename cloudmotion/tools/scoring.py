@@ -143,7 +143,7 @@ def score_file(vectors: str, truth: str) -> list[dict]:
     vector's feature started in frame 0 (:func:`sample_truth_after`).
     """
     from ..formats.vectors import check_vectors_match, read_vectors
-    from .synth import read_truth
+    from .truth import read_truth
 
     tdx, tdy, transform = read_truth(truth)
     rows = []
@@ -152,6 +152,12 @@ def score_file(vectors: str, truth: str) -> list[dict]:
         sx, sy = sample_truth_after(tdx, tdy, p.row, p.col, i - 1)
         rows.append({"pair": i, **score_vectors(p.dx, p.dy, p.flag, sx, sy)})
     return rows
+
+
+def scores_json(rows: list[dict], vectors: str, truth: str) -> dict:
+    """The figures of :func:`score_file` as one JSON shape, whatever the number of pairs:
+    ``{"vectors": ..., "truth": ..., "pairs": [{"pair": 1, ...}, ...]}``."""
+    return {"vectors": vectors, "truth": truth, "pairs": rows}
 
 
 def format_scores(rows: list[dict]) -> str:

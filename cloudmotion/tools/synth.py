@@ -14,9 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from ..errors import DataError, UsageError
+from ..errors import UsageError
 from ..formats.goes_names import goes_stamp
 from .synthetic import correlated_noise, uniform_field, vortex_shear_field, warp
+from .truth import (
+    read_truth,  # re-exported: truth.tif is written here and read by score
+)
 
 __all__ = [
     "GOES16_WKT",
@@ -257,9 +260,11 @@ def noise_base(shape: tuple[int, int], corr_length: float, *, seed: int = 0) -> 
     return 60.0 + 20.0 * correlated_noise(shape, corr_length, seed=seed)
 
 
-def frame_names(times: list[datetime], prefix: str = "synth") -> list[str]:
-    """File names ``{prefix}_s{YYYYJJJHHMMSSt}.tif``; cloudmotion reads the time from the name."""
-    return [f"{prefix}_s{goes_stamp(t)}.tif" for t in times]
+def frame_names(times: list[datetime], prefix: str = "synth", goes: dict | None = None) -> list[str]:
+    """Short GOES names ``{prefix}_G16_F_C13_s{YYYYJJJHHMMSSt}.tif`` (satellite, sector and band of
+    ``goes``, by default those of the GOES-16-like grid), which track times and batch groups."""
+    g = goes or {"satellite": "G16", "sector": "F", "band": 13}
+    return [f"{prefix}_{g['satellite']}_{g['sector']}_C{g['band'] or 13:02d}_s{goes_stamp(t)}.tif" for t in times]
 
 
 def _verifier(path: str, count: int, shape: tuple[int, int]):
@@ -272,7 +277,7 @@ def _verifier(path: str, count: int, shape: tuple[int, int]):
 
 
 def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix: str = "synth",
-                   tags: dict | None = None) -> list[str]:
+                   tags: dict | None = None, goes: dict | None = None) -> list[str]:
     """Write the frames and ``truth.tif`` into ``outdir``, each atomically.
 
     Frames are float32 GeoTIFF, NoData NaN, deflate, with ``TIFFTAG_DATETIME`` and a
@@ -302,7 +307,7 @@ def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix:
     if max(rows, cols) > 256:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
     paths = []
-    for name, frame, t in zip(frame_names(seq.times, prefix), seq.frames, seq.times, strict=True):
+    for name, frame, t in zip(frame_names(seq.times, prefix, goes), seq.frames, seq.times, strict=True):
         path = os.path.join(outdir, name)
         with atomic_path(path, _verifier(path, 1, (rows, cols))) as tmp, capture_write_errors(path), \
                 rasterio.open(tmp, "w", count=1, **profile) as ds:
@@ -323,46 +328,6 @@ def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix:
                        SOFTWARE="cloudmotion synth")
     paths.append(path)
     return paths
-
-
-def read_truth(path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, ...] | None]:
-    """Read a truth GeoTIFF: bands ``dx`` and ``dy`` (or bands 1 and 2).
-
-    Returns
-    -------
-    dx, dy : ndarray of float64, shape (rows, cols)
-        True displacement per frame step, px.
-    transform : tuple of 6 floats or None
-        The grid's pixel-corner transform (None without a georeference).
-
-    Raises
-    ------
-    DataError
-        Missing or unreadable file, or fewer than two bands.
-    """
-    import warnings
-
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioError
-
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as ds:
-                if ds.count < 2:
-                    raise DataError(f"{path}: a truth grid needs two bands, dx and dy; it has {ds.count}")
-                names = list(ds.descriptions)
-                ix = names.index("dx") + 1 if "dx" in names else 1
-                iy = names.index("dy") + 1 if "dy" in names else 2
-                dx = ds.read(ix, masked=True).astype(np.float64).filled(np.nan)
-                dy = ds.read(iy, masked=True).astype(np.float64).filled(np.nan)
-                georef = ds.crs is not None or not ds.transform.is_identity
-                transform = tuple(ds.transform)[:6] if georef else None
-    except RasterioError as exc:
-        raise DataError(f"{path}: cannot read as a raster ({exc})") from exc
-    return dx, dy, transform
 
 
 def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.5", from_frame: str | None = None,
@@ -408,9 +373,10 @@ def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.
         tags = as_tags(info.calibration)  # issue 17: frames derived from L1b can be calibrated too
         if tags and info.unit:
             tags["units"] = info.unit
+        goes = info.goes
     else:
         rows, cols = parse_size(size)
-        base, valid, crs, start = noise_base((rows, cols), corr_length, seed=seed), None, GOES16_WKT, None
+        base, valid, crs, start, goes = noise_base((rows, cols), corr_length, seed=seed), None, GOES16_WKT, None, None
         tags = {}
         transform = (PIXEL_M, 0.0, -cols / 2 * PIXEL_M, 0.0, -PIXEL_M, rows / 2 * PIXEL_M)
     start = start or DEFAULT_START
@@ -419,7 +385,7 @@ def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.
     prepare_folder(outdir, "OUTDIR ")
     seq = make_sequence(np.asarray(base, dtype=np.float64), dx, dy, nframes=nframes, start=start,
                         interval=interval, transform=transform, crs_wkt=crs, valid=valid, noise=noise, seed=seed)
-    names = [*frame_names(seq.times), "truth.tif"]
+    names = [*frame_names(seq.times, goes=goes), "truth.tif"]
     check_destinations([os.path.join(outdir, n) for n in names], overwrite)
     check_not_inputs([os.path.join(outdir, n) for n in names], [from_frame] if from_frame else [])
-    return write_sequence(seq, outdir, motion=motion, tags=tags)
+    return write_sequence(seq, outdir, motion=motion, tags=tags, goes=goes)
