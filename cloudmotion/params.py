@@ -123,10 +123,10 @@ class TrackParams:
     max_vectors: int = _spec(2_000_000, "int", "Largest grid accepted (about 1 kB per vector).", cli=False,
                              rule=_int_at_least(1))
     # issue 16: pre-filters for uneven light
-    bandpass: tuple[float, float] | None = _spec(None, "range", "Difference-of-Gaussians band-pass LOW HIGH by "
+    bandpass: tuple[float, float] | None = _spec(None, "range", "Difference-of-Gaussians band-pass LOW,HIGH by "
                                                  "normalised convolution, NoData-safe, in place of --sigma: for "
                                                  "illumination ramps and terminator shading.", unit="px",
-                                                 rule=_bandpass, metavar="LOW HIGH")
+                                                 rule=_bandpass, metavar="LOW,HIGH", sep=",")
     equalize: str = _spec("none", "str", "Local contrast equalisation over valid pixels, in float, before the "
                           "pre-filter.", rule=_choice(_EQUALIZE), choices=_EQUALIZE)
     # issue 18: cloud targets
@@ -294,6 +294,11 @@ def _coerce(name: str, spec: Spec, value: Any) -> Any:
     if spec.kind == "duration" and isinstance(value, str):
         seconds = parse_duration(value)
         return value if seconds is None else seconds
+    if spec.kind == "range" and spec.sep and isinstance(value, str) and value.count(spec.sep) == 1:
+        try:
+            value = tuple(float(x) for x in value.split(spec.sep))
+        except ValueError:
+            return value  # not two numbers: the type check names the setting
     if spec.kind == "range" and isinstance(value, list | tuple) and len(value) == 2:
         return tuple(float(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in value)
     return value

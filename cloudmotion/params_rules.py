@@ -55,6 +55,9 @@ class Spec:
     deprecated : bool
         An old name kept so existing configs and cron jobs load: it warns (a
         ``FutureWarning``) and maps onto its replacement.
+    sep : str or None
+        For a ``range``: the two values are one word joined by this (``--bandpass 0.7,8``)
+        instead of two words (``--valid-range 200 320``); a TOML list works either way.
     scope : str or None
         ``"batch"`` for a setting only ``batch`` has (an option of ``batch`` only, its own
         README table); None for the shared tracker and reading settings.
@@ -71,6 +74,7 @@ class Spec:
     choices: Callable[[], list[str]] | None = None
     deprecated: bool = False
     scope: str | None = None
+    sep: str | None = None
 
 
 DEFAULT_MAX_ERROR = 0.3

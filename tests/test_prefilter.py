@@ -143,12 +143,15 @@ def test_track_and_batch_take_the_options(tmp_path, radiance, run):
     a, b, _, _ = _ramp_case(radiance, 10.0)
     fa = write_frame(tmp_path / f"{t0(0):%Y%m%d%H%M}_vis.tif", a, time=t0(0))
     fb = write_frame(tmp_path / f"{t0(10):%Y%m%d%H%M}_vis.tif", b, time=t0(10))
-    code, out, err = run("track", fa, fb, "--bandpass", "0.7", "8", "--equalize", "clahe", "-q")
+    code, out, err = run("track", fa, fb, "--bandpass", "0.7,8", "--equalize", "clahe", "-q")
     assert code == 0, err
     assert len(out.splitlines()) > 100
-    code, _, err = run("track", fa, fb, "--bandpass", "8", "0.7")
+    code, _, err = run("track", fa, fb, "--bandpass", "8,0.7")
     assert code == 2
     one_line_error(err, "bandpass", "LOW < HIGH")
+    code, _, err = run("track", fa, fb, "--bandpass", "0.7")
+    assert code == 2
+    one_line_error(err, "--bandpass", "must be a pair")
     code, _, err = run("track", fa, fb, "--equalize", "histeq")
     assert code == 2 and "equalize" in err
     code, _, err = run("batch", fa, fb, "-o", tmp_path / "out", "--config", "visible", "--name-pattern",

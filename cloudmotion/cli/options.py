@@ -27,6 +27,8 @@ def _option(name: str, spec: params.Spec, default) -> Callable:
     kw: dict = {"help": _help(name, spec, default), "default": None}
     if spec.kind == "bool":
         return click.option(f"{opt}/--no-{opt[2:]}", name, **kw)
+    if spec.kind == "range" and spec.sep:
+        return click.option(opt, name, type=str, metavar=spec.metavar or f"MIN{spec.sep}MAX", **kw)
     if spec.kind == "range":
         return click.option(opt, name, type=(float, float), metavar=spec.metavar or "MIN MAX", **kw)
     typ = {"int": int, "float": float, "str": str, "duration": str}[spec.kind]
