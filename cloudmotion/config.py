@@ -41,7 +41,8 @@ def preset_names() -> list[str]:
 
 
 def _read_toml(spec: str) -> tuple[str, dict]:
-    if os.path.sep in spec or spec.endswith(".toml") or os.path.exists(spec):
+    # a bare preset name is the shipped preset, whatever the current folder holds ("works anywhere")
+    if os.path.sep in spec or spec.endswith(".toml") or (os.path.exists(spec) and spec not in preset_names()):
         try:
             with open(spec, "rb") as fh:
                 data = fh.read(MAX_CONFIG_BYTES + 1)

@@ -220,7 +220,7 @@ class Settings:
     name_pattern: str | None = _spec(None, "str", "Frame times (and batch sequences) from file names with strftime "
                                      "fields %Y %y %m %d %j %H %M %S %f, e.g. '%Y%m%d%H%M_radar.tif'; a * names "
                                      "one sequence per matched text.", rule=_name_pattern, metavar="PATTERN")
-    format: str = _spec("csv", "str", "Output formats, one file per pair each: csv, tif, geojson, nc (as for track -o).",
+    format: str = _spec("csv", "str", "Output formats, one file per pair each: csv, tif, geojson, nc, dmw.nc (as for track -o).",
                         rule=_formats, metavar="FMT[,FMT...]", scope="batch")
     template: str | None = _spec(None, "str", "Output names inside OUTDIR: {sequence}, {time_a:STRFTIME}, "
                                  "{time_b:STRFTIME}, {ext}.", metavar="TEMPLATE", scope="batch",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import os
 
 import numpy as np
@@ -263,3 +264,14 @@ def test_plot_shades_the_cloud_probability(moving, tmp_path, run):
     h, w = bluer.shape
     assert bluer[h // 3: 2 * h // 3, w // 6: w // 3].mean() > 0.2  # over the cloud: shaded blue
     assert abs(bluer[h // 3: 2 * h // 3, int(0.65 * w): int(0.8 * w)].mean()) < 0.05  # over the ground: not
+
+
+def test_info_fits_the_cloud_model_on_the_values_track_uses(run):
+    from conftest import SAMPLE_NC
+
+    code, out, err = run("info", SAMPLE_NC, "--cloud-model", "auto", "--json")
+    assert code == 0, err
+    facts = json.loads(out)["frames"][0]
+    assert facts["unit"] == "K"
+    means = [k["mean"][0] for k in facts["cloud"]["components"]]
+    assert all(150 < m < 350 for m in means), means  # brightness temperatures, not radiances (~60-110)

@@ -133,3 +133,19 @@ def test_help_starts_without_heavy_imports():
             "heavy = {'cv2', 'scipy', 'rasterio', 'pyproj', 'numpy'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_a_preset_name_is_the_shipped_preset_whatever_the_folder_holds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "amv").mkdir()  # as `synth amv` leaves one
+    (tmp_path / "fast").write_text("junk = 1\n")
+    assert resolve_settings({}, "amv").params.targets == "clouds"
+    assert resolve_settings({}, "fast").params.refine is False
+    with pytest.raises(UsageError, match="unknown key 'junk'"):
+        resolve_settings({}, "./fast")  # a path is a path
+
+
+def test_every_geotiff_band_has_a_unit():
+    from cloudmotion.formats.geotiff import BAND_UNITS, GEOTIFF_BANDS
+
+    assert set(BAND_UNITS) == set(GEOTIFF_BANDS)

@@ -16,7 +16,7 @@ GEOTIFF_BANDS = {c.name: c.description for c in COLUMNS if c.grid}
 """GeoTIFF band names and descriptions, in band order."""
 
 BAND_UNITS = {"dx": "px", "dy": "px", "u": "m/s", "v": "m/s", "speed": "m/s", "direction": "degree", "corr": "1",
-              "quality": "1", "flag": "1", "ee": "px", "ee_speed": "m/s"}
+              "quality": "1", "flag": "1", "ee": "px", "ee_speed": "m/s", "cloud_fraction": "1"}
 """Each band's unit (GDAL band unit type); "1" for dimensionless quantities."""
 
 

@@ -49,7 +49,7 @@ def parse_outputs(outputs: Sequence[str], npairs: int) -> list[Output]:
     for path in outputs or ("-",):
         kind = writer_name_for(path)
         if kind is None:
-            raise UsageError(f"-o {path}: unknown output format; use .csv, .tif, .tiff, .geojson or .nc, "
+            raise UsageError(f"-o {path}: unknown output format; use .csv, .tif, .tiff, .geojson, .nc or .dmw.nc, "
                              "or - for CSV on stdout")
         out = Output(path, kind)
         check_fields(path, ("pair", "time_a", "time_b"), "-o", "use {pair}, {time_a:...}, {time_b:...}")

@@ -356,10 +356,12 @@ def describe(frames: Sequence[str], *, band: int | None = None, nodata: float | 
     """
     facts = [frame_facts(p, band=band, nodata=nodata, wkt=wkt, channels=channels) for p in frames]
     if cloud_model is not None or cloud_mask is not None:
+        from ..formats.calibration import resolve
         from ..formats.clouds import cloud_facts, make_cloud_source
 
         source = make_cloud_source(cloud_model, cloud_mask, lambda i: read_frame(i, nodata=nodata))
         for f, p in zip(facts, frames, strict=True):
-            f["cloud"] = cloud_facts(read_frame(open_frame(p, band=band, channels=channels), nodata=nodata), source)
+            info = resolve(open_frame(p, band=band, channels=channels))  # the values track fits on (K for L1b IR)
+            f["cloud"] = cloud_facts(read_frame(info, nodata=nodata), source)
     seq = sequence_facts([open_frame(p, band=band, channels=channels) for p in frames]) if len(frames) > 1 else None
     return facts, seq
