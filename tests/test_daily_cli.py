@@ -73,6 +73,9 @@ def test_one_error_prefix_for_usage_errors(run):
     code, _, err = run("track", SAMPLE[0], SAMPLE[1], "--no-such-option")
     assert code == 2
     one_line_error(err, "cloudmotion: error: No such option", "--no-such-option", "(see cloudmotion track --help)")
+    code, _, err = run("track", SAMPLE[0], SAMPLE[1], "--window")  # a missing value names the command's help too
+    assert code == 2
+    one_line_error(err, "cloudmotion: error:", "'--window' requires an argument", "(see cloudmotion track --help)")
     code, _, err = run("no-such-command")
     assert code == 2 and err.startswith("cloudmotion: error: ")
 

@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
         return 2
     except click.UsageError as exc:  # one prefix for every error; the command's help is named
-        hint = f" (see cloudmotion {exc.ctx.info_name} --help)" if exc.ctx and exc.ctx.parent else \
-            " (see cloudmotion --help)"
+        name = exc.ctx.info_name if exc.ctx and exc.ctx.parent else next((a for a in args if a in COMMANDS), None)
+        hint = f" (see cloudmotion {name} --help)" if name else " (see cloudmotion --help)"
         click.echo(f"cloudmotion: error: {' '.join(exc.format_message().split())}{hint}", err=True)
         return 2
     except CloudmotionError as exc:
