@@ -18,6 +18,7 @@ from ..durations import parse_duration as _parse
 from ..errors import UsageError
 from ..formats.safety import InputSet, check_not_inputs, output_complete
 from ..formats.templates import check_fields
+from ..formats.times import format_iso
 from ..formats.writers import writer_name_for as output_kind
 from ..registry import WRITER_SUFFIXES
 from .frames import (
@@ -205,8 +206,7 @@ def _human(seconds: float) -> str:
 
 def iso(t: datetime) -> str:
     """ISO 8601 UTC with a ``Z``, tenths of a second when there are any (as in the CSV)."""
-    s = f"{t:%Y-%m-%dT%H:%M:%S}"
-    return s + (f".{t.microsecond // 100000}" if t.microsecond else "") + "Z"
+    return format_iso(t)
 
 
 def _segments(frames: list[FrameRef], max_gap: float | None) -> tuple[list[list[FrameRef]], list[tuple]]:

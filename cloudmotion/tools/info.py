@@ -15,18 +15,14 @@ import numpy as np
 from ..errors import DataError
 from ..formats.raster import FrameInfo, check_compatible, metadata_nodata
 from ..formats.readers import open_frame, read_frame
+from ..formats.times import format_iso
 from ..plateau import find_plateaus, plateau_warning
 
 __all__ = ["format_facts", "format_sequence", "frame_facts", "sequence_facts"]
 
 
 def _iso(t) -> str | None:
-    if t is None:
-        return None
-    s = t.strftime("%Y-%m-%dT%H:%M:%S")
-    if t.microsecond:
-        s += f".{t.microsecond // 100000}"
-    return s + "Z"
+    return format_iso(t) or None
 
 
 def _num(v) -> float | None:
