@@ -160,40 +160,10 @@ def lucas_kanade_numpy(
 ) -> RefineResult:
     """Vectorised numpy Lucas-Kanade: the first release's path, kept as the reference.
 
-    Same parameters and result as :func:`lucas_kanade`, which runs compiled kernels and
-    agrees with this one to rounding (0.0002 px RMS on the CONUS benchmark pair).
-
-    Parameters
-    ----------
-    a, b : ndarray, shape (rows, cols)
-        Pre-filtered frames A and B (same shape), 0 where invalid.
-    grads : (gy, gx, gmask)
-        :func:`frame_gradients` of ``a``.
-    mask_a, mask_b : ndarray of bool
-        Validity of A and B.
-    rows, cols : ndarray of int, shape (N,)
-        Top-left pixel of each template in A.
-    window : int
-        Template size in pixels.
-    dx0, dy0 : ndarray of float, shape (N,)
-        Starting displacement in pixels (e.g. the correlation peak); NaN entries are
-        returned as NaN and marked failed.
-    max_iter : int
-        Iteration cap.
-    tol : float
-        Convergence tolerance on the update length, pixels.
-    max_move : float
-        A result further than this from the start (pixels) is rejected.
-    min_eig : float
-        Smallest accepted unit-free structure-tensor eigenvalue (see ``RefineResult``).
-    interpolation : {"bicubic", "bilinear"}
-        Kernel used to warp B.
-    chunk : int
-        Windows processed at once (bounds memory).
-
-    Returns
-    -------
-    RefineResult
+    Same parameters and result as :func:`cloudmotion.refine.lucas_kanade` (see there),
+    which runs compiled kernels and agrees with this one to rounding (0.0002 px RMS on
+    the CONUS benchmark pair), except that ``chunk`` (windows processed at once) bounds
+    this path's memory.
     """
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"unknown interpolation {interpolation!r}; choose from {INTERPOLATIONS}")

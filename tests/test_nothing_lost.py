@@ -78,20 +78,26 @@ def series(folder, radiance, n=3):
 # 1. a full disk: for real on a small tmpfs (as root), and simulated
 
 
-@pytest.fixture
-def tiny_fs(tmp_path):
-    """A 256 KiB tmpfs, nearly full; skipped unless root and mount works."""
+@contextlib.contextmanager
+def mounted_tmpfs(mnt, options: str):
+    """A tmpfs mounted at ``mnt`` with ``options`` (``size=256k``, ``ro``); skipped unless root and mount works."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    mnt = tmp_path / "tiny"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)],
                       check=False, capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
     try:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False, capture_output=True)
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 256 KiB tmpfs, nearly full; skipped unless root and mount works."""
+    with mounted_tmpfs(tmp_path / "tiny", "size=256k") as mnt:
+        yield mnt
 
 
 def fill_up(mnt, keep=0):
@@ -541,19 +547,10 @@ def test_synth_into_a_file_or_unwritable_folder(tmp_path, run, monkeypatch):
 
 @pytest.mark.parametrize("sub", ["", "new/deeper"])
 def test_synth_into_a_read_only_file_system_for_real(tmp_path, run, sub):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mnt = tmp_path / "ro"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", str(mnt)],
-                      check=False, capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with mounted_tmpfs(tmp_path / "ro", "size=64k,ro") as mnt:
         code, _, err = run("synth", mnt / sub, "--size", "64x64")
         assert code == 1
         one_line_error(err, "OUTDIR", "Read-only file system")
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False, capture_output=True)
 
 
 def test_overflowing_synth_motion_is_one_line(tmp_path, run_fd):

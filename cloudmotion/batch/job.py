@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..errors import UsageError, sigterm_raises
+from ..formats.times import format_iso
 from ..params import Settings
 from . import frames, manifest
 from . import plan as planning
@@ -68,8 +69,8 @@ def _drop_unchanged_failures(plan, history: History, retry: bool) -> list[dict]:
     for task in plan.tasks:
         pairs = []
         for k, outs in task.pairs:
-            probe = {"sequence": task.sequence, "time_a": planning.iso(task.times[k]),
-                     "time_b": planning.iso(task.times[k + 1])}
+            probe = {"sequence": task.sequence, "time_a": format_iso(task.times[k]),
+                     "time_b": format_iso(task.times[k + 1])}
             if (old := history.unchanged_failure(probe)) is not None:
                 left.append(old)
             else:

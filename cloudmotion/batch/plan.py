@@ -44,7 +44,6 @@ __all__ = [
     "gap_warning",
     "goes_identity",
     "group_frames",
-    "iso",
     "parse_duration",
     "parse_formats",
     "plan_batch",
@@ -204,11 +203,6 @@ def _human(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-def iso(t: datetime) -> str:
-    """ISO 8601 UTC with a ``Z``, tenths of a second when there are any (as in the CSV)."""
-    return format_iso(t)
-
-
 def _segments(frames: list[FrameRef], max_gap: float | None) -> tuple[list[list[FrameRef]], list[tuple]]:
     """Split a time-sorted sequence where consecutive frames are more than ``max_gap`` s apart."""
     segments, gaps = [[frames[0]]], []
@@ -239,7 +233,7 @@ def _task_spans(nframes: int, triplets: bool) -> list[tuple[int, int, tuple[int,
 
 
 def _skipped_record(seq: str, a: FrameRef, b: FrameRef, reason: str, run: str | None) -> dict:
-    return {"run": run, "sequence": seq, "time_a": iso(a.time), "time_b": iso(b.time), "inputs": [a.path, b.path],
+    return {"run": run, "sequence": seq, "time_a": format_iso(a.time), "time_b": format_iso(b.time), "inputs": [a.path, b.path],
             "outputs": [], "status": "skipped", "vectors": None, "good": None, "good_fraction": None,
             "duration": 0.0, "error": reason}
 

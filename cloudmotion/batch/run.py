@@ -20,10 +20,11 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
 from ..errors import CloudmotionError, DataError, Terminated, UsageError, missing_extra
+from ..formats.times import format_iso
 from ..params import Settings
 from ..pipeline import open_frames, pair_steps, track_frames, write_result
 from .history import input_stats
-from .plan import Task, iso
+from .plan import Task
 
 # running one task (in this process, a local worker process or a Dask worker)
 
@@ -42,7 +43,7 @@ def _record(task: Task, k: int, outs: Sequence[str], status: str, *, duration: f
         vectors = int(result.n)
         good = int(result.good.sum())
         fraction = round(good / vectors, 4) if vectors else None
-    rec = {"run": run, "sequence": task.sequence, "time_a": iso(task.times[k]), "time_b": iso(task.times[k + 1]),
+    rec = {"run": run, "sequence": task.sequence, "time_a": format_iso(task.times[k]), "time_b": format_iso(task.times[k + 1]),
            "inputs": [task.frames[k], task.frames[k + 1]], "outputs": list(outs), "status": status,
            "vectors": vectors, "good": good, "good_fraction": fraction, "duration": round(duration, 3),
            "error": error}
