@@ -27,7 +27,7 @@ def check_conventions() -> list[str]:
     library grid (``make_grid``) the harness uses for the scikit-image and DIS peers.
     Returns lines for the report.
     """
-    from cloudmotion.tools.synthetic import uniform_field, warp
+    from cloudmotion.tools.known_motion import uniform_field, warp
 
     # real texture: phase correlation of untapered tiles locks to 0 on smooth noise
     a = sample_frame()[:256, :256]

@@ -4,7 +4,7 @@
 
 Times the pure stages over the 32 px / 16 px grid of the GOES-16 band-16 CONUS frame
 (1500 x 2500, calibrated to brightness temperature): EBBT ctt per template
-(:func:`cloudmotion.cloudtop.cold_share_mean`), height assignment and parallax correction of
+(:func:`cloudmotion.amv.cloudtop.cold_share_mean`), height assignment and parallax correction of
 origins; medians of 5 runs. Then the cross-checks the tests pin: pressure of the standard
 atmosphere against hydrostatic integration, parallax against a line-of-sight march.
 """
@@ -37,13 +37,13 @@ def main() -> None:
     sys.path.insert(0, os.path.join(HERE, "..", "tests"))
     from test_amv import _independent_parallax, _standard_by_integration
 
-    from cloudmotion.cloudtop import cold_share_mean
+    from cloudmotion.amv.cloudtop import cold_share_mean
+    from cloudmotion.amv.height import assign_height, us_standard_1976
+    from cloudmotion.amv.parallax import Satellite, correct_parallax, satellite_from_crs
     from cloudmotion.formats.calibration import resolve
     from cloudmotion.formats.readers import open_frame, read_frame
     from cloudmotion.geo import geolocate
     from cloudmotion.grid import make_grid
-    from cloudmotion.height import assign_height, us_standard_1976
-    from cloudmotion.parallax import Satellite, correct_parallax, satellite_from_crs
 
     info = resolve(open_frame(CONUS))
     frame = read_frame(info)

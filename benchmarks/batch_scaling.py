@@ -30,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def make_frames(folder: str, n: int) -> list[str]:
     """Write ``n`` GOES-named frames of the first sample frame moving 1.2 px east, 0.4 px north per frame."""
-    from cloudmotion.tools.synthetic import uniform_field, warp
+    from cloudmotion.tools.known_motion import uniform_field, warp
 
     sample = min(glob.glob(os.path.join(ROOT, "sample_data", "*.tif")))
     with rasterio.open(sample) as ds:

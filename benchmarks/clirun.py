@@ -163,7 +163,7 @@ def conus_runs(res: CliResults, conus, conus_path: Path | None, work: Path, quic
 
 def _shifted_pair(side: int, seed: int, work: Path, stem: str) -> tuple[np.ndarray, np.ndarray, str, str]:
     """Correlated noise and its exact Fourier shift by :data:`SHIFT`, and the two GeoTIFFs written."""
-    from cloudmotion.tools.synthetic import correlated_noise
+    from cloudmotion.tools.known_motion import correlated_noise
 
     a = correlated_noise((side, side), 2.0, seed=seed)
     b = fourier_shift(a, *SHIFT)

@@ -1,4 +1,4 @@
-"""Per-pixel cloud probability (issue 18): cloudmotion.cloudprob against scikit-learn's
+"""Per-pixel cloud probability (issue 18): cloudmotion.amv.cloudprob against scikit-learn's
 ``GaussianMixture.score_samples`` on the same model, on a full-disk 5424 x 5424 x 3 image.
 
 scikit-learn is a benchmark-only dependency, never a runtime or test one::
@@ -9,7 +9,7 @@ scikit-learn is a benchmark-only dependency, never a runtime or test one::
 The image: three channels of brightness temperature (K, far from zero: 200-300 K) made
 from the real sample frame, tiled to the full disk and transformed per channel, stored as
 float32 as the readers return it. The model: 3 diagonal components fitted on the image by
-``--cloud-model auto`` (cloudmotion.cloudfit). Both scorers work chunk by chunk, so memory
+``--cloud-model auto`` (cloudmotion.amv.cloudfit). Both scorers work chunk by chunk, so memory
 stays bounded: cloudmotion with its default chunk, scikit-learn on chunks of 2**20 pixels
 cast to float64 (its most precise path; float32 input keeps float32 in scikit-learn's
 expanded quadratic form, whose error is also reported). Timings are medians of
@@ -33,8 +33,8 @@ import rasterio
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from cloudmotion.cloudfit import auto_model
-from cloudmotion.cloudprob import CHUNK_PIXELS, score
+from cloudmotion.amv.cloudfit import auto_model
+from cloudmotion.amv.cloudprob import CHUNK_PIXELS, score
 
 SAMPLE = HERE.parent / "sample_data" / "G17_M1_C13_s20193002000275.tif"
 SK_CHUNK = 1 << 20
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> str:
         "",
         "| scorer | chunk, px | time, s | Mpx/s | ratio |",
         "|---|---|---|---|---|",
-        (f"| cloudmotion.cloudprob.score (log-density + cloud posterior) | {CHUNK_PIXELS:,} | {t_ours:.2f} | "
+        (f"| cloudmotion.amv.cloudprob.score (log-density + cloud posterior) | {CHUNK_PIXELS:,} | {t_ours:.2f} | "
         f"{px / t_ours / 1e6:.1f} | 1 |"),
         (f"| scikit-learn GaussianMixture.score_samples (float64 input) | {SK_CHUNK:,} | {t_sk:.2f} | "
         f"{px / t_sk / 1e6:.1f} | {t_sk / t_ours:.2f} x slower |"),

@@ -1,6 +1,6 @@
 """Frames and known motion: textures, fields, warps, noise, injected faults, GOES frames, GeoTIFFs.
 
-The textures, fields and the warp come from :mod:`cloudmotion.tools.synthetic`, the
+The textures, fields and the warp come from :mod:`cloudmotion.tools.known_motion`, the
 GOES-16 fixed grid from :mod:`cloudmotion.tools.synth`. Frames are read here in float64
 with rasterio (band 1, scale and offset applied) rather than with the package's reader,
 which stores float32: the accuracy pairs keep the precision of the source.
@@ -82,7 +82,7 @@ def conus_valid_crop(conus: tuple[np.ndarray, np.ndarray, dict]) -> tuple[slice,
 
 def make_textures(quick: bool, conus) -> list[Texture]:
     """Frames A of the accuracy pairs: two correlated-noise textures and real radiance."""
-    from cloudmotion.tools.synthetic import correlated_noise
+    from cloudmotion.tools.known_motion import correlated_noise
 
     n = 256 if quick else 512
     out = [Texture("noise, corr 1.5 px", correlated_noise((n, n), 1.5, seed=11), False)]
@@ -104,7 +104,7 @@ def vortex(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 
     The same gradients on every frame size, as in the test suite's 500 x 500 case.
     """
-    from cloudmotion.tools.synthetic import vortex_shear_field
+    from cloudmotion.tools.known_motion import vortex_shear_field
 
     shear = SHEAR_GRADIENT * shape[0] / 2.0
     return vortex_shear_field(shape, strength=4.0, radius=VORTEX_RADIUS, shear=shear, drift=(1.0, -0.5))
@@ -117,7 +117,7 @@ def vortex_motion(shape: tuple[int, int], label: str = "vortex+shear") -> Motion
 
 def make_motions(shape: tuple[int, int], quick: bool) -> list[Motion]:
     """Fractional sweep dx = 1 + f, dy = -(2 + f); large shifts; vortex plus shear."""
-    from cloudmotion.tools.synthetic import uniform_field
+    from cloudmotion.tools.known_motion import uniform_field
 
     out = []
     for f in FRACTIONS:
@@ -130,7 +130,7 @@ def make_motions(shape: tuple[int, int], quick: bool) -> list[Motion]:
 
 def warp_pair(image: np.ndarray, motion: Motion) -> np.ndarray:
     """Frame B from A and a known field (one fixed-point iteration is exact when uniform)."""
-    from cloudmotion.tools.synthetic import warp
+    from cloudmotion.tools.known_motion import warp
 
     return warp(image, motion.dx, motion.dy, iterations=1 if motion.uniform else 8)
 
@@ -143,8 +143,8 @@ def warp_masked(image: np.ndarray, valid: np.ndarray, motion: Motion) -> np.ndar
 
 
 def add_noise(a: np.ndarray, b: np.ndarray, level: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`cloudmotion.tools.synthetic.add_noise` (imported late: threads are set up first)."""
-    from cloudmotion.tools.synthetic import add_noise as library_add_noise
+    """:func:`cloudmotion.tools.known_motion.add_noise` (imported late: threads are set up first)."""
+    from cloudmotion.tools.known_motion import add_noise as library_add_noise
 
     return library_add_noise(a, b, level, seed)
 
@@ -163,7 +163,7 @@ def fault_cases(img: np.ndarray) -> dict:
     Unrelated correlated-noise patches pasted into B, a NaN stripe in B, flat blocks at
     the same place in both frames, 3 % noise, and all four together.
     """
-    from cloudmotion.tools.synthetic import correlated_noise
+    from cloudmotion.tools.known_motion import correlated_noise
 
     shape = img.shape
     rng = np.random.default_rng(99)

@@ -38,8 +38,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 from cloudmotion import Flag, track_pair
-from cloudmotion.tools.synthetic import add_noise as noisy
-from cloudmotion.tools.synthetic import uniform_field, vortex_shear_field, warp
+from cloudmotion.tools.known_motion import add_noise as noisy
+from cloudmotion.tools.known_motion import uniform_field, vortex_shear_field, warp
 
 NOISES = (0.0, 0.01, 0.02, 0.04)
 GROSS = int(Flag.NODATA | Flag.PEAK_AT_BORDER | Flag.REFINE_FAILED | Flag.MEDIAN_OUTLIER | Flag.STATIC)
@@ -227,7 +227,7 @@ def main() -> None:
     ap.add_argument("--baseline", help="source tree of the previous release, for the RMS comparison")
     ap.add_argument("--json", help="also write the figures as JSON here")
     args = ap.parse_args()
-    from cloudmotion.params import DEFAULT_MAX_ERROR
+    from cloudmotion.settings.params import DEFAULT_MAX_ERROR
 
     t_start = time.perf_counter()
     cases = run_cases()

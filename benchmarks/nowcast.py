@@ -61,7 +61,7 @@ def fourier_shift(a: np.ndarray, dx: float, dy: float) -> np.ndarray:
 
 
 def uniform() -> list[str]:
-    from cloudmotion.extrapolate import extrapolate
+    from cloudmotion.nowcast.extrapolate import extrapolate
 
     with rasterio.open(SAMPLE) as ds:
         img = ndimage.gaussian_filter(ds.read(1).astype(np.float64), 1.0)
@@ -77,9 +77,9 @@ def uniform() -> list[str]:
 
 
 def speed(repeats: int = 5) -> list[str]:
-    from cloudmotion.dense_flow import dense_flow
-    from cloudmotion.extrapolate import extrapolate, trace_spacing
-    from cloudmotion.tools.synthetic import correlated_noise
+    from cloudmotion.nowcast.dense_flow import dense_flow
+    from cloudmotion.nowcast.extrapolate import extrapolate, trace_spacing
+    from cloudmotion.tools.known_motion import correlated_noise
 
     shape = (1500, 2500)
     img = correlated_noise(shape, 3.0).astype(np.float32)

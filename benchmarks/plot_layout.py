@@ -21,8 +21,8 @@ SAMPLE = os.path.join(HERE, "..", "sample_data")
 
 def main(repeats: int = 7) -> None:
     from cloudmotion.formats.readers import open_frame, read_frame
-    from cloudmotion.params import Settings
     from cloudmotion.pipeline import open_frames, pair_steps, track_frames
+    from cloudmotion.settings.params import Settings
     from cloudmotion.tools.plot import quicklook
 
     frames = [os.path.join(SAMPLE, f"G17_M1_C13_s2019300200{m}275.tif") for m in (0, 5)]

@@ -30,8 +30,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from benchmarks.expected_error import GROSS, flow, noisy, textures, truth_error
 from cloudmotion import track_pair
-from cloudmotion.preprocess import prepare_frame
-from cloudmotion.tools.synthetic import warp
+from cloudmotion.motion.prefilter import prepare_frame
+from cloudmotion.tools.known_motion import warp
 
 FILTERS = {
     "Gaussian 0.7 (default)": {},

@@ -14,10 +14,10 @@ METHOD_LINES = (
      "(OpenPIV's own `x, y` say 16.0, a pixel-edge convention, and `get_coordinates` with its default "
      "`center_on_field=True` shifts them further without moving the windows). scikit-image runs on cloudmotion's "
      "tiles; DIS is sampled bilinearly at cloudmotion's origins."),
-    ("- Truth: the known field sampled (bilinear, `cloudmotion.tools.scoring.sample_truth`) at each method's own "
-     "origins; the statistics are `cloudmotion.tools.scoring.score_vectors` over the pooled vectors. Only "
+    ("- Truth: the known field sampled (bilinear, `cloudmotion.tools.score_vectors.sample_truth`) at each method's own "
+     "origins; the statistics are `cloudmotion.tools.score_vectors.score_vectors` over the pooled vectors. Only "
      "*measurable* vectors are scored: the template moved by the true motion stays inside frame B (2 px margin). "
-     "Frame B = `cloudmotion.tools.synthetic.warp(A, field)` (cubic spline, B(p + d(p)) = A(p)); noise is "
+     "Frame B = `cloudmotion.tools.known_motion.warp(A, field)` (cubic spline, B(p + d(p)) = A(p)); noise is "
      "independent Gaussian noise of the given share of frame A's standard deviation added to both frames."),
     ("- Fields: fractional sweep dx = 1 + f, dy = −(2 + f) for f = 0.0 … 1.0 step 0.1; shifts {large} px; "
      "vortex + shear (`vortex_shear_field`: 4 px at {radius} px from the frame centre, shear {shear} px/px along "

@@ -1,8 +1,8 @@
 """Score a method's vectors against the known field, with the library's scoring.
 
 The truth is sampled at each method's own origins with
-:func:`cloudmotion.tools.scoring.sample_truth`, and the statistics over one pair or a
-pooled set of pairs come from :func:`cloudmotion.tools.scoring.score_vectors`. What the
+:func:`cloudmotion.tools.score_vectors.sample_truth`, and the statistics over one pair or a
+pooled set of pairs come from :func:`cloudmotion.tools.score_vectors.score_vectors`. What the
 harness adds is the choice of vectors (only *measurable* ones: the template moved by the
 true motion stays inside frame B) and the figures the library does not compute (peak
 locking, the worst single-pair bias, the RMS including rejected vectors, vectors/s).
@@ -68,7 +68,7 @@ def measurable(row, col, tx, ty, shape, margin: float = 2.0) -> np.ndarray:
 
 def truth_at(motion, vectors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The known field at the vectors' origins, and which vectors are measurable."""
-    from cloudmotion.tools.scoring import sample_truth
+    from cloudmotion.tools.score_vectors import sample_truth
 
     tx, ty = sample_truth(motion.dx, motion.dy, vectors.row, vectors.col)
     return tx, ty, measurable(vectors.row, vectors.col, tx, ty, motion.dx.shape)
@@ -91,7 +91,7 @@ def _stats(scores: list[Score], *, all_finite: bool = False) -> dict:
     With ``all_finite`` every finite estimate counts as accepted (the RMS including
     flagged vectors).
     """
-    from cloudmotion.tools.scoring import score_vectors
+    from cloudmotion.tools.score_vectors import score_vectors
 
     def cat(name: str, dtype=np.float64) -> np.ndarray:
         return np.concatenate([getattr(s, name) for s in scores]) if scores else np.empty(0, dtype)

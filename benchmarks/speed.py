@@ -59,13 +59,13 @@ def read_conus(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def vortex(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Vortex (4 px at 120 px), shear 0.006 px/px, drift (1, -0.5) px: benchmarks/run.py's field."""
-    from cloudmotion.tools.synthetic import vortex_shear_field
+    from cloudmotion.tools.known_motion import vortex_shear_field
 
     return vortex_shear_field(shape, strength=4.0, radius=120.0, shear=0.006 * shape[0] / 2.0, drift=(1.0, -0.5))
 
 
 def make_pair(image: np.ndarray, valid: np.ndarray, field, iterations: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    from cloudmotion.tools.synthetic import warp
+    from cloudmotion.tools.known_motion import warp
 
     filled = np.where(valid, image, np.nanmean(image[valid]))
     b = warp(filled, *field, iterations=iterations)
@@ -153,8 +153,8 @@ def run_openpiv(python: str, a: np.ndarray, b: np.ndarray, repeat: int) -> tuple
 def agreement(a: np.ndarray, b: np.ndarray, search: int) -> float:
     """Share of templates whose c2f peak equals the exhaustive one (both undefined counts as equal)."""
     from cloudmotion.grid import make_grid
-    from cloudmotion.params import TrackParams
-    from cloudmotion.search import search_peaks
+    from cloudmotion.motion.search import search_peaks
+    from cloudmotion.settings.params import TrackParams
     from cloudmotion.track import _prepare
 
     p = TrackParams(search=search)
@@ -261,7 +261,7 @@ def main() -> int:
         child_main(args.child)
         return 0
     from cloudmotion import track_pair
-    from cloudmotion.jit import default_threads
+    from cloudmotion.motion.kernels.jit import default_threads
 
     lines: list[str] = []
     load_before = os.getloadavg()[0]

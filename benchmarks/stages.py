@@ -41,7 +41,7 @@ def _orchestration() -> tuple[str, str, str]:
 
 
 def _label(module: str) -> str:
-    """``cloudmotion.correlate`` -> ``correlate``."""
+    """``cloudmotion.motion.correlate`` -> ``correlate``."""
     return module.removeprefix("cloudmotion.")
 
 

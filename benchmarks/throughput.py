@@ -41,7 +41,7 @@ def best_time(fn: Callable[[], object], repeat: int) -> tuple[object, float]:
 
 def _pair(conus) -> tuple[np.ndarray, str]:
     """Frame A of the throughput pair: the fill-free CONUS crop, or correlated noise without it."""
-    from cloudmotion.tools.synthetic import correlated_noise
+    from cloudmotion.tools.known_motion import correlated_noise
 
     if conus is not None:
         rs, cs = conus_valid_crop(conus)

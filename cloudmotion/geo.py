@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from pyproj import CRS, Geod, Transformer
 
-from .model import GeoVectors
+from cloudmotion.model import GeoVectors
 
 __all__ = ["GeoVectors", "geolocate", "pixel_to_crs"]
 

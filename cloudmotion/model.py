@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .grid import Grid
+from cloudmotion.grid import Grid
 
 if TYPE_CHECKING:
-    from .params import TrackParams
+    from cloudmotion.settings.params import TrackParams
 
 __all__ = ["COLUMNS", "CSV_COLUMNS", "Column", "GeoVectors", "MotionField", "Vectors"]
 
@@ -108,9 +108,9 @@ class MotionField:
     peak_ratio : ndarray of float64
         First over second correlation peak (>= 1; inf when there is no second peak).
     quality : ndarray of float64
-        Quality index from 0 to 100 (:func:`cloudmotion.qc.quality_score`).
+        Quality index from 0 to 100 (:func:`cloudmotion.qc.checks.quality_score`).
     flag : ndarray of int32
-        Bitmask of :class:`cloudmotion.qc.Flag`; 0 = good.
+        Bitmask of :class:`cloudmotion.qc.checks.Flag`; 0 = good.
     valid_fraction, texture, median_residual : ndarray of float64
         Valid fraction of the template, template standard deviation relative to the
         frame's, and normalised median residual.
@@ -131,13 +131,13 @@ class MotionField:
     speed : ndarray of float64 or None
         Geodesic speed in m/s, once geolocated with a time step.
     filled : ndarray of bool or None
-        Interpolated by :func:`cloudmotion.qc.fill_flagged`, not measured.
+        Interpolated by :func:`cloudmotion.qc.checks.fill_flagged`, not measured.
     ee : ndarray of float64 or None
         Expected error in px, the RMS of ``|d - d_true|`` over vectors of the same ``ee``
-        (:func:`cloudmotion.expected_error.expected_error`); NaN where not measured.
+        (:func:`cloudmotion.motion.expected_error.expected_error`); NaN where not measured.
     static : ndarray of bool or None
         The template's texture comes from a static plateau and its edge
-        (:func:`cloudmotion.plateau.static_templates`).
+        (:func:`cloudmotion.motion.plateau.static_templates`).
     off_earth : ndarray of bool or None
         The origin has no longitude and latitude although the frame has a CRS: beyond
         the Earth's edge on a geostationary disk, or past a pole.

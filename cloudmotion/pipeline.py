@@ -6,20 +6,21 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
 
 import numpy as np
 
-from .errors import DataError, UsageError
-from .formats.raster import Frame, FrameInfo, align_frame, check_compatible
-from .formats.readers import open_frame, read_frame
-from .formats.writers import write_vectors
-from .geo import geolocate, speed_error
-from .grid import make_grid
-from .model import GeoVectors, MotionField, Vectors
-from .params import Settings, TrackParams
-from .provenance import provenance
-from .qc import assess, fill_flagged
-from .track import iter_track_sequence
+from cloudmotion.errors import DataError, UsageError
+from cloudmotion.formats.alignment import align_frame, check_compatible
+from cloudmotion.formats.readers import Frame, FrameInfo, open_frame, read_frame
+from cloudmotion.formats.writers import write_vectors
+from cloudmotion.geo import geolocate, speed_error
+from cloudmotion.grid import make_grid
+from cloudmotion.model import GeoVectors, MotionField, Vectors
+from cloudmotion.qc.checks import assess, fill_flagged
+from cloudmotion.settings.params import Settings, TrackParams
+from cloudmotion.settings.provenance import provenance
+from cloudmotion.track import iter_track_sequence
 
 __all__ = ["Settings", "check_trackable", "open_frames", "pair_steps", "track_frames", "write_result"]
 
@@ -32,7 +33,7 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
     DataError
         Unreadable frames, mismatched shape/CRS/transform, or frames smaller than a window.
     """
-    from .formats.calibration import resolve
+    from cloudmotion.formats.calibration import resolve
 
     infos = [resolve(open_frame(p, band=settings.band, channels=settings.channels), settings.calibrate)
              for p in paths]
@@ -56,8 +57,8 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
 
 def check_amv_settings(info: FrameInfo, settings: Settings) -> None:
     """Refuse ``--parallax`` without a geostationary CRS and a ``--profile`` file that cannot be read (issue 17)."""
-    from .formats.profile import load_profile
-    from .parallax import satellite_from_crs
+    from cloudmotion.amv.parallax import satellite_from_crs
+    from cloudmotion.formats.profile import load_profile
 
     load_profile(settings.profile)
     if settings.parallax and satellite_from_crs(info.crs_wkt) is None:
@@ -70,9 +71,9 @@ def amv_extra(field: MotionField, geo: GeoVectors, frame: tuple | None, info: Fr
     """Cloud-top temperature, pressure, height and parallax columns of a pair whose frame A is in K."""
     if frame is None or info.quantity != "brightness_temperature":
         return {}, geo
-    from .amv import amv_columns
-    from .formats.profile import load_profile
-    from .parallax import satellite_from_crs
+    from cloudmotion.amv.columns import amv_columns
+    from cloudmotion.amv.parallax import satellite_from_crs
+    from cloudmotion.formats.profile import load_profile
 
     sat = satellite_from_crs(info.crs_wkt) if settings.parallax else None
     return amv_columns(field, geo, frame[0], frame[1], profile=load_profile(settings.profile),
@@ -90,7 +91,7 @@ def _time_from_pattern(info: FrameInfo, pattern: str) -> FrameInfo:
     """
     import os
 
-    from .formats.name_patterns import compile_name_pattern
+    from cloudmotion.settings.name_patterns import compile_name_pattern
 
     ref = compile_name_pattern(pattern).match(info.path)
     if ref is None:
@@ -152,8 +153,8 @@ def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_gap: float | No
 
 
 def plateau_warnings(frame: Frame) -> list[str]:
-    """Warnings about undeclared plateau values of a frame (:func:`cloudmotion.plateau.plateau_warning`)."""
-    from .plateau import find_plateaus, plateau_warning
+    """Warnings about undeclared plateau values of a frame (:func:`cloudmotion.motion.plateau.plateau_warning`)."""
+    from cloudmotion.motion.plateau import find_plateaus, plateau_warning
 
     return [f"{frame.info.path}: {w}" for w in plateau_warning(find_plateaus(frame.data, frame.valid)[0])]
 
@@ -240,7 +241,7 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
 def _clouds(infos: Sequence[FrameInfo], settings: Settings, read: Callable[[FrameInfo], Frame],
             warn: Callable[[str], None] | None):
     """The run's cloud source (issue 18), with a warning for water-vapour bands under --targets clouds."""
-    from .formats.clouds import WATER_VAPOUR_BANDS, cloud_source, goes_band
+    from cloudmotion.formats.clouds import WATER_VAPOUR_BANDS, cloud_source, goes_band
 
     if settings.params.targets == "clouds" and warn is not None:
         wv = next((i for i in infos if goes_band(i) in WATER_VAPOUR_BANDS), None)
@@ -252,10 +253,22 @@ def _clouds(infos: Sequence[FrameInfo], settings: Settings, read: Callable[[Fram
 
 def cloud_fractions(clouds, frame: Frame, params: TrackParams) -> np.ndarray:
     """Mean cloud probability over each template of a frame, in grid order (N,)."""
-    from .cloudprob import template_fraction
+    from cloudmotion.amv.cloudprob import template_fraction
 
     grid = make_grid(frame.data.shape, params.window, params.step)
     return template_fraction(clouds.probability(frame), *grid.top_left(), params.window)
+
+
+class Plotter(Protocol):
+    """Draws a pair's picture for ``run_track(plot=...)``; the pipeline never imports a plotting library.
+
+    ``check(path)`` refuses a picture name before any work (raising :class:`UsageError`);
+    ``draw(vectors, frame, path)`` writes the picture of one pair over frame A.
+    """
+
+    def check(self, path: str) -> None: ...
+
+    def draw(self, vectors: Vectors, frame: Frame, path: str) -> None: ...
 
 
 def write_result(vectors: Vectors, path: str, kind: str | None = None) -> None:
@@ -264,7 +277,7 @@ def write_result(vectors: Vectors, path: str, kind: str | None = None) -> None:
 
 
 def run_track(frames: Sequence[str], outputs: Sequence[str], settings: Settings, *, stdout,
-              overwrite: bool = False, plot: str | None = None,
+              overwrite: bool = False, plot: str | None = None, plotter: Plotter | None = None,
               on_warning: Callable[[str], None] = lambda msg: None,
               on_pair: Callable[[int, FrameInfo, FrameInfo, float | None, Vectors], None] | None = None) -> None:
     """The ``track`` command as a library call: frames on disk to written outputs.
@@ -285,32 +298,33 @@ def run_track(frames: Sequence[str], outputs: Sequence[str], settings: Settings,
     overwrite : bool
         Replace existing outputs.
     plot : str, optional
-        Also draw a quick-look picture per pair (``.png``, ``.svg``, ``.pdf``).
+        Also draw a quick-look picture per pair, with ``plotter``.
+    plotter : Plotter, optional
+        Checks the picture's name before any work and draws each pair's picture; the
+        command line passes :data:`cloudmotion.tools.plot.QUICKLOOK`. Required with ``plot``.
     on_warning : callable
         Receives each warning (a frame without a time, say).
     on_pair : callable, optional
         ``on_pair(i, a, b, dt, vectors)`` after pair ``i`` is written.
     """
-    from .formats.outputs import (
+    from cloudmotion.files.safety import check_not_inputs, remove_stale_temps
+    from cloudmotion.files.templates import check_fields
+    from cloudmotion.formats.outputs import (
         Output,
         check_destinations,
         expand_output,
         parse_outputs,
         write_pairs,
     )
-    from .formats.safety import check_not_inputs, remove_stale_temps
-    from .formats.templates import check_fields
 
     if len(frames) < 2:
         raise UsageError(f"FRAME: need at least two frames, got {len(frames)}")
     outs = parse_outputs(outputs, len(frames) - 1)
     picture = None
     if plot:
-        from .tools.plot import plot_format, require_matplotlib
-
-        if plot_format(plot) is None:
-            raise UsageError(f"--plot {plot}: unknown picture format; use .png, .svg or .pdf")
-        require_matplotlib()
+        if plotter is None:
+            raise UsageError(f"--plot {plot}: no plotter given to draw it")
+        plotter.check(plot)
         picture = Output(plot, "plot")
         check_fields(plot, ("pair", "time_a", "time_b"), "--plot", "use {pair}, {time_a:...}, {time_b:...}")
         if len(frames) > 2 and not picture.per_pair:
@@ -329,10 +343,8 @@ def run_track(frames: Sequence[str], outputs: Sequence[str], settings: Settings,
 
     def after(i: int, vectors: Vectors) -> None:
         a, b = pairs[i - 1]
-        if pictures:
-            from .tools.plot import quicklook
-
-            quicklook(vectors, read_frame(a, nodata=settings.nodata, valid_range=settings.valid_range,
+        if pictures and plotter is not None:
+            plotter.draw(vectors, read_frame(a, nodata=settings.nodata, valid_range=settings.valid_range,
                                           dqf=settings.dqf), pictures[i - 1])
         if on_pair is not None:
             on_pair(i, a, b, steps[i - 1][0], vectors)

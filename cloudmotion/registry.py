@@ -24,7 +24,7 @@ registry           contract of an entry
 ``WRITERS``        a :class:`cloudmotion.formats.writers.Writer`: suffixes, the optional
                    extra it needs, whether it can stream to stdout, and ``write(path,
                    result)`` which must write atomically (``atomic_path``).
-``QC_TESTS``       a :class:`cloudmotion.qc.QCTest`: its flag bit, the settings it
+``QC_TESTS``       a :class:`cloudmotion.qc.checks.QCTest`: its flag bit, the settings it
                    reads and ``test(ctx) -> mask`` (True = flag the vector).
 =================  ==============================================================
 """
@@ -120,14 +120,14 @@ class Registry:
 
 
 CORRELATORS = Registry("correlation method", {
-    "ncc": "cloudmotion.correlate:ncc_surfaces",
+    "ncc": "cloudmotion.motion.correlate:ncc_surfaces",
 })
 """Correlation methods normalised at every lag (contract in the module docstring)."""
 
 SUBPIXEL = Registry("sub-pixel method", {
-    "gaussian": "cloudmotion.subpixel:gaussian_fit",
-    "parabolic": "cloudmotion.subpixel:parabolic_fit",
-    "centroid": "cloudmotion.subpixel:centroid_fit",
+    "gaussian": "cloudmotion.motion.subpixel:gaussian_fit",
+    "parabolic": "cloudmotion.motion.subpixel:parabolic_fit",
+    "centroid": "cloudmotion.motion.subpixel:centroid_fit",
 })
 """Three-point sub-pixel peak fitters."""
 
@@ -138,10 +138,10 @@ INTERPOLATIONS = ("bicubic", "bilinear")
 """Warp kernels of the Lucas-Kanade refinement."""
 
 CHANNELS = ("luminance", "pca", "mean")
-"""Reductions of a multi-band frame to one channel (:func:`cloudmotion.preprocess.reduce_channels`)."""
+"""Reductions of a multi-band frame to one channel (:func:`cloudmotion.motion.prefilter.reduce_channels`)."""
 
 EQUALIZERS = ("none", "clahe")
-"""Contrast equalisations before the pre-filter (:func:`cloudmotion.preprocess.prepare_frame`)."""
+"""Contrast equalisations before the pre-filter (:func:`cloudmotion.motion.prefilter.prepare_frame`)."""
 
 READERS = Registry("reader", {
     "goes-netcdf": "cloudmotion.formats.goes:GOES_NETCDF",
@@ -164,4 +164,4 @@ WRITER_SUFFIXES = {".csv": "csv", ".tif": "tif", ".tiff": "tif", ".geojson": "ge
 registered writer adds its own suffixes (see :func:`cloudmotion.formats.writers.writer_for`)."""
 
 QC_TESTS = Registry("quality test", {})
-"""Quality-control tests, run in registration order (filled by :mod:`cloudmotion.qc`)."""
+"""Quality-control tests, run in registration order (filled by :mod:`cloudmotion.qc.checks`)."""

@@ -12,16 +12,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .expected_error import expected_error, pair_noise, template_terms
-from .field_stats import temporal_consistency
-from .grid import Grid, field_jacobian, fill_invalid, make_grid
-from .model import MotionField
-from .params import TrackParams
-from .plateau import misregistration, plateau_mask, static_exclusion, static_templates
-from .preprocess import prepare_frame
-from .qc import GROSS, Flag, assess, no_vector
-from .refine import frame_gradients, gradient_bias, lucas_kanade
-from .search import search_peaks
+from cloudmotion.grid import Grid, field_jacobian, fill_invalid, make_grid
+from cloudmotion.model import MotionField
+from cloudmotion.motion.expected_error import expected_error, pair_noise, template_terms
+from cloudmotion.motion.plateau import (
+    misregistration,
+    plateau_mask,
+    static_exclusion,
+    static_templates,
+)
+from cloudmotion.motion.prefilter import prepare_frame
+from cloudmotion.motion.refine import frame_gradients, gradient_bias, lucas_kanade
+from cloudmotion.motion.search import search_peaks
+from cloudmotion.qc.checks import GROSS, Flag, assess, no_vector
+from cloudmotion.qc.field_stats import temporal_consistency
+from cloudmotion.settings.params import TrackParams
 
 __all__ = ["MotionField", "TrackParams", "iter_track_sequence", "track_pair", "track_sequence"]
 
@@ -32,7 +37,7 @@ class _Prepared:
     valid: np.ndarray
     std: float
     _grads: tuple | None = None
-    plateau: np.ndarray | None = None  # static-plateau pixels of the raw frame (cloudmotion.plateau)
+    plateau: np.ndarray | None = None  # static-plateau pixels of the raw frame (cloudmotion.motion.plateau)
 
     @property
     def grads(self) -> tuple:
@@ -94,7 +99,7 @@ def _expected_error(a: _Prepared, b: _Prepared, field: MotionField, params: Trac
 
     Static-plateau pixels (the same exact-value plateau in both frames) and the band the
     pre-filter spreads them over are NoData for the template's statistics and ``ee``
-    (:mod:`cloudmotion.expected_error`, :mod:`cloudmotion.plateau`).
+    (:mod:`cloudmotion.motion.expected_error`, :mod:`cloudmotion.motion.plateau`).
     """
     grid = field.grid
     dx, dy = field.dx.ravel(), field.dy.ravel()
@@ -174,7 +179,7 @@ def _unbias(res, good: np.ndarray, grid: Grid, todo: np.ndarray, rounds: int = 3
     """Remove the texture-weighting bias of translation estimates in a non-uniform flow.
 
     The flow's Jacobian comes from the vector field itself (gaps filled from good
-    neighbours); a few rounds settle it (see :func:`cloudmotion.refine.gradient_bias`).
+    neighbours); a few rounds settle it (see :func:`cloudmotion.motion.refine.gradient_bias`).
     """
     ex, ey = res.dx.copy(), res.dy.copy()
     if grid.nrows < 2 and grid.ncols < 2:

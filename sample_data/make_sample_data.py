@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import rasterio
 
-from cloudmotion.tools.synthetic import vortex_shear_field, warp
+from cloudmotion.tools.known_motion import vortex_shear_field, warp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cloudmotion import Flag, track_pair
-from cloudmotion.tools.synthetic import (
+from cloudmotion.tools.known_motion import (
     correlated_noise,
     uniform_field,
     vortex_shear_field,

@@ -12,14 +12,14 @@ from pyproj import Geod, Transformer
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from cloudmotion.cloudtop import cold_share_mean
-from cloudmotion.height import (
+from cloudmotion.amv.cloudtop import cold_share_mean
+from cloudmotion.amv.height import (
     assign_height,
     profile_from_table,
     tropical,
     us_standard_1976,
 )
-from cloudmotion.parallax import Satellite, correct_parallax, satellite_from_crs
+from cloudmotion.amv.parallax import Satellite, correct_parallax, satellite_from_crs
 
 netCDF4 = pytest.importorskip("netCDF4")
 
@@ -136,7 +136,7 @@ def bt_pair(tmp_path_factory, radiance):
     """Two L1b-like band-13 frames: the real radiance, the second moved 2 px east and 1 px south."""
     from l1b import write_l1b
 
-    from cloudmotion.tools.synthetic import warp
+    from cloudmotion.tools.known_motion import warp
 
     d = tmp_path_factory.mktemp("bt")
     rad = radiance[100:260, 100:260]

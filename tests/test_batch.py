@@ -21,7 +21,7 @@ from conftest import ROOT, one_line_error, t0, write_frame
 
 from cloudmotion.batch import plan as archive
 from cloudmotion.batch.manifest import LOCK_NAME, MANIFEST_NAME
-from cloudmotion.tools.synthetic import uniform_field, warp
+from cloudmotion.tools.known_motion import uniform_field, warp
 
 FAST = ("--window", "32", "--no-progress")
 

@@ -12,7 +12,7 @@ import rasterio
 from conftest import SAMPLE, one_line_error, t0, write_frame
 
 from cloudmotion.formats.geotiff import GEOTIFF_BANDS
-from cloudmotion.tools.synthetic import uniform_field, warp
+from cloudmotion.tools.known_motion import uniform_field, warp
 
 HEADER = ("time_a,time_b,row,col,x,y,lon,lat,dx,dy,u,v,speed,direction,corr,peak_ratio,quality,flag,"
           "ee,ee_speed,cloud_fraction,ctt,pressure,height,height_flag,lon_corrected,lat_corrected")

@@ -15,9 +15,9 @@ import rasterio
 from conftest import SAMPLE, one_line_error, t0, write_frame
 
 from cloudmotion.grid import make_grid
-from cloudmotion.params import TrackParams
-from cloudmotion.qc import Flag, assess
-from cloudmotion.tools.synthetic import warp
+from cloudmotion.qc.checks import Flag, assess
+from cloudmotion.settings.params import TrackParams
+from cloudmotion.tools.known_motion import warp
 from cloudmotion.track import track_pair
 
 N = 288  # frame side, px
@@ -122,7 +122,7 @@ def test_surface_test_needs_a_still_clear_template_at_its_lag0_peak():
 
 @pytest.mark.parametrize("mode", ["c2f", "full"])
 def test_lag0_coefficient_is_pearson_over_pixels_valid_in_both(radiance, mode):
-    from cloudmotion.search import search_peaks
+    from cloudmotion.motion.search import search_peaks
 
     a = radiance[:96, :96].astype(np.float32)
     b = (0.5 * a + 3.0 + np.random.default_rng(0).normal(0, 5, a.shape)).astype(np.float32)

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from cloudmotion.cloudfit import auto_model
-from cloudmotion.cloudprob import VAR_FLOOR, CloudModel, score, template_fraction
+from cloudmotion.amv.cloudfit import auto_model
+from cloudmotion.amv.cloudprob import VAR_FLOOR, CloudModel, score, template_fraction
 
 
 def reference(stack, weights, means, variances, cloud):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cloudmotion.correlate import ncc_surfaces
-from cloudmotion.field_stats import median_test
 from cloudmotion.grid import make_grid
-from cloudmotion.preprocess import normalized_gaussian
-from cloudmotion.subpixel import FITTERS, fit_subpixel, locate_peaks
-from cloudmotion.tools.synthetic import correlated_noise
+from cloudmotion.motion.correlate import ncc_surfaces
+from cloudmotion.motion.prefilter import normalized_gaussian
+from cloudmotion.motion.subpixel import FITTERS, fit_subpixel, locate_peaks
+from cloudmotion.qc.field_stats import median_test
+from cloudmotion.tools.known_motion import correlated_noise
 
 
 def brute_ncc(t, mt, s, ms, min_overlap):

@@ -14,7 +14,7 @@ from conftest import t0, write_frame
 from test_batch import FAST, manifest, outputs, write_series
 
 from cloudmotion.batch.manifest import LOCK_NAME
-from cloudmotion.tools.synthetic import uniform_field, warp
+from cloudmotion.tools.known_motion import uniform_field, warp
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ J2000 = datetime(2000, 1, 1, 12, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory, radiance):
-    from cloudmotion.tools.synthetic import warp
+    from cloudmotion.tools.known_motion import warp
 
     d = tmp_path_factory.mktemp("dmw")
     rad = radiance[150:300, 150:300]

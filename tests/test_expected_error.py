@@ -7,12 +7,12 @@ import pytest
 from scipy import ndimage, stats
 
 from cloudmotion import Flag, track_pair
-from cloudmotion.expected_error import expected_error, prefilter_noise_factors
-from cloudmotion.field_stats import fb_limit
-from cloudmotion.field_stats import median_test as median_test_measured
-from cloudmotion.field_stats import quality_score as quality_index
-from cloudmotion.params import TrackParams
-from cloudmotion.tools.synthetic import uniform_field, vortex_shear_field, warp
+from cloudmotion.motion.expected_error import expected_error, prefilter_noise_factors
+from cloudmotion.qc.field_stats import fb_limit
+from cloudmotion.qc.field_stats import median_test as median_test_measured
+from cloudmotion.qc.field_stats import quality_score as quality_index
+from cloudmotion.settings.params import TrackParams
+from cloudmotion.tools.known_motion import uniform_field, vortex_shear_field, warp
 
 GROSS = Flag.NODATA | Flag.PEAK_AT_BORDER | Flag.REFINE_FAILED | Flag.MEDIAN_OUTLIER | Flag.STATIC
 
@@ -117,8 +117,8 @@ def test_fb_limit_scales_with_ee():
 
 
 def test_compiled_terms_equal_the_numpy_reference(radiance):
-    from cloudmotion.expected_error import template_terms
     from cloudmotion.grid import make_grid
+    from cloudmotion.motion.expected_error import template_terms
 
     a = radiance[:200, :200].astype(np.float32)
     dxf, dyf = vortex_shear_field(a.shape, strength=2.0, radius=60.0, shear=0.5, drift=(1.3, -0.7))

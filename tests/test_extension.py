@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 
 from cloudmotion import registry, track_pair
-from cloudmotion.formats.raster import Frame, FrameInfo
-from cloudmotion.formats.readers import Reader
+from cloudmotion.formats.readers import Frame, FrameInfo, Reader
 from cloudmotion.formats.writers import Writer, register_writer
-from cloudmotion.qc import QC_TESTS, QCTest
-from cloudmotion.tools.synthetic import uniform_field, warp
+from cloudmotion.qc.checks import QC_TESTS, QCTest
+from cloudmotion.tools.known_motion import uniform_field, warp
 
 SHIFT = (1.4, -0.6)  # dx, dy in px
 
@@ -94,7 +93,7 @@ def test_a_registered_reader_feeds_the_command_line(tmp_path, pair, run):
 
 
 def _write_toy(path, vectors):
-    from cloudmotion.formats.atomic import atomic_path
+    from cloudmotion.files.atomic import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
         fh.write("".join(f"{dx:.3f} {dy:.3f}\n" for dx, dy in zip(vectors.dx, vectors.dy, strict=True)))

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cloudmotion import Flag, track_pair
-from cloudmotion.tools.synthetic import correlated_noise
+from cloudmotion.tools.known_motion import correlated_noise
 
 EXAMPLES = int(os.environ.get("CLOUDMOTION_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -244,7 +244,7 @@ def test_signal_during_track_removes_temporary_files(tmp_path, sig, code):
     import sys
     import time
 
-    from cloudmotion.tools.synthetic import correlated_noise, uniform_field, warp
+    from cloudmotion.tools.known_motion import correlated_noise, uniform_field, warp
 
     a = correlated_noise((1200, 1200), 2.0, seed=4)
     fa = write_frame(tmp_path / "a.tif", a, time=t0(0))

@@ -11,8 +11,8 @@ import rasterio
 from conftest import SAMPLE_NC, goes_copy, t0, write_frame
 
 from cloudmotion.formats.readers import open_frame, read_frame
-from cloudmotion.preprocess import reduce_channels
-from cloudmotion.tools.synthetic import correlated_noise, uniform_field, warp
+from cloudmotion.motion.prefilter import reduce_channels
+from cloudmotion.tools.known_motion import correlated_noise, uniform_field, warp
 
 M1 = os.path.basename(SAMPLE_NC)
 

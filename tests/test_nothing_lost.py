@@ -21,7 +21,7 @@ from affine import Affine
 from conftest import PIXEL, ROOT, SAMPLE_NC, one_line_error, t0, write_frame
 
 from cloudmotion.batch.manifest import MANIFEST_NAME
-from cloudmotion.tools.synthetic import uniform_field, warp
+from cloudmotion.tools.known_motion import uniform_field, warp
 
 EXISTING = "precious,contents\n"
 PY = [sys.executable, "-c", "import sys; from cloudmotion.cli.main import main; sys.exit(main(sys.argv[1:]))"]
@@ -53,7 +53,7 @@ def read_manifest(path):
 
 
 def output_complete(path, kind):
-    from cloudmotion.formats.safety import output_complete as check
+    from cloudmotion.files.safety import output_complete as check
 
     return check(path, kind)
 
@@ -324,11 +324,11 @@ def test_batch_cleanup_keeps_user_part_files(tmp_path, radiance, run):
 
 
 def test_live_temporary_file_is_never_removed(tmp_path):
-    from cloudmotion.formats.safety import new_temp, remove_stale_temps
+    from cloudmotion.files.safety import new_temp, remove_stale_temps
 
     target = str(tmp_path / "v.csv")
     tmp, fd = new_temp(target)
-    code = "import sys; from cloudmotion.formats.safety import remove_stale_temps as r; print(len(r([sys.argv[1]])))"
+    code = "import sys; from cloudmotion.files.safety import remove_stale_temps as r; print(len(r([sys.argv[1]])))"
     child = subprocess.run([sys.executable, "-c", code, target], check=False, capture_output=True, text=True,
                            cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
     assert child.stdout.strip() == "0", child.stderr
@@ -529,7 +529,7 @@ def test_synth_into_a_file_or_unwritable_folder(tmp_path, run, monkeypatch):
     assert afile.read_text() == EXISTING
     ro = tmp_path / "ro"
     ro.mkdir()
-    from cloudmotion.formats import safety
+    from cloudmotion.files import safety
 
     real = safety.new_temp
 

@@ -13,9 +13,9 @@ import rasterio
 from conftest import SAMPLE, one_line_error, t0, write_frame
 from scipy import ndimage
 
-from cloudmotion.dense_flow import dense_flow, vector_weights
-from cloudmotion.extrapolate import extrapolate, trace_back
-from cloudmotion.skill import fractions_skill_score
+from cloudmotion.nowcast.dense_flow import dense_flow, vector_weights
+from cloudmotion.nowcast.extrapolate import extrapolate, trace_back
+from cloudmotion.nowcast.skill import fractions_skill_score
 
 
 def fourier_shift(a: np.ndarray, dx: float, dy: float) -> np.ndarray:

@@ -8,12 +8,12 @@ from conftest import one_line_error, t0, write_frame
 from scipy import ndimage
 
 from cloudmotion import track_pair
-from cloudmotion.config import load_config
-from cloudmotion.equalize import clahe
-from cloudmotion.expected_error import prefilter_noise_factors
-from cloudmotion.params import SettingError, TrackParams
-from cloudmotion.preprocess import normalized_bandpass, prepare_frame
-from cloudmotion.tools.synthetic import vortex_shear_field, warp
+from cloudmotion.motion.equalize import clahe
+from cloudmotion.motion.expected_error import prefilter_noise_factors
+from cloudmotion.motion.prefilter import normalized_bandpass, prepare_frame
+from cloudmotion.settings.config import load_config
+from cloudmotion.settings.params import SettingError, TrackParams
+from cloudmotion.tools.known_motion import vortex_shear_field, warp
 
 FILTERS = [
     {"sigma": 0.7},

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from cloudmotion import Flag, track_pair, track_sequence
-from cloudmotion.qc import fill_flagged
-from cloudmotion.tools.synthetic import uniform_field, warp
+from cloudmotion.qc.checks import fill_flagged
+from cloudmotion.tools.known_motion import uniform_field, warp
 
 DX, DY = 2.3, -1.4
 

@@ -11,11 +11,11 @@ import pytest
 
 from cloudmotion import track_pair
 from cloudmotion.grid import make_grid
-from cloudmotion.params import TrackParams
-from cloudmotion.refine import frame_gradients, lucas_kanade
-from cloudmotion.refine_numpy import lucas_kanade_numpy
-from cloudmotion.search import search_peaks
-from cloudmotion.tools.synthetic import uniform_field, vortex_shear_field, warp
+from cloudmotion.motion.refine import frame_gradients, lucas_kanade
+from cloudmotion.motion.refine_reference import lucas_kanade_numpy
+from cloudmotion.motion.search import search_peaks
+from cloudmotion.settings.params import TrackParams
+from cloudmotion.tools.known_motion import uniform_field, vortex_shear_field, warp
 from cloudmotion.track import _prepare
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -164,7 +164,7 @@ def test_compiled_lk_matches_numpy_lk(vortex_pair, interpolation):
 
 
 def test_cache_dir_falls_back_when_package_dir_is_read_only(tmp_path):
-    from cloudmotion.jit import choose_cache_dir
+    from cloudmotion.motion.kernels.jit import choose_cache_dir
 
     pkg = str(tmp_path / "pkg")
     def never_pkg(path):
@@ -183,7 +183,7 @@ def test_cache_dir_falls_back_when_package_dir_is_read_only(tmp_path):
 
 
 def test_kernel_without_any_cache_still_compiles(monkeypatch):
-    from cloudmotion import jit
+    from cloudmotion.motion.kernels import jit
 
     monkeypatch.setattr(jit, "CACHE_DIR", None)
 
@@ -195,7 +195,7 @@ def test_kernel_without_any_cache_still_compiles(monkeypatch):
 
 
 def test_search_runs_with_home_unset_and_a_read_only_cache(tmp_path):
-    code = ("import numpy as np; from cloudmotion.search import search_peaks; "
+    code = ("import numpy as np; from cloudmotion.motion.search import search_peaks; "
             "a = np.random.default_rng(0).standard_normal((80, 80)).astype(np.float32); m = np.ones(a.shape, bool); "
             "o = search_peaks(a, m, np.roll(a, 2, 1), m, np.array([24]), np.array([24]), 32, 8); "
             "assert abs(o['dx'][0] - 2) < 1e-3, o")
@@ -229,7 +229,7 @@ def test_batch_workers_share_the_cores_between_kernel_threads(monkeypatch):
     import dataclasses
 
     from cloudmotion.batch.job import share_cores
-    from cloudmotion.params import Settings
+    from cloudmotion.settings.params import Settings
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     assert share_cores(Settings(), 2).params.threads == 2

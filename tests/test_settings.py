@@ -1,5 +1,5 @@
 """One source of truth for settings: every default, help text, TOML key and rule comes from
-cloudmotion.params, and these tests fail when the CLI, the presets or the README drift."""
+cloudmotion.settings.params, and these tests fail when the CLI, the presets or the README drift."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ import sys
 import pytest
 from conftest import ROOT, SAMPLE, one_line_error
 
-from cloudmotion import params
-from cloudmotion.config import load_config, preset_names, resolve_settings
 from cloudmotion.errors import UsageError
+from cloudmotion.settings import params
+from cloudmotion.settings import text as settings_text
+from cloudmotion.settings.config import load_config, preset_names, resolve_settings
 
 
 def test_default_toml_is_generated_from_params():
     with open(os.path.join(ROOT, "configs", "default.toml")) as fh:
-        assert fh.read() == params.default_toml(), "regenerate: python -m cloudmotion.params > configs/default.toml"
+        assert fh.read() == settings_text.default_toml(), "regenerate: python -m cloudmotion.settings.text > configs/default.toml"
 
 
 def test_default_preset_equals_the_code_defaults_and_step_follows_the_window():
@@ -34,7 +35,7 @@ def test_readme_settings_table_is_generated_from_params(marker, scope):
         text = fh.read()
     m = re.search(rf"<!-- {marker}:[^\n]*-->\n(.*?)<!-- end of {marker} -->", text, re.DOTALL)
     assert m, f"README lost its generated {marker}"
-    assert m.group(1) == params.readme_table(scope), "regenerate: python -m cloudmotion.params --readme " + (scope or "")
+    assert m.group(1) == settings_text.readme_table(scope), "regenerate: python -m cloudmotion.settings.text --readme " + (scope or "")
 
 
 @pytest.mark.parametrize("command", ["track", "batch"])
@@ -43,12 +44,12 @@ def test_every_cli_setting_is_an_option_with_its_default_in_the_help(run, comman
     assert code == 0
     text = " ".join(out.split())
     for name, spec, default in params.specs():
-        opt = params.option_name(name)
+        opt = settings_text.option_name(name)
         if not spec.cli or (spec.scope is not None and spec.scope != command):
             assert re.search(rf"{re.escape(opt)}\b", text) is None, f"{opt} is config-only"
             continue
         assert opt in text, f"{opt} missing from {command} --help"
-        shown = params.default_text(name, spec, default)
+        shown = settings_text.default_text(name, spec, default)
         if shown is not None:
             squeezed = "".join(text.split())  # click wraps long lines, also at hyphens
             assert "".join(f"[default: {shown}]".split()) in squeezed, f"{opt}: default {shown} not in the help"
@@ -84,7 +85,7 @@ def test_config_and_command_line_meet_the_same_rule(tmp_path, key, value, rule):
     with pytest.raises(UsageError) as from_cli:
         resolve_settings({key: value})
     assert str(from_file.value) == f"--config {cfg}: {key} {from_cli.value.args[0].split(': ', 1)[1]}"
-    assert str(from_cli.value).startswith(params.option_name(key) + ": ") and rule in str(from_cli.value)
+    assert str(from_cli.value).startswith(settings_text.option_name(key) + ": ") and rule in str(from_cli.value)
 
 
 def test_nan_in_a_config_is_refused(tmp_path):

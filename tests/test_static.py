@@ -9,8 +9,8 @@ from conftest import write_frame
 
 from cloudmotion import Flag, track_pair
 from cloudmotion.formats.readers import open_frame, read_frame
-from cloudmotion.plateau import find_plateaus, plateau_warning
-from cloudmotion.tools.synthetic import uniform_field, warp
+from cloudmotion.motion.plateau import find_plateaus, plateau_warning
+from cloudmotion.tools.known_motion import uniform_field, warp
 
 DX, DY = 2.3, -1.4
 

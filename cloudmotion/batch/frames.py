@@ -13,9 +13,13 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO
 
-from ..errors import DataError, UsageError
-from ..formats.goes_names import goes_sequence
-from ..formats.name_patterns import FrameRef, NamePattern, compile_name_pattern
+from cloudmotion.errors import DataError, UsageError
+from cloudmotion.formats.goes_names import goes_sequence
+from cloudmotion.settings.name_patterns import (
+    FrameRef,
+    NamePattern,
+    compile_name_pattern,
+)
 
 __all__ = ["FrameRef", "NamePattern", "collect_paths", "compile_name_pattern", "goes_identity", "group_frames",
            "read_path_list", "read_paths_from"]

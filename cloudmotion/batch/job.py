@@ -10,13 +10,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..errors import UsageError, sigterm_raises
-from ..formats.times import format_iso
-from ..params import Settings
-from . import frames, manifest
-from . import plan as planning
-from . import run as runner
-from .history import History, record_key
+from cloudmotion.batch import frames, manifest
+from cloudmotion.batch import plan as planning
+from cloudmotion.batch import run as runner
+from cloudmotion.batch.history import History, record_key
+from cloudmotion.errors import UsageError, sigterm_raises
+from cloudmotion.files.times import format_iso
+from cloudmotion.settings.params import Settings
 
 __all__ = ["BatchOptions", "BatchSummary", "run_batch"]
 
@@ -26,7 +26,7 @@ class BatchOptions:
     """What a batch run does besides tracking (the command's own options).
 
     The batch settings that a ``--config`` file may hold too (``format``, ``template``,
-    ``workers``, ``lock``, ``max_gap``, ``name_pattern``) are in :class:`~cloudmotion.params.Settings`.
+    ``workers``, ``lock``, ``max_gap``, ``name_pattern``) are in :class:`~cloudmotion.settings.params.Settings`.
     """
 
     outdir: str
@@ -131,7 +131,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, settings: Settings, 
         runner.check_scheduler(options.scheduler)
     settings = share_cores(settings, settings.workers or 1)
     if options.nowcast is not None:
-        from .nowcast import parse_nowcast
+        from cloudmotion.batch.nowcast import parse_nowcast
 
         parse_nowcast(options.nowcast)
     if not inputs and options.files_from is None:
@@ -165,7 +165,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, settings: Settings, 
         counts = _run_plan(plan, settings, options, run, manifest_path, new_skips + lost, emit=emit,
                            verbose=verbose, progress=progress)
         if options.nowcast is not None:
-            from .nowcast import rolling_nowcasts
+            from cloudmotion.batch.nowcast import rolling_nowcasts
 
             counts["failed"] += rolling_nowcasts(sequences, out, options.nowcast, settings, max_gap=settings.max_gap,
                                                  emit=emit, verbose=verbose)

@@ -11,8 +11,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Self
 
-from ..errors import DataError
-from ..formats import safety
+from cloudmotion.errors import DataError
+from cloudmotion.files import safety
 
 __all__ = ["LOCK_NAME", "MANIFEST_NAME", "Manifest", "OutdirLock", "outdir_lock", "prepare_outdir", "read_manifest"]
 
@@ -65,7 +65,7 @@ class OutdirLock:
         Only when no other run uses the folder: the lock is taken exclusively for the
         cleanup (without waiting) and then shared again unless this run holds it with
         ``--lock``. Only the tool's exact names for the listed outputs are touched
-        (:func:`cloudmotion.formats.safety.remove_stale_temps`).
+        (:func:`cloudmotion.files.safety.remove_stale_temps`).
 
         Returns
         -------

@@ -7,10 +7,10 @@ import itertools
 import os
 from collections.abc import Callable
 
-from ..errors import CloudmotionError, UsageError
-from ..params import Settings
-from .frames import FrameRef
-from .plan import parse_duration
+from cloudmotion.batch.frames import FrameRef
+from cloudmotion.batch.plan import parse_duration
+from cloudmotion.errors import CloudmotionError, UsageError
+from cloudmotion.settings.params import Settings
 
 __all__ = ["NOWCAST_TEMPLATE", "parse_nowcast", "rolling_nowcasts"]
 
@@ -23,7 +23,7 @@ def parse_nowcast(text: str) -> tuple[float, float]:
     lead, sep, every = (text or "").partition("/")
     if not sep:
         raise UsageError(f"--nowcast {text}: use LEAD/EVERY, e.g. 60min/10min")
-    from ..tools.nowcast import lead_times
+    from cloudmotion.tools.nowcast import lead_times
 
     out = parse_duration(lead, "--nowcast"), parse_duration(every, "--nowcast")
     lead_times(*out)
@@ -37,7 +37,7 @@ def rolling_nowcasts(sequences: dict[str, list[FrameRef]], outdir: str, spec: st
     A sequence whose latest frames are further apart than ``max_gap`` (or too few) is
     left alone; a failure is one error line and counts, the other sequences go on.
     """
-    from ..tools.nowcast import run_nowcast
+    from cloudmotion.tools.nowcast import run_nowcast
 
     lead, every = parse_nowcast(spec)
     failed = 0

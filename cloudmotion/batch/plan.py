@@ -14,14 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ..durations import parse_duration as _parse
-from ..errors import UsageError
-from ..formats.safety import InputSet, check_not_inputs, output_complete
-from ..formats.templates import check_fields
-from ..formats.times import format_iso
-from ..formats.writers import writer_name_for as output_kind
-from ..registry import WRITER_SUFFIXES
-from .frames import (
+from cloudmotion.batch.frames import (
     FrameRef,
     NamePattern,
     collect_paths,
@@ -30,6 +23,13 @@ from .frames import (
     group_frames,
     read_path_list,
 )
+from cloudmotion.errors import UsageError
+from cloudmotion.files.safety import InputSet, check_not_inputs, output_complete
+from cloudmotion.files.templates import check_fields
+from cloudmotion.files.times import format_iso
+from cloudmotion.formats.writers import writer_name_for as output_kind
+from cloudmotion.registry import WRITER_SUFFIXES
+from cloudmotion.settings.durations import parse_duration as _parse
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -274,7 +274,7 @@ def plan_batch(sequences: dict[str, list[FrameRef]], *, outdir: str, template: s
     -------
     Plan
         A pair counts as done only when each of its outputs exists and is complete
-        (:func:`~cloudmotion.formats.safety.output_complete`): a zero-byte or truncated
+        (:func:`~cloudmotion.files.safety.output_complete`): a zero-byte or truncated
         file left by an older version is redone. A pair that is not done is tracked again,
         but only its missing outputs are written. Gaps are in ``skipped``, not warned about.
 

@@ -19,12 +19,18 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
-from ..errors import CloudmotionError, DataError, Terminated, UsageError, missing_extra
-from ..formats.times import format_iso
-from ..params import Settings
-from ..pipeline import open_frames, pair_steps, track_frames, write_result
-from .history import input_stats
-from .plan import Task
+from cloudmotion.batch.history import input_stats
+from cloudmotion.batch.plan import Task
+from cloudmotion.errors import (
+    CloudmotionError,
+    DataError,
+    Terminated,
+    UsageError,
+    missing_extra,
+)
+from cloudmotion.files.times import format_iso
+from cloudmotion.pipeline import open_frames, pair_steps, track_frames, write_result
+from cloudmotion.settings.params import Settings
 
 # running one task (in this process, a local worker process or a Dask worker)
 

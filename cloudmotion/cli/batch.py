@@ -6,8 +6,13 @@ import sys
 
 import click
 
-from .main import set_verbosity, warn
-from .options import batch_options, settings_from, tracker_options, verbosity
+from cloudmotion.cli.main import set_verbosity, warn
+from cloudmotion.cli.options import (
+    batch_options,
+    settings_from,
+    tracker_options,
+    verbosity,
+)
 
 
 @click.command("batch")
@@ -46,7 +51,7 @@ def command(ctx: click.Context, inputs: tuple[str, ...], outdir: str, files_from
     """
     from tqdm import tqdm
 
-    from ..batch.job import BatchOptions, run_batch
+    from cloudmotion.batch.job import BatchOptions, run_batch
 
     quiet, verbose = set_verbosity(ctx, quiet, verbose)
     settings = settings_from(opts, ctx)

@@ -6,10 +6,10 @@ import json
 
 import click
 
-from ..errors import DataError, UsageError
-from ..params import spec_of
-from .main import set_verbosity, warn
-from .options import verbosity
+from cloudmotion.cli.main import set_verbosity, warn
+from cloudmotion.cli.options import verbosity
+from cloudmotion.errors import DataError, UsageError
+from cloudmotion.settings.params import spec_of
 
 
 @click.command("info")
@@ -32,7 +32,7 @@ def command(ctx: click.Context, frames: tuple[str, ...], band: int | None, chann
 
     Exit status 1 when the frames cannot be tracked together (the mismatch is named).
     """
-    from ..tools.info import describe, format_facts, format_sequence
+    from cloudmotion.tools.info import describe, format_facts, format_sequence
 
     quiet, verbose = set_verbosity(ctx, quiet, verbose)
     if cloud_model is not None and (problem := spec_of("cloud_model").rule(cloud_model)):

@@ -17,9 +17,9 @@ import traceback
 
 import click
 
-from .. import __version__
-from ..errors import CloudmotionError, Terminated, sigterm_raises
-from ..formats import stdout
+from cloudmotion import __version__
+from cloudmotion.errors import CloudmotionError, Terminated, sigterm_raises
+from cloudmotion.files import stdout
 
 __all__ = ["cli", "main", "set_verbosity", "warn"]
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import click
 
-from .main import warn
-from .options import setting_options, settings_from, tracker_options, verbosity
+from cloudmotion.cli.main import warn
+from cloudmotion.cli.options import (
+    setting_options,
+    settings_from,
+    tracker_options,
+    verbosity,
+)
 
 _EXTRA = ("pairs", "flow_smoothing")
 
@@ -36,8 +41,8 @@ def command(ctx: click.Context, frames: tuple[str, ...], lead: str, every: str, 
     persistence). Outputs are in the frame's grid and units, NaN NoData, TIFFTAG_DATETIME
     the valid time.
     """
-    from ..batch.plan import parse_duration
-    from ..tools.nowcast import run_nowcast
+    from cloudmotion.batch.plan import parse_duration
+    from cloudmotion.tools.nowcast import run_nowcast
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
     settings = settings_from(opts, ctx, extra=_EXTRA)

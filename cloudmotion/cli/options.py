@@ -1,4 +1,4 @@
-"""Command-line options generated from :mod:`cloudmotion.params`, and shared option groups.
+"""Command-line options generated from :mod:`cloudmotion.settings.params`, and shared option groups.
 
 The tracker options of ``track`` and ``batch`` are made from the settings' specs: name,
 type, help text, unit, flag bit and default all come from there, and no value is checked
@@ -11,19 +11,20 @@ from collections.abc import Callable
 
 import click
 
-from .. import params
+from cloudmotion.settings import params
+from cloudmotion.settings import text as settings_text
 
 __all__ = ["batch_options", "complete_config", "setting_options", "settings_from", "tracker_options", "verbosity"]
 
 
 def _help(name: str, spec: params.Spec, default) -> str:
-    text = params.describe(spec)
-    shown = params.default_text(name, spec, default)
+    text = settings_text.describe(spec)
+    shown = settings_text.default_text(name, spec, default)
     return text + "." + (f"  [default: {shown}]" if shown is not None else "")
 
 
 def _option(name: str, spec: params.Spec, default) -> Callable:
-    opt = params.option_name(name)
+    opt = settings_text.option_name(name)
     kw: dict = {"help": _help(name, spec, default), "default": None}
     if spec.kind == "bool":
         return click.option(f"{opt}/--no-{opt[2:]}", name, **kw)
@@ -49,7 +50,7 @@ def complete_config(ctx: click.Context, param: click.Parameter, incomplete: str)
     """Shell completion of ``--config``: the shipped preset names, then file names."""
     from click.shell_completion import CompletionItem
 
-    from ..config import preset_names
+    from cloudmotion.settings.config import preset_names
 
     presets = [CompletionItem(n, help="shipped preset") for n in preset_names() if n.startswith(incomplete)]
     return [*presets, CompletionItem(incomplete, type="file")]
@@ -91,7 +92,7 @@ def verbosity(f: Callable, verbose_help: str = "More messages (repeatable); trac
 
 
 def settings_from(opts: dict, ctx: click.Context | None = None, extra: tuple[str, ...] = ()) -> params.Settings:
-    """Defaults < ``--config`` < command-line options, validated by :mod:`cloudmotion.params`.
+    """Defaults < ``--config`` < command-line options, validated by :mod:`cloudmotion.settings.params`.
 
     ``opts`` holds the tracker options' values (None where not given) and ``config_spec``;
     the tracker options (and the ``extra`` settings of :func:`setting_options`) are
@@ -100,8 +101,8 @@ def settings_from(opts: dict, ctx: click.Context | None = None, extra: tuple[str
     """
     import warnings
 
-    from ..config import resolve_settings
-    from .main import warn
+    from cloudmotion.cli.main import warn
+    from cloudmotion.settings.config import resolve_settings
 
     names = [name for name, spec, _ in params.specs() if spec.cli or name in extra]
     values = {name: opts.pop(name) for name in names if name in opts}

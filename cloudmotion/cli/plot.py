@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .main import set_verbosity
-from .options import verbosity
+from cloudmotion.cli.main import set_verbosity
+from cloudmotion.cli.options import verbosity
 
 
 @click.command("plot")
@@ -48,13 +48,13 @@ def command(ctx: click.Context, vectors: str, frame: str | None, output: str, qu
     """
     quiet, verbose = set_verbosity(ctx, quiet, verbose)
     if frame is None:
-        from ..tools.plot_nowcast import plot_nowcast_file
+        from cloudmotion.tools.plot_nowcast import plot_nowcast_file
 
         plot_nowcast_file(vectors, output, observed=observed, flow=flow, dpi=opts["dpi"], size=opts["size"],
                           invert=bool(opts["invert"]), overwrite=opts["overwrite"])
         return
     if observed or flow:
         raise click.UsageError("--observed and --flow draw a nowcast: give NOWCAST.tif alone, without FRAME")
-    from ..tools.plot import plot_file
+    from cloudmotion.tools.plot import plot_file
 
     plot_file(vectors, frame, output, **opts)

@@ -1,4 +1,4 @@
-"""``cloudmotion score``: parse, then :func:`cloudmotion.tools.scoring.score_file`."""
+"""``cloudmotion score``: parse, then :func:`cloudmotion.tools.score_vectors.score_file`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import click
 
-from .main import set_verbosity
-from .options import verbosity
+from cloudmotion.cli.main import set_verbosity
+from cloudmotion.cli.options import verbosity
 
 
 @click.command("score")
@@ -26,7 +26,7 @@ def command(ctx: click.Context, vectors: str, truth: str, as_json: bool, quiet: 
     (flag 0): RMS, bias per axis, 95th percentile, shares above 0.5 px and 1 px, and
     the share flagged.
     """
-    from ..tools.scoring import format_scores, score_file, scores_json
+    from cloudmotion.tools.score_vectors import format_scores, score_file, scores_json
 
     quiet, verbose = set_verbosity(ctx, quiet, verbose)
     rows = score_file(vectors, truth)

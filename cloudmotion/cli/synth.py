@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .main import set_verbosity
-from .options import verbosity
+from cloudmotion.cli.main import set_verbosity
+from cloudmotion.cli.options import verbosity
 
 
 @click.command("synth")
@@ -38,7 +38,7 @@ def command(ctx: click.Context, outdir: str, quiet: bool, verbose: int, **opts) 
     (synth_G16_F_C13_s...tif; with --from those of that frame) that track times and
     batch groups. Prints the paths written.
     """
-    from ..tools.synth import synthesize
+    from cloudmotion.tools.synth import synthesize
 
     quiet, verbose = set_verbosity(ctx, quiet, verbose)
     for path in synthesize(outdir, **opts):

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from .main import set_verbosity, warn
-from .options import settings_from, tracker_options, verbosity
+from cloudmotion.cli.main import set_verbosity, warn
+from cloudmotion.cli.options import settings_from, tracker_options, verbosity
 
 
 @click.command("track")
@@ -36,7 +36,8 @@ def command(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...
     """
     from tqdm import tqdm
 
-    from ..pipeline import run_track
+    from cloudmotion.pipeline import run_track
+    from cloudmotion.tools.pair_picture import QUICKLOOK
 
     quiet, verbose = set_verbosity(ctx, quiet, verbose)
     settings = settings_from(opts, ctx)
@@ -51,4 +52,5 @@ def command(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...
                            f"({100.0 * good / max(n, 1):.1f} %)" + (f", dt {dt:g} s" if dt else ""), err=True)
 
         run_track(frames, outputs, settings, stdout=sys.stdout, overwrite=overwrite, plot=plot_path,
+                  plotter=QUICKLOOK if plot_path else None,
                   on_warning=lambda msg: warn(ctx, msg), on_pair=on_pair)

@@ -1,4 +1,4 @@
-"""``cloudmotion verify``: parse, then :func:`cloudmotion.tools.verify.run_verify`."""
+"""``cloudmotion verify``: parse, then :func:`cloudmotion.tools.verify_nowcast.run_verify`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from .main import warn
-from .options import verbosity
+from cloudmotion.cli.main import warn
+from cloudmotion.cli.options import verbosity
 
 
 @click.command("verify")
@@ -28,8 +28,8 @@ def command(ctx: click.Context, nowcast: str, observed: str, persistence: str | 
     nowcast and of persistence (the latest frame unchanged), the skill score
     1 - RMSE/RMSE_persistence and, with --fss, the fractions skill score.
     """
-    from ..formats.stdout import data_stdout
-    from ..tools.verify import format_scores, run_verify
+    from cloudmotion.files.stdout import data_stdout
+    from cloudmotion.tools.verify_nowcast import format_scores, run_verify
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
     result, meta = run_verify(nowcast, observed, persistence=persistence, fss=fss, warn=lambda m: warn(ctx, m))

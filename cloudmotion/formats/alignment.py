@@ -6,8 +6,8 @@ import dataclasses
 
 import numpy as np
 
-from ..errors import DataError, UsageError
-from .raster import Frame, FrameInfo
+from cloudmotion.errors import DataError, UsageError
+from cloudmotion.formats.readers import Frame, FrameInfo
 
 __all__ = ["align_frame", "check_compatible"]
 

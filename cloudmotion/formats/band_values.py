@@ -25,7 +25,7 @@ def expand_palette(index: np.ndarray, colormap: dict[int, tuple[int, ...]], vali
     Returns
     -------
     rgb : ndarray of float32, shape (3, rows, cols)
-        Colour values 0-255 (band axis first), ready for :func:`~cloudmotion.preprocess.reduce_channels`.
+        Colour values 0-255 (band axis first), ready for :func:`~cloudmotion.motion.prefilter.reduce_channels`.
     valid : ndarray of bool, shape (rows, cols)
         ``valid``, and False where the index is NoData, missing from the table or its
         alpha is 0.

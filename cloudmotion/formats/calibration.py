@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from ..errors import UsageError
+from cloudmotion.errors import UsageError
 
 __all__ = ["IR_KEYS", "MODES", "VIS_KEYS", "apply", "as_tags", "brightness_temperature", "from_tags",
            "read_netcdf_constants", "reflectance_factor", "resolve"]

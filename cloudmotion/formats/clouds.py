@@ -1,7 +1,7 @@
 """Where a frame's cloud probability comes from (issue 18): a mixture in a TOML file, a
 mixture fitted on the frame (``auto``), or a GOES L2 clear-sky mask (ABI-L2-ACM).
 
-The numeric work is in :mod:`cloudmotion.cloudprob` and :mod:`cloudmotion.cloudfit`; this
+The numeric work is in :mod:`cloudmotion.amv.cloudprob` and :mod:`cloudmotion.amv.cloudfit`; this
 module reads files, picks the cold/bright rule from the frame's band and turns problems into
 one-line :class:`~cloudmotion.errors.UsageError` / :class:`~cloudmotion.errors.DataError`.
 
@@ -34,11 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cloudfit import FitReport, auto_model
-from ..cloudprob import CloudModel, cloud_probability
-from ..errors import DataError, UsageError
-from .goes_names import parse_goes_name
-from .raster import Frame, FrameInfo
+from cloudmotion.amv.cloudfit import FitReport, auto_model
+from cloudmotion.amv.cloudprob import CloudModel, cloud_probability
+from cloudmotion.errors import DataError, UsageError
+from cloudmotion.formats.goes_names import parse_goes_name
+from cloudmotion.formats.readers import Frame, FrameInfo
 
 __all__ = ["CloudSource", "cloud_facts", "cloud_rule", "cloud_source", "load_cloud_model", "make_cloud_source",
            "read_cloud_mask"]
@@ -63,7 +63,7 @@ def load_cloud_model(path: str) -> CloudModel:
     ------
     UsageError
         Missing or unreadable file, invalid TOML, or components that break a rule of
-        :class:`~cloudmotion.cloudprob.CloudModel`, naming the file.
+        :class:`~cloudmotion.amv.cloudprob.CloudModel`, naming the file.
     """
     where = f"--cloud-model {path}"
     try:
@@ -123,7 +123,7 @@ def read_cloud_mask(path: str, frame: Frame) -> np.ndarray:
     DataError
         Unreadable mask, or a mask of another shape than the frame.
     """
-    from .readers import open_frame, read_frame
+    from cloudmotion.formats.readers import open_frame, read_frame
 
     source = path
     if path.lower().endswith(".nc") and not path.upper().startswith("NETCDF:"):

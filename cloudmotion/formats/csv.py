@@ -6,10 +6,10 @@ from typing import IO
 
 import numpy as np
 
-from ..model import COLUMNS, CSV_COLUMNS, Vectors
-from .atomic import atomic_path
-from .times import format_iso
-from .writers import Writer
+from cloudmotion.files.atomic import atomic_path
+from cloudmotion.files.times import format_iso
+from cloudmotion.formats.writers import Writer
+from cloudmotion.model import COLUMNS, CSV_COLUMNS, Vectors
 
 __all__ = ["WRITER", "format_column", "write_csv", "write_csv_header", "write_csv_rows"]
 

@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ..model import Vectors
-from ..qc import Flag
-from .atomic import atomic_path
-from .gdal_errors import capture_write_errors, verify_netcdf
-from .netcdf import require_netcdf
-from .writers import Writer
+from cloudmotion.files.atomic import atomic_path
+from cloudmotion.files.gdal_errors import capture_write_errors, verify_netcdf
+from cloudmotion.formats.netcdf import require_netcdf
+from cloudmotion.formats.writers import Writer
+from cloudmotion.model import Vectors
+from cloudmotion.qc.checks import Flag
 
 __all__ = ["WRITER", "write_dmw"]
 

@@ -8,8 +8,8 @@ from datetime import datetime
 
 import numpy as np
 
-from .atomic import atomic_path
-from .gdal_errors import capture_write_errors, verify_geotiff
+from cloudmotion.files.atomic import atomic_path
+from cloudmotion.files.gdal_errors import capture_write_errors, verify_geotiff
 
 __all__ = ["read_tags", "write_frame_geotiff"]
 

@@ -1,7 +1,7 @@
 """Frame times from a file's tags, in a fixed order of trust.
 
 GOES names are parsed by :mod:`cloudmotion.formats.goes_names` and user name patterns by
-:mod:`cloudmotion.formats.name_patterns`; this module reads the times that files carry
+:mod:`cloudmotion.settings.name_patterns`; this module reads the times that files carry
 inside: the netCDF ``time_coverage_start`` attribute (CF/ACDD), the TIFF
 ``TIFFTAG_DATETIME`` tag, GDAL's GRIB ``GRIB_VALID_TIME`` band item (epoch seconds, older
 GDAL write ``"  1474963200 sec UTC"``) and an ``Observation time`` item of GDAL_METADATA

@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 
-from ..model import COLUMNS, CSV_COLUMNS, Vectors
-from .atomic import atomic_path
-from .times import format_iso
-from .writers import Writer
+from cloudmotion.files.atomic import atomic_path
+from cloudmotion.files.times import format_iso
+from cloudmotion.formats.writers import Writer
+from cloudmotion.model import COLUMNS, CSV_COLUMNS, Vectors
 
 __all__ = ["WRITER", "wrap_longitude", "write_geojson"]
 
@@ -50,7 +50,7 @@ def write_geojson(path: str, vectors: Vectors) -> None:
         lon, lat = props["lon"], props["lat"]
         geom = None if lon is None or lat is None else {"type": "Point", "coordinates": [lon, lat]}
         features.append({"type": "Feature", "geometry": geom, "properties": props})
-    from ..provenance import provenance
+    from cloudmotion.settings.provenance import provenance
 
     # issue 15: the collection's own properties (RFC 7946 allows foreign members): version and settings
     doc = {"type": "FeatureCollection", "properties": {**(vectors.extra.get("provenance") or provenance()), **times},

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import COLUMNS, Vectors
-from .atomic import atomic_path
-from .gdal_errors import capture_write_errors, verify_geotiff
-from .times import format_iso
-from .writers import Writer
+from cloudmotion.files.atomic import atomic_path
+from cloudmotion.files.gdal_errors import capture_write_errors, verify_geotiff
+from cloudmotion.files.times import format_iso
+from cloudmotion.formats.writers import Writer
+from cloudmotion.model import COLUMNS, Vectors
 
 __all__ = ["GEOTIFF_BANDS", "WRITER", "grid_transform", "write_geotiff"]
 
@@ -50,7 +50,7 @@ def write_geotiff(path: str, vectors: Vectors) -> None:
     """
     import rasterio
 
-    from ..provenance import provenance, settings_json
+    from cloudmotion.settings.provenance import provenance, settings_json
 
     record = vectors.extra.get("provenance") or provenance()
     ny, nx = vectors.shape

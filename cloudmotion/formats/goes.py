@@ -18,10 +18,10 @@ import warnings
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
-from ..errors import DataError
-from . import calibration
-from .raster import FrameInfo, check_path, open_raster, read_frame
-from .readers import Reader
+from cloudmotion.errors import DataError
+from cloudmotion.formats import calibration
+from cloudmotion.formats.raster import check_path, open_raster, read_frame
+from cloudmotion.formats.readers import FrameInfo, Reader
 
 __all__ = ["GOES_NETCDF", "netcdf_source", "open_goes_netcdf"]
 
@@ -57,7 +57,7 @@ def netcdf_source(path: str) -> tuple[str, str | None]:
 
 def open_goes_netcdf(path: str, *, band: int | None = None, channels: str | None = None) -> FrameInfo:
     """Header of a GOES ABI netCDF frame (``file.nc`` or ``NETCDF:file.nc:VAR``); see :func:`open_raster`."""
-    from .raster import first_line
+    from cloudmotion.formats.raster import first_line
 
     check_path(path)
     try:

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ..errors import missing_extra
-from ..model import Vectors
-from ..qc import Flag
-from .atomic import atomic_path
-from .gdal_errors import capture_write_errors, verify_netcdf
-from .writers import Writer
+from cloudmotion.errors import missing_extra
+from cloudmotion.files.atomic import atomic_path
+from cloudmotion.files.gdal_errors import capture_write_errors, verify_netcdf
+from cloudmotion.formats.writers import Writer
+from cloudmotion.model import Vectors
+from cloudmotion.qc.checks import Flag
 
 __all__ = ["WRITER", "require_netcdf", "write_netcdf"]
 
@@ -79,7 +79,7 @@ def write_netcdf(path: str, result: Vectors) -> None:
 
 def _header(ds, result: Vectors) -> None:
     """Global attributes (provenance: version and settings), dimensions and the time axis."""
-    from ..provenance import provenance, settings_json
+    from cloudmotion.settings.provenance import provenance, settings_json
 
     record = result.extra.get("provenance") or provenance()
     ny, nx = result.shape

@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from ..errors import DataError, UsageError
-from ..model import Vectors
-from .atomic import atomic_path
-from .templates import check_fields
-from .writers import writer_name_for
+from cloudmotion.errors import DataError, UsageError
+from cloudmotion.files.atomic import atomic_path
+from cloudmotion.files.templates import check_fields
+from cloudmotion.formats.writers import writer_name_for
+from cloudmotion.model import Vectors
 
 __all__ = ["Output", "check_destinations", "expand_output", "parse_outputs", "write_pairs"]
 
@@ -43,7 +43,7 @@ def parse_outputs(outputs: Sequence[str], npairs: int) -> list[Output]:
         An unknown format, a single-pair format without a placeholder for several pairs,
         stdout named twice, or a missing optional extra.
     """
-    from .. import registry
+    from cloudmotion import registry
 
     outs = []
     for path in outputs or ("-",):
@@ -129,9 +129,9 @@ def write_pairs(pairs: Iterable[Vectors], outs: Sequence[Output], targets: Seque
     after_pair : callable, optional
         ``after_pair(i, vectors)`` after pair ``i`` (1-based) is written.
     """
-    from .. import registry
-    from .csv import write_csv_header, write_csv_rows
-    from .stdout import data_stdout
+    from cloudmotion import registry
+    from cloudmotion.files.stdout import data_stdout
+    from cloudmotion.formats.csv import write_csv_header, write_csv_rows
 
     with contextlib.ExitStack() as stack:
         streams: dict[str, IO[str]] = {}

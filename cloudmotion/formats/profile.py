@@ -12,8 +12,8 @@ import os
 
 import numpy as np
 
-from ..errors import DataError
-from ..height import Profile, named_profile, profile_from_table
+from cloudmotion.amv.height import Profile, named_profile, profile_from_table
+from cloudmotion.errors import DataError
 
 __all__ = ["load_profile"]
 

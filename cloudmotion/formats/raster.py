@@ -9,114 +9,23 @@ from __future__ import annotations
 import functools
 import os
 import warnings
-from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
-from ..errors import DataError, UsageError
-from . import calibration
-from .band_values import expand_palette, metadata_nodata
-from .frame_times import tag_time
-from .goes_names import parse_goes_name, start_stamp
-from .readers import Reader
+from cloudmotion.errors import DataError, UsageError
+from cloudmotion.formats import calibration
+from cloudmotion.formats.band_values import expand_palette, metadata_nodata
+from cloudmotion.formats.frame_times import tag_time
+from cloudmotion.formats.goes_names import parse_goes_name, start_stamp
+from cloudmotion.formats.readers import Frame, FrameInfo, Reader
 
 EXTREME = 1e30
 """Values of this magnitude or more are NoData: float32 extremes (±3.4e38) used as undeclared
 fill, which no physical image holds and whose squares overflow the arithmetic."""
 
-__all__ = ["RASTER", "Frame", "FrameInfo", "align_frame", "check_compatible", "check_path", "metadata_nodata",
-           "open_raster", "read_frame"]
-
-@dataclass(frozen=True)
-class FrameInfo:
-    """What a frame's header says, read without loading the pixels.
-
-    Attributes
-    ----------
-    path : str
-        The path as given by the user (the name used in messages).
-    source : str
-        What rasterio opens (may be a ``NETCDF:path:VAR`` subdataset).
-    shape : (int, int)
-        Rows and columns.
-    count : int
-        Number of bands.
-    band : int
-        The band read (1-based).
-    dtype : str
-        Storage data type.
-    transform : tuple of 6 floats or None
-        Affine pixel-corner transform, ``None`` when the file has no georeference.
-    crs_wkt : str or None
-        CRS as WKT.
-    time : datetime or None
-        Acquisition (scan start) time, UTC.
-    time_source : str or None
-        Where the time came from: ``"file name"``, ``"netCDF time_coverage_start"`` or
-        ``"TIFFTAG_DATETIME"``.
-    goes : dict or None
-        Satellite, sector and band parsed from a GOES ABI file name.
-    bands : tuple of int
-        The 1-based bands read (several when ``channels`` reduces them to one).
-    channels : str or None
-        Channel reduction applied to ``bands`` (``luminance``, ``pca``, ``mean``).
-    dqf_source : str or None
-        The GOES data quality flag variable beside the image, when there is one.
-    driver : str
-        GDAL driver name.
-    reader : str
-        The registered reader that opened it (:data:`cloudmotion.registry.READERS`).
-    palette : bool
-        The band holds palette indices: it is expanded to red, green and blue through its
-        colour table and then reduced by ``channels`` (luminance by default).
-    quantity, unit : str or None
-        What the values read are (``radiance``, ``brightness_temperature``,
-        ``reflectance_factor``, a CF standard name) and their unit; None when unknown.
-    calibration : dict or None
-        GOES L1b calibration constants found (``planck_*`` or ``kappa0``,
-        :mod:`cloudmotion.formats.calibration`).
-    calibrate : {"bt", "reflectance"} or None
-        The conversion applied at read (chosen by :func:`calibration.resolve`).
-    notes : tuple of str
-        Things worth a warning about the header (constants that could not be read).
-    """
-
-    path: str
-    source: str
-    shape: tuple[int, int]
-    count: int
-    band: int
-    dtype: str
-    transform: tuple[float, ...] | None
-    crs_wkt: str | None
-    time: datetime | None
-    time_source: str | None
-    goes: dict | None
-    bands: tuple[int, ...] = (1,)
-    channels: str | None = None
-    dqf_source: str | None = None
-    driver: str = ""
-    reader: str = "raster"
-    palette: bool = False
-    # issue 17: calibration
-    quantity: str | None = None
-    unit: str | None = None
-    calibration: dict | None = None
-    calibrate: str | None = None
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Frame:
-    """A frame's pixels: float32 values in physical units plus a validity mask."""
-
-    info: FrameInfo
-    data: np.ndarray
-    valid: np.ndarray
-
+__all__ = ["RASTER", "check_path", "metadata_nodata", "open_raster", "read_frame"]
 
 def check_path(path: str) -> str:
     """Return what rasterio should open, or raise DataError naming the path."""
@@ -333,7 +242,7 @@ def read_frame(
     UsageError
         ``dqf`` on a file without a DQF variable.
     """
-    from ..preprocess import reduce_channels
+    from cloudmotion.motion.prefilter import reduce_channels
 
     if dqf and info.dqf_source is None:
         raise UsageError(f"--dqf: {info.path} has no GOES DQF variable")
@@ -385,9 +294,6 @@ def read_frame(
 def _open_generic(path: str, *, band: int | None = None, channels: str | None = None) -> FrameInfo:
     return open_raster(path, band=band, channels=channels)
 
-
-# re-exported for callers of this module (defined after Frame and FrameInfo, which it uses)
-from .alignment import align_frame, check_compatible
 
 RASTER = Reader(name="raster", claims=lambda path: True, open=_open_generic, read=read_frame,
                 description="GeoTIFF and any raster GDAL reads")

@@ -14,10 +14,101 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from .. import registry
+import numpy as np
 
-__all__ = ["Reader", "open_frame", "read_frame"]
+from cloudmotion import registry
+
+__all__ = ["Frame", "FrameInfo", "Reader", "open_frame", "read_frame"]
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """What a frame's header says, read without loading the pixels.
+
+    Attributes
+    ----------
+    path : str
+        The path as given by the user (the name used in messages).
+    source : str
+        What rasterio opens (may be a ``NETCDF:path:VAR`` subdataset).
+    shape : (int, int)
+        Rows and columns.
+    count : int
+        Number of bands.
+    band : int
+        The band read (1-based).
+    dtype : str
+        Storage data type.
+    transform : tuple of 6 floats or None
+        Affine pixel-corner transform, ``None`` when the file has no georeference.
+    crs_wkt : str or None
+        CRS as WKT.
+    time : datetime or None
+        Acquisition (scan start) time, UTC.
+    time_source : str or None
+        Where the time came from: ``"file name"``, ``"netCDF time_coverage_start"`` or
+        ``"TIFFTAG_DATETIME"``.
+    goes : dict or None
+        Satellite, sector and band parsed from a GOES ABI file name.
+    bands : tuple of int
+        The 1-based bands read (several when ``channels`` reduces them to one).
+    channels : str or None
+        Channel reduction applied to ``bands`` (``luminance``, ``pca``, ``mean``).
+    dqf_source : str or None
+        The GOES data quality flag variable beside the image, when there is one.
+    driver : str
+        GDAL driver name.
+    reader : str
+        The registered reader that opened it (:data:`cloudmotion.registry.READERS`).
+    palette : bool
+        The band holds palette indices: it is expanded to red, green and blue through its
+        colour table and then reduced by ``channels`` (luminance by default).
+    quantity, unit : str or None
+        What the values read are (``radiance``, ``brightness_temperature``,
+        ``reflectance_factor``, a CF standard name) and their unit; None when unknown.
+    calibration : dict or None
+        GOES L1b calibration constants found (``planck_*`` or ``kappa0``,
+        :mod:`cloudmotion.formats.calibration`).
+    calibrate : {"bt", "reflectance"} or None
+        The conversion applied at read (chosen by :func:`calibration.resolve`).
+    notes : tuple of str
+        Things worth a warning about the header (constants that could not be read).
+    """
+
+    path: str
+    source: str
+    shape: tuple[int, int]
+    count: int
+    band: int
+    dtype: str
+    transform: tuple[float, ...] | None
+    crs_wkt: str | None
+    time: datetime | None
+    time_source: str | None
+    goes: dict | None
+    bands: tuple[int, ...] = (1,)
+    channels: str | None = None
+    dqf_source: str | None = None
+    driver: str = ""
+    reader: str = "raster"
+    palette: bool = False
+    # issue 17: calibration
+    quantity: str | None = None
+    unit: str | None = None
+    calibration: dict | None = None
+    calibrate: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A frame's pixels: float32 values in physical units plus a validity mask."""
+
+    info: FrameInfo
+    data: np.ndarray
+    valid: np.ndarray
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ import warnings
 
 import numpy as np
 
-from ..errors import DataError
-from ..model import CSV_COLUMNS, NUMERIC, Vectors
-from .geotiff import GEOTIFF_BANDS
-from .times import parse_iso
+from cloudmotion.errors import DataError
+from cloudmotion.files.times import parse_iso
+from cloudmotion.formats.geotiff import GEOTIFF_BANDS
+from cloudmotion.model import CSV_COLUMNS, NUMERIC, Vectors
 
 __all__ = ["check_vectors_match", "read_vectors"]
 
@@ -171,7 +171,7 @@ def read_vectors(path: str, *, frame_transform: tuple[float, ...] | None = None,
 def _grid_fits(values: np.ndarray, size: int) -> bool:
     """True when the distinct origins along one axis are the vector grid that
     :func:`cloudmotion.grid.make_grid` lays over a frame ``size`` px long, for some window."""
-    from ..grid import make_grid
+    from cloudmotion.grid import make_grid
 
     u = np.unique(np.round(values[np.isfinite(values)], 3))
     if u.size == 0:
@@ -214,7 +214,7 @@ def check_vectors_match(pair: Vectors, vectors: str, other: str, *, shape: tuple
         ``VECTORS: does not match OTHER (WHAT)``: origins outside or off the grid of a frame
         of this shape, x/y that the transform does not give, another CRS, or another time.
     """
-    from ..geo import pixel_to_crs
+    from cloudmotion.geo import pixel_to_crs
 
     def refuse(what: str) -> None:
         raise DataError(f"{vectors}: does not match {other} ({what}); give the frame or truth "

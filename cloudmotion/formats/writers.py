@@ -2,7 +2,7 @@
 
 Writers live in :data:`cloudmotion.registry.WRITERS`. To add one: write a module with a
 ``write(path, vectors)`` function that writes through
-:func:`cloudmotion.formats.atomic.atomic_path`, wrap it in a :class:`Writer` and register
+:func:`cloudmotion.files.atomic.atomic_path`, wrap it in a :class:`Writer` and register
 it with :func:`register_writer` (which also records its suffixes, so that choosing a
 writer by name imports nothing). The longest matching suffix wins, so ``.dmw.nc`` can
 sit beside ``.nc``.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import registry
+from cloudmotion import registry
 
 __all__ = ["Writer", "write_vectors", "writer_for", "writer_name_for"]
 

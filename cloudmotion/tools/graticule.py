@@ -44,7 +44,7 @@ def draw_graticule(ax, shape: tuple[int, int], transform, crs_wkt: str) -> bool:
     """Lon/lat graticule lines with labels, and lon/lat ticks where lines cross the frame edges."""
     from pyproj import CRS
 
-    from ..geo import _lonlat, pixel_to_crs
+    from cloudmotion.geo import _lonlat, pixel_to_crs
 
     crs = CRS.from_wkt(crs_wkt)
     rows, cols = shape

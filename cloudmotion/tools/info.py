@@ -12,11 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import DataError
-from ..formats.raster import FrameInfo, check_compatible, metadata_nodata
-from ..formats.readers import open_frame, read_frame
-from ..formats.times import format_iso
-from ..plateau import find_plateaus, plateau_warning
+from cloudmotion.errors import DataError
+from cloudmotion.files.times import format_iso
+from cloudmotion.formats.alignment import check_compatible
+from cloudmotion.formats.band_values import metadata_nodata
+from cloudmotion.formats.readers import FrameInfo, open_frame, read_frame
+from cloudmotion.motion.plateau import find_plateaus, plateau_warning
 
 __all__ = ["format_facts", "format_sequence", "frame_facts", "sequence_facts"]
 
@@ -43,7 +44,7 @@ def _geo_facts(info: FrameInfo, wkt: bool) -> dict:
     """CRS name, pixel size at the centre (geodesic, km) and lon/lat bounds."""
     from pyproj import CRS, Geod
 
-    from ..geo import _lonlat, pixel_to_crs
+    from cloudmotion.geo import _lonlat, pixel_to_crs
 
     out: dict = {"crs": None, "pixel_size_km": None, "centre_lonlat": None, "bounds_lonlat": None}
     if info.transform is not None:
@@ -157,7 +158,7 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
     DataError
         Missing or unreadable file.
     """
-    from ..formats.calibration import resolve
+    from cloudmotion.formats.calibration import resolve
 
     info = resolve(open_frame(path, band=band, channels=channels))  # what track reads (--calibrate auto)
     driver, scale, offset, file_nodata, flags, description, meta_nodata = _header(info)
@@ -352,8 +353,8 @@ def describe(frames: Sequence[str], *, band: int | None = None, nodata: float | 
     """
     facts = [frame_facts(p, band=band, nodata=nodata, wkt=wkt, channels=channels) for p in frames]
     if cloud_model is not None or cloud_mask is not None:
-        from ..formats.calibration import resolve
-        from ..formats.clouds import cloud_facts, make_cloud_source
+        from cloudmotion.formats.calibration import resolve
+        from cloudmotion.formats.clouds import cloud_facts, make_cloud_source
 
         source = make_cloud_source(cloud_model, cloud_mask, lambda i: read_frame(i, nodata=nodata))
         for f, p in zip(facts, frames, strict=True):

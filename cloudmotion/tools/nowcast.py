@@ -1,7 +1,7 @@
 """``cloudmotion nowcast``: track the latest pairs, make a dense motion field and extrapolate
 the latest frame along it (Lagrangian persistence), one GeoTIFF per lead time.
 
-The numerics are in :mod:`cloudmotion.dense_flow` and :mod:`cloudmotion.extrapolate`; this
+The numerics are in :mod:`cloudmotion.nowcast.dense_flow` and :mod:`cloudmotion.nowcast.extrapolate`; this
 module reads, checks names and writes.
 """
 
@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from ..errors import DataError, UsageError
-from ..model import Vectors
-from ..params import Settings
+from cloudmotion.errors import DataError, UsageError
+from cloudmotion.model import Vectors
+from cloudmotion.settings.params import Settings
 
 __all__ = ["NOWCAST_FIELDS", "Nowcast", "lead_minutes", "lead_times", "motion_field", "nowcast_names",
            "run_nowcast"]
@@ -70,7 +70,7 @@ def nowcast_names(template: str, leads: Sequence[float], source_time: datetime |
         Other placeholders, several leads without ``{lead}``/``{valid_time}``, or
         ``{valid_time}`` when the latest frame has no time.
     """
-    from ..formats.templates import check_fields
+    from cloudmotion.files.templates import check_fields
 
     check_fields(template, NOWCAST_FIELDS, option, _HINT)
     if len(leads) > 1 and "{" not in template:
@@ -97,7 +97,7 @@ def motion_field(pairs: Sequence[Vectors], shape: tuple[int, int], *, length: fl
     Each good vector counts at its midpoint with weight ``1 / ee**2``; displacements of
     earlier pairs are scaled to the latest pair's time step.
     """
-    from ..dense_flow import dense_flow, vector_weights
+    from cloudmotion.nowcast.dense_flow import dense_flow, vector_weights
 
     dt_last = pairs[-1].dt
     parts = []
@@ -110,7 +110,7 @@ def motion_field(pairs: Sequence[Vectors], shape: tuple[int, int], *, length: fl
 
 
 def _flow_bands(dx, dy, info, dt, settings: Settings) -> dict[str, np.ndarray]:
-    from ..geo import geolocate
+    from cloudmotion.geo import geolocate
 
     rr, cc = np.mgrid[0:dx.shape[0], 0:dx.shape[1]]
     geo = geolocate(rr.ravel().astype(float), cc.ravel().astype(float), dx.ravel().astype(float),
@@ -145,13 +145,13 @@ def run_nowcast(frames: Sequence[str], output: str, settings: Settings, *, lead:
     DataError
         Unreadable or mismatched frames, no time step, no good vector.
     """
-    from ..extrapolate import extrapolate, trace_spacing
-    from ..formats.frame_geotiff import write_frame_geotiff
-    from ..formats.outputs import check_destinations
-    from ..formats.readers import read_frame
-    from ..formats.safety import check_not_inputs, remove_stale_temps
-    from ..formats.times import format_iso
-    from ..pipeline import open_frames, pair_steps, track_frames
+    from cloudmotion.files.safety import check_not_inputs, remove_stale_temps
+    from cloudmotion.files.times import format_iso
+    from cloudmotion.formats.frame_geotiff import write_frame_geotiff
+    from cloudmotion.formats.outputs import check_destinations
+    from cloudmotion.formats.readers import read_frame
+    from cloudmotion.nowcast.extrapolate import extrapolate, trace_spacing
+    from cloudmotion.pipeline import open_frames, pair_steps, track_frames
 
     if len(frames) < 2:
         raise UsageError(f"FRAME: need at least two frames, got {len(frames)}")
@@ -177,7 +177,7 @@ def run_nowcast(frames: Sequence[str], output: str, settings: Settings, *, lead:
         raise DataError(f"{use[-1]}: no good vector in the last {len(pairs)} pair(s); nothing to extrapolate")
     frame = read_frame(source, nodata=settings.nodata, valid_range=settings.valid_range, dqf=settings.dqf)
     if settings.align and len(infos) > 1:
-        from ..formats.raster import align_frame
+        from cloudmotion.formats.alignment import align_frame
 
         frame = align_frame(frame, infos[0])
     length = settings.flow_smoothing or float(settings.params.step)

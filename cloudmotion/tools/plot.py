@@ -13,9 +13,14 @@ from datetime import datetime
 
 import numpy as np
 
-from ..errors import DataError, UsageError, missing_extra
-from ..model import MotionField, Vectors
-from .plot_layout import auto_figsize, decorate, fit_to_frame, place_key
+from cloudmotion.errors import DataError, UsageError, missing_extra
+from cloudmotion.model import MotionField, Vectors
+from cloudmotion.tools.plot_layout import (
+    auto_figsize,
+    decorate,
+    fit_to_frame,
+    place_key,
+)
 
 __all__ = ["INSTALL_HINT", "PLOT_FORMATS", "parse_figsize", "plot_format", "quicklook", "require_matplotlib"]
 
@@ -282,8 +287,8 @@ def quicklook(
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
-    from ..formats.atomic import atomic_path
-    from ..formats.goes_names import describe_goes, is_infrared
+    from cloudmotion.files.atomic import atomic_path
+    from cloudmotion.formats.goes_names import describe_goes, is_infrared
 
     fmt = plot_format(path)
     if fmt is None:
@@ -359,10 +364,10 @@ def plot_file(vectors: str, frame: str, output: str, *, pair: int = 1, style: st
         Shade the cloud probability (``cloud_model``, default ``auto``, or ``cloud_mask``).
     Other parameters as for :func:`quicklook`.
     """
-    from ..formats.outputs import check_destinations
-    from ..formats.readers import open_frame, read_frame
-    from ..formats.safety import check_not_inputs
-    from ..formats.vectors import check_vectors_match, read_vectors
+    from cloudmotion.files.safety import check_not_inputs
+    from cloudmotion.formats.outputs import check_destinations
+    from cloudmotion.formats.readers import open_frame, read_frame
+    from cloudmotion.formats.vectors import check_vectors_match, read_vectors
 
     if plot_format(output) is None:
         raise UsageError(f"-o {output}: unknown picture format; use .png, .svg or .pdf")
@@ -380,7 +385,7 @@ def plot_file(vectors: str, frame: str, output: str, *, pair: int = 1, style: st
     shade = None
     image = read_frame(info)
     if cloud or cloud_model or cloud_mask:
-        from ..formats.clouds import make_cloud_source
+        from cloudmotion.formats.clouds import make_cloud_source
 
         shade = make_cloud_source(cloud_model, cloud_mask, read_frame).probability(image)
     quicklook(pairs[pair - 1], image, output, style=style, every=every, show_flagged=show_flagged,

@@ -3,7 +3,7 @@ image, the reference arrow under the x label, the graticule or pixel axes."""
 
 from __future__ import annotations
 
-from .graticule import draw_graticule
+from cloudmotion.tools.graticule import draw_graticule
 
 __all__ = ["auto_figsize", "decorate", "fit_to_frame", "place_key"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError, UsageError
-from .plot import parse_figsize, plot_format, require_matplotlib
+from cloudmotion.errors import DataError, UsageError
+from cloudmotion.tools.plot import parse_figsize, plot_format, require_matplotlib
 
 __all__ = ["plot_nowcast_file"]
 
@@ -72,11 +72,11 @@ def plot_nowcast_file(nowcast: str, output: str, *, observed: str | None = None,
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from ..formats.atomic import atomic_path
-    from ..formats.frame_geotiff import read_tags
-    from ..formats.outputs import check_destinations
-    from ..formats.readers import open_frame, read_frame
-    from ..formats.safety import check_not_inputs
+    from cloudmotion.files.atomic import atomic_path
+    from cloudmotion.files.safety import check_not_inputs
+    from cloudmotion.formats.frame_geotiff import read_tags
+    from cloudmotion.formats.outputs import check_destinations
+    from cloudmotion.formats.readers import open_frame, read_frame
 
     if plot_format(output) is None:
         raise UsageError(f"-o {output}: unknown picture format; use .png, .svg or .pdf")
@@ -95,7 +95,7 @@ def plot_nowcast_file(nowcast: str, output: str, *, observed: str | None = None,
         if info.shape != now.data.shape:
             raise DataError(f"{observed}: {info.shape[0]}x{info.shape[1]} px, the nowcast is "
                             f"{now.data.shape[0]}x{now.data.shape[1]} px")
-        from ..formats.times import format_iso
+        from cloudmotion.files.times import format_iso
 
         frames.append((read_frame(info), f"observed {format_iso(info.time) or observed}"))
     values = np.concatenate([f.data[f.valid] for f, _ in frames])

@@ -14,10 +14,15 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from ..errors import UsageError
-from ..formats.goes_names import goes_stamp
-from .synthetic import correlated_noise, uniform_field, vortex_shear_field, warp
-from .truth import (
+from cloudmotion.errors import UsageError
+from cloudmotion.formats.goes_names import goes_stamp
+from cloudmotion.tools.known_motion import (
+    correlated_noise,
+    uniform_field,
+    vortex_shear_field,
+    warp,
+)
+from cloudmotion.tools.truth import (
     read_truth,  # re-exported: truth.tif is written here and read by score
 )
 
@@ -268,7 +273,7 @@ def frame_names(times: list[datetime], prefix: str = "synth", goes: dict | None 
 
 
 def _verifier(path: str, count: int, shape: tuple[int, int]):
-    from ..formats.gdal_errors import verify_geotiff
+    from cloudmotion.files.gdal_errors import verify_geotiff
 
     def verify(tmp: str) -> None:
         verify_geotiff(tmp, path, count=count, shape=shape)
@@ -294,8 +299,8 @@ def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix:
     import rasterio
     from affine import Affine
 
-    from ..formats.atomic import atomic_path
-    from ..formats.gdal_errors import capture_write_errors
+    from cloudmotion.files.atomic import atomic_path
+    from cloudmotion.files.gdal_errors import capture_write_errors
 
     rows, cols = seq.dx.shape
     profile = {"driver": "GTiff", "width": cols, "height": rows, "dtype": "float32", "nodata": np.nan,
@@ -359,16 +364,16 @@ def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.
     list of str
         The paths written.
     """
-    from ..formats.outputs import check_destinations
-    from ..formats.readers import open_frame, read_frame
-    from ..formats.safety import check_not_inputs, prepare_folder
+    from cloudmotion.files.safety import check_not_inputs, prepare_folder
+    from cloudmotion.formats.outputs import check_destinations
+    from cloudmotion.formats.readers import open_frame, read_frame
 
     terms = parse_motion(motion)
     if from_frame:
         info = open_frame(from_frame)
         frame = read_frame(info)
         base, valid, transform, crs, start = frame.data, frame.valid, info.transform, info.crs_wkt, info.time
-        from ..formats.calibration import as_tags
+        from cloudmotion.formats.calibration import as_tags
 
         tags = as_tags(info.calibration)  # issue 17: frames derived from L1b can be calibrated too
         if tags and info.unit:

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from ..errors import DataError
+from cloudmotion.errors import DataError
 
 __all__ = ["read_truth"]
 

@@ -1,0 +1,1 @@
+"""Atmospheric motion vectors: cloud probability, cloud-top temperature, height, parallax and the AMV columns."""

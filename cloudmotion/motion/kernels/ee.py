@@ -1,0 +1,177 @@
+"""Compiled per-template terms of the expected error (see :func:`cloudmotion.motion.expected_error.template_terms`).
+
+One pass per template computes what the numpy reference
+(:func:`cloudmotion.motion.expected_error.template_terms_numpy`) builds from stacks of windows:
+frame B warped by the template's final displacement with the Keys bicubic kernel on a
+window one pixel larger than the template, the motion-compensated residual variance and
+correlation, the structure tensor and the gradients' lag-one correlation, and the
+correlation coefficients one pixel either side of the peak along each axis. Sums are in
+float64. The kernel is serial and ``nogil``: :func:`cloudmotion.motion.kernels.jit.split_run` runs it
+on parts of the template list in threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cloudmotion.motion.kernels.jit import kernel
+
+__all__ = ["ee_terms"]
+
+
+@kernel(nogil=True, fastmath=False)
+def _keys(t: float, out: np.ndarray) -> None:
+    t2 = t * t
+    t3 = t2 * t
+    out[0] = -0.5 * t3 + t2 - 0.5 * t
+    out[1] = 1.5 * t3 - 2.5 * t2 + 1.0
+    out[2] = -1.5 * t3 + 2.0 * t2 + 0.5 * t
+    out[3] = 0.5 * t3 - 0.5 * t2
+
+
+@kernel(nogil=True, fastmath=False)
+def _side_ncc(ta, bw, mt, bok, w, si, sj):
+    """NCC of the template against the warped window shifted by (si, sj) px, over valid pixels."""
+    n = 0.0
+    sa = 0.0
+    sb = 0.0
+    for i in range(w):
+        for j in range(w):
+            if mt[i + 1, j + 1] and bok[i + 1 + si, j + 1 + sj]:
+                n += 1.0
+                sa += ta[i, j]
+                sb += bw[i + 1 + si, j + 1 + sj]
+    n1 = max(n, 1.0)
+    ma = sa / n1
+    mb = sb / n1
+    num = 0.0
+    va = 0.0
+    vb = 0.0
+    for i in range(w):
+        for j in range(w):
+            if mt[i + 1, j + 1] and bok[i + 1 + si, j + 1 + sj]:
+                x = ta[i, j] - ma
+                y = bw[i + 1 + si, j + 1 + sj] - mb
+                num += x * y
+                va += x * x
+                vb += y * y
+    den = np.sqrt(va * vb)
+    return num / den if den > 0 else np.nan
+
+
+@kernel(nogil=True, fastmath=False)
+def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
+    """Expected-error terms of templates (one row per template; NaN where dx/dy are not finite).
+
+    Parameters
+    ----------
+    ppa, puse : ndarray, shape (H + 2, W + 2)
+        Frame A (float32, offset removed, 0 where invalid) and its usable pixels, padded by 1.
+    pgm, pgx, pgy : ndarray, shape (H + 2, W + 2)
+        Gradient validity and the masked gradients of A along columns and rows, padded by 1.
+    pb, pok : ndarray, shape (H + 2 pad, W + 2 pad)
+        Frame B (float32, offset removed) and where its 4 x 4 bicubic support is valid.
+    pad : int
+        Padding of ``pb`` and ``pok``.
+    rows, cols : ndarray of int64, shape (N,)
+        Top-left pixel of each template in A.
+    dx, dy : ndarray of float64, shape (N,)
+        Final displacements, px.
+    w : int
+        Template size, px.
+
+    Returns
+    -------
+    count, residual_var, peak_corr : ndarray, shape (N,)
+    tensor : ndarray, shape (N, 3)
+    grad_corr, curvature : ndarray, shape (N, 2)
+    """
+    n = rows.shape[0]
+    count = np.zeros(n)
+    resid = np.full(n, np.nan)
+    peak = np.full(n, np.nan)
+    tensor = np.full((n, 3), np.nan)
+    gcorr = np.full((n, 2), np.nan)
+    curv = np.full((n, 2), np.nan)
+    wy = np.empty(4)
+    wx = np.empty(4)
+    s = w + 2
+    bw = np.empty((s, s))
+    hrow = np.empty((s + 3, s))
+    bok = np.empty((s, s), dtype=np.bool_)
+    mt = np.empty((s, s), dtype=np.bool_)
+    ta = np.empty((w, w))
+    for k in range(n):
+        if not (np.isfinite(dx[k]) and np.isfinite(dy[k])):
+            continue
+        r = rows[k]
+        c = cols[k]
+        iy = int(np.floor(dy[k]))
+        ix = int(np.floor(dx[k]))
+        _keys(dy[k] - iy, wy)
+        _keys(dx[k] - ix, wx)
+        r0 = pad + r + iy - 2
+        c0 = pad + c + ix - 2
+        for p in range(s + 3):  # separable: along columns first, then along rows
+            for q in range(s):
+                hrow[p, q] = (wx[0] * pb[r0 + p, c0 + q] + wx[1] * pb[r0 + p, c0 + q + 1]
+                              + wx[2] * pb[r0 + p, c0 + q + 2] + wx[3] * pb[r0 + p, c0 + q + 3])
+        for p in range(s):
+            for q in range(s):
+                bw[p, q] = wy[0] * hrow[p, q] + wy[1] * hrow[p + 1, q] + wy[2] * hrow[p + 2, q] + wy[3] * hrow[p + 3, q]
+                bok[p, q] = pok[pad + r + iy - 1 + p, pad + c + ix - 1 + q]
+                mt[p, q] = puse[r + p, c + q]
+        cnt = 0.0
+        sum_a = 0.0
+        sum_b = 0.0
+        for i in range(w):
+            for j in range(w):
+                ta[i, j] = ppa[r + i + 1, c + j + 1]
+                if mt[i + 1, j + 1] and bok[i + 1, j + 1]:
+                    cnt += 1.0
+                    sum_a += ta[i, j]
+                    sum_b += bw[i + 1, j + 1]
+        cs = max(cnt, 1.0)
+        mu_a = sum_a / cs
+        mu_b = sum_b / cs
+        sa = 0.0
+        sb = 0.0
+        sab = 0.0
+        hxx = 0.0
+        hxy = 0.0
+        hyy = 0.0
+        ax = 0.0
+        ay = 0.0
+        for i in range(w):
+            for j in range(w):
+                m = mt[i + 1, j + 1] and bok[i + 1, j + 1]
+                if m:
+                    x = ta[i, j] - mu_a
+                    y = bw[i + 1, j + 1] - mu_b
+                    sa += x * x
+                    sb += y * y
+                    sab += x * y
+                    if pgm[r + i + 1, c + j + 1]:
+                        gx = pgx[r + i + 1, c + j + 1]
+                        gy = pgy[r + i + 1, c + j + 1]
+                        hxx += gx * gx
+                        hxy += gx * gy
+                        hyy += gy * gy
+                        if j + 1 < w and mt[i + 1, j + 2] and bok[i + 1, j + 2] and pgm[r + i + 1, c + j + 2]:
+                            ax += gx * pgx[r + i + 1, c + j + 2] + gy * pgy[r + i + 1, c + j + 2]
+                        if i + 1 < w and mt[i + 2, j + 1] and bok[i + 2, j + 1] and pgm[r + i + 2, c + j + 1]:
+                            ay += gx * pgx[r + i + 2, c + j + 1] + gy * pgy[r + i + 2, c + j + 1]
+        gain = np.sqrt(sa / sb) if sb > 0 else 1.0
+        count[k] = cnt
+        resid[k] = (gain * gain * sb - 2.0 * gain * sab + sa) / max(cnt - 3.0, 1.0)
+        peak[k] = sab / np.sqrt(sa * sb) if sa * sb > 0 else np.nan
+        tensor[k, 0] = hxx
+        tensor[k, 1] = hxy
+        tensor[k, 2] = hyy
+        tr = max(hxx + hyy, 1e-30)
+        gcorr[k, 0] = min(max(ax / tr, 0.0), 0.999)
+        gcorr[k, 1] = min(max(ay / tr, 0.0), 0.999)
+        rho0 = peak[k]
+        curv[k, 0] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, 0, -1) - _side_ncc(ta, bw, mt, bok, w, 0, 1)
+        curv[k, 1] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, -1, 0) - _side_ncc(ta, bw, mt, bok, w, 1, 0)
+    return count, resid, peak, tensor, gcorr, curv

@@ -1,0 +1,1 @@
+"""Quality control: the flag bits, the registered tests that set them, and the field statistics they use."""

@@ -1,0 +1,166 @@
+"""The vocabulary of settings: what a setting is (:class:`Spec`), the error it raises, and the
+rules its values must meet. :mod:`cloudmotion.settings.params` declares the settings with these."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloudmotion import registry
+
+__all__ = ["DEFAULT_MAX_ERROR", "Rule", "SettingError", "Spec", "deprecation_message"]
+
+
+class SettingError(ValueError):
+    """A setting's value breaks its rule; ``name`` is the setting, ``reason`` the rule."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name} {reason}")
+        self.name = name
+        self.reason = reason
+
+
+Rule = Callable[[Any], str | None]
+"""A rule returns None when a value is acceptable, else what is wrong ("must be ...")."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one setting is.
+
+    Attributes
+    ----------
+    kind : {"int", "float", "bool", "str", "range", "duration"}
+        Value type; ``range`` is a (min, max) pair of floats; ``duration`` is seconds,
+        given as a number or as text with a unit (``900``, ``20min``, ``1h``).
+    unit : str
+        Unit of the value ("px", "m/s", "s", "" when unit-free).
+    help : str
+        One line for ``--help`` and the README.
+    cli : bool
+        Whether the setting is a command-line option (``--name-with-dashes``); all
+        settings are TOML keys.
+    rule : callable
+        Validation, see :data:`Rule`; None checks only the type.
+    default_text : str or None
+        How the default reads where it is derived (``"window/2"``).
+    flag : int or None
+        The quality flag bit the setting controls, for the help text.
+    metavar : str or None
+        Placeholder shown in ``--help``.
+    choices : callable or None
+        Returns the accepted names (lazily, from a registry).
+    deprecated : bool
+        An old name kept so existing configs and cron jobs load: it warns (a
+        ``FutureWarning``) and maps onto its replacement.
+    sep : str or None
+        For a ``range``: the two values are one word joined by this (``--bandpass 0.7,8``)
+        instead of two words (``--valid-range 200 320``); a TOML list works either way.
+    scope : str or None
+        ``"batch"`` for a setting only ``batch`` has (an option of ``batch`` only, its own
+        README table); None for the shared tracker and reading settings.
+    """
+
+    kind: str
+    unit: str = ""
+    help: str = ""
+    cli: bool = True
+    rule: Rule | None = None
+    default_text: str | None = None
+    flag: int | None = None
+    metavar: str | None = None
+    choices: Callable[[], list[str]] | None = None
+    deprecated: bool = False
+    scope: str | None = None
+    sep: str | None = None
+
+
+DEFAULT_MAX_ERROR = 0.3
+"""Default ``max_error``, px: chosen by measurement (benchmarks/expected_error.py, RESULTS.md)."""
+
+
+def deprecation_message(name: str, value: float) -> str:
+    """The warning for a deprecated texture threshold (``min_texture``, ``max_sigma``)."""
+    effect = "0 disables the texture test" if value == 0 else "the value is ignored"
+    return (f"{name} is deprecated: LOW_TEXTURE now flags vectors whose expected error ee exceeds "
+            f"max_error (--max-error, default {DEFAULT_MAX_ERROR} px); {effect}")
+
+
+def _spec(default: Any, kind: str, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"spec": Spec(kind=kind, help=help, **kw)})
+
+
+# ---- rules ---------------------------------------------------------------------------------
+
+def _int_at_least(lo: int) -> Rule:
+    return lambda v: None if v >= lo else f"must be an integer >= {lo}"
+
+
+def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+            hi_open: bool = False) -> Rule:
+    def rule(v: float) -> str | None:
+        low = lo is None or (v > lo if lo_open else v >= lo)
+        high = hi is None or (v < hi if hi_open else v <= hi)
+        if math.isfinite(v) and low and high:
+            return None
+        parts = []
+        if lo is not None:
+            parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+        if hi is not None:
+            parts.append(f"{'<' if hi_open else '<='} {hi:g}")
+        return "must be a finite number" + (" " + " and ".join(parts) if parts else "")
+    return rule
+
+
+def _choice(names: Callable[[], list[str]]) -> Rule:
+    return lambda v: None if v in names() else f"must be one of {', '.join(names())}"
+
+
+def _range(v: tuple[float, float]) -> str | None:
+    lo, hi = v
+    return None if math.isfinite(lo) and math.isfinite(hi) and lo < hi else "needs finite MIN < MAX"
+
+
+def _bandpass(v: tuple[float, float]) -> str | None:
+    lo, hi = v
+    return None if math.isfinite(lo) and math.isfinite(hi) and 0 <= lo < hi <= 100 else "needs 0 <= LOW < HIGH <= 100"
+
+
+def _cloud_model(v: str) -> str | None:
+    ok = v in ("auto", "auto-cold", "auto-bright") or v.lower().endswith(".toml")
+    return None if ok else "must be auto, auto-cold, auto-bright or a .toml file"
+
+
+def _formats(v: str) -> str | None:
+    names = [f.strip().lower().lstrip(".") for f in v.split(",") if f.strip()]
+    known = sorted({ext.lstrip(".") for ext in registry.WRITER_SUFFIXES})
+    bad = [f for f in names if f not in known]
+    if bad or not names:
+        return f"must be one or more of {', '.join(known)}, comma-separated (e.g. csv,tif)"
+    return None
+
+
+def _name_pattern(v: str) -> str | None:
+    from cloudmotion.errors import UsageError
+    from cloudmotion.settings.name_patterns import compile_name_pattern
+
+    try:
+        compile_name_pattern(v)
+    except UsageError as exc:
+        return str(exc).split(": ", 1)[-1].replace(f"--name-pattern {v}: ", "")
+    return None
+
+
+_SUBPIXEL = registry.SUBPIXEL.names
+_EQUALIZE = lambda: list(registry.EQUALIZERS)
+_CALIBRATE = lambda: ["auto", "radiance", "bt", "reflectance"]
+
+
+def _profile(v: str) -> str | None:
+    ok = v in ("standard", "tropical") or v.lower().endswith(".csv")
+    return None if ok else "must be standard, tropical or a .csv file"
+
+_CHANNELS = lambda: list(registry.CHANNELS)
+_INTERP = lambda: list(registry.INTERPOLATIONS)
