@@ -39,9 +39,9 @@ def check_conventions() -> list[str]:
         mx, my = np.nanmedian(est.dx), np.nanmedian(est.dy)
         # right sign and at least half the magnitude on each axis (single-pass PIV is biased toward 0)
         assert abs(mx - sx) < 0.5 * abs(sx) and abs(my - sy) < 0.5 * abs(sy), (
-            f"{name}: shift ({sx}, {sy}) measured as ({mx}, {my}): wrong sign or axis convention")
-        lines.append(f"{name}: true (dx, dy) = ({sx:+.2f}, {sy:+.2f}) px, median measured "
-                     f"({mx:+.3f}, {my:+.3f}) px")
+            f"{name}: shift ({sx}, {sy}) measured as ({mx}, {my}): wrong sign or axis convention"
+        )
+        lines.append(f"{name}: true (dx, dy) = ({sx:+.2f}, {sy:+.2f}) px, median measured ({mx:+.3f}, {my:+.3f}) px")
         if name == CM:
             rows, cols = grid(a.shape).centres()
             assert np.array_equal(est.row, rows.ravel()) and np.array_equal(est.col, cols.ravel()), "origins differ"
@@ -65,8 +65,10 @@ def accuracy(textures: list[Texture], quick: bool) -> list[Score]:
     first_real = [t.real for t in textures].index(True) if any(t.real for t in textures) else -1
     for ti, tex in enumerate(textures):
         motions = make_motions(tex.image.shape, quick)
-        log(f"accuracy: {tex.name} ({tex.image.shape[0]}x{tex.image.shape[1]}), {len(motions)} fields x "
-            f"{len(NOISES)} noise levels")
+        log(
+            f"accuracy: {tex.name} ({tex.image.shape[0]}x{tex.image.shape[1]}), {len(motions)} fields x "
+            f"{len(NOISES)} noise levels"
+        )
         variants = tex.real and (not quick or ti == first_real)
         for mi, motion in enumerate(motions):
             clean_b = warp_pair(tex.image, motion)
@@ -99,16 +101,20 @@ def prefilter_sweep(textures: list[Texture], quick: bool) -> list[Score]:
     real = [t for t in textures if t.real][: 1 if quick else None]
     for ti, tex in enumerate(real):
         log(f"pre-filter sweep: {tex.name}")
-        motions = [m for m in make_motions(tex.image.shape, quick)
-                   if m.kind == "vortex" or (m.kind == "fraction" and round(m.frac * 10) % 2 == 0)]
+        motions = [
+            m
+            for m in make_motions(tex.image.shape, quick)
+            if m.kind == "vortex" or (m.kind == "fraction" and round(m.frac * 10) % 2 == 0)
+        ]
         for mi, motion in enumerate(motions):
             clean_b = warp_pair(tex.image, motion)
             for ni, level in enumerate(NOISES):
                 a, b = add_noise(tex.image, clean_b, level, seed=5000 + 1000 * ti + 10 * mi + ni)
                 for sigma in sigma_values():
                     est, seconds = _timed(lambda a, b, sigma=sigma: run_cloudmotion(a, b, sigma=sigma), a, b)
-                    scores.append(score(est, motion, method=f"sigma {sigma}", texture=tex.name, noise=level,
-                                        seconds=seconds))
+                    scores.append(
+                        score(est, motion, method=f"sigma {sigma}", texture=tex.name, noise=level, seconds=seconds)
+                    )
     return scores
 
 
@@ -126,11 +132,15 @@ def _flag_row(vectors, motion) -> dict:
     bits = {fl.name: int(((flag & fl) != 0).sum()) for fl in Flag if ((flag & fl) != 0).any()}
     return {
         "bits": ", ".join(f"{k} {v}" for k, v in sorted(bits.items(), key=lambda kv: -kv[1])),
-        "n": int(sel.sum()), "none": int((~fin).sum()),
-        "none_flagged": bool(np.all(flag[~fin] != 0)), "bad": int(bad.sum()),
+        "n": int(sel.sum()),
+        "none": int((~fin).sum()),
+        "none_flagged": bool(np.all(flag[~fin] != 0)),
+        "bad": int(bad.sum()),
         "recall": float(np.mean(~good[bad])) if bad.any() else np.nan,
-        "fine": int(fine.sum()), "kept": float(np.mean(good[fine])) if fine.any() else np.nan,
-        "leak": int((good & bad).sum()), "good": int(good.sum()),
+        "fine": int(fine.sum()),
+        "kept": float(np.mean(good[fine])) if fine.any() else np.nan,
+        "leak": int((good & bad).sum()),
+        "good": int(good.sum()),
         "mid": int((fin & (e >= 0.2) & (e <= 1.0)).sum()),
     }
 

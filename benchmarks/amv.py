@@ -18,8 +18,14 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CONUS = os.path.join(HERE, "..", "..", "shared", "sample_goes",
-                     "OR_ABI-L1b-RadC-M6C16_G16_s20200040316182_e20200040318566_c20200040319074.nc")
+CONUS = os.path.join(
+    HERE,
+    "..",
+    "..",
+    "shared",
+    "sample_goes",
+    "OR_ABI-L1b-RadC-M6C16_G16_s20200040316182_e20200040318566_c20200040319074.nc",
+)
 
 
 def _median_time(f, repeat: int = 5) -> float:
@@ -50,8 +56,9 @@ def main() -> None:
     grid = make_grid(frame.data.shape, 32, 16)
     top, left = grid.top_left()
     rows, cols = grid.centres()
-    geo = geolocate(rows, cols, np.zeros(rows.shape), np.zeros(rows.shape), transform=info.transform,
-                    crs_wkt=info.crs_wkt, dt=None)
+    geo = geolocate(
+        rows, cols, np.zeros(rows.shape), np.zeros(rows.shape), transform=info.transform, crs_wkt=info.crs_wkt, dt=None
+    )
     ctt = cold_share_mean(frame.data, frame.valid, top, left, 32, 0.25)
     std = us_standard_1976()
     _, h, _ = assign_height(ctt, std)
@@ -59,13 +66,17 @@ def main() -> None:
     t_ctt = _median_time(lambda: cold_share_mean(frame.data, frame.valid, top, left, 32, 0.25))
     t_h = _median_time(lambda: assign_height(ctt, std))
     t_px = _median_time(lambda: correct_parallax(geo.lon.ravel(), geo.lat.ravel(), h, sat))
-    print(f"CONUS band 16, {grid.size} templates of 32 px: ctt {t_ctt:.3f} s, height {t_h:.4f} s, "
-          f"parallax {t_px:.4f} s (medians of 5); {np.isfinite(h).mean():.1%} with a height")
+    print(
+        f"CONUS band 16, {grid.size} templates of 32 px: ctt {t_ctt:.3f} s, height {t_h:.4f} s, "
+        f"parallax {t_px:.4f} s (medians of 5); {np.isfinite(h).mean():.1%} with a height"
+    )
     temps = np.array([220.0, 236.0, 252.0, 268.0, 285.0])
     got = assign_height(temps, std, max_ctt=290)[0]
     ref = np.array([_standard_by_integration(t)[0] for t in temps])
-    print("pressure hPa (module, integration, difference):",
-          ", ".join(f"{t:g} K {a:.3f} {b:.3f} {a - b:+.1e}" for t, a, b in zip(temps, got, ref, strict=True)))
+    print(
+        "pressure hPa (module, integration, difference):",
+        ", ".join(f"{t:g} K {a:.3f} {b:.3f} {a - b:+.1e}" for t, a, b in zip(temps, got, ref, strict=True)),
+    )
     from pyproj import Geod
 
     for lon, lat in ((-75.0, 45.0), (-120.0, 40.0)):
@@ -73,8 +84,10 @@ def main() -> None:
         w = _independent_parallax(lon, lat, 10000.0, -75.2, 35786023.0)
         _, _, miss = Geod(ellps="GRS80").inv(c[0][0], c[1][0], *w)
         _, _, shift = Geod(ellps="GRS80").inv(lon, lat, *w)
-        print(f"parallax 10 km at {lat} N {-lon} W from GOES-16 (75.2 W): shift {shift / 1000:.3f} km, "
-              f"module vs independent {miss * 1000:.1f} mm")
+        print(
+            f"parallax 10 km at {lat} N {-lon} W from GOES-16 (75.2 W): shift {shift / 1000:.3f} km, "
+            f"module vs independent {miss * 1000:.1f} mm"
+        )
 
 
 if __name__ == "__main__":

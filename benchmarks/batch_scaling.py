@@ -89,8 +89,10 @@ def main() -> None:
         src = os.path.join(tmp, "frames")
         os.makedirs(src)
         make_frames(src, args.frames)
-        print(f"{args.frames} frames of 500 x 500 ({pairs} pairs), default settings, --format {args.format}, "
-              f"{os.cpu_count()} cores")
+        print(
+            f"{args.frames} frames of 500 x 500 ({pairs} pairs), default settings, --format {args.format}, "
+            f"{os.cpu_count()} cores"
+        )
         print(f"{'configuration':<24} {'seconds':>8} {'pairs/min':>10} {'speed-up':>9}")
         reference = first = None
         for label, extra in configs:

@@ -130,8 +130,7 @@ def cloudmotion_cmd() -> list[str]:
 def cm_track(label: str, a: str, b: str, work: Path, *extra: str, repeat: int = 1) -> CliRun:
     """``cloudmotion track A B -o out.csv`` under /usr/bin/time -v."""
     out = str(work / "cm_out.csv")
-    return run_measured(label, [*cloudmotion_cmd(), "track", a, b, "-o", out, "--overwrite", "-q", *extra],
-                        out, repeat)
+    return run_measured(label, [*cloudmotion_cmd(), "track", a, b, "-o", out, "--overwrite", "-q", *extra], out, repeat)
 
 
 def peer_track(method: str, a: str, b: str, work: Path, repeat: int = 1) -> CliRun:
@@ -148,8 +147,13 @@ def conus_runs(res: CliResults, conus, conus_path: Path | None, work: Path, quic
     res.conus_shape = data.shape
     b = warp_masked(data, valid, vortex_motion(data.shape, ""))
     pa = write_tif(work / "conus_a.tif", data, crs_wkt=prof["crs_wkt"], transform=prof["transform"], when=T_A)
-    pb = write_tif(work / "conus_b.tif", b, crs_wkt=prof["crs_wkt"], transform=prof["transform"],
-                   when=T_A + dt.timedelta(minutes=5))
+    pb = write_tif(
+        work / "conus_b.tif",
+        b,
+        crs_wkt=prof["crs_wkt"],
+        transform=prof["transform"],
+        when=T_A + dt.timedelta(minutes=5),
+    )
     log("CLI: CONUS pair")
     res.conus.append(cm_track(CM, pa, pb, work, repeat=1 if quick else 5))
     res.conus.append(cm_track("cloudmotion --no-refine", pa, pb, work, "--no-refine", repeat=repeat))
@@ -157,8 +161,15 @@ def conus_runs(res: CliResults, conus, conus_path: Path | None, work: Path, quic
         res.conus.append(peer_track(method, pa, pb, work, repeat=1 if quick else 2))
         log(f"CLI: CONUS {method}: {res.conus[-1].wall:.2f} s")
     if conus_path is not None:
-        res.conus_nc = cm_track("cloudmotion, netCDF read path (same file twice, --dt 300)",
-                                str(conus_path), str(conus_path), work, "--dt", "300", repeat=repeat)
+        res.conus_nc = cm_track(
+            "cloudmotion, netCDF read path (same file twice, --dt 300)",
+            str(conus_path),
+            str(conus_path),
+            work,
+            "--dt",
+            "300",
+            repeat=repeat,
+        )
 
 
 def _shifted_pair(side: int, seed: int, work: Path, stem: str) -> tuple[np.ndarray, np.ndarray, str, str]:
@@ -186,8 +197,17 @@ def size_runs(res: CliResults, work: Path, quick: bool) -> None:
         del a, b
         if side == (1000 if quick else 2000):
             for w in (16, 32, 64):
-                run = cm_track(f"{side}x{side}, window {w}, step {w // 2}", pa, pb, work,
-                               "--window", str(w), "--step", str(w // 2), repeat=1 if quick else 2)
+                run = cm_track(
+                    f"{side}x{side}, window {w}, step {w // 2}",
+                    pa,
+                    pb,
+                    work,
+                    "--window",
+                    str(w),
+                    "--step",
+                    str(w // 2),
+                    repeat=1 if quick else 2,
+                )
                 res.windows.append((w, run))
                 log(f"CLI: window {w}: {run.wall:.2f} s")
 

@@ -72,8 +72,8 @@ def sklearn_score(gm, stack: np.ndarray, dtype=np.float64) -> np.ndarray:
     out = np.empty(h * w)
     rows = max(1, SK_CHUNK // w)
     for r0 in range(0, h, rows):
-        x = stack[r0:r0 + rows].reshape(-1, c).astype(dtype)
-        out[r0 * w:r0 * w + x.shape[0]] = gm.score_samples(x)
+        x = stack[r0 : r0 + rows].reshape(-1, c).astype(dtype)
+        out[r0 * w : r0 * w + x.shape[0]] = gm.score_samples(x)
     return out.reshape(h, w)
 
 
@@ -115,27 +115,35 @@ def main(argv: list[str] | None = None) -> str:
         "",
         f"## Per-pixel cloud probability against scikit-learn (issue 18, {datetime.now(UTC):%Y-%m-%d})",
         "",
-        (f"Machine: {platform.machine()}, 2 shared cores, Python {platform.python_version()}, numpy "
-        f"{np.__version__}, scikit-learn {sklearn.__version__}. Produced by `benchmarks/cloudprob.py` "
-        f"(scikit-learn only in the benchmark venv). Image {args.size} x {args.size} x 3 float32 brightness "
-        f"temperatures (200-300 K, the tiled sample frame per channel); model: 3 diagonal components fitted by "
-        f"`--cloud-model auto` on a 100,000-pixel sample ({t_fit:.1f} s, cloud share {np.nanmean(prob):.3f}). "
-        f"Medians of {args.repeats} runs."),
+        (
+            f"Machine: {platform.machine()}, 2 shared cores, Python {platform.python_version()}, numpy "
+            f"{np.__version__}, scikit-learn {sklearn.__version__}. Produced by `benchmarks/cloudprob.py` "
+            f"(scikit-learn only in the benchmark venv). Image {args.size} x {args.size} x 3 float32 brightness "
+            f"temperatures (200-300 K, the tiled sample frame per channel); model: 3 diagonal components fitted by "
+            f"`--cloud-model auto` on a 100,000-pixel sample ({t_fit:.1f} s, cloud share {np.nanmean(prob):.3f}). "
+            f"Medians of {args.repeats} runs."
+        ),
         "",
         "| scorer | chunk, px | time, s | Mpx/s | ratio |",
         "|---|---|---|---|---|",
-        (f"| cloudmotion.amv.cloudprob.score (log-density + cloud posterior) | {CHUNK_PIXELS:,} | {t_ours:.2f} | "
-        f"{px / t_ours / 1e6:.1f} | 1 |"),
-        (f"| scikit-learn GaussianMixture.score_samples (float64 input) | {SK_CHUNK:,} | {t_sk:.2f} | "
-        f"{px / t_sk / 1e6:.1f} | {t_sk / t_ours:.2f} x slower |"),
+        (
+            f"| cloudmotion.amv.cloudprob.score (log-density + cloud posterior) | {CHUNK_PIXELS:,} | {t_ours:.2f} | "
+            f"{px / t_ours / 1e6:.1f} | 1 |"
+        ),
+        (
+            f"| scikit-learn GaussianMixture.score_samples (float64 input) | {SK_CHUNK:,} | {t_sk:.2f} | "
+            f"{px / t_sk / 1e6:.1f} | {t_sk / t_ours:.2f} x slower |"
+        ),
         "",
-        (f"Agreement in log-density: max relative difference {rel.max():.2e} (median {np.median(rel):.2e}) over "
-        f"{px:,} pixels (target 1e-5). scikit-learn on float32 input keeps float32 in its expanded form "
-        f"`x^2 - 2 x mu + mu^2`: max relative difference {rel32.max():.2e} against its float64 result, which is why "
-        "cloudmotion centres `(x - mu)` in float64. Peak resident memory (ru_maxrss): "
-        f"{base:.0f} MiB once the image is built (its float64 temporaries included), {rss_ours:.0f} MiB after "
-        f"cloudmotion's scoring, whose working set is its two full-size outputs "
-        f"({2 * px * 8 / 2**20 + px * 4 / 2**20:.0f} MiB, reusing freed memory) plus one chunk."),
+        (
+            f"Agreement in log-density: max relative difference {rel.max():.2e} (median {np.median(rel):.2e}) over "
+            f"{px:,} pixels (target 1e-5). scikit-learn on float32 input keeps float32 in its expanded form "
+            f"`x^2 - 2 x mu + mu^2`: max relative difference {rel32.max():.2e} against its float64 result, which is why "
+            "cloudmotion centres `(x - mu)` in float64. Peak resident memory (ru_maxrss): "
+            f"{base:.0f} MiB once the image is built (its float64 temporaries included), {rss_ours:.0f} MiB after "
+            f"cloudmotion's scoring, whose working set is its two full-size outputs "
+            f"({2 * px * 8 / 2**20 + px * 4 / 2**20:.0f} MiB, reusing freed memory) plus one chunk."
+        ),
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -94,7 +94,7 @@ def make_textures(quick: bool, conus) -> list[Texture]:
         side = 384 if quick else 768
         r0 = rs.start + (rs.stop - rs.start - side) // 2
         c0 = cs.start + (cs.stop - cs.start - side) // 2
-        crop = conus[0][r0:r0 + side, c0:c0 + side]
+        crop = conus[0][r0 : r0 + side, c0 : c0 + side]
         out.append(Texture(f"GOES-16 CONUS C16 crop {side}", np.array(crop), True))
     return out
 
@@ -173,20 +173,20 @@ def fault_cases(img: np.ndarray) -> dict:
         b = b.copy()
         for k in range(6):
             r, c = rng.integers(40, shape[0] - 90), rng.integers(40, shape[1] - 90)
-            b[r:r + 48, c:c + 48] = mean + sd * correlated_noise((48, 48), 2.0, seed=500 + k)
+            b[r : r + 48, c : c + 48] = mean + sd * correlated_noise((48, 48), 2.0, seed=500 + k)
         return a, b
 
     def stripe(a, b):
         b = b.copy()
         r = shape[0] // 3
-        b[r:r + 24, :] = np.nan
+        b[r : r + 24, :] = np.nan
         return a, b
 
     def flat(a, b):
         a, b = a.copy(), b.copy()
         for r, c in ((shape[0] // 5, shape[1] // 5), (shape[0] * 3 // 5, shape[1] * 3 // 5)):
-            a[r:r + 80, c:c + 80] = mean
-            b[r:r + 80, c:c + 80] = mean
+            a[r : r + 80, c : c + 80] = mean
+            b[r : r + 80, c : c + 80] = mean
         return a, b
 
     def noisy(a, b):
@@ -197,12 +197,18 @@ def fault_cases(img: np.ndarray) -> dict:
             a, b = fault(a, b)
         return a, b
 
-    return {"unrelated patches in B (6 x 48 px)": patches, "NoData stripe in B (24 rows)": stripe,
-            "flat constant blocks (2 x 80 px)": flat, "3 % noise": noisy, "all four together": combined}
+    return {
+        "unrelated patches in B (6 x 48 px)": patches,
+        "NoData stripe in B (24 rows)": stripe,
+        "flat constant blocks (2 x 80 px)": flat,
+        "3 % noise": noisy,
+        "all four together": combined,
+    }
 
 
-def write_tif(path: Path, data: np.ndarray, *, crs_wkt: str | None = None, transform=None,
-              when: dt.datetime | None = None) -> str:
+def write_tif(
+    path: Path, data: np.ndarray, *, crs_wkt: str | None = None, transform=None, when: dt.datetime | None = None
+) -> str:
     """A single-band float32 GeoTIFF frame (NaN NoData, uncompressed), optionally timed.
 
     Without ``crs_wkt`` the frame goes on the GOES-16 fixed grid
@@ -217,8 +223,16 @@ def write_tif(path: Path, data: np.ndarray, *, crs_wkt: str | None = None, trans
     if crs_wkt is None:
         crs_wkt = GOES16_WKT
         transform = Affine(PIXEL_M, 0, -cols / 2 * PIXEL_M, 0, -PIXEL_M, rows / 2 * PIXEL_M)
-    profile = {"driver": "GTiff", "width": cols, "height": rows, "count": 1, "dtype": "float32", "nodata": np.nan,
-               "crs": crs_wkt, "transform": transform}
+    profile = {
+        "driver": "GTiff",
+        "width": cols,
+        "height": rows,
+        "count": 1,
+        "dtype": "float32",
+        "nodata": np.nan,
+        "crs": crs_wkt,
+        "transform": transform,
+    }
     with rasterio.open(path, "w", **profile) as ds:
         ds.write(data.astype(np.float32), 1)
         if when is not None:

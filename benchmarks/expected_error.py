@@ -98,9 +98,17 @@ def run_cases() -> dict[float, list[dict]]:
             t0 = time.perf_counter()
             mf = track_pair(a, b, max_error=0.0)  # flags without the ee rule: the sweep applies it
             secs = time.perf_counter() - t0
-            out[lv].append({"texture": name, "ee": mf.ee.ravel(), "err": truth_error(mf, dxf, dyf),
-                            "flag": mf.flag.ravel(), "quality": mf.quality.ravel(), "seconds": secs,
-                            "arrays": (a, b, dxf, dyf)})
+            out[lv].append(
+                {
+                    "texture": name,
+                    "ee": mf.ee.ravel(),
+                    "err": truth_error(mf, dxf, dyf),
+                    "flag": mf.flag.ravel(),
+                    "quality": mf.quality.ravel(),
+                    "seconds": secs,
+                    "arrays": (a, b, dxf, dyf),
+                }
+            )
     return out
 
 
@@ -126,9 +134,14 @@ def targets(cases: list[dict], max_error: float) -> dict[str, float]:
     err = np.where(np.isfinite(err), err, np.inf)  # no vector counts as a wrong one
     good = flag == 0
     big, fine = err > 1.0, err < 0.2
-    return {"big": int(big.sum()), "big_flagged": float((~good[big]).mean()) if big.any() else float("nan"),
-            "big_missed": int((good & big).sum()), "fine_kept": float(good[fine].mean()),
-            "good_share": float(good.mean()), "rms_good": float(np.sqrt(np.mean(err[good] ** 2)))}
+    return {
+        "big": int(big.sum()),
+        "big_flagged": float((~good[big]).mean()) if big.any() else float("nan"),
+        "big_missed": int((good & big).sum()),
+        "fine_kept": float(good[fine].mean()),
+        "good_share": float(good.mean()),
+        "rms_good": float(np.sqrt(np.mean(err[good] ** 2))),
+    }
 
 
 def spearman_and_uniform() -> tuple[float, float, int]:
@@ -163,8 +176,9 @@ def particles(shape: tuple[int, int], n: int, diameter: float, seed: int, dx: fl
     off = np.arange(-r, r + 1)
     rr = ir[:, None, None] + off[None, :, None]
     cc = ic[:, None, None] + off[None, None, :]
-    val = amp[:, None, None] * np.exp(-((rr - pr[:, None, None] - dy) ** 2 + (cc - pc[:, None, None] - dx) ** 2)
-                                      / (2 * s * s))
+    val = amp[:, None, None] * np.exp(
+        -((rr - pr[:, None, None] - dy) ** 2 + (cc - pc[:, None, None] - dx) ** 2) / (2 * s * s)
+    )
     rr, cc = np.broadcast_arrays(rr, cc)
     ok = (rr >= 0) & (rr < shape[0]) & (cc >= 0) & (cc < shape[1])
     np.add.at(img, (rr[ok], cc[ok]), val[ok])
@@ -181,9 +195,13 @@ def piv_case() -> dict[str, float]:
     mf = track_pair(a, b)
     err = np.hypot(mf.dx - dx, mf.dy - dy).ravel()
     ok = ((mf.flag.ravel() & GROSS) == 0) & np.isfinite(err)
-    return {"vectors": int(err.size), "good_share": float(mf.good.mean()),
-            "rms_good": float(np.sqrt(np.nanmean(err[mf.good.ravel()] ** 2))),
-            "mean_ee": float(np.nanmean(mf.ee.ravel()[ok])), "rms_measured": float(np.sqrt(np.mean(err[ok] ** 2)))}
+    return {
+        "vectors": int(err.size),
+        "good_share": float(mf.good.mean()),
+        "rms_good": float(np.sqrt(np.nanmean(err[mf.good.ravel()] ** 2))),
+        "mean_ee": float(np.nanmean(mf.ee.ravel()[ok])),
+        "rms_measured": float(np.sqrt(np.mean(err[ok] ** 2))),
+    }
 
 
 def plateau_case() -> dict[str, float]:
@@ -199,10 +217,14 @@ def plateau_case() -> dict[str, float]:
     err = np.hypot(mf.dx - 2.3, mf.dy + 1.4).ravel()
     edge = (np.abs(mf.col - cut) < mf.grid.window).ravel()
     good = mf.good.ravel()
-    return {"vectors": int(err.size), "static": int(np.count_nonzero(mf.flag & Flag.STATIC)),
-            "good_on_edge": int((good & edge).sum()), "good": int(good.sum()),
-            "median_good_dx": float(np.median(mf.dx.ravel()[good])),
-            "good_gt_1px": int((good & (err > 1)).sum())}
+    return {
+        "vectors": int(err.size),
+        "static": int(np.count_nonzero(mf.flag & Flag.STATIC)),
+        "good_on_edge": int((good & edge).sum()),
+        "good": int(good.sum()),
+        "median_good_dx": float(np.median(mf.dx.ravel()[good])),
+        "good_gt_1px": int((good & (err > 1)).sum()),
+    }
 
 
 def baseline_rms(baseline: str, cases: dict[float, list[dict]]) -> list[float]:
@@ -211,12 +233,14 @@ def baseline_rms(baseline: str, cases: dict[float, list[dict]]) -> list[float]:
     for c in cases[0.0]:
         a, b, dxf, dyf = c["arrays"]
         np.savez("/tmp/_ee_bench.npz", a=a, b=b, dxf=dxf, dyf=dyf)
-        code = ("import numpy as np, sys; sys.path.insert(0, sys.argv[1]); from cloudmotion import track_pair;"
-                "from scipy import ndimage; z = np.load('/tmp/_ee_bench.npz'); mf = track_pair(z['a'], z['b']);"
-                "c = [mf.row.ravel(), mf.col.ravel()];"
-                "e = np.hypot(mf.dx.ravel() - ndimage.map_coordinates(z['dxf'], c, order=1),"
-                " mf.dy.ravel() - ndimage.map_coordinates(z['dyf'], c, order=1)); g = mf.good.ravel();"
-                "print(float(np.sqrt(np.mean(e[g] ** 2))), float(g.mean()))")
+        code = (
+            "import numpy as np, sys; sys.path.insert(0, sys.argv[1]); from cloudmotion import track_pair;"
+            "from scipy import ndimage; z = np.load('/tmp/_ee_bench.npz'); mf = track_pair(z['a'], z['b']);"
+            "c = [mf.row.ravel(), mf.col.ravel()];"
+            "e = np.hypot(mf.dx.ravel() - ndimage.map_coordinates(z['dxf'], c, order=1),"
+            " mf.dy.ravel() - ndimage.map_coordinates(z['dyf'], c, order=1)); g = mf.good.ravel();"
+            "print(float(np.sqrt(np.mean(e[g] ** 2))), float(g.mean()))"
+        )
         res = subprocess.run([sys.executable, "-c", code, baseline], capture_output=True, text=True, check=True)
         out.append([float(v) for v in res.stdout.split()])
     return out
@@ -233,21 +257,27 @@ def main() -> None:
     cases = run_cases()
     p = print
     p(f"### Expected error and flags (issue 14), {datetime.now(UTC):%Y-%m-%d}\n")
-    p(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-      f"numpy {np.__version__}. Textures: {', '.join(sorted({c['texture'] for c in cases[0.0]}))}, "
-      "warped by a vortex (3 px) plus shear (1.5 px) plus drift (2.3, -1.2) px; noise added to both frames.\n")
+    p(
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"numpy {np.__version__}. Textures: {', '.join(sorted({c['texture'] for c in cases[0.0]}))}, "
+        "warped by a vortex (3 px) plus shear (1.5 px) plus drift (2.3, -1.2) px; noise added to both frames.\n"
+    )
     figures: dict = {"calibration": {}, "targets": {}}
     for lv in NOISES:
         rows = calibration(cases[lv])
         figures["calibration"][lv] = rows
-        p(f"**Calibration, {100 * lv:g} % noise** (deciles over vectors passing NoData, border, refinement, "
-          "median and static tests)\n")
+        p(
+            f"**Calibration, {100 * lv:g} % noise** (deciles over vectors passing NoData, border, refinement, "
+            "median and static tests)\n"
+        )
         p("| decile | vectors | mean ee px | RMS error px | ratio |\n|---|---|---|---|---|")
         for i, n, m, r, q in rows:
             p(f"| {i} | {n} | {m:.4f} | {r:.4f} | {q:.2f} |")
         p("")
-    p("**Flag targets against `max_error`** (> 1 px errors flagged / count missed; vectors within 0.2 px "
-      "left unflagged; good share; RMS of good vectors)\n")
+    p(
+        "**Flag targets against `max_error`** (> 1 px errors flagged / count missed; vectors within 0.2 px "
+        "left unflagged; good share; RMS of good vectors)\n"
+    )
     p("| max_error px | noise | > 1 px errors | flagged | missed | within 0.2 px kept | good share | RMS good px |")
     p("|---|---|---|---|---|---|---|---|")
     for me in SWEEP:
@@ -255,8 +285,10 @@ def main() -> None:
             t = targets(cases[lv], me)
             figures["targets"][f"{me}/{lv}"] = t
             mark = " (default)" if me == DEFAULT_MAX_ERROR else ""
-            p(f"| {me:g}{mark} | {100 * lv:g} % | {t['big']} | {100 * t['big_flagged']:.1f} % | {t['big_missed']} | "
-              f"{100 * t['fine_kept']:.1f} % | {100 * t['good_share']:.1f} % | {t['rms_good']:.4f} |")
+            p(
+                f"| {me:g}{mark} | {100 * lv:g} % | {t['big']} | {100 * t['big_flagged']:.1f} % | {t['big_missed']} | "
+                f"{100 * t['fine_kept']:.1f} % | {100 * t['good_share']:.1f} % | {t['rms_good']:.4f} |"
+            )
     p("")
     if args.baseline:
         base = baseline_rms(args.baseline, cases)
@@ -264,30 +296,40 @@ def main() -> None:
         p("| texture | previous RMS px | previous good share | this RMS px | this good share |\n|---|---|---|---|---|")
         for c, (rms, share) in zip(cases[0.0], base, strict=True):
             t = targets([c], DEFAULT_MAX_ERROR)
-            p(f"| {c['texture']} | {rms:.4f} | {100 * share:.1f} % | {t['rms_good']:.4f} | "
-              f"{100 * t['good_share']:.1f} % |")
+            p(
+                f"| {c['texture']} | {rms:.4f} | {100 * share:.1f} % | {t['rms_good']:.4f} | "
+                f"{100 * t['good_share']:.1f} % |"
+            )
         p("")
     rho, share80, n80 = spearman_and_uniform()
     figures.update(spearman=rho, quality80=share80)
-    p(f"**Quality**: Spearman(quality, true error) on the 2 % warp of the sample frame = {rho:.3f} "
-      f"(target <= -0.7; a perfectly calibrated ee with Rayleigh-scattered errors reaches {IDEAL_RHO:.3f} "
-      f"on the same vectors); clean uniform shift (2.3, -1.4) px: {100 * share80:.1f} % of {n80} vectors have "
-      "quality >= 80 (target >= 90 %).\n")
+    p(
+        f"**Quality**: Spearman(quality, true error) on the 2 % warp of the sample frame = {rho:.3f} "
+        f"(target <= -0.7; a perfectly calibrated ee with Rayleigh-scattered errors reaches {IDEAL_RHO:.3f} "
+        f"on the same vectors); clean uniform shift (2.3, -1.4) px: {100 * share80:.1f} % of {n80} vectors have "
+        "quality >= 80 (target >= 90 %).\n"
+    )
     piv = piv_case()
     figures["piv"] = piv
-    p(f"**PIV-like particle images** (512 x 512, 6000 Gaussian particles of 2.8 px, 2 % noise, shift "
-      f"(3.37, -1.81) px): {piv['vectors']} vectors, good share {100 * piv['good_share']:.1f} %, RMS of good "
-      f"vectors {piv['rms_good']:.4f} px, mean ee {piv['mean_ee']:.4f} px against measured RMS "
-      f"{piv['rms_measured']:.4f} px.\n")
+    p(
+        f"**PIV-like particle images** (512 x 512, 6000 Gaussian particles of 2.8 px, 2 % noise, shift "
+        f"(3.37, -1.81) px): {piv['vectors']} vectors, good share {100 * piv['good_share']:.1f} %, RMS of good "
+        f"vectors {piv['rms_good']:.4f} px, mean ee {piv['mean_ee']:.4f} px against measured RMS "
+        f"{piv['rms_measured']:.4f} px.\n"
+    )
     st = plateau_case()
     figures["plateau"] = st
-    p(f"**Static plateau** (sample frame, west 40 % set to an undeclared 255 in both frames, shift (2.3, -1.4)): "
-      f"{st['vectors']} vectors, {st['static']} STATIC, {st['good_on_edge']} good vectors within a window of "
-      f"the edge, {st['good']} good, median good dx {st['median_good_dx']:.3f} px (truth 2.3), "
-      f"{st['good_gt_1px']} good vectors with > 1 px error.\n")
+    p(
+        f"**Static plateau** (sample frame, west 40 % set to an undeclared 255 in both frames, shift (2.3, -1.4)): "
+        f"{st['vectors']} vectors, {st['static']} STATIC, {st['good_on_edge']} good vectors within a window of "
+        f"the edge, {st['good']} good, median good dx {st['median_good_dx']:.3f} px (truth 2.3), "
+        f"{st['good_gt_1px']} good vectors with > 1 px error.\n"
+    )
     secs = [c["seconds"] for lv in NOISES for c in cases[lv]]
-    p(f"Tracking time per pair {min(secs):.2f}-{max(secs):.2f} s; whole benchmark "
-      f"{time.perf_counter() - t_start:.0f} s.\n")
+    p(
+        f"Tracking time per pair {min(secs):.2f}-{max(secs):.2f} s; whole benchmark "
+        f"{time.perf_counter() - t_start:.0f} s.\n"
+    )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(figures, fh, indent=1, default=float)

@@ -35,22 +35,36 @@ SAMPLE = min(glob.glob(os.path.join(ROOT, "sample_data", "*.tif")))
 
 
 def cli(*args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "cloudmotion.cli.main", *args], check=True, capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "cloudmotion.cli.main", *args], check=True, capture_output=True, text=True
+    )
     return out.stdout
 
 
 def steady() -> list[str]:
     rows = ["| lead | steps | RMSE | persistence RMSE | ratio (target <= 0.35) | skill |", "|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as d:
-        cli("synth", d, "--from", SAMPLE, "--motion", "vortex:3,100+uniform:1.5,-0.7", "--frames", "9",
-            "--noise", "1", "-q")
+        cli(
+            "synth",
+            d,
+            "--from",
+            SAMPLE,
+            "--motion",
+            "vortex:3,100+uniform:1.5,-0.7",
+            "--frames",
+            "9",
+            "--noise",
+            "1",
+            "-q",
+        )
         frames = sorted(glob.glob(os.path.join(d, "synth_*_s*.tif")))
         cli("nowcast", *frames[:3], "--lead", "30min", "--every", "10min", "-o", os.path.join(d, "n{lead}.tif"))
         for lead, k in ((10, 4), (30, 8)):
             s = json.loads(cli("verify", os.path.join(d, f"n{lead}.tif"), frames[k], "--json"))
-            rows.append(f"| {lead} min | {k - 2} | {s['rmse']:.3f} | {s['rmse_persistence']:.3f} | "
-                        f"{s['rmse'] / s['rmse_persistence']:.3f} | {s['skill']:.3f} |")
+            rows.append(
+                f"| {lead} min | {k - 2} | {s['rmse']:.3f} | {s['rmse_persistence']:.3f} | "
+                f"{s['rmse'] / s['rmse_persistence']:.3f} | {s['skill']:.3f} |"
+            )
     return rows
 
 
@@ -71,8 +85,9 @@ def uniform() -> list[str]:
     rows = ["| steps | RMS error, % of std (target <= 1 %) | max error, % of std |", "|---|---|---|"]
     for lead, out in zip(leads, extrapolate(img, np.ones(img.shape, bool), fx, fy, leads), strict=True):
         e = (out - fourier_shift(img, dx * lead, dy * lead))[24:-24, 24:-24]
-        rows.append(f"| {lead} | {100 * np.sqrt(np.mean(e**2)) / img.std():.2f} | "
-                    f"{100 * np.abs(e).max() / img.std():.2f} |")
+        rows.append(
+            f"| {lead} | {100 * np.sqrt(np.mean(e**2)) / img.std():.2f} | {100 * np.abs(e).max() / img.std():.2f} |"
+        )
     return rows
 
 
@@ -84,7 +99,7 @@ def speed(repeats: int = 5) -> list[str]:
     shape = (1500, 2500)
     img = correlated_noise(shape, 3.0).astype(np.float32)
     valid = np.ones(shape, bool)
-    gr, gc = np.mgrid[16:shape[0] - 16:16, 16:shape[1] - 16:16].astype(np.float64)
+    gr, gc = np.mgrid[16 : shape[0] - 16 : 16, 16 : shape[1] - 16 : 16].astype(np.float64)
     ang = 0.6 + 0.3 * np.sin(gr / 400.0)  # 9 px per interval, direction turning across the frame
     gdx, gdy = 9.0 * np.cos(ang), 9.0 * np.sin(ang)
     w = np.full(gr.shape, 1.0 / 0.05**2)
@@ -95,35 +110,53 @@ def speed(repeats: int = 5) -> list[str]:
         dx, dy, _ = dense_flow(gr.ravel(), gc.ravel(), gdx.ravel(), gdy.ravel(), w.ravel(), shape, length=length)
         flow_t.append(time.perf_counter() - t)
         t = time.perf_counter()
-        for _ in extrapolate(img, valid, dx, dy, list(range(1, 13)), spacing=trace_spacing(dx, dy, 12),
-                             threads=min(4, os.cpu_count() or 1)):
+        for _ in extrapolate(
+            img,
+            valid,
+            dx,
+            dy,
+            list(range(1, 13)),
+            spacing=trace_spacing(dx, dy, 12),
+            threads=min(4, os.cpu_count() or 1),
+        ):
             pass
         ext_t.append(time.perf_counter() - t)
     total = [a + b for a, b in zip(flow_t, ext_t, strict=True)]
     coeffs = ndimage.spline_filter(img.astype(np.float64), 3)
-    rr, cc = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+    rr, cc = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
     ref = []
     for _ in range(repeats):  # the load of the moment: one single-threaded cubic sampling of the frame
         t = time.perf_counter()
         ndimage.map_coordinates(coeffs, [rr + 3.3, cc - 2.7], order=3, prefilter=False, output=np.float32)
         ref.append(time.perf_counter() - t)
     unit = statistics.median(ref)
-    return ["| stage | median s | min s |", "|---|---|---|",
-            (f"| dense flow ({gr.size:,} vectors -> {shape[0]} x {shape[1]} px) | {statistics.median(flow_t):.2f} | "
-            f"{min(flow_t):.2f} |"),
-            (f"| extrapolation, 12 leads (108 sub-steps, 12 cubic samplings) | {statistics.median(ext_t):.2f} | "
-            f"{min(ext_t):.2f} |"),
-            f"| total (target <= 3 s on 2 cores) | {statistics.median(total):.2f} | {min(total):.2f} |",
-            f"| reference: one single-threaded cubic sampling of the frame | {unit:.2f} | {min(ref):.2f} |",
-            f"| total / reference (load-independent) | {statistics.median(total) / unit:.1f} | |",
-            f"| trajectory lattice spacing, px | {trace_spacing(dx, dy, 12)} | |",
-            "", f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."]
+    return [
+        "| stage | median s | min s |",
+        "|---|---|---|",
+        (
+            f"| dense flow ({gr.size:,} vectors -> {shape[0]} x {shape[1]} px) | {statistics.median(flow_t):.2f} | "
+            f"{min(flow_t):.2f} |"
+        ),
+        (
+            f"| extrapolation, 12 leads (108 sub-steps, 12 cubic samplings) | {statistics.median(ext_t):.2f} | "
+            f"{min(ext_t):.2f} |"
+        ),
+        f"| total (target <= 3 s on 2 cores) | {statistics.median(total):.2f} | {min(total):.2f} |",
+        f"| reference: one single-threaded cubic sampling of the frame | {unit:.2f} | {min(ref):.2f} |",
+        f"| total / reference (load-independent) | {statistics.median(total) / unit:.1f} | |",
+        f"| trajectory lattice spacing, px | {trace_spacing(dx, dy, 12)} | |",
+        "",
+        f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
+    ]
 
 
 def main() -> None:
-    print(f"\n## Nowcast (issue 19) - {platform.machine()}, {os.cpu_count()} cores shared, "
-          f"{datetime.now(UTC):%Y-%m-%d}\n")
-    print("`python benchmarks/nowcast.py`\n\n**Steady vortex + drift, sample texture, 1 % noise (synth frames 5 min apart)**\n")
+    print(
+        f"\n## Nowcast (issue 19) - {platform.machine()}, {os.cpu_count()} cores shared, {datetime.now(UTC):%Y-%m-%d}\n"
+    )
+    print(
+        "`python benchmarks/nowcast.py`\n\n**Steady vortex + drift, sample texture, 1 % noise (synth frames 5 min apart)**\n"
+    )
     print("\n".join(steady()))
     print("\n**Uniform sub-pixel motion (0.37, -0.61) px per step against the exact Fourier shift**\n")
     print("\n".join(uniform()))

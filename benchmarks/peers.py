@@ -80,8 +80,15 @@ def run_cloudmotion(a, b, mask_a=None, mask_b=None, **params):
     from cloudmotion import Vectors, track_pair
 
     mf = track_pair(a, b, mask_a=mask_a, mask_b=mask_b, window=WINDOW, step=STEP, **params)
-    values = {"row": mf.row, "col": mf.col, "dx": mf.dx, "dy": mf.dy, "corr": mf.corr, "quality": mf.quality,
-              "flag": mf.flag}
+    values = {
+        "row": mf.row,
+        "col": mf.col,
+        "dx": mf.dx,
+        "dy": mf.dy,
+        "corr": mf.corr,
+        "quality": mf.quality,
+        "flag": mf.flag,
+    }
     return Vectors(values=values, shape=mf.grid.shape, window=mf.grid.window, step=mf.grid.step)
 
 
@@ -113,8 +120,9 @@ def run_openpiv_windef(a, b, mask_a=None, mask_b=None):
     from openpiv.settings import PIVSettings
 
     a, b = filled(a, mask_a), filled(b, mask_b)
-    settings = PIVSettings(windowsizes=(64, WINDOW, WINDOW), overlap=(32, WINDOW - STEP, WINDOW - STEP),
-                           num_iterations=3)
+    settings = PIVSettings(
+        windowsizes=(64, WINDOW, WINDOW), overlap=(32, WINDOW - STEP, WINDOW - STEP), num_iterations=3
+    )
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _x, _y, u, v, flags = windef.simple_multipass(a, b, settings)
@@ -137,8 +145,9 @@ def run_skimage_pcc(a, b, mask_a=None, mask_b=None):
     dx = np.empty(rows.size)
     dy = np.empty(rows.size)
     for i, (r, c) in enumerate(zip(rows, cols, strict=True)):
-        shift = phase_cross_correlation(a[r:r + WINDOW, c:c + WINDOW], b[r:r + WINDOW, c:c + WINDOW],
-                                        upsample_factor=20)[0]
+        shift = phase_cross_correlation(
+            a[r : r + WINDOW, c : c + WINDOW], b[r : r + WINDOW, c : c + WINDOW], upsample_factor=20
+        )[0]
         dy[i], dx[i] = -shift[0], -shift[1]
     return as_vectors(g, dx, dy)
 

@@ -64,8 +64,12 @@ def scores(mf, dxf, dyf) -> dict:
     err = truth_error(mf, dxf, dyf)
     good = mf.flag.ravel() == 0
     ok = ((mf.flag.ravel() & GROSS) == 0) & np.isfinite(err) & np.isfinite(mf.ee.ravel())
-    return {"rms": float(np.sqrt(np.mean(err[good] ** 2))), "good": float(good.mean()),
-            "ee": mf.ee.ravel()[ok], "err": err[ok]}
+    return {
+        "rms": float(np.sqrt(np.mean(err[good] ** 2))),
+        "good": float(good.mean()),
+        "ee": mf.ee.ravel()[ok],
+        "err": err[ok],
+    }
 
 
 def deciles(ee: np.ndarray, err: np.ndarray) -> tuple[float, float]:
@@ -117,23 +121,31 @@ def main() -> None:
     table, pooled, sweep = run()
     tm = timing()
     names = sorted({k[0] for k in table}, key=lambda n: [k[0] for k in table].index(n))
-    print(f"## Pre-filters for uneven light (issue 16) — {datetime.now(UTC):%Y-%m-%d}, "
-          f"{platform.machine()}, {os.cpu_count()} cores (shared)\n")
-    print("`benchmarks/prefilter.py`: warped real texture (vortex + shear flow), frame A times a 20 % "
-          "brightness ramp across the frame, frame B times the same ramp rotated by 10° or strengthened "
-          "to 25 %; RMS |d - d_true| of good vectors (px) / good share.\n")
+    print(
+        f"## Pre-filters for uneven light (issue 16) — {datetime.now(UTC):%Y-%m-%d}, "
+        f"{platform.machine()}, {os.cpu_count()} cores (shared)\n"
+    )
+    print(
+        "`benchmarks/prefilter.py`: warped real texture (vortex + shear flow), frame A times a 20 % "
+        "brightness ramp across the frame, frame B times the same ramp rotated by 10° or strengthened "
+        "to 25 %; RMS |d - d_true| of good vectors (px) / good share.\n"
+    )
     for noise in (0.0, 0.02):
         print(f"**Noise {noise:.0%}**\n")
         print("| texture | case | " + " | ".join(FILTERS) + " |")
         print("|---|---|" + "---|" * len(FILTERS))
         for name in names:
             for case in CASES:
-                cells = [f"{table[name, case, noise, f]['rms']:.4f} / {table[name, case, noise, f]['good']:.1%}"
-                         for f in FILTERS]
+                cells = [
+                    f"{table[name, case, noise, f]['rms']:.4f} / {table[name, case, noise, f]['good']:.1%}"
+                    for f in FILTERS
+                ]
                 print(f"| {name} | {case} | " + " | ".join(cells) + " |")
         print()
-    print("**Calibration of ee** (measured RMS / mean ee per ee decile, all textures, cases and noise levels "
-          "pooled, non-gross vectors): lowest and highest decile ratio\n")
+    print(
+        "**Calibration of ee** (measured RMS / mean ee per ee decile, all textures, cases and noise levels "
+        "pooled, non-gross vectors): lowest and highest decile ratio\n"
+    )
     print("| filter | vectors | lowest | highest |")
     print("|---|---|---|---|")
     for label, (ee, err) in pooled.items():
@@ -146,8 +158,10 @@ def main() -> None:
     for name in names:
         for case in CASES:
             print(f"| {name} | {case} | " + " | ".join(f"{sweep[name, case, h]['rms']:.4f}" for h in HIGHS) + " |")
-    print(f"\n**Time** of the pre-filter per frame on {tm['texture']} {tm['shape'][0]} x {tm['shape'][1]} "
-          f"(median of 5; a whole pair with the default takes {tm['pair']:.2f} s):\n")
+    print(
+        f"\n**Time** of the pre-filter per frame on {tm['texture']} {tm['shape'][0]} x {tm['shape'][1]} "
+        f"(median of 5; a whole pair with the default takes {tm['pair']:.2f} s):\n"
+    )
     print("| filter | s per frame |")
     print("|---|---|")
     for label in FILTERS:

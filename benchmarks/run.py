@@ -48,8 +48,9 @@ if __name__ == "__main__" and "benchmarks" not in sys.modules:
 
     if sys.path and Path(sys.path[0] or ".").resolve() == _HERE:
         sys.path.pop(0)
-    _spec = importlib.util.spec_from_file_location("benchmarks", _HERE / "__init__.py",
-                                                   submodule_search_locations=[str(_HERE)])
+    _spec = importlib.util.spec_from_file_location(
+        "benchmarks", _HERE / "__init__.py", submodule_search_locations=[str(_HERE)]
+    )
     sys.modules["benchmarks"] = importlib.util.module_from_spec(_spec)
     _spec.loader.exec_module(sys.modules["benchmarks"])
 
@@ -85,8 +86,12 @@ def snapshot_package(stack: contextlib.ExitStack) -> None:
 
     assert Path(cloudmotion.__file__).resolve().is_relative_to(tmp.resolve()), cloudmotion.__file__
     probe = subprocess.run([*cloudmotion_cmd(), "--version"], capture_output=True, text=True, check=False)
-    check = subprocess.run([sys.executable, "-P", "-c", "import cloudmotion; print(cloudmotion.__file__)"],
-                           capture_output=True, text=True, check=True).stdout.strip()
+    check = subprocess.run(
+        [sys.executable, "-P", "-c", "import cloudmotion; print(cloudmotion.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert probe.returncode == 0 and Path(check).resolve().is_relative_to(tmp.resolve()), (probe.stderr, check)
     log(f"measuring a snapshot of cloudmotion/ taken at start ({tmp})")
 
@@ -95,16 +100,32 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="reduced run (a few minutes)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="report path (default benchmarks/RESULTS.md; with --quick benchmarks/out/RESULTS-quick.md)")
-    p.add_argument("--conus", type=Path, default=CONUS_DEFAULT,
-                   help="GOES-16 CONUS band-16 L1b netCDF (default ../shared/sample_goes/...)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="report path (default benchmarks/RESULTS.md; with --quick benchmarks/out/RESULTS-quick.md)",
+    )
+    p.add_argument(
+        "--conus",
+        type=Path,
+        default=CONUS_DEFAULT,
+        help="GOES-16 CONUS band-16 L1b netCDF (default ../shared/sample_goes/...)",
+    )
     p.add_argument("--workdir", type=Path, default=None, help="folder for the temporary frames (default: a temp dir)")
     p.add_argument("--threads", type=int, default=threads(), help="threads for every library (default: all cores)")
-    p.add_argument("--no-snapshot", action="store_true",
-                   help="measure the checkout's cloudmotion/ live instead of a copy taken at start")
-    p.add_argument("--report-from", type=Path, default=None, metavar="PICKLE",
-                   help="only rebuild the report from the measurements a previous run saved in benchmarks/out/")
+    p.add_argument(
+        "--no-snapshot",
+        action="store_true",
+        help="measure the checkout's cloudmotion/ live instead of a copy taken at start",
+    )
+    p.add_argument(
+        "--report-from",
+        type=Path,
+        default=None,
+        metavar="PICKLE",
+        help="only rebuild the report from the measurements a previous run saved in benchmarks/out/",
+    )
     p.add_argument("--peer-cli", nargs=4, metavar=("METHOD", "A", "B", "OUT"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -129,8 +150,9 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     log("checking sign conventions")
     state = {"quick": args.quick, "conventions": check_conventions()}
     textures = make_textures(args.quick, conus)
-    state.update(textures=textures, scores=accuracy(textures, args.quick),
-                 sigma_scores=prefilter_sweep(textures, args.quick))
+    state.update(
+        textures=textures, scores=accuracy(textures, args.quick), sigma_scores=prefilter_sweep(textures, args.quick)
+    )
     log("throughput")
     state["tp"] = throughput(conus, args.quick)
     log("flag quality")
@@ -165,8 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_snapshot:
             snapshot_package(stack)
         state = measure(args, stack)
-    state.update(elapsed=time.perf_counter() - t0, finished=dt.datetime.now(dt.UTC), machine=machine_info(load_start),
-                 versions_end=versions(), versions_start=versions_start, snapshot=not args.no_snapshot)
+    state.update(
+        elapsed=time.perf_counter() - t0,
+        finished=dt.datetime.now(dt.UTC),
+        machine=machine_info(load_start),
+        versions_end=versions(),
+        versions_start=versions_start,
+        snapshot=not args.no_snapshot,
+    )
     state["versions"] = versions_start if state["snapshot"] else state["versions_end"]
     pkl = HERE / "out" / ("state-quick.pkl" if args.quick else "state.pkl")
     pkl.parent.mkdir(parents=True, exist_ok=True)

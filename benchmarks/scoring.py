@@ -79,10 +79,24 @@ def score(vectors, motion, *, method: str, texture: str, noise: float, seconds: 
     tx, ty, sel = truth_at(motion, vectors)
     dx, dy = vectors.dx[sel], vectors.dy[sel]
     accepted = vectors.good[sel] & np.isfinite(dx) & np.isfinite(dy)
-    return Score(method=method, texture=texture, kind=motion.kind, label=motion.label, noise=noise,
-                 frac=motion.frac, shape=tuple(motion.dx.shape), seconds=seconds, vectors=vectors.n,
-                 row=vectors.row[sel], col=vectors.col[sel], dx=dx, dy=dy, true_dx=tx[sel], true_dy=ty[sel],
-                 accepted=accepted)
+    return Score(
+        method=method,
+        texture=texture,
+        kind=motion.kind,
+        label=motion.label,
+        noise=noise,
+        frac=motion.frac,
+        shape=tuple(motion.dx.shape),
+        seconds=seconds,
+        vectors=vectors.n,
+        row=vectors.row[sel],
+        col=vectors.col[sel],
+        dx=dx,
+        dy=dy,
+        true_dx=tx[sel],
+        true_dy=ty[sel],
+        accepted=accepted,
+    )
 
 
 def _stats(scores: list[Score], *, all_finite: bool = False) -> dict:
@@ -119,8 +133,13 @@ def pooled(scores: list[Score]) -> dict[str, float]:
         return out | {k: np.nan for k in ("rms", "bx", "by", "p95", "gt05", "gt1", "worst_bias", "rms_all")}
     seconds = sum(s.seconds for s in scores)
     return out | {
-        "rms": st["rms"], "bx": st["bias_dx"], "by": st["bias_dy"], "p95": st["p95"],
-        "gt05": st["share_gt_0_5"], "gt1": st["share_gt_1"], "worst_bias": worst_bias(scores),
+        "rms": st["rms"],
+        "bx": st["bias_dx"],
+        "by": st["bias_dy"],
+        "p95": st["p95"],
+        "gt05": st["share_gt_0_5"],
+        "gt1": st["share_gt_1"],
+        "worst_bias": worst_bias(scores),
         "rms_all": _nan(_stats(scores, all_finite=True)["rms"]),
         "vps": sum(s.vectors for s in scores) / seconds if seconds > 0 else np.nan,
     }
@@ -133,8 +152,7 @@ def peak_locking(scores: list[Score]) -> dict[str, float]:
     a perfect estimator fills ten bins centred on them equally. Returns the largest
     relative deviation of a bin from the mean count, and the largest |bias| of a pair.
     """
-    sweep = [s for s in scores if s.kind == "fraction" and s.frac is not None and s.frac < 0.95
-             and s.accepted.any()]
+    sweep = [s for s in scores if s.kind == "fraction" and s.frac is not None and s.frac < 0.95 and s.accepted.any()]
     if not sweep:
         return {"dev": np.nan, "bias_curve": np.nan}
     vals = np.concatenate([np.concatenate([s.dx[s.accepted], s.dy[s.accepted]]) for s in sweep])

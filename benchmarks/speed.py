@@ -82,7 +82,7 @@ def score(mf, field) -> dict:
     tx = ndimage.map_coordinates(field[0], [r, c], order=1, mode="nearest").reshape(mf.row.shape)
     ty = ndimage.map_coordinates(field[1], [r, c], order=1, mode="nearest").reshape(mf.row.shape)
     e = np.hypot(mf.dx - tx, mf.dy - ty)[mf.good]
-    return {"rms": float(np.sqrt(np.mean(e ** 2))), "good": float(mf.good.mean()), "vectors": int(mf.dx.size)}
+    return {"rms": float(np.sqrt(np.mean(e**2))), "good": float(mf.good.mean()), "vectors": int(mf.dx.size)}
 
 
 CPU: dict[int, float] = {}
@@ -141,8 +141,9 @@ def run_openpiv(python: str, a: np.ndarray, b: np.ndarray, repeat: int) -> tuple
         pa, pb = Path(work, "a.npy"), Path(work, "b.npy")
         np.save(pa, a)
         np.save(pb, b)
-        proc = subprocess.run([python, "-c", OPENPIV_SCRIPT, str(pa), str(pb), str(repeat)], capture_output=True,
-                              text=True, check=False)
+        proc = subprocess.run(
+            [python, "-c", OPENPIV_SCRIPT, str(pa), str(pb), str(repeat)], capture_output=True, text=True, check=False
+        )
     if proc.returncode != 0:
         log(f"OpenPIV failed: {proc.stderr[-500:]}")
         return None
@@ -160,19 +161,26 @@ def agreement(a: np.ndarray, b: np.ndarray, search: int) -> float:
     p = TrackParams(search=search)
     pa, pb = _prepare(a, None, p), _prepare(b, None, p)
     rows, cols = make_grid(a.shape, 32, 16).top_left()
-    res = [search_peaks(pa.data, pa.valid, pb.data, pb.valid, rows, cols, 32, search, mode=m, frame_std=pa.std)
-           for m in ("c2f", "full")]
+    res = [
+        search_peaks(pa.data, pa.valid, pb.data, pb.valid, rows, cols, 32, search, mode=m, frame_std=pa.std)
+        for m in ("c2f", "full")
+    ]
     c, f = res
-    same = (np.isnan(c["dx"]) & np.isnan(f["dx"])) | ((np.abs(c["dx"] - f["dx"]) < 0.01)
-                                                      & (np.abs(c["dy"] - f["dy"]) < 0.01))
+    same = (np.isnan(c["dx"]) & np.isnan(f["dx"])) | (
+        (np.abs(c["dx"] - f["dx"]) < 0.01) & (np.abs(c["dy"] - f["dy"]) < 0.01)
+    )
     return float(same.mean()), int((~same).sum())
 
 
 def child(argv: list[str], env: dict | None = None) -> dict:
     """Run this script's ``--child`` mode in a fresh process; its JSON plus wall s and peak RSS MiB."""
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", *argv],
-                            stdout=subprocess.PIPE, env=env or os.environ.copy(), cwd=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--child", *argv],
+        stdout=subprocess.PIPE,
+        env=env or os.environ.copy(),
+        cwd=str(ROOT),
+    )
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -283,31 +291,46 @@ def main() -> int:
     n = res["c2f"]["vectors"]
     agree, miss = agreement(a, b, 16)
     lines += [
-        (f"Pair: GOES-16 CONUS band 16, {a.shape[0]}x{a.shape[1]} ({valid.mean():.1%} valid, the rest space "
-         f"NoData), warped by a vortex + shear field; window 32, step 16, search 16, refinement on; "
-         f"{n:,} vectors; {default_threads()} kernel threads; median of {args.repeat} in-process runs."),
+        (
+            f"Pair: GOES-16 CONUS band 16, {a.shape[0]}x{a.shape[1]} ({valid.mean():.1%} valid, the rest space "
+            f"NoData), warped by a vortex + shear field; window 32, step 16, search 16, refinement on; "
+            f"{n:,} vectors; {default_threads()} kernel threads; median of {args.repeat} in-process runs."
+        ),
         "",
         "| method | wall s per pair (median) | vectors/s | CPU s (all threads) | RMS px vs warp (good) | good share |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for mode, label in (("c2f", "cloudmotion c2f (default)"), ("full", "cloudmotion full (exhaustive FFT)")):
         r = res[mode]
-        lines.append(f"| {label} | {r['median']:.3f} | {n / r['median']:,.0f} | {r['cpu']:.3f} | {r['rms']:.4f} | "
-                     f"{r['good']:.2%} |")
-    lines.append(f"| OpenCV DIS medium (8-bit, dense) | {dis_t:.3f} | {n / dis_t:,.0f} (same grid) | {dis_cpu:.3f} | | |")
+        lines.append(
+            f"| {label} | {r['median']:.3f} | {n / r['median']:,.0f} | {r['cpu']:.3f} | {r['rms']:.4f} | "
+            f"{r['good']:.2%} |"
+        )
+    lines.append(
+        f"| OpenCV DIS medium (8-bit, dense) | {dis_t:.3f} | {n / dis_t:,.0f} (same grid) | {dis_cpu:.3f} | | |"
+    )
     if piv:
-        lines.append(f"| OpenPIV windef 64-32-32 (own venv, in-process) | {piv[0]:.3f} | {piv[1] / piv[0]:,.0f} | | | |")
-    lines += ["", (f"c2f / full time: {res['c2f']['median'] / res['full']['median']:.2f}; c2f / DIS time: "
-                   f"{res['c2f']['median'] / dis_t:.2f}; RMS c2f - full: "
-                   f"{res['c2f']['rms'] - res['full']['rms']:+.4f} px; "
-                   f"good share c2f - full: {100 * (res['c2f']['good'] - res['full']['good']):+.2f} points."),
-              f"Integer peak, c2f = exhaustive: {agree:.3%} of {n:,} templates ({miss} differ)."]
+        lines.append(
+            f"| OpenPIV windef 64-32-32 (own venv, in-process) | {piv[0]:.3f} | {piv[1] / piv[0]:,.0f} | | | |"
+        )
+    lines += [
+        "",
+        (
+            f"c2f / full time: {res['c2f']['median'] / res['full']['median']:.2f}; c2f / DIS time: "
+            f"{res['c2f']['median'] / dis_t:.2f}; RMS c2f - full: "
+            f"{res['c2f']['rms'] - res['full']['rms']:+.4f} px; "
+            f"good share c2f - full: {100 * (res['c2f']['good'] - res['full']['good']):+.2f} points."
+        ),
+        f"Integer peak, c2f = exhaustive: {agree:.3%} of {n:,} templates ({miss} differ).",
+    ]
     if piv:
         lines.append(f"OpenPIV windef / c2f time: {piv[0] / res['c2f']['median']:.1f}.")
     lines.append("")
 
-    lines += ["| search (px) | c2f wall s (median) | CPU s | CPU cost vs 16 | c2f = exhaustive |",
-              "|---:|---:|---:|---:|---:|"]
+    lines += [
+        "| search (px) | c2f wall s (median) | CPU s | CPU cost vs 16 | c2f = exhaustive |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     base = None
     for search in (16, 32, 64):
         fn = lambda s=search: track_pair(a, b, search=s)
@@ -330,19 +353,28 @@ def main() -> int:
         "",
         "| start | import cloudmotion s | first pair s | second pair s | kernels s | process wall s |",
         "|---|---:|---:|---:|---:|---:|",
-        (f"| cold (empty kernel cache: compile) | {cold['import']:.2f} | {cold['first_pair']:.2f} | "
-         f"{cold['second_pair']:.3f} | {cold['first_pair'] - cold['second_pair']:.2f} | {cold['process_wall']:.2f} |"),
-        (f"| warm (cached kernels, median of {args.repeat}) | {wimp:.2f} | {wfirst:.2f} | {wsecond:.3f} | "
-         f"{wfirst - wsecond:.2f} | {statistics.median(w['process_wall'] for w in warm):.2f} |"),
+        (
+            f"| cold (empty kernel cache: compile) | {cold['import']:.2f} | {cold['first_pair']:.2f} | "
+            f"{cold['second_pair']:.3f} | {cold['first_pair'] - cold['second_pair']:.2f} | {cold['process_wall']:.2f} |"
+        ),
+        (
+            f"| warm (cached kernels, median of {args.repeat}) | {wimp:.2f} | {wfirst:.2f} | {wsecond:.3f} | "
+            f"{wfirst - wsecond:.2f} | {statistics.median(w['process_wall'] for w in warm):.2f} |"
+        ),
         "",
     ]
     log(f"cold {cold}, warm {warm[0]}")
 
     if not args.quick:
-        lines += [("Fresh process per row: load the kernels (a 128x128 pair), read the float32 pair (.npy), "
-                   "`track_pair` (c2f, defaults); peak RSS = the process's VmHWM (frames included)."), "",
-                  "| frame | vectors | kernels s | track s | track CPU s | vectors/s | process wall s | peak RSS MiB |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            (
+                "Fresh process per row: load the kernels (a 128x128 pair), read the float32 pair (.npy), "
+                "`track_pair` (c2f, defaults); peak RSS = the process's VmHWM (frames included)."
+            ),
+            "",
+            "| frame | vectors | kernels s | track s | track CPU s | vectors/s | process wall s | peak RSS MiB |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         with tempfile.TemporaryDirectory() as work:
             for side in (1000, 2000, 4000, 5424):
                 tex = tile_texture(image, valid, side).astype(np.float64)
@@ -362,21 +394,29 @@ def main() -> int:
                     np.save(pb, xb)
                     runs = [child(["pair", str(pa), str(pb)]) for _ in range(1 if side >= 4000 else 2)]
                     r = min(runs, key=lambda x: x["track"])
-                    lines.append(f"| {label} | {r['vectors']:,} | {r['kernels']:.2f} | {r['track']:.2f} | "
-                                 f"{r['track_cpu']:.2f} | "
-                                 f"{r['vectors'] / r['track']:,.0f} | {r['process_wall']:.2f} | "
-                                 f"{max(x['rss_mib'] for x in runs):.0f} |")
+                    lines.append(
+                        f"| {label} | {r['vectors']:,} | {r['kernels']:.2f} | {r['track']:.2f} | "
+                        f"{r['track_cpu']:.2f} | "
+                        f"{r['vectors'] / r['track']:,.0f} | {r['process_wall']:.2f} | "
+                        f"{max(x['rss_mib'] for x in runs):.0f} |"
+                    )
                     log(lines[-1])
                 del fa, fb
         lines.append("")
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    head = ["## Coarse-to-fine search and compiled kernels (`benchmarks/speed.py`)", "",
-            (f"Generated {stamp} by `python benchmarks/speed.py{' --quick' if args.quick else ''}` on "
-             f"{platform.machine()}, {os.cpu_count()} cores ({platform.processor() or 'cpu'}), Python "
-             f"{platform.python_version()}, numpy {np.__version__}, numba {__import__('numba').__version__}; "
-             f"machine shared with other jobs: 1-min load average {load_before:.1f} at the start, "
-             f"{os.getloadavg()[0]:.1f} at the end (medians quoted)."), ""]
+    head = [
+        "## Coarse-to-fine search and compiled kernels (`benchmarks/speed.py`)",
+        "",
+        (
+            f"Generated {stamp} by `python benchmarks/speed.py{' --quick' if args.quick else ''}` on "
+            f"{platform.machine()}, {os.cpu_count()} cores ({platform.processor() or 'cpu'}), Python "
+            f"{platform.python_version()}, numpy {np.__version__}, numba {__import__('numba').__version__}; "
+            f"machine shared with other jobs: 1-min load average {load_before:.1f} at the start, "
+            f"{os.getloadavg()[0]:.1f} at the end (medians quoted)."
+        ),
+        "",
+    ]
     report = "\n".join(head + lines) + "\n"
     print(report)
     if args.append:

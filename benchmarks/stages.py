@@ -36,8 +36,11 @@ def _orchestration() -> tuple[str, str, str]:
     import cloudmotion
 
     fn = cloudmotion.track_pair
-    return (os.path.realpath(fn.__code__.co_filename), fn.__module__,
-            os.path.realpath(os.path.dirname(cloudmotion.__file__)))
+    return (
+        os.path.realpath(fn.__code__.co_filename),
+        fn.__module__,
+        os.path.realpath(os.path.dirname(cloudmotion.__file__)),
+    )
 
 
 def _label(module: str) -> str:
@@ -94,8 +97,9 @@ class _MemoryHook:
         if not module.startswith("cloudmotion") or frame.f_code.co_name.startswith("<"):
             return False
         caller = frame.f_back.f_globals.get("__name__", "") if frame.f_back else ""
-        return caller == self.orch or (module == self.orch and frame.f_code.co_name == self.entry_name
-                                       and not self.stack)
+        return caller == self.orch or (
+            module == self.orch and frame.f_code.co_name == self.entry_name and not self.stack
+        )
 
     def __call__(self, frame, event, _arg) -> None:
         if event == "call" and self._is_stage(frame):

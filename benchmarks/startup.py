@@ -19,9 +19,11 @@ import subprocess
 import sys
 import time
 
-_RUN_FROM = ("import sys; sys.meta_path = [m for m in sys.meta_path if 'editable' not in repr(m).lower()]; "
-             "sys.path.insert(0, {tree!r}); "
-             "from cloudmotion.cli{suffix} import main; sys.exit(main())")
+_RUN_FROM = (
+    "import sys; sys.meta_path = [m for m in sys.meta_path if 'editable' not in repr(m).lower()]; "
+    "sys.path.insert(0, {tree!r}); "
+    "from cloudmotion.cli{suffix} import main; sys.exit(main())"
+)
 
 
 def command(tree: str | None, args: list[str]) -> list[str]:

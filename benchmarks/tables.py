@@ -21,8 +21,10 @@ def md_table(headers: list[str], rows: list[list]) -> str:
     def cell(c) -> str:
         return str(c).replace("|", "\\|")
 
-    numeric = [all(_NUMERIC.match(str(r[i]).strip()) or str(r[i]).strip() == "" for r in rows) and rows
-               for i in range(len(headers))]
+    numeric = [
+        all(_NUMERIC.match(str(r[i]).strip()) or str(r[i]).strip() == "" for r in rows) and rows
+        for i in range(len(headers))
+    ]
     line = "| " + " | ".join(cell(h) for h in headers) + " |"
     sep = "|" + "|".join("---:" if num else "---" for num in numeric) + "|"
     body = ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
@@ -80,18 +82,49 @@ def accuracy_tables(scores: list[Score], textures: list[Texture]) -> tuple[str, 
                         continue
                     figures[(tex.name, kind, level, m)] = p = pooled(sel)
                     row.append(f4(p["rms"]))
-                    detail_rows.append([tex.name, title, pct(level), m, f4(p["rms"]), f4(p["bx"]),
-                                        f4(p["by"]), f3(p["p95"]), pct(p["gt05"]), pct(p["gt1"]), pct(p["flagged"]),
-                                        f3(p["rms_all"]), f"{p['n']}"])
+                    detail_rows.append(
+                        [
+                            tex.name,
+                            title,
+                            pct(level),
+                            m,
+                            f4(p["rms"]),
+                            f4(p["bx"]),
+                            f4(p["by"]),
+                            f3(p["p95"]),
+                            pct(p["gt05"]),
+                            pct(p["gt1"]),
+                            pct(p["flagged"]),
+                            f3(p["rms_all"]),
+                            f"{p['n']}",
+                        ]
+                    )
                 cm = figures.get((tex.name, kind, level, CM), {}).get("rms", np.nan)
                 for m in PEER_NAMES:
                     peer = figures.get((tex.name, kind, level, m), {}).get("rms", np.nan)
                     row.append(ratio(peer / cm) if cm > 0 else "–")
                 head_rows.append(row)
-    head = md_table(["pair", "field", "noise", *[f"RMS {m}" for m in methods], *[f"{m} / cm" for m in PEER_NAMES]],
-                    head_rows)
-    detail = md_table(["pair", "field", "noise", "method", "RMS px", "bias x", "bias y", "p95 px", "> 0.5 px", "> 1 px",
-                       "flagged", "RMS incl. flagged", "vectors"], detail_rows)
+    head = md_table(
+        ["pair", "field", "noise", *[f"RMS {m}" for m in methods], *[f"{m} / cm" for m in PEER_NAMES]], head_rows
+    )
+    detail = md_table(
+        [
+            "pair",
+            "field",
+            "noise",
+            "method",
+            "RMS px",
+            "bias x",
+            "bias y",
+            "p95 px",
+            "> 0.5 px",
+            "> 1 px",
+            "flagged",
+            "RMS incl. flagged",
+            "vectors",
+        ],
+        detail_rows,
+    )
     return head, detail, figures
 
 
@@ -135,8 +168,16 @@ def fitter_table(scores: list[Score], textures: list[Texture], tp) -> str:
             sweeps = [select(scores, texture=tex.name, kind="fraction", noise=lv, method=m) for lv in NOISES[:2]]
             bias = max((pooled(sel)["worst_bias"] for sel in sweeps if sel), default=np.nan)
             vps = tp.vectors.get(m, 0) / tp.seconds[m] if m in tp.seconds else np.nan
-            rows.append([m, tex.name, *cells, f4(bias), f"{100 * locks[0]['dev']:.0f} %",
-                         f"{vps:,.0f}" if np.isfinite(vps) else "–"])
+            rows.append(
+                [
+                    m,
+                    tex.name,
+                    *cells,
+                    f4(bias),
+                    f"{100 * locks[0]['dev']:.0f} %",
+                    f"{vps:,.0f}" if np.isfinite(vps) else "–",
+                ]
+            )
     heads = _sweep_vortex_heads(["configuration", "pair"])
     heads += ["worst |bias| (0/1 %)", "hist. dev. (0 %)", "vectors/s"]
     return md_table(heads, rows)
@@ -149,13 +190,13 @@ def sigma_table(scores: list[Score], default: float) -> str:
         for sigma in dict.fromkeys(s.method for s in scores):
             cells = []
             for kind in ("fraction", "vortex"):
-                cells += [f4(pooled(select(scores, texture=tex, kind=kind, noise=lv, method=sigma))["rms"])
-                          for lv in NOISES]
+                cells += [
+                    f4(pooled(select(scores, texture=tex, kind=kind, noise=lv, method=sigma))["rms"]) for lv in NOISES
+                ]
             bias = pooled(select(scores, texture=tex, kind="fraction", noise=0.0, method=sigma))["worst_bias"]
             flagged = [pct(pooled(select(scores, texture=tex, noise=lv, method=sigma))["flagged"]) for lv in NOISES]
             value = float(sigma.split()[1])
-            rows.append([f"{value:.1f}" + (" (default)" if value == default else ""), tex, *cells, f4(bias),
-                         *flagged])
+            rows.append([f"{value:.1f}" + (" (default)" if value == default else ""), tex, *cells, f4(bias), *flagged])
     heads = _sweep_vortex_heads(["sigma px", "pair"])
     heads += ["worst |bias| sweep 0 %"] + [f"flagged {pct(lv)}" for lv in NOISES]
     return md_table(heads, rows)

@@ -44,8 +44,10 @@ def missing_extra(what: str, extra: str, module: str) -> UsageError:
     module : str
         The Python module that is missing (``matplotlib``).
     """
-    return UsageError(f"{what} needs the {extra} extra ({module} is not installed): "
-                      f"pip install 'cloudmotion[{extra}]', or pip install '.[{extra}]' in a source checkout")
+    return UsageError(
+        f"{what} needs the {extra} extra ({module} is not installed): "
+        f"pip install 'cloudmotion[{extra}]', or pip install '.[{extra}]' in a source checkout"
+    )
 
 
 class Terminated(BaseException):

@@ -154,14 +154,25 @@ def pixel_size(
         lon1, lat1 = _lonlat(*pixel_to_crs(rows - dr, cols - dc, transform), crs)
         lon2, lat2 = _lonlat(*pixel_to_crs(rows + dr, cols + dc, transform), crs)
         ok = np.isfinite(lon1) & np.isfinite(lon2)
-        _, _, dist = geod.inv(np.where(ok, lon1, 0), np.where(ok, lat1, 0), np.where(ok, lon2, 0), np.where(ok, lat2, 0))
+        _, _, dist = geod.inv(
+            np.where(ok, lon1, 0), np.where(ok, lat1, 0), np.where(ok, lon2, 0), np.where(ok, lat2, 0)
+        )
         out.append(np.where(ok, np.asarray(dist, dtype=np.float64), np.nan))
     return out[0], out[1]
 
 
-def speed_error(ee: np.ndarray, row: np.ndarray, col: np.ndarray, dx: np.ndarray, dy: np.ndarray,
-                speed: np.ndarray, *, transform: tuple[float, ...] | None, crs_wkt: str | None,
-                dt: float | None) -> np.ndarray:
+def speed_error(
+    ee: np.ndarray,
+    row: np.ndarray,
+    col: np.ndarray,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    speed: np.ndarray,
+    *,
+    transform: tuple[float, ...] | None,
+    crs_wkt: str | None,
+    dt: float | None,
+) -> np.ndarray:
     """Expected error of the speed, m/s: ``ee`` (px) times the ground scale over Δt.
 
     The ground scale is the geometric mean of the pixel's sizes along columns and rows

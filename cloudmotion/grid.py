@@ -101,9 +101,7 @@ def make_grid(shape: tuple[int, int], window: int, step: int) -> Grid:
     return Grid(window=window, step=step, row0=r0, col0=c0, nrows=nr, ncols=nc)
 
 
-def extract_windows(
-    padded: np.ndarray, pad: int, rows: np.ndarray, cols: np.ndarray, size: int
-) -> np.ndarray:
+def extract_windows(padded: np.ndarray, pad: int, rows: np.ndarray, cols: np.ndarray, size: int) -> np.ndarray:
     """Copy square windows out of a padded image into one (N, size, size) stack.
 
     Parameters
@@ -215,6 +213,7 @@ def field_jacobian(dx: np.ndarray, dy: np.ndarray, step: float) -> np.ndarray:
         ``[[ddx/dcol, ddx/drow], [ddy/dcol, ddy/drow]]`` in px/px, C order over the grid;
         central differences inside, one-sided at the edges, 0 along an axis of length 1.
     """
+
     def grads(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         gr = np.gradient(f, step, axis=0) if f.shape[0] > 1 else np.zeros_like(f)
         gc = np.gradient(f, step, axis=1) if f.shape[1] > 1 else np.zeros_like(f)

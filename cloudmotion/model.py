@@ -284,16 +284,45 @@ class Vectors:
         return self.values[name].reshape(self.shape)
 
     @classmethod
-    def from_tracking(cls, field: MotionField, geo: GeoVectors, *, time_a: datetime | None = None,
-                      time_b: datetime | None = None, transform: tuple[float, ...] | None = None,
-                      crs_wkt: str | None = None, **extra: np.ndarray) -> Vectors:
+    def from_tracking(
+        cls,
+        field: MotionField,
+        geo: GeoVectors,
+        *,
+        time_a: datetime | None = None,
+        time_b: datetime | None = None,
+        transform: tuple[float, ...] | None = None,
+        crs_wkt: str | None = None,
+        **extra: np.ndarray,
+    ) -> Vectors:
         """The table of a tracked, geolocated pair; ``extra`` fills later columns (``ee=...``)."""
         f, g = field, geo
         values = {
-            "row": f.row, "col": f.col, "x": g.x, "y": g.y, "lon": g.lon, "lat": g.lat, "dx": f.dx, "dy": f.dy,
-            "u": g.u, "v": g.v, "speed": g.speed, "direction": g.direction, "corr": f.corr,
-            "peak_ratio": np.where(np.isinf(f.peak_ratio), np.nan, f.peak_ratio), "quality": f.quality,
-            "flag": f.flag, **extra,
+            "row": f.row,
+            "col": f.col,
+            "x": g.x,
+            "y": g.y,
+            "lon": g.lon,
+            "lat": g.lat,
+            "dx": f.dx,
+            "dy": f.dy,
+            "u": g.u,
+            "v": g.v,
+            "speed": g.speed,
+            "direction": g.direction,
+            "corr": f.corr,
+            "peak_ratio": np.where(np.isinf(f.peak_ratio), np.nan, f.peak_ratio),
+            "quality": f.quality,
+            "flag": f.flag,
+            **extra,
         }
-        return cls(values=values, time_a=time_a, time_b=time_b, transform=transform, crs_wkt=crs_wkt,
-                   shape=tuple(f.grid.shape), window=f.grid.window, step=f.grid.step)
+        return cls(
+            values=values,
+            time_a=time_a,
+            time_b=time_b,
+            transform=transform,
+            crs_wkt=crs_wkt,
+            shape=tuple(f.grid.shape),
+            window=f.grid.window,
+            step=f.grid.step,
+        )

@@ -35,8 +35,7 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
     """
     from cloudmotion.formats.calibration import resolve
 
-    infos = [resolve(open_frame(p, band=settings.band, channels=settings.channels), settings.calibrate)
-             for p in paths]
+    infos = [resolve(open_frame(p, band=settings.band, channels=settings.channels), settings.calibrate) for p in paths]
     if settings.name_pattern:
         infos = [_time_from_pattern(info, settings.name_pattern) for info in infos]
     check_compatible(infos, grid=not settings.align, identity=not settings.force)
@@ -49,9 +48,11 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
         raise UsageError(f"--search {p.search}: larger than the {rows}x{cols} px frames")
     n = make_grid((rows, cols), p.window, p.step).size
     if n > p.max_vectors:
-        raise UsageError(f"--step {p.step}: a {p.window} px window every {p.step} px on {rows}x{cols} px gives "
-                         f"{n:,} vectors, more than max_vectors = {p.max_vectors:,}; use a larger --step "
-                         "(or raise max_vectors in a --config file)")
+        raise UsageError(
+            f"--step {p.step}: a {p.window} px window every {p.step} px on {rows}x{cols} px gives "
+            f"{n:,} vectors, more than max_vectors = {p.max_vectors:,}; use a larger --step "
+            "(or raise max_vectors in a --config file)"
+        )
     return infos
 
 
@@ -62,12 +63,14 @@ def check_amv_settings(info: FrameInfo, settings: Settings) -> None:
 
     load_profile(settings.profile)
     if settings.parallax and satellite_from_crs(info.crs_wkt) is None:
-        raise UsageError(f"--parallax: {info.path} has no geostationary CRS (+proj=geos), which gives the "
-                         "satellite's position")
+        raise UsageError(
+            f"--parallax: {info.path} has no geostationary CRS (+proj=geos), which gives the satellite's position"
+        )
 
 
-def amv_extra(field: MotionField, geo: GeoVectors, frame: tuple | None, info: FrameInfo, settings: Settings,
-              dt: float | None) -> tuple[dict, GeoVectors]:
+def amv_extra(
+    field: MotionField, geo: GeoVectors, frame: tuple | None, info: FrameInfo, settings: Settings, dt: float | None
+) -> tuple[dict, GeoVectors]:
     """Cloud-top temperature, pressure, height and parallax columns of a pair whose frame A is in K."""
     if frame is None or info.quantity != "brightness_temperature":
         return {}, geo
@@ -76,9 +79,19 @@ def amv_extra(field: MotionField, geo: GeoVectors, frame: tuple | None, info: Fr
     from cloudmotion.formats.profile import load_profile
 
     sat = satellite_from_crs(info.crs_wkt) if settings.parallax else None
-    return amv_columns(field, geo, frame[0], frame[1], profile=load_profile(settings.profile),
-                       share=settings.ctt_share, max_ctt=settings.max_ctt, satellite=sat,
-                       transform=info.transform, crs_wkt=info.crs_wkt, dt=dt)
+    return amv_columns(
+        field,
+        geo,
+        frame[0],
+        frame[1],
+        profile=load_profile(settings.profile),
+        share=settings.ctt_share,
+        max_ctt=settings.max_ctt,
+        satellite=sat,
+        transform=info.transform,
+        crs_wkt=info.crs_wkt,
+        dt=dt,
+    )
 
 
 def _time_from_pattern(info: FrameInfo, pattern: str) -> FrameInfo:
@@ -95,8 +108,9 @@ def _time_from_pattern(info: FrameInfo, pattern: str) -> FrameInfo:
 
     ref = compile_name_pattern(pattern).match(info.path)
     if ref is None:
-        raise DataError(f"{info.path}: the name {os.path.basename(info.path)!r} does not match --name-pattern "
-                        f"{pattern}")
+        raise DataError(
+            f"{info.path}: the name {os.path.basename(info.path)!r} does not match --name-pattern {pattern}"
+        )
     return dataclasses.replace(info, time=ref.time, time_source="file name (--name-pattern)")
 
 
@@ -111,16 +125,22 @@ def check_trackable(frame: Frame, params: TrackParams) -> None:
     need = int(np.ceil(params.min_valid * params.window * params.window))
     count = int(frame.valid.sum())
     if count < need:
-        raise DataError(f"{frame.info.path}: only {count} valid pixel(s), fewer than one {params.window} px "
-                        f"window needs ({need})")
+        raise DataError(
+            f"{frame.info.path}: only {count} valid pixel(s), fewer than one {params.window} px window needs ({need})"
+        )
     values = frame.data[frame.valid]
     if float(values.max()) == float(values.min()):
-        raise DataError(f"{frame.info.path}: every valid pixel has the value {float(values[0]):g}; "
-                        "a constant image has no motion to track")
+        raise DataError(
+            f"{frame.info.path}: every valid pixel has the value {float(values[0]):g}; "
+            "a constant image has no motion to track"
+        )
 
 
-def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_gap: float | None = None,
-               ) -> list[tuple[float | None, str | None]]:
+def pair_steps(
+    infos: Sequence[FrameInfo],
+    dt: float | None,
+    max_gap: float | None = None,
+) -> list[tuple[float | None, str | None]]:
     """Time step of each consecutive pair, with a warning where it is unknown.
 
     Returns
@@ -144,8 +164,10 @@ def pair_steps(infos: Sequence[FrameInfo], dt: float | None, max_gap: float | No
         else:
             seconds = (b.time - a.time).total_seconds()
             if seconds <= 0:
-                raise DataError(f"{b.path}: time {b.time:%Y-%m-%dT%H:%M:%S}Z is not after {a.path} "
-                                f"({a.time:%Y-%m-%dT%H:%M:%S}Z); frames must be in time order")
+                raise DataError(
+                    f"{b.path}: time {b.time:%Y-%m-%dT%H:%M:%S}Z is not after {a.path} "
+                    f"({a.time:%Y-%m-%dT%H:%M:%S}Z); frames must be in time order"
+                )
             if max_gap is not None and seconds > max_gap:
                 raise DataError(f"{b.path}: {seconds:g} s after {a.path}, more than --max-gap {max_gap:g} s")
             out.append((seconds, None))
@@ -159,8 +181,12 @@ def plateau_warnings(frame: Frame) -> list[str]:
     return [f"{frame.info.path}: {w}" for w in plateau_warning(find_plateaus(frame.data, frame.valid)[0])]
 
 
-def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence[float | None],
-                 warn: Callable[[str], None] | None = None) -> Iterator[Vectors]:
+def track_frames(
+    infos: Sequence[FrameInfo],
+    settings: Settings,
+    steps: Sequence[float | None],
+    warn: Callable[[str], None] | None = None,
+) -> Iterator[Vectors]:
     """Read, track and geolocate each consecutive pair, reading each frame once, lazily.
 
     Parameters
@@ -177,6 +203,7 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
     ------
     Vectors
     """
+
     def read(info: FrameInfo) -> Frame:
         return read_frame(info, nodata=settings.nodata, valid_range=settings.valid_range, dqf=settings.dqf)
 
@@ -210,8 +237,16 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
     for i, ((a, b), dt, field) in enumerate(zip(itertools.pairwise(infos), steps, fields, strict=True)):
 
         def locate(f: MotionField, a: FrameInfo = a, dt: float | None = dt) -> GeoVectors:
-            return geolocate(f.row, f.col, f.dx, f.dy, transform=a.transform, crs_wkt=a.crs_wkt, dt=dt,
-                             pixel_size=settings.pixel_size)
+            return geolocate(
+                f.row,
+                f.col,
+                f.dx,
+                f.dy,
+                transform=a.transform,
+                crs_wkt=a.crs_wkt,
+                dt=dt,
+                pixel_size=settings.pixel_size,
+            )
 
         geo = locate(field)
         off_earth = None
@@ -219,35 +254,57 @@ def track_frames(infos: Sequence[FrameInfo], settings: Settings, steps: Sequence
             off_earth = ~(np.isfinite(geo.lon) & np.isfinite(geo.lat))
         cloud = {"cloud_fraction": fractions[i].reshape(field.dx.shape)} if clouds is not None else {}
         if dt is not None or (off_earth is not None and off_earth.any()) or cloud:
-            field = assess(dataclasses.replace(field, speed=geo.speed if dt is not None else None,
-                                               off_earth=off_earth, **cloud), settings.params)
+            field = assess(
+                dataclasses.replace(field, speed=geo.speed if dt is not None else None, off_earth=off_earth, **cloud),
+                settings.params,
+            )
         if settings.fill:
             field = fill_flagged(field)
             geo = locate(field)
         amv, geo = amv_extra(field, geo, kept.get(id(a)), a, settings, dt)
         ee = field.ee if field.ee is not None else np.full(field.dx.shape, np.nan)
-        ee_speed = speed_error(ee, field.row, field.col, field.dx, field.dy, geo.speed, transform=a.transform,
-                               crs_wkt=a.crs_wkt, dt=dt)
-        vectors = Vectors.from_tracking(field, geo, time_a=a.time, time_b=b.time, transform=a.transform,
-                                        crs_wkt=a.crs_wkt, ee=ee, ee_speed=ee_speed,
-                                        cloud_fraction=field.cloud_fraction, **amv)
-        vectors.extra.update(frames=(a.path, b.path), band=(a.goes or {}).get("band", a.band),
-                             quantity=a.quantity, profile=settings.profile if amv else None,
-                             settings=dataclasses.asdict(settings))  # for the DMW attributes
+        ee_speed = speed_error(
+            ee, field.row, field.col, field.dx, field.dy, geo.speed, transform=a.transform, crs_wkt=a.crs_wkt, dt=dt
+        )
+        vectors = Vectors.from_tracking(
+            field,
+            geo,
+            time_a=a.time,
+            time_b=b.time,
+            transform=a.transform,
+            crs_wkt=a.crs_wkt,
+            ee=ee,
+            ee_speed=ee_speed,
+            cloud_fraction=field.cloud_fraction,
+            **amv,
+        )
+        vectors.extra.update(
+            frames=(a.path, b.path),
+            band=(a.goes or {}).get("band", a.band),
+            quantity=a.quantity,
+            profile=settings.profile if amv else None,
+            settings=dataclasses.asdict(settings),
+        )  # for the DMW attributes
         vectors.extra["provenance"] = record  # issue 15: every output names the version and the settings
         yield vectors
 
 
-def _clouds(infos: Sequence[FrameInfo], settings: Settings, read: Callable[[FrameInfo], Frame],
-            warn: Callable[[str], None] | None):
+def _clouds(
+    infos: Sequence[FrameInfo],
+    settings: Settings,
+    read: Callable[[FrameInfo], Frame],
+    warn: Callable[[str], None] | None,
+):
     """The run's cloud source (issue 18), with a warning for water-vapour bands under --targets clouds."""
     from cloudmotion.formats.clouds import WATER_VAPOUR_BANDS, cloud_source, goes_band
 
     if settings.params.targets == "clouds" and warn is not None:
         wv = next((i for i in infos if goes_band(i) in WATER_VAPOUR_BANDS), None)
         if wv is not None:
-            warn(f"{wv.path}: --targets clouds on water-vapour band {goes_band(wv)}: its clear-sky features are real "
-                 "winds, and they will be flagged CLEAR_SKY; use --targets all for bands 8, 9 and 10")
+            warn(
+                f"{wv.path}: --targets clouds on water-vapour band {goes_band(wv)}: its clear-sky features are real "
+                "winds, and they will be flagged CLEAR_SKY; use --targets all for bands 8, 9 and 10"
+            )
     return cloud_source(settings, read)
 
 
@@ -276,10 +333,18 @@ def write_result(vectors: Vectors, path: str, kind: str | None = None) -> None:
     write_vectors(path, vectors, kind)
 
 
-def run_track(frames: Sequence[str], outputs: Sequence[str], settings: Settings, *, stdout,
-              overwrite: bool = False, plot: str | None = None, plotter: Plotter | None = None,
-              on_warning: Callable[[str], None] = lambda msg: None,
-              on_pair: Callable[[int, FrameInfo, FrameInfo, float | None, Vectors], None] | None = None) -> None:
+def run_track(
+    frames: Sequence[str],
+    outputs: Sequence[str],
+    settings: Settings,
+    *,
+    stdout,
+    overwrite: bool = False,
+    plot: str | None = None,
+    plotter: Plotter | None = None,
+    on_warning: Callable[[str], None] = lambda msg: None,
+    on_pair: Callable[[int, FrameInfo, FrameInfo, float | None, Vectors], None] | None = None,
+) -> None:
     """The ``track`` command as a library call: frames on disk to written outputs.
 
     Everything that can be refused is refused before any tracking: outputs (format,
@@ -344,10 +409,18 @@ def run_track(frames: Sequence[str], outputs: Sequence[str], settings: Settings,
     def after(i: int, vectors: Vectors) -> None:
         a, b = pairs[i - 1]
         if pictures and plotter is not None:
-            plotter.draw(vectors, read_frame(a, nodata=settings.nodata, valid_range=settings.valid_range,
-                                          dqf=settings.dqf), pictures[i - 1])
+            plotter.draw(
+                vectors,
+                read_frame(a, nodata=settings.nodata, valid_range=settings.valid_range, dqf=settings.dqf),
+                pictures[i - 1],
+            )
         if on_pair is not None:
             on_pair(i, a, b, steps[i - 1][0], vectors)
 
-    write_pairs(track_frames(infos, settings, [s for s, _ in steps], warn=on_warning), outs, targets, stdout=stdout,
-                after_pair=after)
+    write_pairs(
+        track_frames(infos, settings, [s for s, _ in steps], warn=on_warning),
+        outs,
+        targets,
+        stdout=stdout,
+        after_pair=after,
+    )

@@ -36,7 +36,17 @@ import importlib
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["CHANNELS", "CORRELATORS", "EQUALIZERS", "INTERPOLATIONS", "QC_TESTS", "READERS", "SUBPIXEL", "WRITERS", "Registry"]
+__all__ = [
+    "CHANNELS",
+    "CORRELATORS",
+    "EQUALIZERS",
+    "INTERPOLATIONS",
+    "QC_TESTS",
+    "READERS",
+    "SUBPIXEL",
+    "WRITERS",
+    "Registry",
+]
 
 
 class Registry:
@@ -119,16 +129,22 @@ class Registry:
             yield name, self.get(name)
 
 
-CORRELATORS = Registry("correlation method", {
-    "ncc": "cloudmotion.motion.correlate:ncc_surfaces",
-})
+CORRELATORS = Registry(
+    "correlation method",
+    {
+        "ncc": "cloudmotion.motion.correlate:ncc_surfaces",
+    },
+)
 """Correlation methods normalised at every lag (contract in the module docstring)."""
 
-SUBPIXEL = Registry("sub-pixel method", {
-    "gaussian": "cloudmotion.motion.subpixel:gaussian_fit",
-    "parabolic": "cloudmotion.motion.subpixel:parabolic_fit",
-    "centroid": "cloudmotion.motion.subpixel:centroid_fit",
-})
+SUBPIXEL = Registry(
+    "sub-pixel method",
+    {
+        "gaussian": "cloudmotion.motion.subpixel:gaussian_fit",
+        "parabolic": "cloudmotion.motion.subpixel:parabolic_fit",
+        "centroid": "cloudmotion.motion.subpixel:centroid_fit",
+    },
+)
 """Three-point sub-pixel peak fitters."""
 
 SEARCH_MODES = ("c2f", "full")
@@ -143,23 +159,28 @@ CHANNELS = ("luminance", "pca", "mean")
 EQUALIZERS = ("none", "clahe")
 """Contrast equalisations before the pre-filter (:func:`cloudmotion.motion.prefilter.prepare_frame`)."""
 
-READERS = Registry("reader", {
-    "goes-netcdf": "cloudmotion.formats.goes:GOES_NETCDF",
-    "raster": "cloudmotion.formats.raster:RASTER",
-})
+READERS = Registry(
+    "reader",
+    {
+        "goes-netcdf": "cloudmotion.formats.goes:GOES_NETCDF",
+        "raster": "cloudmotion.formats.raster:RASTER",
+    },
+)
 """Frame readers, asked in order; the generic GDAL raster reader comes last."""
 
-WRITERS = Registry("output format", {
-    "csv": "cloudmotion.formats.csv:WRITER",
-    "tif": "cloudmotion.formats.geotiff:WRITER",
-    "geojson": "cloudmotion.formats.geojson:WRITER",
-    "nc": "cloudmotion.formats.netcdf:WRITER",
-    "dmw": "cloudmotion.formats.dmw:WRITER",
-})
+WRITERS = Registry(
+    "output format",
+    {
+        "csv": "cloudmotion.formats.csv:WRITER",
+        "tif": "cloudmotion.formats.geotiff:WRITER",
+        "geojson": "cloudmotion.formats.geojson:WRITER",
+        "nc": "cloudmotion.formats.netcdf:WRITER",
+        "dmw": "cloudmotion.formats.dmw:WRITER",
+    },
+)
 """Output formats, chosen by the longest matching suffix of the output path."""
 
-WRITER_SUFFIXES = {".csv": "csv", ".tif": "tif", ".tiff": "tif", ".geojson": "geojson", ".nc": "nc",
-                   ".dmw.nc": "dmw"}
+WRITER_SUFFIXES = {".csv": "csv", ".tif": "tif", ".tiff": "tif", ".geojson": "geojson", ".nc": "nc", ".dmw.nc": "dmw"}
 """Suffix -> writer name for the built-in writers, so choosing one imports nothing; a
 registered writer adds its own suffixes (see :func:`cloudmotion.formats.writers.writer_for`)."""
 

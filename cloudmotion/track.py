@@ -63,12 +63,28 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
         raise ValueError(f"frames differ in shape: {a.data.shape} and {b.data.shape}")
     grid = make_grid(a.data.shape, params.window, params.step)
     if grid.size > params.max_vectors:
-        raise ValueError(f"max_vectors: a {params.window} px window every {params.step} px gives {grid.size:,} "
-                         f"vectors, more than {params.max_vectors:,}; use a larger step")
+        raise ValueError(
+            f"max_vectors: a {params.window} px window every {params.step} px gives {grid.size:,} "
+            f"vectors, more than {params.max_vectors:,}; use a larger step"
+        )
     rows, cols = grid.top_left()
-    c = search_peaks(a.data, a.valid, b.data, b.valid, rows, cols, params.window, params.search,
-                     min_overlap=params.min_overlap, subpixel=params.subpixel, mode=params.search_mode,
-                     threads=params.threads, frame_std=a.std, chunk=params.chunk, correlation=params.correlation)
+    c = search_peaks(
+        a.data,
+        a.valid,
+        b.data,
+        b.valid,
+        rows,
+        cols,
+        params.window,
+        params.search,
+        min_overlap=params.min_overlap,
+        subpixel=params.subpixel,
+        mode=params.search_mode,
+        threads=params.threads,
+        frame_std=a.std,
+        chunk=params.chunk,
+        correlation=params.correlation,
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(np.isfinite(c["second"]) & (c["second"] > 0), c["corr"] / c["second"], np.inf)
     ratio[~np.isfinite(c["corr"])] = np.nan
@@ -79,10 +95,20 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
     shape = grid.shape
     row, col = grid.centres()
     field = MotionField(
-        grid=grid, row=row, col=col, dx=dx.reshape(shape), dy=dy.reshape(shape), corr=c["corr"].reshape(shape),
-        peak_ratio=ratio.reshape(shape), quality=np.zeros(shape), flag=np.zeros(shape, dtype=np.int32),
-        valid_fraction=c["valid"].reshape(shape), texture=c["std"].reshape(shape),
-        median_residual=np.full(shape, np.nan), params=params, peak_at_border=c["border"].reshape(shape),
+        grid=grid,
+        row=row,
+        col=col,
+        dx=dx.reshape(shape),
+        dy=dy.reshape(shape),
+        corr=c["corr"].reshape(shape),
+        peak_ratio=ratio.reshape(shape),
+        quality=np.zeros(shape),
+        flag=np.zeros(shape, dtype=np.int32),
+        valid_fraction=c["valid"].reshape(shape),
+        texture=c["std"].reshape(shape),
+        median_residual=np.full(shape, np.nan),
+        params=params,
+        peak_at_border=c["border"].reshape(shape),
     )
     field.corr0 = c["corr0"].reshape(shape)  # the coefficient at lag 0, for the SURFACE test
     if params.refine:
@@ -110,21 +136,49 @@ def _expected_error(a: _Prepared, b: _Prepared, field: MotionField, params: Trac
         exclude = static_exclusion(a.plateau, b.plateau, widest)
         if not exclude.any():
             exclude = None
-    t = template_terms(a.data, a.valid, b.data, b.valid, rows, cols, params.window, dx, dy, exclude=exclude,
-                       chunk=max(64, min(params.chunk, 1024)), threads=params.threads)
+    t = template_terms(
+        a.data,
+        a.valid,
+        b.data,
+        b.valid,
+        rows,
+        cols,
+        params.window,
+        dx,
+        dy,
+        exclude=exclude,
+        chunk=max(64, min(params.chunk, 1024)),
+        threads=params.threads,
+    )
     clean = (assess(field, params, stop=Flag.STATIC).flag.ravel() & GROSS) == 0
     noise = pair_noise(np.where(clean, t.residual_var, np.nan), t.count)
-    ee = expected_error(t.tensor, t.residual_var, t.count, noise_var=noise, sigma=params.sigma,
-                        bandpass=params.bandpass, grad_corr=t.grad_corr, peak_corr=t.peak_corr,
-                        curvature=t.curvature)
+    ee = expected_error(
+        t.tensor,
+        t.residual_var,
+        t.count,
+        noise_var=noise,
+        sigma=params.sigma,
+        bandpass=params.bandpass,
+        grad_corr=t.grad_corr,
+        peak_corr=t.peak_corr,
+        curvature=t.curvature,
+    )
     ee[t.count < 0.5 * params.window * params.window] = np.inf  # too few usable pixels left to measure
     ee[~(np.isfinite(dx) & np.isfinite(dy))] = np.nan
     static = np.zeros(grid.size, dtype=bool)
     if exclude is not None:
         # what remains must carry the displacement itself: its residual may not call for a larger error
         mis = misregistration(t.tensor, t.residual_var, t.count, noise_var=noise)
-        static = static_templates(exclude, a.valid, rows, cols, params.window, ee_without=np.fmax(ee, mis),
-                                  min_valid=params.min_valid, max_error=params.max_error or np.inf)
+        static = static_templates(
+            exclude,
+            a.valid,
+            rows,
+            cols,
+            params.window,
+            ee_without=np.fmax(ee, mis),
+            min_valid=params.min_valid,
+            max_error=params.max_error or np.inf,
+        )
     return dataclasses.replace(field, ee=ee.reshape(grid.shape), static=static.reshape(grid.shape))
 
 
@@ -135,23 +189,37 @@ def _refine(a: _Prepared, b: _Prepared, field: MotionField, params: TrackParams)
     rows, cols = grid.top_left()
     todo = np.flatnonzero(np.isfinite(dx) & np.isfinite(dy))
     res = lucas_kanade(
-        a.data, a.grads, a.valid, b.data, b.valid, rows[todo], cols[todo], params.window,
-        dx[todo], dy[todo], max_iter=params.max_iter, tol=params.tol,
-        interpolation=params.interpolation, chunk=params.chunk, threads=params.threads,
+        a.data,
+        a.grads,
+        a.valid,
+        b.data,
+        b.valid,
+        rows[todo],
+        cols[todo],
+        params.window,
+        dx[todo],
+        dy[todo],
+        max_iter=params.max_iter,
+        tol=params.tol,
+        interpolation=params.interpolation,
+        chunk=params.chunk,
+        threads=params.threads,
     )
     failed = np.zeros(grid.size, dtype=bool)
     failed[todo] = res.failed
     sigma = np.full(grid.size, np.nan)
     sigma[todo] = res.sigma
-    field = dataclasses.replace(field, refine_failed=failed.reshape(grid.shape),
-                                predicted_error=sigma.reshape(grid.shape))
+    field = dataclasses.replace(
+        field, refine_failed=failed.reshape(grid.shape), predicted_error=sigma.reshape(grid.shape)
+    )
     good = assess(field, params, stop=Flag.FORWARD_BACKWARD).good.ravel()  # the measurements worth trusting
     dx[todo], dy[todo] = _unbias(res, good[todo], grid, todo)
     return dataclasses.replace(field, dx=dx.reshape(grid.shape), dy=dy.reshape(grid.shape))
 
 
-def _forward_backward(a: _Prepared, b: _Prepared, grid: Grid, dx: np.ndarray, dy: np.ndarray,
-                      params: TrackParams) -> np.ndarray:
+def _forward_backward(
+    a: _Prepared, b: _Prepared, grid: Grid, dx: np.ndarray, dy: np.ndarray, params: TrackParams
+) -> np.ndarray:
     """Miss distance (px) of tracking B -> A from each vector's end point; NaN where not checked.
 
     The backward template is the window of B whose top-left is the forward template's
@@ -167,9 +235,23 @@ def _forward_backward(a: _Prepared, b: _Prepared, grid: Grid, dx: np.ndarray, dy
     if todo.size == 0:
         return out
     grads = b.grads
-    res = lucas_kanade(b.data, grads, b.valid, a.data, a.valid, ir[todo], ic[todo], w, -dx[todo], -dy[todo],
-                       max_iter=params.max_iter, tol=params.tol, interpolation=params.interpolation,
-                       chunk=params.chunk, threads=params.threads)
+    res = lucas_kanade(
+        b.data,
+        grads,
+        b.valid,
+        a.data,
+        a.valid,
+        ir[todo],
+        ic[todo],
+        w,
+        -dx[todo],
+        -dy[todo],
+        max_iter=params.max_iter,
+        tol=params.tol,
+        interpolation=params.interpolation,
+        chunk=params.chunk,
+        threads=params.threads,
+    )
     miss = np.hypot(res.dx + dx[todo], res.dy + dy[todo])
     out[todo] = np.where(res.failed, np.inf, miss)
     return out
@@ -315,13 +397,23 @@ def _ratio(steps: Sequence[float | None] | None, this: int, other: int) -> float
     return float(a / b) if a and b else 1.0
 
 
-def _with_temporal(field: MotionField, other: MotionField, backward: bool, scale: float,
-                   params: TrackParams) -> MotionField:
+def _with_temporal(
+    field: MotionField, other: MotionField, backward: bool, scale: float, params: TrackParams
+) -> MotionField:
     """``field`` re-assessed with its temporal consistency against the neighbouring pair."""
     cons, diff = temporal_consistency(
-        field.row, field.col, field.dx, field.dy, other.dx, other.dy, other.good,
-        row0=float(other.row[0, 0]), col0=float(other.col[0, 0]), step=float(other.grid.step),
-        backward=backward, scale=scale,
+        field.row,
+        field.col,
+        field.dx,
+        field.dy,
+        other.dx,
+        other.dy,
+        other.good,
+        row0=float(other.row[0, 0]),
+        col0=float(other.col[0, 0]),
+        step=float(other.grid.step),
+        backward=backward,
+        scale=scale,
     )
     return assess(dataclasses.replace(field, temporal=cons, temporal_diff=diff), params)
 
@@ -355,4 +447,3 @@ def track_sequence(
     if len(masks) != len(frames):
         raise ValueError("need one mask (or None) per frame")
     return list(iter_track_sequence(zip(frames, masks, strict=True), params=params, **overrides))
-

@@ -28,9 +28,21 @@ FIELD = {"strength": 2.0, "radius": 100.0, "shear": 1.0, "drift": (2.5, -1.0)}
 def main(source: str = SOURCE) -> None:
     with rasterio.open(f"NETCDF:{source}:Rad") as ds:
         rad = ds.read(1).astype(np.float64) * ds.scales[0] + ds.offsets[0]
-        profile = {"driver": "GTiff", "width": ds.width, "height": ds.height, "count": 1, "dtype": "float32",
-                       "crs": ds.crs.to_wkt(), "transform": ds.transform, "nodata": float("nan"), "tiled": True,
-                       "blockxsize": 256, "blockysize": 256, "compress": "deflate", "predictor": 3}
+        profile = {
+            "driver": "GTiff",
+            "width": ds.width,
+            "height": ds.height,
+            "count": 1,
+            "dtype": "float32",
+            "crs": ds.crs.to_wkt(),
+            "transform": ds.transform,
+            "nodata": float("nan"),
+            "tiled": True,
+            "blockxsize": 256,
+            "blockysize": 256,
+            "compress": "deflate",
+            "predictor": 3,
+        }
     dx, dy = vortex_shear_field(rad.shape, **FIELD)
     for k in range(3):
         t = START + k * STEP

@@ -16,8 +16,9 @@ from cloudmotion.tools import synth
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = sorted(glob.glob(os.path.join(ROOT, "sample_data", "*.tif")))
-SAMPLE_NC = os.path.join(ROOT, "sample_data",
-                         "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc")
+SAMPLE_NC = os.path.join(
+    ROOT, "sample_data", "OR_ABI-L1b-RadM1-M6C13_G17_s20193002000275_e20193002000344_c20193002000386.nc"
+)
 """The real GOES-17 M1 band-13 L1b netCDF file (shipped; frame 0 of SAMPLE is its radiance)."""
 
 # GOES-16 fixed grid (geostationary, sweep x), as GDAL builds it from the ABI netCDF

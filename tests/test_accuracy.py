@@ -20,8 +20,10 @@ def truth_at(field, mf):
 
     dx, dy = field
     coords = [mf.row.ravel(), mf.col.ravel()]
-    return (ndimage.map_coordinates(dx, coords, order=1).reshape(mf.row.shape),
-            ndimage.map_coordinates(dy, coords, order=1).reshape(mf.row.shape))
+    return (
+        ndimage.map_coordinates(dx, coords, order=1).reshape(mf.row.shape),
+        ndimage.map_coordinates(dy, coords, order=1).reshape(mf.row.shape),
+    )
 
 
 def errors(mf, tx, ty):

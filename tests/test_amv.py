@@ -26,6 +26,7 @@ netCDF4 = pytest.importorskip("netCDF4")
 
 # ---- EBBT cloud-top temperature --------------------------------------------------------------
 
+
 def test_cold_share_mean_against_a_per_template_sort():
     rng = np.random.default_rng(0)
     data = rng.uniform(200, 300, (60, 70))
@@ -35,13 +36,14 @@ def test_cold_share_mean_against_a_per_template_sort():
     top, left = top.ravel(), left.ravel()
     got = cold_share_mean(data, valid, top, left, 16, 0.25, chunk=7)
     for i, (r, c) in enumerate(zip(top, left, strict=True)):  # the definition, one template at a time
-        v = np.sort(data[r:r + 16, c:c + 16][valid[r:r + 16, c:c + 16]])
-        want = v[:max(1, int(np.ceil(0.25 * v.size)))].mean() if v.size else np.nan
+        v = np.sort(data[r : r + 16, c : c + 16][valid[r : r + 16, c : c + 16]])
+        want = v[: max(1, int(np.ceil(0.25 * v.size)))].mean() if v.size else np.nan
         np.testing.assert_allclose(got[i], want, rtol=1e-6, equal_nan=True)
     assert np.isnan(got[0])
 
 
 # ---- pressure and height ---------------------------------------------------------------------
+
 
 def _standard_by_integration(t_k: float) -> tuple[float, float]:
     """Pressure (hPa) and geometric height (m) of temperature ``t_k`` in the 1976 standard troposphere,
@@ -49,8 +51,13 @@ def _standard_by_integration(t_k: float) -> tuple[float, float]:
     r0, g0, r_air = 6356766.0, 9.80665, 8.31432 / 0.0289644
     temp = lambda z: 288.15 - 6.5e-3 * (r0 * z / (r0 + z))
     z_target = brentq(lambda z: temp(z) - t_k, 0.0, 12000.0)
-    sol = solve_ivp(lambda z, p: -p * g0 * (r0 / (r0 + z)) ** 2 / (r_air * temp(z)), (0.0, z_target), [1013.25],
-                    rtol=1e-10, atol=1e-8)
+    sol = solve_ivp(
+        lambda z, p: -p * g0 * (r0 / (r0 + z)) ** 2 / (r_air * temp(z)),
+        (0.0, z_target),
+        [1013.25],
+        rtol=1e-10,
+        atol=1e-8,
+    )
     return float(sol.y[0, -1]), z_target
 
 
@@ -92,6 +99,7 @@ def test_inversion_takes_the_highest_crossing_and_a_sounding_without_heights():
 
 # ---- parallax --------------------------------------------------------------------------------
 
+
 def _independent_parallax(lon, lat, h, sat_lon, sat_h):
     """March along the line of sight with pyproj's geodetic <-> ECEF transforms until the geodetic height is h."""
     to_ecef = Transformer.from_crs("EPSG:4979", "EPSG:4978", always_xy=True)
@@ -120,11 +128,17 @@ def test_parallax_matches_an_independent_geometric_computation(lon, lat):
 def test_satellite_position_comes_from_the_crs():
     sat = satellite_from_crs(GOES16_WKT)
     assert sat is not None and sat.lon == -75.0 and sat.height == 35786023.0
-    assert satellite_from_crs('GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
-                              'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]]') is None
+    assert (
+        satellite_from_crs(
+            'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
+            'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]]'
+        )
+        is None
+    )
 
 
 # ---- end to end ------------------------------------------------------------------------------
+
 
 def _column(path, name):
     with open(path, newline="") as fh:
@@ -141,8 +155,9 @@ def bt_pair(tmp_path_factory, radiance):
     d = tmp_path_factory.mktemp("bt")
     rad = radiance[100:260, 100:260]
     a = write_l1b(d / goes_name(13, 10), rad, lon0=-137.0, y0=0.1)
-    b = write_l1b(d / goes_name(13, 15), warp(rad, np.full(rad.shape, 2.0), np.full(rad.shape, 1.0)), lon0=-137.0,
-                  y0=0.1)
+    b = write_l1b(
+        d / goes_name(13, 15), warp(rad, np.full(rad.shape, 2.0), np.full(rad.shape, 1.0)), lon0=-137.0, y0=0.1
+    )
     return a, b
 
 
@@ -161,8 +176,9 @@ def test_track_fills_the_height_columns_and_parallax_moves_the_winds(bt_pair, tm
     lon_c, lat_c = _column(corrected, "lon_corrected"), _column(corrected, "lat_corrected")
     has = np.isfinite(h)
     assert np.isfinite(lon_c[has]).all() and np.isnan(lon_c[~has]).all()
-    _, _, moved = Geod(ellps="GRS80").inv(_column(corrected, "lon")[has], _column(corrected, "lat")[has],
-                                          lon_c[has], lat_c[has])
+    _, _, moved = Geod(ellps="GRS80").inv(
+        _column(corrected, "lon")[has], _column(corrected, "lat")[has], lon_c[has], lat_c[has]
+    )
     pos = h[has] > 100
     ratio = moved[pos] / h[has][pos]
     assert (ratio > 0.6).all() and (ratio < 1.2).all()  # h tan(zenith): zenith about 43 degrees at 36.6 N
@@ -185,8 +201,9 @@ def test_clear_sky_gets_no_height_and_radiance_gets_no_ctt(bt_pair, tmp_path, ru
 def test_profile_file_and_its_errors(bt_pair, tmp_path, run):
     a, b = bt_pair
     sounding = tmp_path / "sounding.csv"
-    sounding.write_text("# a sounding\npressure_hPa,temperature_K,height_m\n1000,300,110\n500,260,5800\n"
-                        "200,215,12000\n100,200,16500\n")
+    sounding.write_text(
+        "# a sounding\npressure_hPa,temperature_K,height_m\n1000,300,110\n500,260,5800\n200,215,12000\n100,200,16500\n"
+    )
     out = tmp_path / "v.csv"
     code, _, err = run("track", a, b, "-o", out, "--profile", sounding, "--max-ctt", "300")
     assert code == 0, err
@@ -204,10 +221,13 @@ def test_profile_file_and_its_errors(bt_pair, tmp_path, run):
 def test_parallax_needs_a_geostationary_crs(tmp_path, run, radiance):
     from conftest import write_frame
 
-    wgs = 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],PRIMEM["Greenwich",0],' \
-          'UNIT["degree",0.0174532925199433]]'
+    wgs = (
+        'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],PRIMEM["Greenwich",0],'
+        'UNIT["degree",0.0174532925199433]]'
+    )
     from affine import Affine
     from conftest import t0
+
     tr = Affine(0.02, 0, -100, 0, -0.02, 40)
     a = write_frame(tmp_path / "a.tif", radiance[:96, :96], crs=wgs, transform=tr, time=t0())
     b = write_frame(tmp_path / "b.tif", radiance[:96, :96], crs=wgs, transform=tr, time=t0(5))

@@ -36,23 +36,27 @@ def goes_name(t, sat="G16", sector="C", band=13, ext="tif"):
 def images(radiance):
     """Twelve 96 x 96 frames of real texture moving 1.0 px east and 0.5 px north per frame."""
     big = radiance[100:300, 100:300]
-    return [warp(big, *uniform_field(big.shape, 1.0 * i, -0.5 * i))[50:146, 50:146].astype(np.float32)
-            for i in range(12)]
+    return [
+        warp(big, *uniform_field(big.shape, 1.0 * i, -0.5 * i))[50:146, 50:146].astype(np.float32) for i in range(12)
+    ]
 
 
 @pytest.fixture(scope="module")
 def big_images(radiance):
     """Frames large enough for a run to last a couple of seconds (signal tests)."""
     big = radiance[50:450, 50:450]
-    return [warp(big, *uniform_field(big.shape, 1.0 * i, -0.5 * i))[60:316, 60:316].astype(np.float32)
-            for i in range(4)]
+    return [
+        warp(big, *uniform_field(big.shape, 1.0 * i, -0.5 * i))[60:316, 60:316].astype(np.float32) for i in range(4)
+    ]
 
 
 def write_series(folder, images, minutes, **name):
     """Write frames with GOES names at ``t0(minutes[i])``; return their paths in time order."""
     os.makedirs(folder, exist_ok=True)
-    return [write_frame(os.path.join(folder, goes_name(t0(m), **name)), images[i % len(images)])
-            for i, m in enumerate(minutes)]
+    return [
+        write_frame(os.path.join(folder, goes_name(t0(m), **name)), images[i % len(images)])
+        for i, m in enumerate(minutes)
+    ]
 
 
 def manifest(out):
@@ -102,9 +106,12 @@ def test_groups_sorts_and_pairs_goes_sequences(tmp_path, images, run):
     assert code == 0, err
     assert stdout == "" and err == ""
     assert outputs(out) == [
-        "G16_C_C13/20200104T030000_031000.csv", "G16_C_C13/20200104T031000_032000.csv",
-        "G16_C_C13/20200104T032000_033000.csv", "G16_C_C14/20200104T030000_031000.csv",
-        "G17_M1_C13/20200104T030000_030500.csv", "G17_M1_C13/20200104T030500_031000.csv",
+        "G16_C_C13/20200104T030000_031000.csv",
+        "G16_C_C13/20200104T031000_032000.csv",
+        "G16_C_C13/20200104T032000_033000.csv",
+        "G16_C_C14/20200104T030000_031000.csv",
+        "G17_M1_C13/20200104T030000_030500.csv",
+        "G17_M1_C13/20200104T030500_031000.csv",
     ]
     rows = read_csv(out / "G16_C_C13/20200104T031000_032000.csv")
     assert rows[0]["time_a"] == "2020-01-04T03:10:00Z" and rows[0]["time_b"] == "2020-01-04T03:20:00Z"
@@ -116,11 +123,28 @@ def test_groups_sorts_and_pairs_goes_sequences(tmp_path, images, run):
 
     recs = manifest(out)
     assert [(r["sequence"], r["time_a"][11:16]) for r in recs] == [
-        ("G16_C_C13", "03:00"), ("G16_C_C13", "03:10"), ("G16_C_C13", "03:20"), ("G16_C_C14", "03:00"),
-        ("G17_M1_C13", "03:00"), ("G17_M1_C13", "03:05")]
+        ("G16_C_C13", "03:00"),
+        ("G16_C_C13", "03:10"),
+        ("G16_C_C13", "03:20"),
+        ("G16_C_C14", "03:00"),
+        ("G17_M1_C13", "03:00"),
+        ("G17_M1_C13", "03:05"),
+    ]
     rec = recs[1]
-    assert set(rec) == {"run", "sequence", "time_a", "time_b", "inputs", "outputs", "status", "vectors", "good",
-                        "good_fraction", "duration", "error"}
+    assert set(rec) == {
+        "run",
+        "sequence",
+        "time_a",
+        "time_b",
+        "inputs",
+        "outputs",
+        "status",
+        "vectors",
+        "good",
+        "good_fraction",
+        "duration",
+        "error",
+    }
     assert rec["status"] == "ok" and rec["error"] is None
     assert rec["inputs"] == [str(src / "a" / goes_name(t0(10))), str(src / "b" / "later" / goes_name(t0(20)))]
     assert rec["outputs"] == ["G16_C_C13/20200104T031000_032000.csv"]
@@ -256,8 +280,15 @@ def test_lock_held_exits_at_once(tmp_path, images, run):
 
 def _start(args, stdin_text=None):
     env = {**os.environ, "PYTHONPATH": ROOT}
-    return subprocess.Popen([sys.executable, "-m", "cloudmotion.cli.main", *map(str, args)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cloudmotion.cli.main", *map(str, args)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def _wait_for_outputs(proc, out, n, timeout=60):
@@ -305,8 +336,7 @@ def test_sigkill_then_rerun_completes_cleanly(tmp_path, long_series, run):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_stops_cleanly(tmp_path, long_series, workers):
     out = tmp_path / "out"
-    proc = _start(("batch", tmp_path / "in", "-o", out, "--format", "csv,tif", "--window", "32",
-                   "--workers", workers))
+    proc = _start(("batch", tmp_path / "in", "-o", out, "--format", "csv,tif", "--window", "32", "--workers", workers))
     _wait_for_outputs(proc, out, 2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
@@ -334,7 +364,8 @@ def test_workers_give_identical_outputs(tmp_path, images, run):
     assert len(serial) == 2 * (7 + 3)
     assert _tree(tmp_path / "par") == serial
     assert sorted(r["time_a"] for r in manifest(tmp_path / "par")) == sorted(
-        r["time_a"] for r in manifest(tmp_path / "serial"))
+        r["time_a"] for r in manifest(tmp_path / "serial")
+    )
 
 
 def test_dask_cluster_gives_identical_outputs(tmp_path, images, run):
@@ -342,8 +373,9 @@ def test_dask_cluster_gives_identical_outputs(tmp_path, images, run):
     write_series(tmp_path / "in", images, [10 * i for i in range(6)])
     args = ("batch", tmp_path / "in", "--format", "csv,tif", *FAST)
     assert run(*args, "-o", tmp_path / "serial")[0] == 0
-    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
+    ) as cluster:
         code, _, err = run(*args, "-o", tmp_path / "dask", "--scheduler", cluster.scheduler_address)
     assert code == 0, err
     assert _tree(tmp_path / "dask") == _tree(tmp_path / "serial")
@@ -358,21 +390,24 @@ def test_missing_dask_extra_is_one_clear_line(tmp_path, images, run, monkeypatch
     one_line_error(err, "--scheduler", "pip install 'cloudmotion[dask]'")
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--format", "png"], "--format: must be one or more of csv"),
-    (["--format", "csv,csv"], "--format csv,csv"),
-    (["--max-gap", "soon"], "--max-gap: must be a duration"),
-    (["--max-gap", "0"], "--max-gap: must be a finite number > 0"),
-    (["--name-pattern", "%Y%m%d%Q.tif"], "--name-pattern"),
-    (["--name-pattern", "radar_%H%M.tif"], "needs a date"),
-    (["--template", "{nope}.{ext}"], "--template"),
-    (["--template", "../{time_a:%H%M}.{ext}"], "inside the output folder"),
-    (["--template", "{sequence}.{ext}"], "two pairs write"),
-    (["--format", "csv,tif", "--template", "{time_a:%H%M%S}.csv"], "same name"),
-    (["--workers", "2", "--scheduler", "local:2"], "--workers"),
-    (["--workers", "0"], "--workers"),
-    (["--window", "0"], "--window"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--format", "png"], "--format: must be one or more of csv"),
+        (["--format", "csv,csv"], "--format csv,csv"),
+        (["--max-gap", "soon"], "--max-gap: must be a duration"),
+        (["--max-gap", "0"], "--max-gap: must be a finite number > 0"),
+        (["--name-pattern", "%Y%m%d%Q.tif"], "--name-pattern"),
+        (["--name-pattern", "radar_%H%M.tif"], "needs a date"),
+        (["--template", "{nope}.{ext}"], "--template"),
+        (["--template", "../{time_a:%H%M}.{ext}"], "inside the output folder"),
+        (["--template", "{sequence}.{ext}"], "two pairs write"),
+        (["--format", "csv,tif", "--template", "{time_a:%H%M%S}.csv"], "same name"),
+        (["--workers", "2", "--scheduler", "local:2"], "--workers"),
+        (["--workers", "0"], "--workers"),
+        (["--window", "0"], "--window"),
+    ],
+)
 def test_bad_options_exit_2(tmp_path, images, run, args, needle):
     write_series(tmp_path / "in", images, [0, 10, 20])
     code, out, err = run("batch", tmp_path / "in", "-o", tmp_path / "out", *args)
@@ -401,7 +436,11 @@ def test_input_errors(tmp_path, images, run):
 
 def test_planning_units():
     t = [t0(10 * i) for i in range(6)]
-    assert archive.parse_duration("20min") == 1200 and archive.parse_duration("1.5h") == 5400 and archive.parse_duration("90") == 90
+    assert (
+        archive.parse_duration("20min") == 1200
+        and archive.parse_duration("1.5h") == 5400
+        and archive.parse_duration("90") == 90
+    )
     assert archive._task_spans(6, True) == [(0, 3, (0, 1)), (2, 5, (0, 1)), (3, 6, (1,))]
     assert archive._task_spans(5, True) == [(0, 3, (0, 1)), (2, 5, (0, 1))]
     assert archive._task_spans(2, True) == [(0, 2, (0,))]

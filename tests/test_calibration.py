@@ -15,6 +15,7 @@ from cloudmotion.formats.readers import open_frame, read_frame
 
 netCDF4 = pytest.importorskip("netCDF4")
 
+
 def real_l1b() -> str:
     """The real band-13 L1b file shipped in sample_data/."""
     return SAMPLE_NC

@@ -14,8 +14,10 @@ from conftest import SAMPLE, one_line_error, t0, write_frame
 from cloudmotion.formats.geotiff import GEOTIFF_BANDS
 from cloudmotion.tools.known_motion import uniform_field, warp
 
-HEADER = ("time_a,time_b,row,col,x,y,lon,lat,dx,dy,u,v,speed,direction,corr,peak_ratio,quality,flag,"
-          "ee,ee_speed,cloud_fraction,ctt,pressure,height,height_flag,lon_corrected,lat_corrected")
+HEADER = (
+    "time_a,time_b,row,col,x,y,lon,lat,dx,dy,u,v,speed,direction,corr,peak_ratio,quality,flag,"
+    "ee,ee_speed,cloud_fraction,ctt,pressure,height,height_flag,lon_corrected,lat_corrected"
+)
 """The contract of DESIGN.md, written out by hand: the order never changes."""
 
 
@@ -133,8 +135,13 @@ def test_mismatched_frames(tmp_path, pair_data, run):
     code, _, err = run("track", fa, small)
     assert code == 1
     one_line_error(err, "s.tif", "shape")
-    other_crs = write_frame(tmp_path / "c.tif", b, crs="EPSG:32618", time=t0(10),
-                            transform=rasterio.Affine(2000, 0, 500000, 0, -2000, 4000000))
+    other_crs = write_frame(
+        tmp_path / "c.tif",
+        b,
+        crs="EPSG:32618",
+        time=t0(10),
+        transform=rasterio.Affine(2000, 0, 500000, 0, -2000, 4000000),
+    )
     code, _, err = run("track", fa, other_crs)
     assert code == 1
     one_line_error(err, "c.tif", "CRS")
@@ -166,17 +173,20 @@ def test_image_smaller_than_window(tmp_path, pair_data, run):
     one_line_error(err, "a.tif", "smaller than one 32 px window")
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--window", "0"], "--window"),
-    (["--window", "-8"], "--window"),
-    (["--window", "abc"], "--window"),
-    (["--step", "0"], "--step"),
-    (["--search", "-1"], "--search"),
-    (["--sigma", "nan"], "--sigma"),
-    (["--subpixel", "cubic"], "--subpixel"),
-    (["-o", "v.png"], "-o v.png"),
-    (["--config", "nosuchpreset"], "--config nosuchpreset"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--window", "0"], "--window"),
+        (["--window", "-8"], "--window"),
+        (["--window", "abc"], "--window"),
+        (["--step", "0"], "--step"),
+        (["--search", "-1"], "--search"),
+        (["--sigma", "nan"], "--sigma"),
+        (["--subpixel", "cubic"], "--subpixel"),
+        (["-o", "v.png"], "-o v.png"),
+        (["--config", "nosuchpreset"], "--config nosuchpreset"),
+    ],
+)
 def test_bad_options_exit_2(frames, run, args, needle):
     code, out, err = run("track", *frames, *args)
     assert code == 2
@@ -300,4 +310,3 @@ def test_geotiff_written_atomically_when_track_fails(tmp_path, frames, run, monk
     assert code == 1
     one_line_error(err, "v.tif")
     assert listing(tmp_path) == ["a.tif", "b.tif"]
-

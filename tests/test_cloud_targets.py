@@ -109,11 +109,24 @@ def test_surface_test_needs_a_still_clear_template_at_its_lag0_peak():
     z = np.zeros(shape)
     field = track_pair(np.zeros((32, 160)) + np.arange(160), np.zeros((32, 160)) + np.arange(160), params=p)
     field = dataclasses.replace(
-        field, row=row, col=col, dx=np.array([[0.02, 0.3, 0.02, 0.02, 0.05]]), dy=z, corr=np.full(shape, 0.99),
-        peak_ratio=np.full(shape, 2.0), valid_fraction=np.ones(shape), ee=np.array([[0.01, 0.02, 0.01, 0.01, 0.2]]),
-        corr0=np.array([[0.989, 0.989, 0.95, 0.989, 0.989]]), cloud_fraction=np.array([[0.1, 0.1, 0.1, 0.9, 0.1]]),
-        refine_failed=None, peak_at_border=np.zeros(shape, bool), static=None, fb_error=None, temporal=None,
-        median_residual=np.zeros(shape))
+        field,
+        row=row,
+        col=col,
+        dx=np.array([[0.02, 0.3, 0.02, 0.02, 0.05]]),
+        dy=z,
+        corr=np.full(shape, 0.99),
+        peak_ratio=np.full(shape, 2.0),
+        valid_fraction=np.ones(shape),
+        ee=np.array([[0.01, 0.02, 0.01, 0.01, 0.2]]),
+        corr0=np.array([[0.989, 0.989, 0.95, 0.989, 0.989]]),
+        cloud_fraction=np.array([[0.1, 0.1, 0.1, 0.9, 0.1]]),
+        refine_failed=None,
+        peak_at_border=np.zeros(shape, bool),
+        static=None,
+        fb_error=None,
+        temporal=None,
+        median_residual=np.zeros(shape),
+    )
     surface = (assess(field, p).flag & Flag.SURFACE) != 0
     # still, clear, lag-0 peak | moving 0.3 px | lag 0 is not the peak | cloudy | |d| < ee
     assert surface.tolist() == [[True, False, False, False, True]]
@@ -132,8 +145,8 @@ def test_lag0_coefficient_is_pearson_over_pixels_valid_in_both(radiance, mode):
     rows, cols = np.array([8, 40]), np.array([8, 24])
     got = search_peaks(a, va, b, vb, rows, cols, 32, 8, mode=mode)["corr0"]
     for k, (r, c) in enumerate(zip(rows, cols, strict=True)):
-        m = (va & vb)[r:r + 32, c:c + 32]
-        want = np.corrcoef(a[r:r + 32, c:c + 32][m], b[r:r + 32, c:c + 32][m])[0, 1]
+        m = (va & vb)[r : r + 32, c : c + 32]
+        want = np.corrcoef(a[r : r + 32, c : c + 32][m], b[r : r + 32, c : c + 32][m])[0, 1]
         assert got[k] == pytest.approx(want, abs=2e-4)
 
 
@@ -146,8 +159,9 @@ def test_defaults_on_a_water_vapour_band_change_nothing(tmp_path, run):
     code, out_cf, err = run("track", *frames, "--cloud-model", "auto")  # the column, never a flag
     assert code == 0 and err == ""
     rows, rows_cf = list(csv.DictReader(io.StringIO(out))), list(csv.DictReader(io.StringIO(out_cf)))
-    assert [{k: v for k, v in r.items() if k != "cloud_fraction"} for r in rows_cf] == \
-        [{k: v for k, v in r.items() if k != "cloud_fraction"} for r in rows]
+    assert [{k: v for k, v in r.items() if k != "cloud_fraction"} for r in rows_cf] == [
+        {k: v for k, v in r.items() if k != "cloud_fraction"} for r in rows
+    ]
     assert all(r["cloud_fraction"] != "" for r in rows_cf)
     code, _, err = run("track", *frames, "--config", "amv")
     assert code == 0 and "water-vapour band 9" in err and "--targets all" in err
@@ -155,8 +169,10 @@ def test_defaults_on_a_water_vapour_band_change_nothing(tmp_path, run):
 
 def test_cloud_model_file(moving, tmp_path, run):
     model = tmp_path / "ir.toml"
-    model.write_text("[[component]]\nweight = 0.5\nmean = [292.0]\nvariance = [9.0]\ncloud = false\n"
-                     "[[component]]\nweight = 0.5\nmean = [230.0]\nvariance = [0.0]\ncloud = true\n")
+    model.write_text(
+        "[[component]]\nweight = 0.5\nmean = [292.0]\nvariance = [9.0]\ncloud = false\n"
+        "[[component]]\nweight = 0.5\nmean = [230.0]\nvariance = [0.0]\ncloud = true\n"
+    )
     code, out, err = run("track", *moving, "--targets", "clouds", "--cloud-model", model)
     assert code == 0, err  # a zero variance is floored, as documented
     _, col, flag, _cf = table(out)
@@ -238,7 +254,9 @@ def test_info_reports_the_fitted_model_and_cloud_share(moving, run):
     assert code == 0, err
     assert "cold means cloud" in out and "chosen by BIC" in out
     comps = [ln for ln in out.splitlines() if ln.strip().startswith("component ")]
-    assert len(comps) in (2, 3) and any(ln.endswith("cloud") for ln in comps) and any(ln.endswith("clear") for ln in comps)
+    assert (
+        len(comps) in (2, 3) and any(ln.endswith("cloud") for ln in comps) and any(ln.endswith("clear") for ln in comps)
+    )
     share = float(out.split("cloud share:")[1].split("%")[0])
     assert abs(share - 100 * EDGE / N) < 3  # the cloud covers EDGE of N columns
     code, out, err = run("info", moving[0], "--cloud-model", "auto", "--json")
@@ -262,8 +280,8 @@ def test_plot_shades_the_cloud_probability(moving, tmp_path, run):
     assert a.shape == b.shape
     bluer = (b[..., 2] - b[..., 0]) - (a[..., 2] - a[..., 0])
     h, w = bluer.shape
-    assert bluer[h // 3: 2 * h // 3, w // 6: w // 3].mean() > 0.2  # over the cloud: shaded blue
-    assert abs(bluer[h // 3: 2 * h // 3, int(0.65 * w): int(0.8 * w)].mean()) < 0.05  # over the ground: not
+    assert bluer[h // 3 : 2 * h // 3, w // 6 : w // 3].mean() > 0.2  # over the cloud: shaded blue
+    assert abs(bluer[h // 3 : 2 * h // 3, int(0.65 * w) : int(0.8 * w)].mean()) < 0.05  # over the ground: not
 
 
 def test_info_fits_the_cloud_model_on_the_values_track_uses(run):

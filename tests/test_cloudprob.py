@@ -46,10 +46,12 @@ def _bt_stack(radiance, shape=(24, 31)):
     return np.stack([250.0 + 12.0 * r, 260.0 - 8.0 * r[::-1], 240.0 + 5.0 * r[:, ::-1]], axis=-1).astype(np.float32)
 
 
-MODEL = {"weights": [0.5, 0.3, 0.2],
-             "means": [[262.0, 252.0, 245.0], [240.0, 266.0, 236.0], [250.0, 260.0, 240.0]],
-             "variances": [[30.0, 20.0, 8.0], [50.0, 25.0, 6.0], [0.0, 4.0, 2.0]],  # a zero variance, floored
-             "cloud": [False, True, True]}
+MODEL = {
+    "weights": [0.5, 0.3, 0.2],
+    "means": [[262.0, 252.0, 245.0], [240.0, 266.0, 236.0], [250.0, 260.0, 240.0]],
+    "variances": [[30.0, 20.0, 8.0], [50.0, 25.0, 6.0], [0.0, 4.0, 2.0]],  # a zero variance, floored
+    "cloud": [False, True, True],
+}
 
 
 def test_vectorised_log_density_equals_reference_with_zero_variance(radiance):
@@ -86,12 +88,15 @@ def test_invalid_pixels_are_nan_and_single_channel_images_work(radiance):
     assert prob.dtype == np.float32 and np.nanmin(prob) >= 0 and np.nanmax(prob) <= 1
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"variances": [[-1.0, 1, 1], [1, 1, 1], [1, 1, 1]]}, "variances must be finite and >= 0"),
-    ({"variances": [[0.0, 1, 1], [0, 1, 1], [0, 1, 1]]}, "channel 1 has variance 0 in every component"),
-    ({"weights": [0.5, 0.0, 0.5]}, "weights must be finite and > 0"),
-    ({"cloud": [True, False]}, "one weight, mean, variance"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"variances": [[-1.0, 1, 1], [1, 1, 1], [1, 1, 1]]}, "variances must be finite and >= 0"),
+        ({"variances": [[0.0, 1, 1], [0, 1, 1], [0, 1, 1]]}, "channel 1 has variance 0 in every component"),
+        ({"weights": [0.5, 0.0, 0.5]}, "weights must be finite and > 0"),
+        ({"cloud": [True, False]}, "one weight, mean, variance"),
+    ],
+)
 def test_bad_models_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
         CloudModel(**{**MODEL, **change})

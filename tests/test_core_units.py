@@ -55,8 +55,12 @@ def test_peak_index_maps_to_signed_displacement():
     t = img[40 : 40 + w, 40 : 40 + w]
     b = np.roll(img, (dy, dx), axis=(0, 1))
     s = b[40 - r : 40 + w + r, 40 - r : 40 + w + r]
-    surf = ncc_surfaces(t[None].astype(np.float32), np.ones((1, w, w), bool), s[None].astype(np.float32),
-                        np.ones((1, w + 2 * r, w + 2 * r), bool))
+    surf = ncc_surfaces(
+        t[None].astype(np.float32),
+        np.ones((1, w, w), bool),
+        s[None].astype(np.float32),
+        np.ones((1, w + 2 * r, w + 2 * r), bool),
+    )
     p = locate_peaks(surf)
     assert (p.iy[0] - r, p.ix[0] - r) == (dy, dx)
     assert p.value[0] == pytest.approx(1.0, abs=1e-4)

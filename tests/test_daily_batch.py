@@ -21,8 +21,9 @@ from cloudmotion.tools.known_motion import uniform_field, warp
 def images(radiance):
     """Frames of real texture moving 1.0 px east and 0.5 px north per frame (as in test_batch)."""
     big = radiance[100:300, 100:300]
-    return [warp(big, *uniform_field(big.shape, 1.0 * i, -0.5 * i))[50:146, 50:146].astype(np.float32)
-            for i in range(4)]
+    return [
+        warp(big, *uniform_field(big.shape, 1.0 * i, -0.5 * i))[50:146, 50:146].astype(np.float32) for i in range(4)
+    ]
 
 
 def test_gap_is_recorded_and_warned_once(tmp_path, images, run):
@@ -109,8 +110,10 @@ def test_synth_frames_are_batched(tmp_path, run):
 def test_batch_settings_in_a_config(tmp_path, images, run):
     write_series(tmp_path / "in", images, [0, 10, 40])
     cfg = tmp_path / "cron.toml"
-    cfg.write_text('workers = 1\nformat = "csv,geojson"\nmax_gap = "20min"\nlock = true\n'
-                   'template = "{time_a:%H%M}.{ext}"\nwindow = 32\n')
+    cfg.write_text(
+        'workers = 1\nformat = "csv,geojson"\nmax_gap = "20min"\nlock = true\n'
+        'template = "{time_a:%H%M}.{ext}"\nwindow = 32\n'
+    )
     out = tmp_path / "out"
     code, _, err = run("batch", tmp_path / "in", "-o", out, "--config", cfg, "--no-progress")
     assert code == 0, err

@@ -30,14 +30,17 @@ def png_size(path):
 def test_plot_reads_vectors_from_a_pipe(tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "q.png"
-    track = subprocess.run([*PY, "track", SAMPLE[0], SAMPLE[1], "--window", "32", "--step", "32"],
-                           capture_output=True, check=True)
-    res = subprocess.run([*PY, "plot", "-", SAMPLE[0], "-o", str(out)], input=track.stdout, capture_output=True,
-                         check=False)
+    track = subprocess.run(
+        [*PY, "track", SAMPLE[0], SAMPLE[1], "--window", "32", "--step", "32"], capture_output=True, check=True
+    )
+    res = subprocess.run(
+        [*PY, "plot", "-", SAMPLE[0], "-o", str(out)], input=track.stdout, capture_output=True, check=False
+    )
     assert res.returncode == 0, res.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    res = subprocess.run([*PY, "plot", "-", SAMPLE[0], "-o", str(tmp_path / "e.png")], input=b"",
-                         capture_output=True, check=False)
+    res = subprocess.run(
+        [*PY, "plot", "-", SAMPLE[0], "-o", str(tmp_path / "e.png")], input=b"", capture_output=True, check=False
+    )
     assert res.returncode == 1 and b"standard input" in res.stderr and not (tmp_path / "e.png").exists()
 
 
@@ -58,14 +61,12 @@ def test_score_json_has_one_shape_and_reads_stdin(tmp_path, run, monkeypatch):
 def test_verbosity_on_the_group_and_refused_together(tmp_path, run):
     code, out, err = run("-q", "track", SAMPLE[0], SAMPLE[1], "--window", "32", "--step", "64")
     assert code == 0 and err == "" and out.startswith("time_a,")
-    code, _, err = run("-v", "track", SAMPLE[0], SAMPLE[1], "--window", "32", "--step", "64", "-o",
-                       tmp_path / "v.csv")
+    code, _, err = run("-v", "track", SAMPLE[0], SAMPLE[1], "--window", "32", "--step", "64", "-o", tmp_path / "v.csv")
     assert code == 0 and "pair 1:" in err  # the group's -v reaches the command
     code, out, err = run("-q", "track", SAMPLE[0], SAMPLE[1], "-v")
     assert code == 2 and out == ""
     one_line_error(err, "cloudmotion: error: -q and -v: give one or the other")
-    code, _, err = run("track", SAMPLE[0], SAMPLE[1], "-vv", "--window", "32", "--step", "64", "-o",
-                       tmp_path / "w.csv")
+    code, _, err = run("track", SAMPLE[0], SAMPLE[1], "-vv", "--window", "32", "--step", "64", "-o", tmp_path / "w.csv")
     assert code == 0 and "pair 1:" in err  # -v is a count
 
 
@@ -93,13 +94,21 @@ def test_missing_extra_is_status_2_with_one_form(tmp_path, run, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_netcdf)
     code, _, err = run("track", SAMPLE[0], SAMPLE[1], "-o", tmp_path / "v.nc")
     assert code == 2
-    one_line_error(err, "needs the netcdf extra (netCDF4 is not installed)", "pip install 'cloudmotion[netcdf]'",
-                   "pip install '.[netcdf]' in a source checkout")
+    one_line_error(
+        err,
+        "needs the netcdf extra (netCDF4 is not installed)",
+        "pip install 'cloudmotion[netcdf]'",
+        "pip install '.[netcdf]' in a source checkout",
+    )
 
 
 def test_config_completes_preset_names(tmp_path):
-    env = {**os.environ, "COMP_WORDS": "cloudmotion track --config fa", "COMP_CWORD": "3",
-           "_CLOUDMOTION_COMPLETE": "bash_complete"}
+    env = {
+        **os.environ,
+        "COMP_WORDS": "cloudmotion track --config fa",
+        "COMP_CWORD": "3",
+        "_CLOUDMOTION_COMPLETE": "bash_complete",
+    }
     res = subprocess.run(PY, env=env, capture_output=True, text=True, check=False)
     assert "plain,fast" in res.stdout.splitlines() and "plain,fastmoving" in res.stdout.splitlines()
     assert "file,fa" in res.stdout.splitlines()  # and file names
@@ -110,8 +119,7 @@ def test_config_completes_preset_names(tmp_path):
 def test_outputs_record_units_version_and_settings(tmp_path, run):
     pytest.importorskip("netCDF4")
     tif, gj, nc = tmp_path / "v.tif", tmp_path / "v.geojson", tmp_path / "v.nc"
-    code, _, err = run("track", SAMPLE[0], SAMPLE[1], "--window", "32", "--step", "32", "-o", tif, "-o", gj,
-                       "-o", nc)
+    code, _, err = run("track", SAMPLE[0], SAMPLE[1], "--window", "32", "--step", "32", "-o", tif, "-o", gj, "-o", nc)
     assert code == 0, err
     with rasterio.open(tif) as ds:
         units = dict(zip(ds.descriptions, ds.units, strict=True))
@@ -132,8 +140,9 @@ def test_plot_defaults_for_infrared_and_the_frame_aspect(tmp_path, run):
     pytest.importorskip("matplotlib")
     assert is_infrared({"band": 13}) and is_infrared({"band": 8}) and not is_infrared({"band": 2})
     assert not is_infrared(None)
-    assert describe_goes({"satellite": "G17", "sector": "M1", "band": 13}) == \
-        "GOES-17 ABI band 13 (10.3 µm), Mesoscale-1"
+    assert (
+        describe_goes({"satellite": "G17", "sector": "M1", "band": 13}) == "GOES-17 ABI band 13 (10.3 µm), Mesoscale-1"
+    )
     code, _, err = run("synth", tmp_path / "s", "--size", "120x360", "--frames", "2", "-q")
     assert code == 0, err
     frames = sorted(str(p) for p in (tmp_path / "s").glob("synth_*_s*.tif"))
@@ -148,10 +157,12 @@ def test_plot_defaults_for_infrared_and_the_frame_aspect(tmp_path, run):
 
 
 def test_help_texts(run):
-    for cmd, needles in (("synth", ["--frames", "Number of frames", "--seed", "Random seed", "--size", "Rows and"]),
-                         ("plot", ["--style", "wind barbs", "--dpi", "Dots per inch", "--no-invert"]),
-                         ("track", ["on top of the file's own mask", ".geojson, .nc"]),
-                         ("batch", ["geojson", "--retry-failed", "--workers", "--lock"])):
+    for cmd, needles in (
+        ("synth", ["--frames", "Number of frames", "--seed", "Random seed", "--size", "Rows and"]),
+        ("plot", ["--style", "wind barbs", "--dpi", "Dots per inch", "--no-invert"]),
+        ("track", ["on top of the file's own mask", ".geojson, .nc"]),
+        ("batch", ["geojson", "--retry-failed", "--workers", "--lock"]),
+    ):
         code, out, _ = run(cmd, "--help")
         text = " ".join(out.split())
         assert code == 0 and all(n in text for n in needles), (cmd, [n for n in needles if n not in text])

@@ -23,10 +23,16 @@ def test_info_names_the_goes_identity_of_the_sample_frames(run):
 
 
 def palette_frame(path, index):
-    colours = {0: (0, 0, 0, 255), 1: (255, 0, 0, 255), 2: (0, 255, 0, 255), 3: (0, 0, 255, 255),
-               4: (255, 255, 255, 255)}
-    with rasterio.open(path, "w", driver="GTiff", width=index.shape[1], height=index.shape[0], count=1,
-                       dtype="uint8", nodata=4) as ds:
+    colours = {
+        0: (0, 0, 0, 255),
+        1: (255, 0, 0, 255),
+        2: (0, 255, 0, 255),
+        3: (0, 0, 255, 255),
+        4: (255, 255, 255, 255),
+    }
+    with rasterio.open(
+        path, "w", driver="GTiff", width=index.shape[1], height=index.shape[0], count=1, dtype="uint8", nodata=4
+    ) as ds:
         ds.write(index.astype("uint8"), 1)
         ds.write_colormap(1, colours)
     return str(path)
@@ -51,8 +57,7 @@ def test_palette_is_expanded_to_rgb_then_luminance(tmp_path, run):
 def test_info_and_track_share_the_reader_for_rgb(tmp_path, run, radiance):
     r = np.clip((radiance[:64, :64] - radiance.min()) / np.ptp(radiance) * 255, 0, 255).astype("uint8")
     path = tmp_path / "rgb.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=3, dtype="uint8",
-                       photometric="RGB") as ds:
+    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=3, dtype="uint8", photometric="RGB") as ds:
         ds.write(np.stack([r, r // 2, 255 - r]))
     code, out, _ = run("info", path, "--json")
     assert code == 0
@@ -73,13 +78,16 @@ def test_ppm_without_georeference_is_pixel_frames(tmp_path, run):
     assert code == 0 and "pixel size" not in out and "crs:          none (pixel coordinates)" in out
 
 
-@pytest.mark.parametrize(("text", "epoch", "iso"), [
-    ("2016:09:28 14:45:00", False, "2016-09-28T14:45:00"),
-    ("201609281445", False, "2016-09-28T14:45:00"),
-    ("2016-09-28T14:45:00Z", False, "2016-09-28T14:45:00"),
-    ("1475073900", True, "2016-09-28T14:45:00"),
-    ("  1475073900 sec UTC", True, "2016-09-28T14:45:00"),
-])
+@pytest.mark.parametrize(
+    ("text", "epoch", "iso"),
+    [
+        ("2016:09:28 14:45:00", False, "2016-09-28T14:45:00"),
+        ("201609281445", False, "2016-09-28T14:45:00"),
+        ("2016-09-28T14:45:00Z", False, "2016-09-28T14:45:00"),
+        ("1475073900", True, "2016-09-28T14:45:00"),
+        ("  1475073900 sec UTC", True, "2016-09-28T14:45:00"),
+    ],
+)
 def test_tag_times(text, epoch, iso):
     assert parse_tag_time(text, epoch=epoch).isoformat() == iso + "+00:00"
 

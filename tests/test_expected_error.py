@@ -31,8 +31,10 @@ def tracked(radiance, flow, level, seed=1):
         a, b = a + sd * rng.standard_normal(a.shape), b + sd * rng.standard_normal(a.shape)
     mf = track_pair(a, b)
     coords = [mf.row.ravel(), mf.col.ravel()]
-    err = np.hypot(mf.dx.ravel() - ndimage.map_coordinates(flow[0], coords, order=1),
-                   mf.dy.ravel() - ndimage.map_coordinates(flow[1], coords, order=1))
+    err = np.hypot(
+        mf.dx.ravel() - ndimage.map_coordinates(flow[0], coords, order=1),
+        mf.dy.ravel() - ndimage.map_coordinates(flow[1], coords, order=1),
+    )
     return mf, err
 
 
@@ -90,8 +92,7 @@ def test_expected_error_theory_on_white_noise_template():
     tensor = np.array([[100.0, 0.0, 100.0]])
     ee = expected_error(tensor, np.array([1.0]), np.array([1024.0]), noise_var=0.0, sigma=0.0, floor=0.0)
     assert ee[0] == pytest.approx(np.sqrt(2 * 1.0 / 100.0))
-    flat = expected_error(np.array([[0.0, 0.0, 0.0]]), np.array([1.0]), np.array([1024.0]), noise_var=1.0,
-                          sigma=0.7)
+    flat = expected_error(np.array([[0.0, 0.0, 0.0]]), np.array([1.0]), np.array([1024.0]), noise_var=1.0, sigma=0.7)
     assert np.isinf(flat[0])
 
 
@@ -138,5 +139,6 @@ def test_compiled_terms_equal_the_numpy_reference(radiance):
         x, y = getattr(ref, name), getattr(got, name)
         assert np.array_equal(np.isnan(x), np.isnan(y)), name
         ok = np.isfinite(x)
-        np.testing.assert_allclose(y[ok], x[ok], rtol=2e-4, atol=1e-5 * max(1.0, float(np.abs(x[ok]).max())),
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            y[ok], x[ok], rtol=2e-4, atol=1e-5 * max(1.0, float(np.abs(x[ok]).max())), err_msg=name
+        )

@@ -41,7 +41,7 @@ def sad_similarity(t, tm, s, sm, *, min_overlap, **hints):
     out = np.empty((n, k, k), dtype=np.float32)
     for i in range(k):
         for j in range(k):
-            win = s[:, i:i + w, j:j + w]
+            win = s[:, i : i + w, j : j + w]
             wz = (win - win.mean(axis=(1, 2), keepdims=True)) / (win.std(axis=(1, 2), keepdims=True) + 1e-12)
             out[:, i, j] = 1.0 - 0.5 * np.abs(tz - wz).mean(axis=(1, 2))
     return np.clip(out, -1, 1)
@@ -65,8 +65,20 @@ def test_an_unknown_method_is_refused_with_the_choices(pair):
 
 def _npy_open(path, *, band=None, channels=None):
     shape = np.load(path, mmap_mode="r").shape
-    return FrameInfo(path=path, source=path, shape=shape, count=1, band=1, dtype="float64",
-                     transform=None, crs_wkt=None, time=None, time_source=None, goes=None, reader="toy-npy")
+    return FrameInfo(
+        path=path,
+        source=path,
+        shape=shape,
+        count=1,
+        band=1,
+        dtype="float64",
+        transform=None,
+        crs_wkt=None,
+        time=None,
+        time_source=None,
+        goes=None,
+        reader="toy-npy",
+    )
 
 
 def _npy_read(info, *, nodata=None, valid_range=None, dqf=False):
@@ -78,11 +90,13 @@ def test_a_registered_reader_feeds_the_command_line(tmp_path, pair, run):
     a, b = pair
     np.save(tmp_path / "a.npy", a)
     np.save(tmp_path / "b.npy", b)
-    registry.READERS.register("toy-npy", Reader("toy-npy", lambda p: p.endswith(".npy"), _npy_open, _npy_read),
-                              first=True)
+    registry.READERS.register(
+        "toy-npy", Reader("toy-npy", lambda p: p.endswith(".npy"), _npy_open, _npy_read), first=True
+    )
     try:
-        code, _, err = run("track", tmp_path / "a.npy", tmp_path / "b.npy", "--window", "24", "-o",
-                           tmp_path / "v.csv", "-q")
+        code, _, err = run(
+            "track", tmp_path / "a.npy", tmp_path / "b.npy", "--window", "24", "-o", tmp_path / "v.csv", "-q"
+        )
     finally:
         registry.READERS.unregister("toy-npy")
     assert code == 0, err
@@ -104,8 +118,19 @@ def test_a_registered_writer_wins_by_the_longest_suffix(tmp_path, run):
 
     register_writer(Writer(name="toy", suffixes=(".toy.csv",), write=_write_toy))
     try:
-        code, _, err = run("track", *SAMPLE[:2], "--window", "64", "--step", "64", "-o", tmp_path / "v.toy.csv",
-                           "-o", tmp_path / "v.csv", "-q")
+        code, _, err = run(
+            "track",
+            *SAMPLE[:2],
+            "--window",
+            "64",
+            "--step",
+            "64",
+            "-o",
+            tmp_path / "v.toy.csv",
+            "-o",
+            tmp_path / "v.csv",
+            "-q",
+        )
     finally:
         registry.WRITERS.unregister("toy")
         registry.WRITER_SUFFIXES.pop(".toy.csv")

@@ -49,9 +49,20 @@ def frame_pairs(draw):
     mask = None
     if draw(st.booleans()):
         mask = rng.random((rows, cols)) > draw(st.floats(0, 1))
-    return a, b, mask, {"window": window, "step": step, "search": search, "sigma": draw(st.sampled_from([0.0, 1.0, 2.5])),
-                            "subpixel": draw(st.sampled_from(["gaussian", "parabolic", "centroid"])),
-                            "refine": draw(st.booleans()), "fb_check": draw(st.booleans())}
+    return (
+        a,
+        b,
+        mask,
+        {
+            "window": window,
+            "step": step,
+            "search": search,
+            "sigma": draw(st.sampled_from([0.0, 1.0, 2.5])),
+            "subpixel": draw(st.sampled_from(["gaussian", "parabolic", "centroid"])),
+            "refine": draw(st.booleans()),
+            "fb_check": draw(st.booleans()),
+        },
+    )
 
 
 @FUZZ
@@ -85,10 +96,18 @@ def test_uniform_frames_give_only_flagged_vectors(value):
     assert not mf.good.any()
 
 
-@pytest.mark.parametrize(("kw", "name"), [
-    ({"window": 0}, "window"), ({"window": -4}, "window"), ({"step": 0}, "step"), ({"search": -1}, "search"),
-    ({"sigma": float("nan")}, "sigma"), ({"subpixel": "cubic"}, "subpixel"), ({"min_valid": 0}, "min_valid"),
-])
+@pytest.mark.parametrize(
+    ("kw", "name"),
+    [
+        ({"window": 0}, "window"),
+        ({"window": -4}, "window"),
+        ({"step": 0}, "step"),
+        ({"search": -1}, "search"),
+        ({"sigma": float("nan")}, "sigma"),
+        ({"subpixel": "cubic"}, "subpixel"),
+        ({"min_valid": 0}, "min_valid"),
+    ],
+)
 def test_invalid_settings_raise_valueerror_naming_them(kw, name):
     a = correlated_noise((64, 64), 2.0)
     with pytest.raises(ValueError, match=name):

@@ -36,8 +36,15 @@ def test_eastward_near_nadir_is_from_270_and_speed_matches_pyproj():
 
 
 def test_northward_motion_is_from_south():
-    g = geolocate(np.array([99.5]), np.array([99.5]), np.array([0.0]), np.array([-2.0]),
-                  transform=NADIR, crs_wkt=GOES16_WKT, dt=300.0)
+    g = geolocate(
+        np.array([99.5]),
+        np.array([99.5]),
+        np.array([0.0]),
+        np.array([-2.0]),
+        transform=NADIR,
+        crs_wkt=GOES16_WKT,
+        dt=300.0,
+    )
     assert g.direction[0] == pytest.approx(180.0, abs=1.0)
     assert g.v[0] > 0
 
@@ -47,21 +54,32 @@ def test_pixel_size_grows_away_from_nadir():
     t = (PIXEL, 0.0, 0.0, 0.0, -PIXEL, 0.0)
     x, y = Transformer.from_crs("EPSG:4326", CRS.from_wkt(GOES16_WKT), always_xy=True).transform(-75.0, 45.0)
     col, row = x / PIXEL - 0.5, -y / PIXEL - 0.5
-    far = geolocate(np.array([row]), np.array([col]), np.array([1.0]), np.array([0.0]),
-                    transform=t, crs_wkt=GOES16_WKT, dt=1.0)
-    near = geolocate(np.array([-0.5]), np.array([-0.5]), np.array([1.0]), np.array([0.0]),
-                     transform=t, crs_wkt=GOES16_WKT, dt=1.0)
+    far = geolocate(
+        np.array([row]), np.array([col]), np.array([1.0]), np.array([0.0]), transform=t, crs_wkt=GOES16_WKT, dt=1.0
+    )
+    near = geolocate(
+        np.array([-0.5]), np.array([-0.5]), np.array([1.0]), np.array([0.0]), transform=t, crs_wkt=GOES16_WKT, dt=1.0
+    )
     assert far.lat[0] == pytest.approx(45.0, abs=0.01)
     assert far.speed[0] == pytest.approx(hand_speed(row, col, 1.0, 0.0, t, 1.0), rel=0.005)
     assert far.speed[0] > 1.02 * near.speed[0]
 
 
 def test_no_time_gives_empty_winds_and_no_crs_gives_empty_lonlat():
-    g = geolocate(np.array([5.0]), np.array([5.0]), np.array([1.0]), np.array([1.0]),
-                  transform=NADIR, crs_wkt=GOES16_WKT, dt=None)
+    g = geolocate(
+        np.array([5.0]), np.array([5.0]), np.array([1.0]), np.array([1.0]), transform=NADIR, crs_wkt=GOES16_WKT, dt=None
+    )
     assert np.isfinite(g.lon[0]) and np.isnan(g.speed[0]) and np.isnan(g.direction[0])
-    g = geolocate(np.array([5.0]), np.array([5.0]), np.array([1.0]), np.array([0.0]),
-                  transform=None, crs_wkt=None, dt=60.0, pixel_size=1000.0)
+    g = geolocate(
+        np.array([5.0]),
+        np.array([5.0]),
+        np.array([1.0]),
+        np.array([0.0]),
+        transform=None,
+        crs_wkt=None,
+        dt=60.0,
+        pixel_size=1000.0,
+    )
     assert np.isnan(g.lon[0])
     assert g.speed[0] == pytest.approx(1000.0 / 60.0)
     assert g.direction[0] == pytest.approx(270.0)
@@ -123,8 +141,9 @@ def test_known_east_and_north_motion(where, crs_name):
     dt, metres = 600.0, 6000.0
     for azimuth, direction in ((90.0, 270.0), (0.0, 180.0)):
         dx, dy = ground_step(wkt, t, lon, lat, azimuth, metres)
-        g = geolocate(np.array([100.0]), np.array([100.0]), np.array([dx]), np.array([dy]),
-                      transform=t, crs_wkt=wkt, dt=dt)
+        g = geolocate(
+            np.array([100.0]), np.array([100.0]), np.array([dx]), np.array([dy]), transform=t, crs_wkt=wkt, dt=dt
+        )
         assert g.lon[0] == pytest.approx(lon, abs=1e-6) and g.lat[0] == pytest.approx(lat, abs=1e-6)
         assert abs((g.direction[0] - direction + 180) % 360 - 180) < 1.0
         assert g.speed[0] == pytest.approx(metres / dt, rel=0.01)

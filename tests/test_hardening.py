@@ -18,8 +18,10 @@ EXISTING = "precious,contents\n"
 @pytest.fixture
 def good(tmp_path, radiance):
     """Two valid frames 10 minutes apart."""
-    return (write_frame(tmp_path / "a.tif", radiance[:128, :128], time=t0(0)),
-            write_frame(tmp_path / "b.tif", radiance[2:130, 1:129], time=t0(10)))
+    return (
+        write_frame(tmp_path / "a.tif", radiance[:128, :128], time=t0(0)),
+        write_frame(tmp_path / "b.tif", radiance[2:130, 1:129], time=t0(10)),
+    )
 
 
 def check_refused(run, tmp_path, args, code, *needles):
@@ -79,21 +81,24 @@ def frame_case(tmp_path, kind):
     return str(p)
 
 
-@pytest.mark.parametrize(("kind", "code", "needle"), [
-    ("empty", 1, "empty file"),
-    ("text", 1, "cannot read"),
-    ("jpeg", 1, "not a GeoTIFF"),
-    ("truncated", 1, ""),
-    ("all-nodata", 1, "no valid pixel"),
-    ("one-pixel-valid", 1, "valid pixel"),
-    ("constant", 1, "constant"),
-    ("all-nan", 1, "no valid pixel"),
-    ("inf", 1, "no valid pixel"),
-    ("uint16-max", 1, "constant"),
-    ("1x1", 1, "smaller than one 32 px window"),
-    ("small", 1, "smaller than one 32 px window"),
-    ("complex", 1, "complex numbers"),
-])
+@pytest.mark.parametrize(
+    ("kind", "code", "needle"),
+    [
+        ("empty", 1, "empty file"),
+        ("text", 1, "cannot read"),
+        ("jpeg", 1, "not a GeoTIFF"),
+        ("truncated", 1, ""),
+        ("all-nodata", 1, "no valid pixel"),
+        ("one-pixel-valid", 1, "valid pixel"),
+        ("constant", 1, "constant"),
+        ("all-nan", 1, "no valid pixel"),
+        ("inf", 1, "no valid pixel"),
+        ("uint16-max", 1, "constant"),
+        ("1x1", 1, "smaller than one 32 px window"),
+        ("small", 1, "smaller than one 32 px window"),
+        ("complex", 1, "complex numbers"),
+    ],
+)
 def test_bad_frame(tmp_path, run, good, kind, code, needle):
     bad = frame_case(tmp_path, kind)
     first = good[0]
@@ -101,8 +106,9 @@ def test_bad_frame(tmp_path, run, good, kind, code, needle):
         first = str(tmp_path / "first.tif")
         with rasterio.open(bad) as ds:
             write_frame(first, ds.read(1), time=t0(0))
-    check_refused(run, tmp_path, [first, bad], code, os.path.basename(first if kind in ("1x1", "small") else bad),
-                  needle)
+    check_refused(
+        run, tmp_path, [first, bad], code, os.path.basename(first if kind in ("1x1", "small") else bad), needle
+    )
 
 
 def test_bad_netcdf(tmp_path, run, good):
@@ -121,10 +127,13 @@ def test_missing_directory_and_unreadable(tmp_path, run, good, monkeypatch):
     check_refused(run, tmp_path, list(good), 1, "b.tif", "permission denied")
 
 
-@pytest.mark.parametrize(("times", "code", "needle"), [
-    ((0, 0), 1, "not after"),
-    ((10, 0), 1, "not after"),
-])
+@pytest.mark.parametrize(
+    ("times", "code", "needle"),
+    [
+        ((0, 0), 1, "not after"),
+        ((10, 0), 1, "not after"),
+    ],
+)
 def test_bad_times(tmp_path, run, radiance, times, code, needle):
     fa = write_frame(tmp_path / "a.tif", radiance[:128, :128], time=t0(times[0]))
     fb = write_frame(tmp_path / "b.tif", radiance[:128, :128], time=t0(times[1]))
@@ -137,17 +146,20 @@ def test_goes_name_that_does_not_parse(tmp_path, run, radiance):
     check_refused(run, tmp_path, [fa, fb], 1, "s20203991200000", "no valid start time")
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--window", "0"], "--window"),
-    (["--window", "-32"], "--window"),
-    (["--step", "0"], "--step"),
-    (["--search", "-2"], "--search"),
-    (["--sigma", "nan"], "--sigma"),
-    (["--config", "nosuch"], "unknown preset"),
-    (["--valid-range", "5", "1"], "--valid-range"),
-    (["--channels", "hsv"], "--channels"),
-    (["--max-dt", "0"], "--max-dt"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--window", "0"], "--window"),
+        (["--window", "-32"], "--window"),
+        (["--step", "0"], "--step"),
+        (["--search", "-2"], "--search"),
+        (["--sigma", "nan"], "--sigma"),
+        (["--config", "nosuch"], "unknown preset"),
+        (["--valid-range", "5", "1"], "--valid-range"),
+        (["--channels", "hsv"], "--channels"),
+        (["--max-dt", "0"], "--max-dt"),
+    ],
+)
 def test_bad_options(tmp_path, run, good, args, needle):
     check_refused(run, tmp_path, [*good, *args], 2, needle)
 
@@ -228,8 +240,17 @@ def test_concurrent_writers_leave_one_complete_file(tmp_path, good):
     import sys
 
     out = tmp_path / "v.tif"
-    cmd = [sys.executable, "-c", "import sys; from cloudmotion.cli.main import main; sys.exit(main(sys.argv[1:]))",
-           "track", *good, "-o", str(out), "--overwrite", "-q"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from cloudmotion.cli.main import main; sys.exit(main(sys.argv[1:]))",
+        "track",
+        *good,
+        "-o",
+        str(out),
+        "--overwrite",
+        "-q",
+    ]
     procs = [subprocess.Popen(cmd) for _ in range(3)]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     with rasterio.open(out) as ds:
@@ -250,8 +271,16 @@ def test_signal_during_track_removes_temporary_files(tmp_path, sig, code):
     fa = write_frame(tmp_path / "a.tif", a, time=t0(0))
     fb = write_frame(tmp_path / "b.tif", warp(a, *uniform_field(a.shape, 1.3, 0.4)), time=t0(5))
     out = tmp_path / "v.csv"
-    cmd = [sys.executable, "-c", "import sys; from cloudmotion.cli.main import main; sys.exit(main(sys.argv[1:]))",
-           "track", fa, fb, "-o", str(out)]
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from cloudmotion.cli.main import main; sys.exit(main(sys.argv[1:]))",
+        "track",
+        fa,
+        fb,
+        "-o",
+        str(out),
+    ]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while not [f for f in os.listdir(tmp_path) if f.endswith(".part")]:  # wait until the output is open

@@ -34,8 +34,18 @@ def rgb_tif(tmp_path, radiance):
     path = tmp_path / "rgb.tif"
     from affine import Affine
 
-    with rasterio.open(path, "w", driver="GTiff", width=r.shape[1], height=r.shape[0], count=3, dtype="uint8",
-                       crs=synth.GOES16_WKT, transform=Affine(PIXEL, 0, 0, 0, -PIXEL, 0), photometric="RGB") as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=r.shape[1],
+        height=r.shape[0],
+        count=3,
+        dtype="uint8",
+        crs=synth.GOES16_WKT,
+        transform=Affine(PIXEL, 0, 0, 0, -PIXEL, 0),
+        photometric="RGB",
+    ) as ds:
         ds.write(rgb)
         ds.write_mask(mask)
     return str(path)
@@ -73,7 +83,7 @@ def test_netcdf_variable_scale_fill_and_time(tmp_path):
     assert info.time.isoformat() == "2020-01-04T03:16:18.200000+00:00"
     f = read_frame(info)
     assert f.data.shape == (500, 500)
-    assert 1 - f.valid.mean() == pytest.approx(40 * 25 / 500 ** 2, abs=1e-9) and not f.valid[:40, :25].any()
+    assert 1 - f.valid.mean() == pytest.approx(40 * 25 / 500**2, abs=1e-9) and not f.valid[:40, :25].any()
     assert 20.0 < np.nanmin(f.data) and np.nanmax(f.data) < 125.0  # radiance, not counts
     same = open_frame(f"NETCDF:{path}:Rad")
     assert same.source.lower() == info.source.lower() and same.goes == info.goes and same.dqf_source
@@ -205,8 +215,9 @@ def test_rgb_geotiff_tracked_without_blurring_channels(tmp_path, run):
         moved = warp(texture, *uniform_field(texture.shape, shift, -shift / 2))
         rgb = np.stack([100 + 20 * moved, 80 + 30 * moved, 60 - 10 * moved]).astype(np.float32)
         path = tmp_path / f"rgb{k}.tif"
-        with rasterio.open(path, "w", driver="GTiff", width=160, height=160, count=3, dtype="float32",
-                           photometric="RGB") as ds:
+        with rasterio.open(
+            path, "w", driver="GTiff", width=160, height=160, count=3, dtype="float32", photometric="RGB"
+        ) as ds:
             ds.write(rgb)
             ds.update_tags(TIFFTAG_DATETIME=f"{t0(10 * k):%Y:%m:%d %H:%M:%S}")
         frames.append(str(path))
@@ -261,8 +272,9 @@ def test_geojson_and_netcdf_outputs(tmp_path, run):
 
     from conftest import SAMPLE
 
-    code, _, err = run("track", *SAMPLE[:2], "-o", tmp_path / "v.geojson", "-o", tmp_path / "v.nc",
-                       "-o", tmp_path / "v.csv")
+    code, _, err = run(
+        "track", *SAMPLE[:2], "-o", tmp_path / "v.geojson", "-o", tmp_path / "v.nc", "-o", tmp_path / "v.csv"
+    )
     assert code == 0, err
     doc = json.loads((tmp_path / "v.geojson").read_text())
     assert doc["type"] == "FeatureCollection" and len(doc["features"]) == 900
@@ -275,14 +287,20 @@ def test_geojson_and_netcdf_outputs(tmp_path, run):
     netCDF4 = pytest.importorskip("netCDF4")
     with netCDF4.Dataset(tmp_path / "v.nc") as ds:
         assert ds.Conventions == "CF-1.8"
-        for name, std in (("eastward_wind", "eastward_wind"), ("northward_wind", "northward_wind"),
-                          ("wind_speed", "wind_speed"), ("wind_from_direction", "wind_from_direction")):
+        for name, std in (
+            ("eastward_wind", "eastward_wind"),
+            ("northward_wind", "northward_wind"),
+            ("wind_speed", "wind_speed"),
+            ("wind_from_direction", "wind_from_direction"),
+        ):
             v = ds[name]
             assert v.standard_name == std and v.dimensions == ("time", "y", "x")
             assert v.coordinates == "lon lat" and v.grid_mapping == "crs"
         assert ds["lon"].units == "degrees_east" and ds["lat"].standard_name == "latitude"
         assert ds["crs"].grid_mapping_name == "geostationary" and ds["crs"].sweep_angle_axis == "x"
-        assert ds["time"].units.startswith("seconds since 1970") and ds["time_bnds"][0, 1] - ds["time_bnds"][0, 0] == 300
+        assert (
+            ds["time"].units.startswith("seconds since 1970") and ds["time_bnds"][0, 1] - ds["time_bnds"][0, 0] == 300
+        )
         speed = ds["wind_speed"][0].filled(np.nan)
         u, v = ds["eastward_wind"][0].filled(np.nan), ds["northward_wind"][0].filled(np.nan)
         ok = np.isfinite(speed)

@@ -29,8 +29,10 @@ PY = [sys.executable, "-c", "import sys; from cloudmotion.cli.main import main; 
 
 @pytest.fixture
 def good(tmp_path, radiance):
-    return (write_frame(tmp_path / "a.tif", radiance[:128, :128], time=t0(0)),
-            write_frame(tmp_path / "b.tif", radiance[2:130, 1:129], time=t0(10)))
+    return (
+        write_frame(tmp_path / "a.tif", radiance[:128, :128], time=t0(0)),
+        write_frame(tmp_path / "b.tif", radiance[2:130, 1:129], time=t0(10)),
+    )
 
 
 @pytest.fixture
@@ -70,9 +72,13 @@ def goes_name(t, band=13):
 def series(folder, radiance, n=3):
     os.makedirs(folder, exist_ok=True)
     big = radiance[100:300, 100:300]
-    return [write_frame(os.path.join(folder, goes_name(t0(5 * i))),
-                        warp(big, *uniform_field(big.shape, 1.0 * i, -0.5 * i))[50:146, 50:146])
-            for i in range(n)]
+    return [
+        write_frame(
+            os.path.join(folder, goes_name(t0(5 * i))),
+            warp(big, *uniform_field(big.shape, 1.0 * i, -0.5 * i))[50:146, 50:146],
+        )
+        for i in range(n)
+    ]
 
 
 # 1. a full disk: for real on a small tmpfs (as root), and simulated
@@ -84,8 +90,12 @@ def mounted_tmpfs(mnt, options: str):
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)],
-                      check=False, capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)], check=False, capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here")
     try:
         yield mnt
@@ -161,7 +171,8 @@ def test_gdal_error_signalled_at_close_is_caught_and_silenced(good, tmp_path, ru
         if not a:  # the dataset-level tags, last before close
             os.write(2, b"_tiffSeekProc: No space left on device.\n")
             logging.getLogger("rasterio._env").info(
-                "GDAL signalled an error: err_no=1, msg='TIFFWriteDirectorySec:IO error writing directory'")
+                "GDAL signalled an error: err_no=1, msg='TIFFWriteDirectorySec:IO error writing directory'"
+            )
 
     monkeypatch.setattr(rasterio.io.DatasetWriter, "update_tags", signalling)
     code, _, err = run_fd("track", *good, "-o", target, "--overwrite")
@@ -214,7 +225,7 @@ def test_batch_redoes_zero_byte_and_truncated_outputs(tmp_path, radiance, run):
 
 @pytest.mark.parametrize("how", ["same", "dotdot", "symlink", "hardlink", "pair-template"])
 def test_output_that_is_an_input_is_refused(tmp_path, radiance, run, how):
-    frames = [write_frame(tmp_path / f"f{i}.tif", radiance[i:128 + i, i:128 + i], time=t0(5 * i)) for i in range(3)]
+    frames = [write_frame(tmp_path / f"f{i}.tif", radiance[i : 128 + i, i : 128 + i], time=t0(5 * i)) for i in range(3)]
     (tmp_path / "x").mkdir()
     before = [Path(f).read_bytes() for f in frames]
     if how == "same":
@@ -244,8 +255,18 @@ def test_batch_template_naming_an_input_is_refused(tmp_path, radiance, run, over
     before = Path(frames[0]).read_bytes()
     out = tmp_path / "in"  # OUTDIR is the archive itself; the template lands on the first frame
     template = "{time_a:OR_ABI-L1b-RadC-M6C13_G16_s%Y%j%H%M%S0_e%Y%j%H%M%S0_c%Y%j%H%M%S0}.{ext}"
-    code, _, err = run("batch", frames[0], frames[1], "-o", out, "--format", "tif", "--template", template,
-                       *(["--overwrite"] if overwrite else []))
+    code, _, err = run(
+        "batch",
+        frames[0],
+        frames[1],
+        "-o",
+        out,
+        "--format",
+        "tif",
+        "--template",
+        template,
+        *(["--overwrite"] if overwrite else []),
+    )
     assert code == 2, err
     one_line_error(err, "--template", "is the input")
     assert Path(frames[0]).read_bytes() == before
@@ -308,8 +329,12 @@ def test_batch_cleanup_keeps_user_part_files(tmp_path, radiance, run):
     out = tmp_path / "out"
     seq = out / "G16_C_C13"
     seq.mkdir(parents=True)
-    users = [seq / ".notes.v2.final.part", out / "draft.part", seq / ".20200104T030000_030500.csv.v2.part",
-             seq / ".20200104T030000_030500.csv.0123456789AB.part"]  # upper-case hex: not ours
+    users = [
+        seq / ".notes.v2.final.part",
+        out / "draft.part",
+        seq / ".20200104T030000_030500.csv.v2.part",
+        seq / ".20200104T030000_030500.csv.0123456789AB.part",
+    ]  # upper-case hex: not ours
     for u in users:
         u.write_text("mine")
     stale = seq / ".20200104T030000_030500.csv.0123456789ab.part"  # exactly ours, for a planned output
@@ -329,8 +354,14 @@ def test_live_temporary_file_is_never_removed(tmp_path):
     target = str(tmp_path / "v.csv")
     tmp, fd = new_temp(target)
     code = "import sys; from cloudmotion.files.safety import remove_stale_temps as r; print(len(r([sys.argv[1]])))"
-    child = subprocess.run([sys.executable, "-c", code, target], check=False, capture_output=True, text=True,
-                           cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
+    child = subprocess.run(
+        [sys.executable, "-c", code, target],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
     assert child.stdout.strip() == "0", child.stderr
     assert os.path.exists(tmp)
     os.close(fd)  # as if its writer died
@@ -388,8 +419,12 @@ def test_plot_on_another_frame_is_refused(good, tmp_path, run, radiance, what):
     v = tmp_path / "v.csv"
     assert run("track", *good, "-o", v)[0] == 0
     if what == "shifted":
-        frame = write_frame(tmp_path / "other.tif", radiance[:128, :128], time=t0(0),
-                            transform=Affine(PIXEL, 0, -30 * PIXEL, 0, -PIXEL, 90 * PIXEL))
+        frame = write_frame(
+            tmp_path / "other.tif",
+            radiance[:128, :128],
+            time=t0(0),
+            transform=Affine(PIXEL, 0, -30 * PIXEL, 0, -PIXEL, 90 * PIXEL),
+        )
     else:
         frame = write_frame(tmp_path / "other.tif", radiance[:128, :128], time=t0(60))
     code, _, err = run("plot", v, frame, "-o", tmp_path / "q.png")
@@ -430,8 +465,14 @@ def test_geojson_longitudes_wrap_across_the_antimeridian(tmp_path, radiance, run
 
 
 def _sh(cmd, cwd):
-    return subprocess.run(["bash", "-c", f"set -o pipefail; {cmd}"], check=False, capture_output=True, text=True,
-                          cwd=cwd, env={**os.environ, "PYTHONPATH": ROOT})
+    return subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {cmd}"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
 
 
 def _cm(args):
@@ -446,8 +487,9 @@ def test_closed_pipe_is_status_141_quietly(tmp_path, good):
     assert res.returncode == 141 and res.stderr == "", res.stderr
 
 
-@pytest.mark.parametrize(("redirect", "needle"), [("> /dev/full", "No space left on device"),
-                                                  (">&-", "standard output: is closed")])
+@pytest.mark.parametrize(
+    ("redirect", "needle"), [("> /dev/full", "No space left on device"), (">&-", "standard output: is closed")]
+)
 @pytest.mark.parametrize("command", ["track", "info"])
 def test_standard_output_full_or_closed_is_one_line(tmp_path, good, redirect, needle, command):
     if redirect == "> /dev/full" and not os.path.exists("/dev/full"):
@@ -459,8 +501,16 @@ def test_standard_output_full_or_closed_is_one_line(tmp_path, good, redirect, ne
     assert sorted(os.listdir(tmp_path)) == ["a.tif", "b.tif"]
 
 
-@pytest.mark.parametrize("template", ["v_{time_a.__class__.__name__}.tif", "v_{time_a.tzinfo}.csv",
-                                      "v_{pair!r}.tif", "v_{pair[0]}.tif", "v_{time_a:{pair}}.tif"])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "v_{time_a.__class__.__name__}.tif",
+        "v_{time_a.tzinfo}.csv",
+        "v_{pair!r}.tif",
+        "v_{pair[0]}.tif",
+        "v_{time_a:{pair}}.tif",
+    ],
+)
 def test_output_template_allows_documented_fields_only(tmp_path, good, run, template):
     code, _, err = run("track", *good, "-o", tmp_path / template)
     assert code == 2, err
@@ -470,8 +520,9 @@ def test_output_template_allows_documented_fields_only(tmp_path, good, run, temp
 
 def test_batch_template_allows_documented_fields_only(tmp_path, radiance, run):
     series(tmp_path / "in", radiance)
-    code, _, err = run("batch", tmp_path / "in", "-o", tmp_path / "out", "--template",
-                       "{sequence}/{time_a.__class__.__name__}.{ext}")
+    code, _, err = run(
+        "batch", tmp_path / "in", "-o", tmp_path / "out", "--template", "{sequence}/{time_a.__class__.__name__}.{ext}"
+    )
     assert code == 2, err
     one_line_error(err, "--template", "not allowed")
 
@@ -488,8 +539,18 @@ def test_symlinked_subfolder_is_followed_but_never_onto_an_input(tmp_path, radia
     out2 = tmp_path / "out2"
     out2.mkdir()
     os.symlink(tmp_path / "in", out2 / "G16_C_C13")
-    code, _, err = run("batch", tmp_path / "in", "-o", out2, "--window", "32", "--format", "tif", "--template",
-                       "{sequence}/{time_a:OR_ABI-L1b-RadC-M6C13_G16_s%Y%j%H%M%S0_e%Y%j%H%M%S0_c%Y%j%H%M%S0}.{ext}")
+    code, _, err = run(
+        "batch",
+        tmp_path / "in",
+        "-o",
+        out2,
+        "--window",
+        "32",
+        "--format",
+        "tif",
+        "--template",
+        "{sequence}/{time_a:OR_ABI-L1b-RadC-M6C13_G16_s%Y%j%H%M%S0_e%Y%j%H%M%S0_c%Y%j%H%M%S0}.{ext}",
+    )
     assert code == 2
     one_line_error(err, "is the input")
 

@@ -59,7 +59,7 @@ def test_trace_back_uses_sub_steps_of_at_most_one_pixel_on_a_rotation():
     rr, cc = np.mgrid[0:n, 0:n].astype(np.float64) - 60
     omega = 0.2
     dx, dy = (-omega * rr).astype(np.float32), (omega * cc).astype(np.float32)
-    (r, c), = trace_back(dx, dy, [1.0])
+    ((r, c),) = trace_back(dx, dy, [1.0])
     radius_in = np.hypot(60 - 60, 100 - 60)
     radius_out = np.hypot(r[60, 100] - 60, c[60, 100] - 60)
     assert abs(radius_out - radius_in) < 0.02
@@ -73,7 +73,7 @@ def test_nodata_and_outside_become_nodata_never_zero(smooth):
     valid[200:240, 300:330] = False
     data[~valid] = 0.0  # whatever NoData holds, it must not show
     fx, fy = np.full(data.shape, 5.25, np.float32), np.full(data.shape, -3.0, np.float32)
-    out, = extrapolate(data, valid, fx, fy, [2.0])
+    (out,) = extrapolate(data, valid, fx, fy, [2.0])
     # the hole moved by (+10.5, -6): rows 194..233, cols 310.5..339.5, plus its 1 px footprint
     assert np.isnan(out[196:232, 312:338]).all()
     assert np.isfinite(out[180:190, 312:338]).all() and np.isfinite(out[196:232, 345:360]).all()
@@ -119,15 +119,42 @@ def steady(tmp_path_factory):
     from cloudmotion.cli.main import main
 
     out = tmp_path_factory.mktemp("steady")
-    assert main(["synth", str(out), "--from", SAMPLE[0], "--motion", "vortex:3,100+uniform:1.5,-0.7",
-                 "--frames", "9", "--noise", "1", "-q"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                str(out),
+                "--from",
+                SAMPLE[0],
+                "--motion",
+                "vortex:3,100+uniform:1.5,-0.7",
+                "--frames",
+                "9",
+                "--noise",
+                "1",
+                "-q",
+            ]
+        )
+        == 0
+    )
     return out, sorted(glob.glob(str(out / "synth_*_s*.tif")))
 
 
 def test_nowcast_beats_persistence_on_a_steady_flow_2_and_6_steps_ahead(steady, run):
     out, frames = steady
-    code, _, err = run("nowcast", *frames[:3], "--lead", "30min", "--every", "10min", "-o",
-                       str(out / "nc_{lead:03d}.tif"), "--flow", str(out / "flow.tif"), "--overwrite")
+    code, _, err = run(
+        "nowcast",
+        *frames[:3],
+        "--lead",
+        "30min",
+        "--every",
+        "10min",
+        "-o",
+        str(out / "nc_{lead:03d}.tif"),
+        "--flow",
+        str(out / "flow.tif"),
+        "--overwrite",
+    )
     assert code == 0, err
     with rasterio.open(frames[2]) as ds:
         cold = float(np.nanpercentile(ds.read(1), 70))  # the brightest 30 %
@@ -149,8 +176,9 @@ def test_nowcast_beats_persistence_on_a_steady_flow_2_and_6_steps_ahead(steady, 
 def test_nowcast_names_tags_and_times(tmp_path, run, smooth):
     a = write_frame(tmp_path / "a.tif", smooth, time=t0(0))
     b = write_frame(tmp_path / "b.tif", ndimage.shift(smooth, (0.0, 1.5), order=3, mode="nearest"), time=t0(10))
-    code, _, err = run("nowcast", a, b, "--lead", "30min", "--every", "15min", "-o",
-                       str(tmp_path / "n_{valid_time:%Y%m%dT%H%M}.tif"))
+    code, _, err = run(
+        "nowcast", a, b, "--lead", "30min", "--every", "15min", "-o", str(tmp_path / "n_{valid_time:%Y%m%dT%H%M}.tif")
+    )
     assert code == 0, err
     names = sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / "n_*.tif")))
     assert names == ["n_20200104T0325.tif", "n_20200104T0340.tif"]
@@ -168,18 +196,20 @@ def test_nowcast_names_tags_and_times(tmp_path, run, smooth):
     assert not glob.glob(str(tmp_path / ".*.part"))
 
 
-@pytest.mark.parametrize(("args", "status", "needles"), [
-    (["-o", "n.tif"], 2, ["-o n.tif", "lead times need {lead}"]),
-    (["-o", "n_{pair}.tif"], 2, ["unknown field {pair}"]),
-    (["-o", "n_{lead.real}.tif"], 2, ["attribute or index access"]),
-    (["-o", "b.tif", "--lead", "10min", "--overwrite"], 2, ["is the input"]),
-    (["-o", "n{lead}.tif", "--every", "2h"], 2, ["--every", "longer than --lead"]),
-    (["-o", "n{lead}.tif", "--lead", "soon"], 2, ["--lead soon", "not a duration"]),
-    (["-o", "n{lead}.tif", "--pairs", "0"], 2, ["--pairs", ">= 1"]),
-    (["-o", "n{lead}.tif", "--flow", "f.png"], 2, ["--flow f.png"]),
-])
-def test_nowcast_refuses_bad_names_and_options_in_one_line(tmp_path, monkeypatch, run, smooth, args, status,
-                                                          needles):
+@pytest.mark.parametrize(
+    ("args", "status", "needles"),
+    [
+        (["-o", "n.tif"], 2, ["-o n.tif", "lead times need {lead}"]),
+        (["-o", "n_{pair}.tif"], 2, ["unknown field {pair}"]),
+        (["-o", "n_{lead.real}.tif"], 2, ["attribute or index access"]),
+        (["-o", "b.tif", "--lead", "10min", "--overwrite"], 2, ["is the input"]),
+        (["-o", "n{lead}.tif", "--every", "2h"], 2, ["--every", "longer than --lead"]),
+        (["-o", "n{lead}.tif", "--lead", "soon"], 2, ["--lead soon", "not a duration"]),
+        (["-o", "n{lead}.tif", "--pairs", "0"], 2, ["--pairs", ">= 1"]),
+        (["-o", "n{lead}.tif", "--flow", "f.png"], 2, ["--flow f.png"]),
+    ],
+)
+def test_nowcast_refuses_bad_names_and_options_in_one_line(tmp_path, monkeypatch, run, smooth, args, status, needles):
     monkeypatch.chdir(tmp_path)
     a = write_frame(tmp_path / "a.tif", smooth, time=t0(0))
     b = write_frame("b.tif", smooth, time=t0(10))
@@ -225,10 +255,32 @@ def test_verify_text_and_errors(tmp_path, run, smooth):
 def test_plot_draws_a_nowcast_beside_its_observed_frame_with_streamlines(steady, run):
     out, frames = steady
     if not (out / "nc_030.tif").exists():
-        assert run("nowcast", *frames[:3], "--lead", "30min", "-o", str(out / "nc_{lead:03d}.tif"),
-                   "--flow", str(out / "flow.tif"), "--overwrite")[0] == 0
-    code, _, err = run("plot", out / "nc_030.tif", "-o", out / "q.png", "--observed", frames[8], "--flow",
-                       out / "flow.tif", "--dpi", "40")
+        assert (
+            run(
+                "nowcast",
+                *frames[:3],
+                "--lead",
+                "30min",
+                "-o",
+                str(out / "nc_{lead:03d}.tif"),
+                "--flow",
+                str(out / "flow.tif"),
+                "--overwrite",
+            )[0]
+            == 0
+        )
+    code, _, err = run(
+        "plot",
+        out / "nc_030.tif",
+        "-o",
+        out / "q.png",
+        "--observed",
+        frames[8],
+        "--flow",
+        out / "flow.tif",
+        "--dpi",
+        "40",
+    )
     assert code == 0, err
     with open(out / "q.png", "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -240,15 +292,13 @@ def test_plot_draws_a_nowcast_beside_its_observed_frame_with_streamlines(steady,
 def test_batch_keeps_a_rolling_nowcast_per_sequence(steady, tmp_path, run):
     _, frames = steady
     outdir = tmp_path / "winds"
-    code, _, err = run("batch", *frames[:3], "-o", outdir,
-                       "--nowcast", "20min/10min", "-q")
+    code, _, err = run("batch", *frames[:3], "-o", outdir, "--nowcast", "20min/10min", "-q")
     assert code == 0, err
     made = sorted(glob.glob(str(outdir / "*" / "nowcast" / "*.tif")))
     assert [os.path.basename(p) for p in made] == ["nowcast_010min.tif", "nowcast_020min.tif"]
     with rasterio.open(made[0]) as ds:
         assert ds.tags()["SOURCE_FRAME"] == os.path.abspath(frames[2])
-    code, _, err = run("batch", *frames[:4], "-o", outdir,
-                       "--nowcast", "20min/10min", "-q")
+    code, _, err = run("batch", *frames[:4], "-o", outdir, "--nowcast", "20min/10min", "-q")
     assert code == 0, err
     with rasterio.open(made[0]) as ds:  # replaced: now from the newest frame
         assert ds.tags()["SOURCE_FRAME"] == os.path.abspath(frames[3])

@@ -109,8 +109,10 @@ def _ramp_case(radiance, theta):
 
 def _rms_good(mf, dxf, dyf):
     coords = [mf.row.ravel(), mf.col.ravel()]
-    err = np.hypot(mf.dx.ravel() - ndimage.map_coordinates(dxf, coords, order=1),
-                   mf.dy.ravel() - ndimage.map_coordinates(dyf, coords, order=1))
+    err = np.hypot(
+        mf.dx.ravel() - ndimage.map_coordinates(dxf, coords, order=1),
+        mf.dy.ravel() - ndimage.map_coordinates(dyf, coords, order=1),
+    )
     good = mf.flag.ravel() == 0
     assert good.mean() > 0.95
     return float(np.sqrt(np.mean(err[good] ** 2))), mf.ee.ravel()[good]
@@ -154,7 +156,18 @@ def test_track_and_batch_take_the_options(tmp_path, radiance, run):
     one_line_error(err, "--bandpass", "must be a pair")
     code, _, err = run("track", fa, fb, "--equalize", "histeq")
     assert code == 2 and "equalize" in err
-    code, _, err = run("batch", fa, fb, "-o", tmp_path / "out", "--config", "visible", "--name-pattern",
-                       "%Y%m%d%H%M_vis.tif", "--no-progress", "-q")
+    code, _, err = run(
+        "batch",
+        fa,
+        fb,
+        "-o",
+        tmp_path / "out",
+        "--config",
+        "visible",
+        "--name-pattern",
+        "%Y%m%d%H%M_vis.tif",
+        "--no-progress",
+        "-q",
+    )
     assert code == 0, err
     assert list((tmp_path / "out").rglob("*.csv"))

@@ -46,8 +46,11 @@ def test_faults_flagged_and_good_vectors_kept(faulty):
     assert np.all(mf.quality[~np.isfinite(mf.dx)] == 0)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: templates straddling the noisy static block (two motions in "
-                   "one template) get ee 0.07-0.18 px although they err by 1-2 px; 82 % of > 1 px errors flagged")
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 14: templates straddling the noisy static block (two motions in "
+    "one template) get ee 0.07-0.18 px although they err by 1-2 px; 82 % of > 1 px errors flagged",
+)
 def test_faults_flagged_95_percent(faulty):
     mf = track_pair(*faulty)
     assert (~mf.good[error(mf) > 1.0]).mean() >= 0.95
@@ -87,14 +90,17 @@ def count_flagged(a, b, bit=None, **kw):
     return int(np.count_nonzero(flags))
 
 
-@pytest.mark.parametrize(("option", "loose", "strict", "bit"), [
-    ("min_corr", 0.3, 0.97, Flag.LOW_CORRELATION),
-    ("max_error", 2.0, 0.02, Flag.LOW_TEXTURE),
-    ("min_valid", 0.1, 1.0, Flag.NODATA),
-    ("min_peak_ratio", 1.0, 1.5, Flag.LOW_PEAK_RATIO),
-    ("median_threshold", 5.0, 1.0, Flag.MEDIAN_OUTLIER),
-    ("median_eps", 0.5, 0.01, Flag.MEDIAN_OUTLIER),
-])
+@pytest.mark.parametrize(
+    ("option", "loose", "strict", "bit"),
+    [
+        ("min_corr", 0.3, 0.97, Flag.LOW_CORRELATION),
+        ("max_error", 2.0, 0.02, Flag.LOW_TEXTURE),
+        ("min_valid", 0.1, 1.0, Flag.NODATA),
+        ("min_peak_ratio", 1.0, 1.5, Flag.LOW_PEAK_RATIO),
+        ("median_threshold", 5.0, 1.0, Flag.MEDIAN_OUTLIER),
+        ("median_eps", 0.5, 0.01, Flag.MEDIAN_OUTLIER),
+    ],
+)
 def test_threshold_options_move_the_outcome(faulty, option, loose, strict, bit):
     n_loose = count_flagged(*faulty, bit, **{option: loose})
     n_strict = count_flagged(*faulty, bit, **{option: strict})
@@ -103,7 +109,8 @@ def test_threshold_options_move_the_outcome(faulty, option, loose, strict, bit):
 
 def test_fb_max_moves_the_outcome(faulty):
     assert count_flagged(*faulty, Flag.FORWARD_BACKWARD, fb_check=True, fb_max=0.02) > count_flagged(
-        *faulty, Flag.FORWARD_BACKWARD, fb_check=True, fb_max=2.0)
+        *faulty, Flag.FORWARD_BACKWARD, fb_check=True, fb_max=2.0
+    )
 
 
 def test_median_test_catches_an_isolated_outlier(clean):

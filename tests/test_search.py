@@ -38,8 +38,9 @@ def _both(pa, pb, window=32, step=8, search=16, **kw):
     rows, cols = make_grid(pa.data.shape, window, step).top_left()
     out = {}
     for mode in ("c2f", "full"):
-        out[mode] = search_peaks(pa.data, pa.valid, pb.data, pb.valid, rows, cols, window, search, mode=mode,
-                                 frame_std=pa.std, **kw)
+        out[mode] = search_peaks(
+            pa.data, pa.valid, pb.data, pb.valid, rows, cols, window, search, mode=mode, frame_std=pa.std, **kw
+        )
     return out["c2f"], out["full"]
 
 
@@ -97,7 +98,7 @@ def test_c2f_subpixel_accuracy(radiance, dx, dy):
     assert abs(err_c - err_f) < 2e-3
     mf = track_pair(radiance, warp(radiance, *uniform_field(radiance.shape, dx, dy)))
     e = np.hypot(mf.dx - dx, mf.dy - dy)[mf.good]
-    assert mf.good.mean() > 0.85 and np.sqrt(np.mean(e ** 2)) <= 0.05
+    assert mf.good.mean() > 0.85 and np.sqrt(np.mean(e**2)) <= 0.05
 
 
 def test_c2f_nodata_stripe_matches_exhaustive(radiance):
@@ -157,7 +158,7 @@ def test_compiled_lk_matches_numpy_lk(vortex_pair, interpolation):
     kw = {"max_iter": 20, "tol": 5e-3, "interpolation": interpolation}
     new, old = lucas_kanade(*args, **kw), lucas_kanade_numpy(*args, **kw)
     d = np.hypot(new.dx - old.dx, new.dy - old.dy)
-    assert np.sqrt(np.mean(d ** 2)) < 1e-3 and d.max() < 0.02
+    assert np.sqrt(np.mean(d**2)) < 1e-3 and d.max() < 0.02
     assert np.mean(new.failed != old.failed) < 0.005
     np.testing.assert_allclose(new.tensor, old.tensor, rtol=1e-6)
     np.testing.assert_allclose(new.moments, old.moments, rtol=1e-5, atol=1e-6 * np.abs(old.moments).max())
@@ -167,13 +168,15 @@ def test_cache_dir_falls_back_when_package_dir_is_read_only(tmp_path):
     from cloudmotion.motion.kernels.jit import choose_cache_dir
 
     pkg = str(tmp_path / "pkg")
+
     def never_pkg(path):
         return not path.startswith(pkg)
 
     home = {"HOME": str(tmp_path / "home")}
     assert choose_cache_dir(pkg, environ=home, writable=lambda p: True) == ""
-    assert choose_cache_dir(pkg, environ=home, writable=never_pkg) == os.path.join(home["HOME"], ".cache",
-                                                                                 "cloudmotion", "numba")
+    assert choose_cache_dir(pkg, environ=home, writable=never_pkg) == os.path.join(
+        home["HOME"], ".cache", "cloudmotion", "numba"
+    )
     xdg = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
     assert choose_cache_dir(pkg, environ=xdg, writable=never_pkg).startswith(xdg["XDG_CACHE_HOME"])
     fallback = choose_cache_dir(pkg, environ={}, writable=never_pkg)  # cron: HOME unset
@@ -195,19 +198,23 @@ def test_kernel_without_any_cache_still_compiles(monkeypatch):
 
 
 def test_search_runs_with_home_unset_and_a_read_only_cache(tmp_path):
-    code = ("import numpy as np; from cloudmotion.motion.search import search_peaks; "
-            "a = np.random.default_rng(0).standard_normal((80, 80)).astype(np.float32); m = np.ones(a.shape, bool); "
-            "o = search_peaks(a, m, np.roll(a, 2, 1), m, np.array([24]), np.array([24]), 32, 8); "
-            "assert abs(o['dx'][0] - 2) < 1e-3, o")
+    code = (
+        "import numpy as np; from cloudmotion.motion.search import search_peaks; "
+        "a = np.random.default_rng(0).standard_normal((80, 80)).astype(np.float32); m = np.ones(a.shape, bool); "
+        "o = search_peaks(a, m, np.roll(a, 2, 1), m, np.array([24]), np.array([24]), 32, 8); "
+        "assert abs(o['dx'][0] - 2) < 1e-3, o"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME", "NUMBA_CACHE_DIR")}
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "file" / "cache")  # under a file: never creatable
     (tmp_path / "file").write_text("")
-    proc = subprocess.run([sys.executable, "-c", code], check=False, env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], check=False, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr
     env.pop("NUMBA_CACHE_DIR")
-    proc = subprocess.run([sys.executable, "-c", code], check=False, env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], check=False, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr
 
 

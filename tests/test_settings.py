@@ -19,7 +19,9 @@ from cloudmotion.settings.config import load_config, preset_names, resolve_setti
 
 def test_default_toml_is_generated_from_params():
     with open(os.path.join(ROOT, "configs", "default.toml")) as fh:
-        assert fh.read() == settings_text.default_toml(), "regenerate: python -m cloudmotion.settings.text > configs/default.toml"
+        assert fh.read() == settings_text.default_toml(), (
+            "regenerate: python -m cloudmotion.settings.text > configs/default.toml"
+        )
 
 
 def test_default_preset_equals_the_code_defaults_and_step_follows_the_window():
@@ -35,7 +37,9 @@ def test_readme_settings_table_is_generated_from_params(marker, scope):
         text = fh.read()
     m = re.search(rf"<!-- {marker}:[^\n]*-->\n(.*?)<!-- end of {marker} -->", text, re.DOTALL)
     assert m, f"README lost its generated {marker}"
-    assert m.group(1) == settings_text.readme_table(scope), "regenerate: python -m cloudmotion.settings.text --readme " + (scope or "")
+    assert m.group(1) == settings_text.readme_table(scope), (
+        "regenerate: python -m cloudmotion.settings.text --readme " + (scope or "")
+    )
 
 
 @pytest.mark.parametrize("command", ["track", "batch"])
@@ -95,12 +99,15 @@ def test_nan_in_a_config_is_refused(tmp_path):
         resolve_settings({}, str(cfg))
 
 
-@pytest.mark.parametrize(("content", "why"), [
-    (b"\x00\xff\xfe garbage \x89PNG", "not a text file"),
-    (b"window = [1, 2]\n", "must be a single value"),
-    (b"window = 32.5\n", "must be an integer"),
-    (b"fill = 1\n", "must be true or false"),
-])
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"\x00\xff\xfe garbage \x89PNG", "not a text file"),
+        (b"window = [1, 2]\n", "must be a single value"),
+        (b"window = 32.5\n", "must be an integer"),
+        (b"fill = 1\n", "must be true or false"),
+    ],
+)
 def test_bad_config_files_are_one_line_usage_errors(tmp_path, content, why):
     cfg = tmp_path / "c.toml"
     cfg.write_bytes(content)
@@ -130,8 +137,10 @@ def test_library_params_refuse_bad_values_with_the_field_name():
 
 def test_help_starts_without_heavy_imports():
     # the import cost is paid only by the command that needs it (timings live in benchmarks/)
-    code = ("import sys; from cloudmotion.cli.main import main; main(['track', '--help']);"
-            "heavy = {'cv2', 'scipy', 'rasterio', 'pyproj', 'numpy'} & set(sys.modules); print(sorted(heavy))")
+    code = (
+        "import sys; from cloudmotion.cli.main import main; main(['track', '--help']);"
+        "heavy = {'cv2', 'scipy', 'rasterio', 'pyproj', 'numpy'} & set(sys.modules); print(sorted(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
 

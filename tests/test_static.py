@@ -33,8 +33,9 @@ def test_plateau_found_and_warned(bordered):
     assert len(plateaus) == 1 and plateaus[0].value == 255.0 and plateaus[0].touches_border
     assert mask[:, :cut].all() and not mask[:, cut + 1 :].any()
     (msg,) = plateau_warning(plateaus)
-    assert msg == ("value 255 covers 40 % of the frame in one region touching the border: if it is NoData, "
-                   "pass --nodata 255")
+    assert msg == (
+        "value 255 covers 40 % of the frame in one region touching the border: if it is NoData, pass --nodata 255"
+    )
 
 
 def test_natural_texture_has_no_plateau(radiance):

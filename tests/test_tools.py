@@ -24,8 +24,24 @@ def synth_dir(tmp_path_factory):
     from cloudmotion.cli.main import main
 
     out = tmp_path_factory.mktemp("synth")
-    assert main(["synth", str(out), "--frames", "3", "--motion", "uniform:1.35,-0.65", "--size", "256x320",
-                 "--interval", "600", "-q"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                str(out),
+                "--frames",
+                "3",
+                "--motion",
+                "uniform:1.35,-0.65",
+                "--size",
+                "256x320",
+                "--interval",
+                "600",
+                "-q",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -67,8 +83,10 @@ def test_score_reports_a_wrong_field(synth_dir, run, tmp_path):
     text = vec.read_text().splitlines()
     header = text[0].split(",")
     i = header.index("dx")
-    bad = [text[0]] + [",".join(c if k != i or not c else f"{float(c) + 2.0:.4f}" for k, c in enumerate(r.split(",")))
-                       for r in text[1:]]
+    bad = [text[0]] + [
+        ",".join(c if k != i or not c else f"{float(c) + 2.0:.4f}" for k, c in enumerate(r.split(",")))
+        for r in text[1:]
+    ]
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("\n".join(bad) + "\n")
     code, out, _ = run("score", wrong, synth_dir / "truth.tif", "--json")
@@ -79,8 +97,19 @@ def test_score_reports_a_wrong_field(synth_dir, run, tmp_path):
 
 
 def test_synth_from_a_real_frame_and_noise(run, tmp_path):
-    code, _, err = run("synth", tmp_path, "--from", SAMPLE[0], "--motion", "vortex:2,100+uniform:1,0",
-                       "--noise", "1", "--frames", "2", "-q")
+    code, _, err = run(
+        "synth",
+        tmp_path,
+        "--from",
+        SAMPLE[0],
+        "--motion",
+        "vortex:2,100+uniform:1,0",
+        "--noise",
+        "1",
+        "--frames",
+        "2",
+        "-q",
+    )
     assert code == 0, err
     frames = sorted(glob.glob(str(tmp_path / "synth_*_s*.tif")))
     with rasterio.open(frames[0]) as ds, rasterio.open(SAMPLE[0]) as real:
@@ -103,7 +132,9 @@ def test_plot_png_of_requested_size_draws_vectors(tmp_path, run):
     flagged_only = tmp_path / "none.csv"
     lines = [ln.split(",") for ln in vec.read_text().splitlines()]
     at = lines[0].index("flag")
-    flagged_only.write_text("\n".join(",".join(c[:at] + ["4"] + c[at + 1:] if i else c) for i, c in enumerate(lines)) + "\n")
+    flagged_only.write_text(
+        "\n".join(",".join(c[:at] + ["4"] + c[at + 1 :] if i else c) for i, c in enumerate(lines)) + "\n"
+    )
     assert run("plot", flagged_only, SAMPLE[0], "-o", plain, "--size", "500x400px")[0] == 0
     import matplotlib.image as mpimg
 

@@ -55,8 +55,9 @@ def _init(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.full(k, 1.0 / k), means, var
 
 
-def fit_mixture(samples: np.ndarray, n_components: int, *, max_iter: int = 200,
-                tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def fit_mixture(
+    samples: np.ndarray, n_components: int, *, max_iter: int = 200, tol: float = 1e-6
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Maximum-likelihood diagonal Gaussian mixture by EM, vectorised over the samples.
 
     Parameters
@@ -105,6 +106,7 @@ def _cloud_components(means: np.ndarray, cloud_is: str) -> np.ndarray:
 def _sample(flat: np.ndarray, valid: np.ndarray | None, sample: int, rng) -> np.ndarray:
     """Up to ``sample`` distinct valid pixel indices, uniformly; on a large image only random
     candidates are checked (never a full-frame index list)."""
+
     def usable(i: np.ndarray) -> np.ndarray:
         ok = np.isfinite(flat[i]).all(axis=1)
         return ok & np.asarray(valid).ravel()[i] if valid is not None else ok
@@ -118,8 +120,15 @@ def _sample(flat: np.ndarray, valid: np.ndarray | None, sample: int, rng) -> np.
     return np.sort(rng.choice(idx, sample, replace=False)) if idx.size > sample else idx
 
 
-def auto_model(stack: np.ndarray, valid: np.ndarray | None, *, cloud_is: str, components: tuple[int, ...] = (2, 3),
-               sample: int = SAMPLE, seed: int = 0) -> FitReport:
+def auto_model(
+    stack: np.ndarray,
+    valid: np.ndarray | None,
+    *,
+    cloud_is: str,
+    components: tuple[int, ...] = (2, 3),
+    sample: int = SAMPLE,
+    seed: int = 0,
+) -> FitReport:
     """Fit a cloud model on an image: 2-3 components by BIC, cloud by the cold/bright rule.
 
     Parameters
@@ -168,7 +177,9 @@ def auto_model(stack: np.ndarray, valid: np.ndarray | None, *, cloud_is: str, co
     order = np.argsort(-mu.mean(axis=1) if cloud_is == "cold" else mu.mean(axis=1))  # clearest first
     w, mu, var = w[order], mu[order], var[order]
     cloud = _cloud_components(mu, cloud_is)
-    rule = (f"{cloud_is} means cloud: the {'coldest' if cloud_is == 'cold' else 'brightest'} component "
-            f"and any nearer to it than to the {'warmest' if cloud_is == 'cold' else 'darkest'}")
-    model = CloudModel(w, centre + mu * spread, var * spread ** 2, cloud, source="auto", rule=rule)
+    rule = (
+        f"{cloud_is} means cloud: the {'coldest' if cloud_is == 'cold' else 'brightest'} component "
+        f"and any nearer to it than to the {'warmest' if cloud_is == 'cold' else 'darkest'}"
+    )
+    model = CloudModel(w, centre + mu * spread, var * spread**2, cloud, source="auto", rule=rule)
     return FitReport(model=model, cloud_is=cloud_is, bic=bic, samples=int(z.shape[0]))

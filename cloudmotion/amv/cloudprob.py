@@ -79,8 +79,10 @@ class CloudModel:
         cloud = np.atleast_1d(np.asarray(self.cloud, dtype=bool))
         k = w.size
         if k < 1 or mu.shape[0] != k or var.shape != mu.shape or cloud.shape != (k,):
-            raise ValueError(f"need one weight, mean, variance and cloud/clear choice per component: "
-                             f"{k} weights, means {mu.shape}, variances {var.shape}, {cloud.size} choices")
+            raise ValueError(
+                f"need one weight, mean, variance and cloud/clear choice per component: "
+                f"{k} weights, means {mu.shape}, variances {var.shape}, {cloud.size} choices"
+            )
         if not (np.all(np.isfinite(w)) and np.all(w > 0)):
             raise ValueError("weights must be finite and > 0")
         if not np.all(np.isfinite(mu)):
@@ -157,13 +159,16 @@ def _as_stack(stack: np.ndarray, model: CloudModel) -> np.ndarray:
     if s.ndim == 2:
         s = s[:, :, None]
     if s.ndim != 3 or s.shape[2] != model.n_channels:
-        raise ValueError(f"the cloud model has {model.n_channels} channel(s); the image has shape {s.shape} "
-                         "(need rows, cols[, channels])")
+        raise ValueError(
+            f"the cloud model has {model.n_channels} channel(s); the image has shape {s.shape} "
+            "(need rows, cols[, channels])"
+        )
     return s
 
 
-def score(stack: np.ndarray, model: CloudModel, *, valid: np.ndarray | None = None,
-          chunk: int = CHUNK_PIXELS) -> tuple[np.ndarray, np.ndarray]:
+def score(
+    stack: np.ndarray, model: CloudModel, *, valid: np.ndarray | None = None, chunk: int = CHUNK_PIXELS
+) -> tuple[np.ndarray, np.ndarray]:
     """Log-density and cloud probability of every pixel, chunk by chunk.
 
     Parameters
@@ -192,28 +197,30 @@ def score(stack: np.ndarray, model: CloudModel, *, valid: np.ndarray | None = No
     rows = max(1, int(chunk) // max(w, 1))
     cloud = model.cloud
     for r0 in range(0, h, rows):
-        x = s[r0:r0 + rows].reshape(-1, c).T  # (C, n), cast to float64 channel by channel
+        x = s[r0 : r0 + rows].reshape(-1, c).T  # (C, n), cast to float64 channel by channel
         ok = np.isfinite(x).all(axis=0)
         if valid is not None:
-            ok &= np.asarray(valid[r0:r0 + rows]).ravel()
+            ok &= np.asarray(valid[r0 : r0 + rows]).ravel()
         if not ok.any():
             continue
         a = component_log_density(np.ascontiguousarray(x[:, ok]), model)
         total = _logsumexp(a)
         p = np.exp(_logsumexp(a[cloud]) - total) if cloud.any() else np.zeros(total.shape)
-        logd[r0:r0 + rows].reshape(-1)[ok] = total
-        prob[r0:r0 + rows].reshape(-1)[ok] = p
+        logd[r0 : r0 + rows].reshape(-1)[ok] = total
+        prob[r0 : r0 + rows].reshape(-1)[ok] = p
     return logd, prob
 
 
-def log_density(stack: np.ndarray, model: CloudModel, *, valid: np.ndarray | None = None,
-                chunk: int = CHUNK_PIXELS) -> np.ndarray:
+def log_density(
+    stack: np.ndarray, model: CloudModel, *, valid: np.ndarray | None = None, chunk: int = CHUNK_PIXELS
+) -> np.ndarray:
     """The mixture's log-density per pixel, shape (H, W), float64 (see :func:`score`)."""
     return score(stack, model, valid=valid, chunk=chunk)[0]
 
 
-def cloud_probability(stack: np.ndarray, model: CloudModel, *, valid: np.ndarray | None = None,
-                      chunk: int = CHUNK_PIXELS) -> np.ndarray:
+def cloud_probability(
+    stack: np.ndarray, model: CloudModel, *, valid: np.ndarray | None = None, chunk: int = CHUNK_PIXELS
+) -> np.ndarray:
     """Posterior probability of the cloud components per pixel, shape (H, W), float32, NaN where invalid."""
     return score(stack, model, valid=valid, chunk=chunk)[1]
 

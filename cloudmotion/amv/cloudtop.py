@@ -20,8 +20,16 @@ import numpy as np
 __all__ = ["cold_share_mean"]
 
 
-def cold_share_mean(data: np.ndarray, valid: np.ndarray, top: np.ndarray, left: np.ndarray, window: int,
-                    share: float = 0.25, *, chunk: int = 4096) -> np.ndarray:
+def cold_share_mean(
+    data: np.ndarray,
+    valid: np.ndarray,
+    top: np.ndarray,
+    left: np.ndarray,
+    window: int,
+    share: float = 0.25,
+    *,
+    chunk: int = 4096,
+) -> np.ndarray:
     """Mean of the coldest ``share`` of each template's valid pixels.
 
     Parameters
@@ -57,8 +65,9 @@ def cold_share_mean(data: np.ndarray, valid: np.ndarray, top: np.ndarray, left: 
         sl = slice(lo, lo + chunk)
         px = views[top[sl], left[sl]].reshape(-1, window * window)
         n_valid = np.isfinite(px).sum(axis=1)
-        coldest = np.sort(np.partition(px, kmax - 1, axis=1)[:, :kmax], axis=1) if kmax < px.shape[1] \
-            else np.sort(px, axis=1)
+        coldest = (
+            np.sort(np.partition(px, kmax - 1, axis=1)[:, :kmax], axis=1) if kmax < px.shape[1] else np.sort(px, axis=1)
+        )
         k = np.clip(np.ceil(share * n_valid).astype(np.intp), 1, kmax)
         csum = np.cumsum(np.where(np.isfinite(coldest), coldest, 0.0), axis=1, dtype=np.float64)
         mean = np.take_along_axis(csum, (k - 1)[:, None], axis=1)[:, 0] / k

@@ -21,8 +21,9 @@ from cloudmotion.model import GeoVectors, MotionField
 __all__ = ["amv_columns", "corrected_winds"]
 
 
-def corrected_winds(lon: np.ndarray, lat: np.ndarray, lon2: np.ndarray, lat2: np.ndarray, dt: float,
-                    crs_wkt: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def corrected_winds(
+    lon: np.ndarray, lat: np.ndarray, lon2: np.ndarray, lat2: np.ndarray, dt: float, crs_wkt: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """u, v, speed (m/s) and meteorological direction (degrees) from start and end points.
 
     The geodesic on the CRS's ellipsoid between (``lon``, ``lat``) and (``lon2``, ``lat2``),
@@ -42,10 +43,20 @@ def corrected_winds(lon: np.ndarray, lat: np.ndarray, lon2: np.ndarray, lat2: np
     return u, v, speed, direction
 
 
-def amv_columns(field: MotionField, geo: GeoVectors, bt: np.ndarray, valid: np.ndarray, *, profile: Profile,
-                share: float = 0.25, max_ctt: float = 273.0, satellite: Satellite | None = None,
-                transform: tuple[float, ...] | None = None, crs_wkt: str | None = None,
-                dt: float | None = None) -> tuple[dict[str, np.ndarray], GeoVectors]:
+def amv_columns(
+    field: MotionField,
+    geo: GeoVectors,
+    bt: np.ndarray,
+    valid: np.ndarray,
+    *,
+    profile: Profile,
+    share: float = 0.25,
+    max_ctt: float = 273.0,
+    satellite: Satellite | None = None,
+    transform: tuple[float, ...] | None = None,
+    crs_wkt: str | None = None,
+    dt: float | None = None,
+) -> tuple[dict[str, np.ndarray], GeoVectors]:
     """The AMV columns of one pair, and its winds (from the corrected end points with a satellite).
 
     Parameters
@@ -97,6 +108,7 @@ def amv_columns(field: MotionField, geo: GeoVectors, bt: np.ndarray, valid: np.n
     u, v, speed, direction = corrected_winds(lon_c, lat_c, lon2_c, lat2_c, dt, crs_wkt)
     ok = np.isfinite(speed)
     pick = lambda new, old: np.where(ok, new, old)
-    geo = dataclasses.replace(geo, u=pick(u, geo.u), v=pick(v, geo.v), speed=pick(speed, geo.speed),
-                              direction=pick(direction, geo.direction))
+    geo = dataclasses.replace(
+        geo, u=pick(u, geo.u), v=pick(v, geo.v), speed=pick(speed, geo.speed), direction=pick(direction, geo.direction)
+    )
     return cols, geo

@@ -37,8 +37,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["R0", "Profile", "assign_height", "geometric_height", "geopotential_height", "named_profile",
-           "profile_from_table", "tropical", "us_standard_1976"]
+__all__ = [
+    "R0",
+    "Profile",
+    "assign_height",
+    "geometric_height",
+    "geopotential_height",
+    "named_profile",
+    "profile_from_table",
+    "tropical",
+    "us_standard_1976",
+]
 
 R0 = 6356766.0
 """US 1976 effective Earth radius for geopotential height, m."""
@@ -111,19 +120,45 @@ def us_standard_1976() -> Profile:
 
 
 _TROPICAL = (  # Anderson et al. (1986), table 1a: geometric altitude km, pressure hPa, temperature K
-    (0, 1013.0, 299.7), (1, 904.0, 293.7), (2, 805.0, 287.7), (3, 715.0, 283.7), (4, 633.0, 277.0),
-    (5, 559.0, 270.3), (6, 492.0, 263.6), (7, 432.0, 257.0), (8, 378.0, 250.3), (9, 329.0, 243.6),
-    (10, 286.0, 237.0), (11, 247.0, 230.1), (12, 213.0, 223.6), (13, 182.0, 217.0), (14, 156.0, 210.3),
-    (15, 132.0, 203.7), (16, 111.0, 197.0), (17, 93.7, 194.8), (18, 78.9, 198.8), (19, 66.6, 202.7),
-    (20, 56.5, 206.7), (21, 48.0, 210.7), (22, 40.9, 214.6), (23, 35.0, 217.0), (24, 30.0, 219.2),
-    (25, 25.7, 221.4))
+    (0, 1013.0, 299.7),
+    (1, 904.0, 293.7),
+    (2, 805.0, 287.7),
+    (3, 715.0, 283.7),
+    (4, 633.0, 277.0),
+    (5, 559.0, 270.3),
+    (6, 492.0, 263.6),
+    (7, 432.0, 257.0),
+    (8, 378.0, 250.3),
+    (9, 329.0, 243.6),
+    (10, 286.0, 237.0),
+    (11, 247.0, 230.1),
+    (12, 213.0, 223.6),
+    (13, 182.0, 217.0),
+    (14, 156.0, 210.3),
+    (15, 132.0, 203.7),
+    (16, 111.0, 197.0),
+    (17, 93.7, 194.8),
+    (18, 78.9, 198.8),
+    (19, 66.6, 202.7),
+    (20, 56.5, 206.7),
+    (21, 48.0, 210.7),
+    (22, 40.9, 214.6),
+    (23, 35.0, 217.0),
+    (24, 30.0, 219.2),
+    (25, 25.7, 221.4),
+)
 
 
 def tropical() -> Profile:
     """The AFGL 1986 tropical model atmosphere, 0-25 km (cold-point tropopause 194.8 K at 17 km)."""
     z, p, t = (np.array(c, dtype=np.float64) for c in zip(*_TROPICAL, strict=True))
-    return Profile("tropical", p, t, geopotential_height(z * 1000.0),
-                   "AFGL 1986 tropical model atmosphere (Anderson et al., AFGL-TR-86-0110, table 1a)")
+    return Profile(
+        "tropical",
+        p,
+        t,
+        geopotential_height(z * 1000.0),
+        "AFGL 1986 tropical model atmosphere (Anderson et al., AFGL-TR-86-0110, table 1a)",
+    )
 
 
 def _standard_geopotential(p: float) -> float:
@@ -176,8 +211,12 @@ def named_profile(name: str) -> Profile:
     return {"standard": us_standard_1976, "tropical": tropical}[name]()
 
 
-def assign_height(ctt: np.ndarray, profile: Profile, *, max_ctt: float = 273.0,
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def assign_height(
+    ctt: np.ndarray,
+    profile: Profile,
+    *,
+    max_ctt: float = 273.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pressure, height and height flag of cloud-top temperatures.
 
     Parameters
@@ -198,7 +237,7 @@ def assign_height(ctt: np.ndarray, profile: Profile, *, max_ctt: float = 273.0,
     """
     t = np.asarray(ctt, dtype=np.float64)
     top = profile.tropopause
-    tp, tt, th = profile.pressure[:top + 1], profile.temperature[:top + 1], profile.geopotential[:top + 1]
+    tp, tt, th = profile.pressure[: top + 1], profile.temperature[: top + 1], profile.geopotential[: top + 1]
     ln_p = np.full(t.shape, np.nan)
     h = np.full(t.shape, np.nan)
     hits = np.zeros(t.shape, dtype=np.int32)

@@ -55,17 +55,23 @@ def satellite_from_crs(crs_wkt: str | None) -> Satellite | None:
     cf = CRS.from_wkt(crs_wkt).to_cf()
     if cf.get("grid_mapping_name") != "geostationary":
         return None
-    return Satellite(lon=float(cf.get("longitude_of_projection_origin", 0.0)),
-                     height=float(cf["perspective_point_height"]), a=float(cf["semi_major_axis"]),
-                     b=float(cf.get("semi_minor_axis") or cf["semi_major_axis"]))
+    return Satellite(
+        lon=float(cf.get("longitude_of_projection_origin", 0.0)),
+        height=float(cf["perspective_point_height"]),
+        a=float(cf["semi_major_axis"]),
+        b=float(cf.get("semi_minor_axis") or cf["semi_major_axis"]),
+    )
 
 
 def _to_ecef(lon, lat, h, a, b):
     e2 = 1.0 - (b / a) ** 2
     phi, lam = np.radians(lat), np.radians(lon)
     n = a / np.sqrt(1.0 - e2 * np.sin(phi) ** 2)
-    return ((n + h) * np.cos(phi) * np.cos(lam), (n + h) * np.cos(phi) * np.sin(lam),
-            (n * (1.0 - e2) + h) * np.sin(phi))
+    return (
+        (n + h) * np.cos(phi) * np.cos(lam),
+        (n + h) * np.cos(phi) * np.sin(lam),
+        (n * (1.0 - e2) + h) * np.sin(phi),
+    )
 
 
 def _to_geodetic(x, y, z, a, b):
@@ -84,16 +90,20 @@ def _to_geodetic(x, y, z, a, b):
 
 def _hit(sx, sy, ux, uy, uz, big, small):
     """Nearest parameter t >= 0 where s + t u meets the ellipsoid of axes (big, big, small); NaN if none."""
-    qa = (ux ** 2 + uy ** 2) / big ** 2 + uz ** 2 / small ** 2
-    qb = 2.0 * (sx * ux + sy * uy) / big ** 2
-    qc = (sx ** 2 + sy ** 2) / big ** 2 - 1.0
-    disc = qb ** 2 - 4.0 * qa * qc
+    qa = (ux**2 + uy**2) / big**2 + uz**2 / small**2
+    qb = 2.0 * (sx * ux + sy * uy) / big**2
+    qc = (sx**2 + sy**2) / big**2 - 1.0
+    disc = qb**2 - 4.0 * qa * qc
     with np.errstate(invalid="ignore"):
         return np.where(disc >= 0, (-qb - np.sqrt(np.maximum(disc, 0.0))) / (2.0 * qa), np.nan)
 
 
-def correct_parallax(lon: np.ndarray, lat: np.ndarray, height: np.ndarray, sat: Satellite,
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def correct_parallax(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    height: np.ndarray,
+    sat: Satellite,
+) -> tuple[np.ndarray, np.ndarray]:
     """Longitude and latitude under a cloud seen at (``lon``, ``lat``) at ``height``.
 
     Parameters
@@ -120,7 +130,7 @@ def correct_parallax(lon: np.ndarray, lat: np.ndarray, height: np.ndarray, sat: 
     sx, sy = r * np.cos(np.radians(sat.lon)), r * np.sin(np.radians(sat.lon))
     gx, gy, gz = _to_ecef(lon, lat, 0.0, a, b)
     ux, uy, uz = gx - sx, gy - sy, gz
-    norm = np.sqrt(ux ** 2 + uy ** 2 + uz ** 2)
+    norm = np.sqrt(ux**2 + uy**2 + uz**2)
     ux, uy, uz = ux / norm, uy / norm, uz / norm
     target = h
     for _ in range(2):  # the second pass corrects the inflated ellipsoid to a geodetic height of h

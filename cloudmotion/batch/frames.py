@@ -21,8 +21,16 @@ from cloudmotion.settings.name_patterns import (
     compile_name_pattern,
 )
 
-__all__ = ["FrameRef", "NamePattern", "collect_paths", "compile_name_pattern", "goes_identity", "group_frames",
-           "read_path_list", "read_paths_from"]
+__all__ = [
+    "FrameRef",
+    "NamePattern",
+    "collect_paths",
+    "compile_name_pattern",
+    "goes_identity",
+    "group_frames",
+    "read_path_list",
+    "read_paths_from",
+]
 
 
 def goes_identity(path: str) -> FrameRef | None:
@@ -56,8 +64,9 @@ def read_path_list(stream: IO[str] | IO[bytes], source: str = "-", *, limit: int
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
     if len(data) > limit:
-        raise UsageError(f"--files-from {source}: more than {limit // (1024 * 1024)} MiB of paths; "
-                         "split the list into several runs")
+        raise UsageError(
+            f"--files-from {source}: more than {limit // (1024 * 1024)} MiB of paths; split the list into several runs"
+        )
     if b"\0" in data:
         line = data[: data.index(b"\0")].count(b"\n") + 1
         raise UsageError(f"--files-from {source}: line {line}: binary data (a NUL byte), not a list of paths")
@@ -87,12 +96,13 @@ def read_paths_from(source: str, stdin: IO | None = None) -> list[str]:
 def _walk(folder: str, exclude: str | None) -> Iterator[str]:
     """Files under ``folder``, sorted, skipping hidden files and folders and ``exclude``."""
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and os.path.abspath(os.path.join(root, d)) != exclude)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.abspath(os.path.join(root, d)) != exclude)
         yield from (os.path.join(root, f) for f in sorted(files) if not f.startswith("."))
 
 
-def _expand(item: str, *, allow_glob: bool, exclude: str | None, where: str) -> tuple[list[tuple[str, bool]], str | None]:
+def _expand(
+    item: str, *, allow_glob: bool, exclude: str | None, where: str
+) -> tuple[list[tuple[str, bool]], str | None]:
     if os.path.isdir(item):
         return [(p, False) for p in _walk(item, exclude)], None
     if os.path.exists(item):
@@ -105,8 +115,9 @@ def _expand(item: str, *, allow_glob: bool, exclude: str | None, where: str) -> 
     raise DataError(f"{where}{item}: no such file or folder")
 
 
-def collect_paths(inputs: Iterable[str], listed: Iterable[str] = (), *, exclude: str | None = None,
-                  missing: list[str] | None = None) -> tuple[list[tuple[str, bool]], list[str]]:
+def collect_paths(
+    inputs: Iterable[str], listed: Iterable[str] = (), *, exclude: str | None = None, missing: list[str] | None = None
+) -> tuple[list[tuple[str, bool]], list[str]]:
     """Expand INPUT folders (recursively), globs and listed paths into files.
 
     Parameters
@@ -151,8 +162,9 @@ def collect_paths(inputs: Iterable[str], listed: Iterable[str] = (), *, exclude:
     return out, warnings
 
 
-def group_frames(paths: Iterable[tuple[str, bool]],
-                 pattern: NamePattern | None = None) -> tuple[dict[str, list[FrameRef]], list[str]]:
+def group_frames(
+    paths: Iterable[tuple[str, bool]], pattern: NamePattern | None = None
+) -> tuple[dict[str, list[FrameRef]], list[str]]:
     """Group files into sequences by GOES identity (or ``pattern``), each sorted by time.
 
     Parameters
@@ -194,6 +206,3 @@ def group_frames(paths: Iterable[tuple[str, bool]],
     if not groups:
         raise DataError(f"no frames found: none of {total} file(s) has a name matching {how}")
     return {seq: [frames[t] for t in sorted(frames)] for seq, frames in sorted(groups.items())}, warnings
-
-
-

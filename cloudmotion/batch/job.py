@@ -55,9 +55,22 @@ class BatchSummary:
 
 
 def _missing_record(path: str, run: str) -> dict:
-    return {"run": run, "sequence": None, "time_a": None, "time_b": None, "inputs": [path], "outputs": [],
-            "status": "failed", "vectors": None, "good": None, "good_fraction": None, "duration": 0.0,
-            "error": f"--files-from: {path}: no such file", "retry": False, "input_stats": [None]}
+    return {
+        "run": run,
+        "sequence": None,
+        "time_a": None,
+        "time_b": None,
+        "inputs": [path],
+        "outputs": [],
+        "status": "failed",
+        "vectors": None,
+        "good": None,
+        "good_fraction": None,
+        "duration": 0.0,
+        "error": f"--files-from: {path}: no such file",
+        "retry": False,
+        "input_stats": [None],
+    }
 
 
 def _drop_unchanged_failures(plan, history: History, retry: bool) -> list[dict]:
@@ -69,8 +82,11 @@ def _drop_unchanged_failures(plan, history: History, retry: bool) -> list[dict]:
     for task in plan.tasks:
         pairs = []
         for k, outs in task.pairs:
-            probe = {"sequence": task.sequence, "time_a": format_iso(task.times[k]),
-                     "time_b": format_iso(task.times[k + 1])}
+            probe = {
+                "sequence": task.sequence,
+                "time_a": format_iso(task.times[k]),
+                "time_b": format_iso(task.times[k + 1]),
+            }
             if (old := history.unchanged_failure(probe)) is not None:
                 left.append(old)
             else:
@@ -93,9 +109,17 @@ def share_cores(settings: Settings, workers: int) -> Settings:
     return dataclasses.replace(settings, params=dataclasses.replace(settings.params, threads=threads))
 
 
-def run_batch(inputs: Sequence[str], options: BatchOptions, settings: Settings, *,
-              warn: Callable[[str], None], emit: Callable[[str], None], verbose: bool = False,
-              progress: Callable[[int], object] | None = None, stdin=None) -> BatchSummary:
+def run_batch(
+    inputs: Sequence[str],
+    options: BatchOptions,
+    settings: Settings,
+    *,
+    warn: Callable[[str], None],
+    emit: Callable[[str], None],
+    verbose: bool = False,
+    progress: Callable[[int], object] | None = None,
+    stdin=None,
+) -> BatchSummary:
     """Plan, lock, track and record a batch run.
 
     Parameters
@@ -136,8 +160,11 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, settings: Settings, 
         parse_nowcast(options.nowcast)
     if not inputs and options.files_from is None:
         raise UsageError("INPUT: give frames, folders or globs, or --files-from FILE (- for standard input)")
-    listed = frames.read_paths_from(options.files_from, stdin if stdin is not None else sys.stdin) \
-        if options.files_from is not None else []
+    listed = (
+        frames.read_paths_from(options.files_from, stdin if stdin is not None else sys.stdin)
+        if options.files_from is not None
+        else []
+    )
     missing: list[str] = []
     paths, warnings = frames.collect_paths(inputs, listed, exclude=os.path.abspath(options.outdir), missing=missing)
     manifest_path = os.path.join(os.path.abspath(options.outdir), manifest.MANIFEST_NAME)
@@ -149,12 +176,22 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, settings: Settings, 
     with sigterm_raises(), manifest.outdir_lock(out, exclusive=settings.lock) as guard:
         sequences, more = frames.group_frames(paths, pattern) if paths else ({}, [])
         run = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}"
-        plan = planning.plan_batch(sequences, outdir=out, template=template, formats=fmts, triplets=options.triplets,
-                                   max_gap=settings.max_gap, overwrite=options.overwrite, run=run)
+        plan = planning.plan_batch(
+            sequences,
+            outdir=out,
+            template=template,
+            formats=fmts,
+            triplets=options.triplets,
+            max_gap=settings.max_gap,
+            overwrite=options.overwrite,
+            run=run,
+        )
         records, torn = manifest.read_manifest(manifest_path)
         history = History(records)
         new_skips = [rec for rec in plan.skipped if not history.skipped_before(rec)]
-        for msg in warnings + more + plan.warnings + (torn if verbose else []) + [planning.gap_warning(r) for r in new_skips]:
+        for msg in (
+            warnings + more + plan.warnings + (torn if verbose else []) + [planning.gap_warning(r) for r in new_skips]
+        ):
             warn(msg)
         not_retried = _drop_unchanged_failures(plan, history, options.retry_failed)
         lost = [_missing_record(p, run) for p in missing]
@@ -162,15 +199,23 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, settings: Settings, 
         lost = [r for r in lost if history.unchanged_failure(r) is None]
         if (removed := guard.remove_stale_temps(plan.outputs)) and verbose:
             emit(f"cloudmotion: removed {len(removed)} temporary file(s) left by an interrupted run")
-        counts = _run_plan(plan, settings, options, run, manifest_path, new_skips + lost, emit=emit,
-                           verbose=verbose, progress=progress)
+        counts = _run_plan(
+            plan, settings, options, run, manifest_path, new_skips + lost, emit=emit, verbose=verbose, progress=progress
+        )
         if options.nowcast is not None:
             from cloudmotion.batch.nowcast import rolling_nowcasts
 
-            counts["failed"] += rolling_nowcasts(sequences, out, options.nowcast, settings, max_gap=settings.max_gap,
-                                                 emit=emit, verbose=verbose)
-    return BatchSummary(ok=counts["ok"], failed=counts["failed"], skipped=len(new_skips), done=plan.done,
-                        manifest=manifest_path, not_retried=tuple(not_retried))
+            counts["failed"] += rolling_nowcasts(
+                sequences, out, options.nowcast, settings, max_gap=settings.max_gap, emit=emit, verbose=verbose
+            )
+    return BatchSummary(
+        ok=counts["ok"],
+        failed=counts["failed"],
+        skipped=len(new_skips),
+        done=plan.done,
+        manifest=manifest_path,
+        not_retried=tuple(not_retried),
+    )
 
 
 def _where(rec: dict) -> str:
@@ -179,14 +224,29 @@ def _where(rec: dict) -> str:
     return ", ".join(rec.get("inputs") or [])
 
 
-def _run_plan(plan, settings: Settings, options: BatchOptions, run: str, manifest_path: str, first: list[dict], *,
-              emit: Callable[[str], None], verbose: bool, progress) -> dict:
+def _run_plan(
+    plan,
+    settings: Settings,
+    options: BatchOptions,
+    run: str,
+    manifest_path: str,
+    first: list[dict],
+    *,
+    emit: Callable[[str], None],
+    verbose: bool,
+    progress,
+) -> dict:
     """Append ``first`` (new skips, missing inputs), then track the plan and append each record."""
     counts = {"ok": 0, "failed": 0, "skipped": 0}
     bar = progress(plan.npairs) if progress is not None else None
-    with manifest.Manifest(manifest_path) as record_log, contextlib.closing(
-            runner.iter_results(plan.tasks, settings, workers=settings.workers or 1, scheduler=options.scheduler,
-                                run=run)) as results:
+    with (
+        manifest.Manifest(manifest_path) as record_log,
+        contextlib.closing(
+            runner.iter_results(
+                plan.tasks, settings, workers=settings.workers or 1, scheduler=options.scheduler, run=run
+            )
+        ) as results,
+    ):
         try:
             for rec in first:
                 record_log.append(rec)
@@ -202,8 +262,10 @@ def _run_plan(plan, settings: Settings, options: BatchOptions, run: str, manifes
                     if rec["status"] == "failed":
                         emit(f"cloudmotion: error: {_where(rec)}: {rec['error']}")
                     elif verbose:
-                        emit(f"cloudmotion: {_where(rec)}: ok, {rec['vectors']} vectors, "
-                             f"{100.0 * (rec['good_fraction'] or 0.0):.1f} % good, {rec['duration']:.2f} s")
+                        emit(
+                            f"cloudmotion: {_where(rec)}: ok, {rec['vectors']} vectors, "
+                            f"{100.0 * (rec['good_fraction'] or 0.0):.1f} % good, {rec['duration']:.2f} s"
+                        )
         finally:
             if bar is not None:
                 bar.close()

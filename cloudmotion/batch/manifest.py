@@ -23,8 +23,6 @@ LOCK_NAME = ".cloudmotion.lock"
 """The lock file in the output folder."""
 
 
-
-
 def prepare_outdir(outdir: str) -> str:
     """Create the output folder if needed and check it can be written; return its absolute path.
 
@@ -168,8 +166,7 @@ class Manifest:
                 raise DataError(f"{self.path}: cannot append to the manifest ({exc.strerror})") from None
             if n != len(data):
                 self._take_back(size)
-                raise DataError(f"{self.path}: short write to the manifest (disk full?); the partial line "
-                                "was removed")
+                raise DataError(f"{self.path}: short write to the manifest (disk full?); the partial line was removed")
         finally:
             if locked:
                 fcntl.flock(fd, fcntl.LOCK_UN)

@@ -30,8 +30,16 @@ def parse_nowcast(text: str) -> tuple[float, float]:
     return out
 
 
-def rolling_nowcasts(sequences: dict[str, list[FrameRef]], outdir: str, spec: str, settings: Settings, *,
-                     max_gap: float | None, emit: Callable[[str], None], verbose: bool = False) -> int:
+def rolling_nowcasts(
+    sequences: dict[str, list[FrameRef]],
+    outdir: str,
+    spec: str,
+    settings: Settings,
+    *,
+    max_gap: float | None,
+    emit: Callable[[str], None],
+    verbose: bool = False,
+) -> int:
     """Nowcast each sequence from its last ``settings.pairs + 1`` frames; return the failures.
 
     A sequence whose latest frames are further apart than ``max_gap`` (or too few) is
@@ -42,7 +50,7 @@ def rolling_nowcasts(sequences: dict[str, list[FrameRef]], outdir: str, spec: st
     lead, every = parse_nowcast(spec)
     failed = 0
     for name, refs in sorted(sequences.items()):
-        last = refs[-(settings.pairs + 1):]
+        last = refs[-(settings.pairs + 1) :]
         gaps = [(b.time - a.time).total_seconds() for a, b in itertools.pairwise(last)]
         if len(last) < 2 or (max_gap is not None and max(gaps) > max_gap):
             continue

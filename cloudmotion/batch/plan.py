@@ -60,8 +60,6 @@ FORMATS = tuple(ext.lstrip(".") for ext in WRITER_SUFFIXES)
 """Output formats (file extensions) that ``--format`` accepts: those of ``track -o``."""
 
 
-
-
 # options
 
 
@@ -90,15 +88,17 @@ def parse_formats(text: str) -> list[str]:
     formats = [f.strip().lower().lstrip(".") for f in text.split(",") if f.strip()]
     for f in formats:
         if f not in FORMATS:
-            raise UsageError(f"--format {text}: unknown format {f!r}; use one or more of {', '.join(FORMATS)}, "
-                             "e.g. csv,tif")
+            raise UsageError(
+                f"--format {text}: unknown format {f!r}; use one or more of {', '.join(FORMATS)}, e.g. csv,tif"
+            )
     if not formats or len({output_kind("x." + f) for f in formats}) != len(formats):
         raise UsageError(f"--format {text}: give each format once")
     return formats
 
 
-def render_outputs(template: str, sequence: str, time_a: datetime, time_b: datetime,
-                   formats: Sequence[str]) -> tuple[str, ...]:
+def render_outputs(
+    template: str, sequence: str, time_a: datetime, time_b: datetime, formats: Sequence[str]
+) -> tuple[str, ...]:
     """Output paths of one pair, relative to the output folder, one per format.
 
     Parameters
@@ -116,18 +116,23 @@ def render_outputs(template: str, sequence: str, time_a: datetime, time_b: datet
     UsageError
         A bad placeholder, or a name that leaves the output folder.
     """
-    check_fields(template, _TEMPLATE_FIELDS, "--template",
-                 "use {sequence}, {time_a:%Y%m%dT%H%M%S}, {time_b:...} and {ext}")
+    check_fields(
+        template, _TEMPLATE_FIELDS, "--template", "use {sequence}, {time_a:%Y%m%dT%H%M%S}, {time_b:...} and {ext}"
+    )
     out = []
     for ext in formats:
         try:
             name = template.format(sequence=sequence, time_a=time_a, time_b=time_b, ext=ext)
         except (KeyError, IndexError, ValueError, AttributeError) as exc:
-            raise UsageError(f"--template {template}: bad placeholder ({exc}); use {{sequence}}, "
-                             "{time_a:%Y%m%dT%H%M%S}, {time_b:...} and {ext}") from None
+            raise UsageError(
+                f"--template {template}: bad placeholder ({exc}); use {{sequence}}, "
+                "{time_a:%Y%m%dT%H%M%S}, {time_b:...} and {ext}"
+            ) from None
         norm = os.path.normpath(name)
         if not name or os.path.isabs(name) or norm == "." or norm.split(os.sep)[0] == "..":
-            raise UsageError(f"--template {template}: gives {name!r}, which is not a file name inside the output folder")
+            raise UsageError(
+                f"--template {template}: gives {name!r}, which is not a file name inside the output folder"
+            )
         out.append(norm)
     return tuple(out)
 
@@ -148,7 +153,6 @@ def check_template(template: str, formats: Sequence[str]) -> None:
     for name, ext in zip(names, formats, strict=True):
         if output_kind(name) != output_kind("x." + ext):
             raise UsageError(f"--template {template}: gives {name!r} for format {ext}; end the name with .{{ext}}")
-
 
 
 # planning
@@ -233,9 +237,20 @@ def _task_spans(nframes: int, triplets: bool) -> list[tuple[int, int, tuple[int,
 
 
 def _skipped_record(seq: str, a: FrameRef, b: FrameRef, reason: str, run: str | None) -> dict:
-    return {"run": run, "sequence": seq, "time_a": format_iso(a.time), "time_b": format_iso(b.time), "inputs": [a.path, b.path],
-            "outputs": [], "status": "skipped", "vectors": None, "good": None, "good_fraction": None,
-            "duration": 0.0, "error": reason}
+    return {
+        "run": run,
+        "sequence": seq,
+        "time_a": format_iso(a.time),
+        "time_b": format_iso(b.time),
+        "inputs": [a.path, b.path],
+        "outputs": [],
+        "status": "skipped",
+        "vectors": None,
+        "good": None,
+        "good_fraction": None,
+        "duration": 0.0,
+        "error": reason,
+    }
 
 
 def gap_warning(rec: dict) -> str:
@@ -244,9 +259,18 @@ def gap_warning(rec: dict) -> str:
     return f"{rec['sequence']}: {a} -> {b}: {rec['error']}; pair skipped"
 
 
-def plan_batch(sequences: dict[str, list[FrameRef]], *, outdir: str, template: str = DEFAULT_TEMPLATE,
-               formats: Sequence[str] = ("csv",), triplets: bool = False, max_gap: float | None = None,
-               overwrite: bool = False, run: str | None = None, inputs: Iterable[str] | None = None) -> Plan:
+def plan_batch(
+    sequences: dict[str, list[FrameRef]],
+    *,
+    outdir: str,
+    template: str = DEFAULT_TEMPLATE,
+    formats: Sequence[str] = ("csv",),
+    triplets: bool = False,
+    max_gap: float | None = None,
+    overwrite: bool = False,
+    run: str | None = None,
+    inputs: Iterable[str] | None = None,
+) -> Plan:
     """Turn sequences into tasks, leaving out pairs whose outputs all exist.
 
     Parameters
@@ -285,8 +309,9 @@ def plan_batch(sequences: dict[str, list[FrameRef]], *, outdir: str, template: s
     """
     outdir = os.path.abspath(outdir)
     plan, owner = Plan(), {}
-    frames_read = InputSet(f.path for frames in sequences.values() for f in frames) if inputs is None \
-        else InputSet(inputs)
+    frames_read = (
+        InputSet(f.path for frames in sequences.values() for f in frames) if inputs is None else InputSet(inputs)
+    )
     for seq, frames in sequences.items():
         segments, gaps = _segments(frames, max_gap)
         for a, b, gap in gaps:  # warned about by the caller, once: see gap_warning
@@ -300,17 +325,29 @@ def plan_batch(sequences: dict[str, list[FrameRef]], *, outdir: str, template: s
                     outs = render_outputs(template, seq, fr[k].time, fr[k + 1].time, formats)
                     for o in outs:
                         if owner.setdefault(o, fr[k].path) != fr[k].path:
-                            raise UsageError(f"--template {template}: two pairs write {o}; add "
-                                             "{time_a:%Y%m%dT%H%M%S} or {sequence}")
+                            raise UsageError(
+                                f"--template {template}: two pairs write {o}; add "
+                                "{time_a:%Y%m%dT%H%M%S} or {sequence}"
+                            )
                     full = [os.path.join(outdir, o) for o in outs]
                     check_not_inputs(full, frames_read, option="--template")  # whatever --overwrite says
                     plan.outputs.extend(full)
-                    missing = tuple(o for o, path in zip(outs, full, strict=True)
-                                    if overwrite or not output_complete(path, output_kind(path)))
+                    missing = tuple(
+                        o
+                        for o, path in zip(outs, full, strict=True)
+                        if overwrite or not output_complete(path, output_kind(path))
+                    )
                     if missing:  # only the outputs not there yet: a new --format leaves the old ones be
                         todo.append((k, missing))
                 plan.done += len(own) - len(todo)
                 if todo:
-                    plan.tasks.append(Task(sequence=seq, frames=tuple(f.path for f in fr),
-                                           times=tuple(f.time for f in fr), outdir=outdir, pairs=tuple(todo)))
+                    plan.tasks.append(
+                        Task(
+                            sequence=seq,
+                            frames=tuple(f.path for f in fr),
+                            times=tuple(f.time for f in fr),
+                            outdir=outdir,
+                            pairs=tuple(todo),
+                        )
+                    )
     return plan

@@ -42,17 +42,37 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _record(task: Task, k: int, outs: Sequence[str], status: str, *, duration: float = 0.0, result=None,
-            error: str | None = None, run: str | None = None, retry: bool = True) -> dict:
+def _record(
+    task: Task,
+    k: int,
+    outs: Sequence[str],
+    status: str,
+    *,
+    duration: float = 0.0,
+    result=None,
+    error: str | None = None,
+    run: str | None = None,
+    retry: bool = True,
+) -> dict:
     vectors = good = fraction = None
     if result is not None:
         vectors = int(result.n)
         good = int(result.good.sum())
         fraction = round(good / vectors, 4) if vectors else None
-    rec = {"run": run, "sequence": task.sequence, "time_a": format_iso(task.times[k]), "time_b": format_iso(task.times[k + 1]),
-           "inputs": [task.frames[k], task.frames[k + 1]], "outputs": list(outs), "status": status,
-           "vectors": vectors, "good": good, "good_fraction": fraction, "duration": round(duration, 3),
-           "error": error}
+    rec = {
+        "run": run,
+        "sequence": task.sequence,
+        "time_a": format_iso(task.times[k]),
+        "time_b": format_iso(task.times[k + 1]),
+        "inputs": [task.frames[k], task.frames[k + 1]],
+        "outputs": list(outs),
+        "status": status,
+        "vectors": vectors,
+        "good": good,
+        "good_fraction": fraction,
+        "duration": round(duration, 3),
+        "error": error,
+    }
     if status == "failed":  # issue 15: what a re-run needs to decide whether to try again
         rec.update(retry=retry, input_stats=input_stats(rec["inputs"]))
     return rec
@@ -63,8 +83,10 @@ def _track(frames: Sequence[str], times: Sequence[datetime], settings: Settings)
 
     Frame times come from the names the frames were grouped by.
     """
-    infos = [dataclasses.replace(info, time=t, time_source="file name")
-             for info, t in zip(open_frames(list(frames), settings), times, strict=True)]
+    infos = [
+        dataclasses.replace(info, time=t, time_source="file name")
+        for info, t in zip(open_frames(list(frames), settings), times, strict=True)
+    ]
     steps = [s for s, _ in pair_steps(infos, settings.dt)]  # gaps were left out by the plan
     yield from enumerate(track_frames(infos, settings, steps))
 
@@ -118,11 +140,19 @@ def run_task(task: Task, settings: Settings, run: str | None = None) -> list[dic
         if k in records:
             continue
         if len(task.frames) == 2:  # a data error stays until an input changes; anything else may pass
-            records[k] = _record(task, k, outs, "failed", error=_message(failure), run=run,
-                                 retry=not isinstance(failure, CloudmotionError))
+            records[k] = _record(
+                task,
+                k,
+                outs,
+                "failed",
+                error=_message(failure),
+                run=run,
+                retry=not isinstance(failure, CloudmotionError),
+            )
         else:
-            single = dataclasses.replace(task, frames=task.frames[k:k + 2], times=task.times[k:k + 2],
-                                         pairs=((0, outs),))
+            single = dataclasses.replace(
+                task, frames=task.frames[k : k + 2], times=task.times[k : k + 2], pairs=((0, outs),)
+            )
             records[k] = run_task(single, settings, run)[0]
     return [records[k] for k, _ in task.pairs]
 
@@ -174,12 +204,12 @@ def _worker_run(task: Task, settings: Settings, run: str | None) -> list[dict]:
         _BUSY = False
 
 
-
 # running many tasks
 
 
-def iter_results(tasks: Sequence[Task], settings: Settings, *, workers: int = 1, scheduler: str | None = None,
-                 run: str | None = None) -> Iterator[list[dict]]:
+def iter_results(
+    tasks: Sequence[Task], settings: Settings, *, workers: int = 1, scheduler: str | None = None, run: str | None = None
+) -> Iterator[list[dict]]:
     """Run tasks and yield each task's records as it finishes.
 
     Parameters
@@ -238,8 +268,9 @@ def _run_processes(tasks: Sequence[Task], settings: Settings, workers: int, run:
     todo = iter(tasks)
     limit = workers + 1
     while True:
-        pool = ProcessPoolExecutor(workers, mp_context=_process_context(), initializer=_init_worker,
-                                   initargs=(os.getpid(),))
+        pool = ProcessPoolExecutor(
+            workers, mp_context=_process_context(), initializer=_init_worker, initargs=(os.getpid(),)
+        )
         pending: dict = {}
         broken = False
         try:
@@ -255,8 +286,11 @@ def _run_processes(tasks: Sequence[Task], settings: Settings, workers: int, run:
                         records = fut.result()
                     except BrokenProcessPool:
                         broken = True
-                        records = failed_records(task, "a worker process died (killed or out of memory) while "
-                                                 "this or another pair was tracked", run)
+                        records = failed_records(
+                            task,
+                            "a worker process died (killed or out of memory) while this or another pair was tracked",
+                            run,
+                        )
                     except Exception as exc:  # noqa: BLE001 - reported as this task's failure
                         records = failed_records(task, _message(exc), run)
                     yield records
@@ -301,8 +335,9 @@ def _dask_client(scheduler: str):
     from distributed import Client, LocalCluster
 
     if nlocal is not None:
-        cluster = LocalCluster(n_workers=nlocal, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=nlocal, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        )
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout=10), None

@@ -17,29 +17,63 @@ from cloudmotion.cli.options import (
 
 @click.command("batch")
 @click.argument("inputs", nargs=-1, metavar="INPUT...", type=click.Path(readable=False))
-@click.option("-o", "--outdir", required=True, metavar="OUTDIR", type=click.Path(readable=False),
-              help="Output folder (created if missing): outputs, manifest.jsonl and the lock file.")
-@click.option("--files-from", metavar="FILE|-", type=click.Path(allow_dash=True, readable=False),
-              help="More inputs, one path per line, from FILE or - (standard input), e.g. from find.")
-@click.option("--triplets", is_flag=True,
-              help="Track three frames A,B,C per task: pairs A->B and B->C together, with the temporal check.")
+@click.option(
+    "-o",
+    "--outdir",
+    required=True,
+    metavar="OUTDIR",
+    type=click.Path(readable=False),
+    help="Output folder (created if missing): outputs, manifest.jsonl and the lock file.",
+)
+@click.option(
+    "--files-from",
+    metavar="FILE|-",
+    type=click.Path(allow_dash=True, readable=False),
+    help="More inputs, one path per line, from FILE or - (standard input), e.g. from find.",
+)
+@click.option(
+    "--triplets",
+    is_flag=True,
+    help="Track three frames A,B,C per task: pairs A->B and B->C together, with the temporal check.",
+)
 @batch_options
 @tracker_options
 @click.option("--overwrite", is_flag=True, help="Redo pairs whose outputs exist (otherwise they are skipped).")
-@click.option("--retry-failed", is_flag=True,
-              help="Retry pairs that failed before although their inputs did not change (otherwise left alone).")
-@click.option("--scheduler", metavar="ADDRESS|local:N",
-              help="Run the pairs on a Dask distributed scheduler (tcp://host:8786), or on a new local "
-                   "cluster of N processes; needs pip install 'cloudmotion[dask]'.")
-@click.option("--nowcast", metavar="LEAD/EVERY",
-              help="After the pairs, a rolling nowcast of each sequence's latest frame, e.g. 60min/10min, into "
-                   "OUTDIR/SEQUENCE/nowcast/ (replaced on every run).")
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Retry pairs that failed before although their inputs did not change (otherwise left alone).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS|local:N",
+    help="Run the pairs on a Dask distributed scheduler (tcp://host:8786), or on a new local "
+    "cluster of N processes; needs pip install 'cloudmotion[dask]'.",
+)
+@click.option(
+    "--nowcast",
+    metavar="LEAD/EVERY",
+    help="After the pairs, a rolling nowcast of each sequence's latest frame, e.g. 60min/10min, into "
+    "OUTDIR/SEQUENCE/nowcast/ (replaced on every run).",
+)
 @verbosity
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.  [default: when a terminal]")
 @click.pass_context
-def command(ctx: click.Context, inputs: tuple[str, ...], outdir: str, files_from: str | None, triplets: bool,
-            overwrite: bool, retry_failed: bool, scheduler: str | None, quiet: bool, verbose: int,
-            progress: bool | None, nowcast: str | None = None, **opts) -> None:
+def command(
+    ctx: click.Context,
+    inputs: tuple[str, ...],
+    outdir: str,
+    files_from: str | None,
+    triplets: bool,
+    overwrite: bool,
+    retry_failed: bool,
+    scheduler: str | None,
+    quiet: bool,
+    verbose: int,
+    progress: bool | None,
+    nowcast: str | None = None,
+    **opts,
+) -> None:
     """Track the frame archives in INPUT into OUTDIR: resumable, parallel, for cron.
 
     INPUT is a frame, a folder (searched recursively) or a quoted glob. Frames are grouped
@@ -55,8 +89,15 @@ def command(ctx: click.Context, inputs: tuple[str, ...], outdir: str, files_from
 
     quiet, verbose = set_verbosity(ctx, quiet, verbose)
     settings = settings_from(opts, ctx)
-    options = BatchOptions(outdir=outdir, files_from=files_from, triplets=triplets, overwrite=overwrite,
-                           scheduler=scheduler, retry_failed=retry_failed, nowcast=nowcast)
+    options = BatchOptions(
+        outdir=outdir,
+        files_from=files_from,
+        triplets=triplets,
+        overwrite=overwrite,
+        scheduler=scheduler,
+        retry_failed=retry_failed,
+        nowcast=nowcast,
+    )
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
 
     def emit(msg: str) -> None:
@@ -65,15 +106,28 @@ def command(ctx: click.Context, inputs: tuple[str, ...], outdir: str, files_from
         else:
             click.echo(msg, err=True)
 
-    summary = run_batch(inputs, options, settings, warn=lambda msg: warn(ctx, msg), emit=emit, verbose=bool(verbose),
-                        progress=lambda n: tqdm(total=n, disable=not show, file=sys.stderr, unit="pair"))
+    summary = run_batch(
+        inputs,
+        options,
+        settings,
+        warn=lambda msg: warn(ctx, msg),
+        emit=emit,
+        verbose=bool(verbose),
+        progress=lambda n: tqdm(total=n, disable=not show, file=sys.stderr, unit="pair"),
+    )
     if verbose or (summary.failed and not quiet):
-        click.echo(f"cloudmotion: {summary.ok} pair(s) ok, {summary.failed} failed, {summary.skipped} skipped "
-                   f"(gap), {summary.done} already done; manifest {summary.manifest}", err=True)
+        click.echo(
+            f"cloudmotion: {summary.ok} pair(s) ok, {summary.failed} failed, {summary.skipped} skipped "
+            f"(gap), {summary.done} already done; manifest {summary.manifest}",
+            err=True,
+        )
     if verbose and summary.not_retried:
         first = summary.not_retried[0]
         where = f"{first['sequence']} {first['time_a']}" if first.get("time_a") else ", ".join(first["inputs"])
-        click.echo(f"cloudmotion: {len(summary.not_retried)} pair(s) or input(s) failed before and were not retried "
-                   f"(inputs unchanged; --retry-failed retries them), e.g. {where}: {first['error']}", err=True)
+        click.echo(
+            f"cloudmotion: {len(summary.not_retried)} pair(s) or input(s) failed before and were not retried "
+            f"(inputs unchanged; --retry-failed retries them), e.g. {where}: {first['error']}",
+            err=True,
+        )
     if summary.failed:
         ctx.exit(1)

@@ -129,8 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         stdout.discard_stdout()
         return stdout.SIGPIPE_STATUS  # the reader went away (| head): quietly, as the shell reports SIGPIPE
     except MemoryError:
-        click.echo("cloudmotion: error: out of memory; lower chunk in a --config file, or use a larger "
-                   "--step or smaller frames", err=True)
+        click.echo(
+            "cloudmotion: error: out of memory; lower chunk in a --config file, or use a larger "
+            "--step or smaller frames",
+            err=True,
+        )
         return 1
     except Exception as exc:  # noqa: BLE001 - an unexpected failure: one line, traceback with -v
         if (msg := stdout.stdout_failure(exc)) is not None:
@@ -138,8 +141,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         if verbose:
             traceback.print_exc()
-        click.echo(f"cloudmotion: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
-                   "(run with -v for the traceback)", err=True)
+        click.echo(
+            f"cloudmotion: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+            "(run with -v for the traceback)",
+            err=True,
+        )
         return 1
 
 

@@ -17,21 +17,39 @@ _EXTRA = ("pairs", "flow_smoothing")
 
 @click.command("nowcast")
 @click.argument("frames", nargs=-1, required=True, metavar="FRAME FRAME [FRAME ...]")
-@click.option("--lead", default="60min", show_default=True, metavar="DURATION",
-              help="Longest lead time: 60min, 2h or seconds.")
-@click.option("--every", default="10min", show_default=True, metavar="DURATION",
-              help="Spacing of the lead times.")
-@click.option("-o", "--output", required=True, metavar="PATH.tif",
-              help="One GeoTIFF per lead time: {lead} (minutes, e.g. {lead:03d}) and {valid_time:%Y%m%dT%H%M}.")
-@click.option("--flow", metavar="PATH.tif",
-              help="Also write the dense motion field: bands dx, dy (px per frame interval), u, v (m/s).")
+@click.option(
+    "--lead", default="60min", show_default=True, metavar="DURATION", help="Longest lead time: 60min, 2h or seconds."
+)
+@click.option("--every", default="10min", show_default=True, metavar="DURATION", help="Spacing of the lead times.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="PATH.tif",
+    help="One GeoTIFF per lead time: {lead} (minutes, e.g. {lead:03d}) and {valid_time:%Y%m%dT%H%M}.",
+)
+@click.option(
+    "--flow",
+    metavar="PATH.tif",
+    help="Also write the dense motion field: bands dx, dy (px per frame interval), u, v (m/s).",
+)
 @setting_options(*_EXTRA)
 @tracker_options
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise refused before any work).")
 @verbosity
 @click.pass_context
-def command(ctx: click.Context, frames: tuple[str, ...], lead: str, every: str, output: str, flow: str | None,
-            overwrite: bool, quiet: bool, verbose: bool, **opts) -> None:
+def command(
+    ctx: click.Context,
+    frames: tuple[str, ...],
+    lead: str,
+    every: str,
+    output: str,
+    flow: str | None,
+    overwrite: bool,
+    quiet: bool,
+    verbose: bool,
+    **opts,
+) -> None:
     """Extrapolate the latest FRAME along the measured motion, one GeoTIFF per lead time.
 
     The good vectors of the latest pair (or an ee-weighted mean of the last --pairs N)
@@ -46,10 +64,20 @@ def command(ctx: click.Context, frames: tuple[str, ...], lead: str, every: str, 
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
     settings = settings_from(opts, ctx, extra=_EXTRA)
-    result = run_nowcast(frames, output, settings, lead=parse_duration(lead, "--lead"),
-                         every=parse_duration(every, "--every"), flow=flow, overwrite=overwrite,
-                         on_warning=lambda msg: warn(ctx, msg))
+    result = run_nowcast(
+        frames,
+        output,
+        settings,
+        lead=parse_duration(lead, "--lead"),
+        every=parse_duration(every, "--every"),
+        flow=flow,
+        overwrite=overwrite,
+        on_warning=lambda msg: warn(ctx, msg),
+    )
     if verbose:
         mx, my = result.median
-        click.echo(f"cloudmotion: {len(result.paths)} nowcast(s), median motion dx {mx:.2f} dy {my:.2f} px "
-                   f"per frame interval: {', '.join(result.paths)}", err=True)
+        click.echo(
+            f"cloudmotion: {len(result.paths)} nowcast(s), median motion dx {mx:.2f} dy {my:.2f} px "
+            f"per frame interval: {', '.join(result.paths)}",
+            err=True,
+        )

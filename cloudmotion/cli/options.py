@@ -33,16 +33,26 @@ def _option(name: str, spec: params.Spec, default) -> Callable:
     if spec.kind == "range":
         return click.option(opt, name, type=(float, float), metavar=spec.metavar or "MIN MAX", **kw)
     typ = {"int": int, "float": float, "str": str, "duration": str}[spec.kind]
-    metavar = spec.metavar or ("|".join(spec.choices()) if spec.choices else
-                               {"int": "INTEGER", "float": "FLOAT", "str": "TEXT", "duration": "DURATION"}[spec.kind])
+    metavar = spec.metavar or (
+        "|".join(spec.choices())
+        if spec.choices
+        else {"int": "INTEGER", "float": "FLOAT", "str": "TEXT", "duration": "DURATION"}[spec.kind]
+    )
     return click.option(opt, name, type=typ, metavar=metavar, **kw)
 
 
 def _tracker_options() -> list[Callable]:
     opts = [_option(name, spec, default) for name, spec, default in params.specs() if spec.cli and spec.scope is None]
-    opts.append(click.option("--config", "config_spec", metavar="FILE.toml|PRESET", shell_complete=complete_config,
-                             help="Settings from a TOML file or a shipped preset (default, fast, dense, fastmoving, visible, amv); "
-                                  "command-line options win."))
+    opts.append(
+        click.option(
+            "--config",
+            "config_spec",
+            metavar="FILE.toml|PRESET",
+            shell_complete=complete_config,
+            help="Settings from a TOML file or a shipped preset (default, fast, dense, fastmoving, visible, amv); "
+            "command-line options win.",
+        )
+    )
     return opts
 
 

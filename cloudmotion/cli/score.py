@@ -13,8 +13,12 @@ from cloudmotion.cli.options import verbosity
 @click.command("score")
 @click.argument("vectors", metavar="VECTORS.(csv|tif)|-", type=click.Path(allow_dash=True, readable=False))
 @click.argument("truth", metavar="TRUTH.tif", type=click.Path(readable=False))
-@click.option("--json", "as_json", is_flag=True,
-              help='Print the figures as JSON: {"vectors", "truth", "pairs": [one object per pair]}.')
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print the figures as JSON: {"vectors", "truth", "pairs": [one object per pair]}.',
+)
 @verbosity
 @click.pass_context
 def command(ctx: click.Context, vectors: str, truth: str, as_json: bool, quiet: bool, verbose: int) -> None:

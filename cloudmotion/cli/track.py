@@ -11,22 +11,41 @@ from cloudmotion.cli.options import settings_from, tracker_options, verbosity
 
 
 @click.command("track")
-@click.argument("frames", nargs=-1, required=True, metavar="FRAME FRAME [FRAME ...]",
-                type=click.Path(readable=False))
-@click.option("-o", "--output", "outputs", multiple=True, metavar="PATH",
-              type=click.Path(allow_dash=True, readable=False),
-              help="Output: .csv, .tif/.tiff (vector grid GeoTIFF), .geojson, .nc or - (CSV on stdout, the "
-                   "default). Repeatable. With several pairs a non-CSV path needs {pair} or {time_a:%Y%m%dT%H%M%S}.")
+@click.argument("frames", nargs=-1, required=True, metavar="FRAME FRAME [FRAME ...]", type=click.Path(readable=False))
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="PATH",
+    type=click.Path(allow_dash=True, readable=False),
+    help="Output: .csv, .tif/.tiff (vector grid GeoTIFF), .geojson, .nc or - (CSV on stdout, the "
+    "default). Repeatable. With several pairs a non-CSV path needs {pair} or {time_a:%Y%m%dT%H%M%S}.",
+)
 @tracker_options
-@click.option("--plot", "plot_path", metavar="PATH.(png|svg|pdf)", type=click.Path(readable=False),
-              help="Also draw a quick-look picture of each pair (as the plot command; needs the plot extra). "
-                   "With several pairs the name needs {pair} or {time_a:...}.")
+@click.option(
+    "--plot",
+    "plot_path",
+    metavar="PATH.(png|svg|pdf)",
+    type=click.Path(readable=False),
+    help="Also draw a quick-look picture of each pair (as the plot command; needs the plot extra). "
+    "With several pairs the name needs {pair} or {time_a:...}.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise refused before any work).")
 @verbosity
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.  [default: when a terminal]")
 @click.pass_context
-def command(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...], plot_path: str | None,
-            overwrite: bool, quiet: bool, verbose: int, progress: bool | None, **opts) -> None:
+def command(
+    ctx: click.Context,
+    frames: tuple[str, ...],
+    outputs: tuple[str, ...],
+    plot_path: str | None,
+    overwrite: bool,
+    quiet: bool,
+    verbose: int,
+    progress: bool | None,
+    **opts,
+) -> None:
     """Track each consecutive pair of FRAMEs and write motion vectors.
 
     Frames are GeoTIFF, GOES ABI netCDF (Rad/CMI picked automatically) or any raster
@@ -48,9 +67,20 @@ def command(ctx: click.Context, frames: tuple[str, ...], outputs: tuple[str, ...
             bar.update(1)
             if verbose:
                 good, n = int(vectors.good.sum()), vectors.n
-                click.echo(f"cloudmotion: pair {i}: {a.path} -> {b.path}: {n} vectors, {good} good "
-                           f"({100.0 * good / max(n, 1):.1f} %)" + (f", dt {dt:g} s" if dt else ""), err=True)
+                click.echo(
+                    f"cloudmotion: pair {i}: {a.path} -> {b.path}: {n} vectors, {good} good "
+                    f"({100.0 * good / max(n, 1):.1f} %)" + (f", dt {dt:g} s" if dt else ""),
+                    err=True,
+                )
 
-        run_track(frames, outputs, settings, stdout=sys.stdout, overwrite=overwrite, plot=plot_path,
-                  plotter=QUICKLOOK if plot_path else None,
-                  on_warning=lambda msg: warn(ctx, msg), on_pair=on_pair)
+        run_track(
+            frames,
+            outputs,
+            settings,
+            stdout=sys.stdout,
+            overwrite=overwrite,
+            plot=plot_path,
+            plotter=QUICKLOOK if plot_path else None,
+            on_warning=lambda msg: warn(ctx, msg),
+            on_pair=on_pair,
+        )

@@ -13,15 +13,29 @@ from cloudmotion.cli.options import verbosity
 @click.command("verify")
 @click.argument("nowcast", metavar="NOWCAST.tif")
 @click.argument("observed", metavar="OBSERVED")
-@click.option("--persistence", metavar="FRAME",
-              help="The latest frame the nowcast started from.  [default: the nowcast's SOURCE_FRAME tag]")
-@click.option("--fss", metavar="THRESHOLD,SCALE_PX",
-              help="Also the fractions skill score of values >= THRESHOLD over SCALE_PX squares.")
+@click.option(
+    "--persistence",
+    metavar="FRAME",
+    help="The latest frame the nowcast started from.  [default: the nowcast's SOURCE_FRAME tag]",
+)
+@click.option(
+    "--fss",
+    metavar="THRESHOLD,SCALE_PX",
+    help="Also the fractions skill score of values >= THRESHOLD over SCALE_PX squares.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on standard output.")
 @verbosity
 @click.pass_context
-def command(ctx: click.Context, nowcast: str, observed: str, persistence: str | None, fss: str | None,
-            as_json: bool, quiet: bool, verbose: bool) -> None:
+def command(
+    ctx: click.Context,
+    nowcast: str,
+    observed: str,
+    persistence: str | None,
+    fss: str | None,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
     """Score a NOWCAST against the OBSERVED frame, and against persistence.
 
     Over pixels valid in all three: RMSE and mean error (nowcast - observed) of the

@@ -63,8 +63,13 @@ class WriteErrors:
     def reason(self) -> str:
         """A short reason: the operating system's message when there is one, else GDAL's first."""
         for text in self.raw + self.gdal:
-            for known in ("No space left on device", "Disk quota exceeded", "Input/output error",
-                          "Read-only file system", "File too large"):
+            for known in (
+                "No space left on device",
+                "Disk quota exceeded",
+                "Input/output error",
+                "Read-only file system",
+                "File too large",
+            ):
                 if known in text:
                     return known
         return (self.gdal or self.raw or ["write error"])[0]

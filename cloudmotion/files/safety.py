@@ -20,8 +20,18 @@ from collections.abc import Iterable, Sequence
 
 from cloudmotion.errors import DataError, UsageError
 
-__all__ = ["TEMP_SUFFIX", "InputSet", "check_not_inputs", "input_file", "new_temp", "output_complete", "prepare_folder",
-           "remove_stale_temps", "temp_name", "temp_prefix"]
+__all__ = [
+    "TEMP_SUFFIX",
+    "InputSet",
+    "check_not_inputs",
+    "input_file",
+    "new_temp",
+    "output_complete",
+    "prepare_folder",
+    "remove_stale_temps",
+    "temp_name",
+    "temp_prefix",
+]
 
 TEMP_SUFFIX = ".part"
 _TOKEN_HEX = 12
@@ -143,7 +153,7 @@ def remove_stale_temps(outputs: Iterable[str]) -> list[str]:
         for name in names:
             if not name.endswith(TEMP_SUFFIX) or not name.startswith("."):
                 continue
-            head, tail = name[: -(_TOKEN_HEX + len(TEMP_SUFFIX))], name[-(_TOKEN_HEX + len(TEMP_SUFFIX)):]
+            head, tail = name[: -(_TOKEN_HEX + len(TEMP_SUFFIX))], name[-(_TOKEN_HEX + len(TEMP_SUFFIX)) :]
             if head in prefixes and _TOKEN_RE.fullmatch(tail):
                 path = os.path.join(folder, name)
                 if _stale(path):
@@ -202,8 +212,9 @@ def check_not_inputs(outputs: Sequence[str], inputs: Iterable[str] | InputSet, *
     for out in outputs:
         hit = ins.which(out)
         if hit is not None:
-            raise UsageError(f"{option} {out}: is the input {hit}; writing it would destroy the input, "
-                             "choose another output name")
+            raise UsageError(
+                f"{option} {out}: is the input {hit}; writing it would destroy the input, choose another output name"
+            )
 
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")

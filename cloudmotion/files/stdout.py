@@ -21,7 +21,15 @@ import sys
 
 from cloudmotion.errors import DataError
 
-__all__ = ["SIGPIPE_STATUS", "ReaderGone", "click_saw_broken_pipe", "data_stdout", "discard_stdout", "reserve_std_fds", "stdout_failure"]
+__all__ = [
+    "SIGPIPE_STATUS",
+    "ReaderGone",
+    "click_saw_broken_pipe",
+    "data_stdout",
+    "discard_stdout",
+    "reserve_std_fds",
+    "stdout_failure",
+]
 
 SIGPIPE_STATUS = 141
 """Exit status after the reader of standard output went away (128 + SIGPIPE), as a shell reports it."""

@@ -36,23 +36,34 @@ def check_compatible(infos: list[FrameInfo], *, grid: bool = True, identity: boo
         if identity and ref.goes and other.goes:
             for key in ("satellite", "sector", "band"):
                 if ref.goes[key] != other.goes[key]:
-                    raise DataError(f"{other.path}: {key} {other.goes[key]} differs from {ref.path} "
-                                    f"({ref.goes[key]}); pass --force to track them anyway")
+                    raise DataError(
+                        f"{other.path}: {key} {other.goes[key]} differs from {ref.path} "
+                        f"({ref.goes[key]}); pass --force to track them anyway"
+                    )
         if not grid:
             continue
         if other.shape != ref.shape:
-            raise DataError(f"{other.path}: shape {other.shape[0]}x{other.shape[1]} differs from "
-                            f"{ref.path} ({ref.shape[0]}x{ref.shape[1]}); --align reprojects it")
+            raise DataError(
+                f"{other.path}: shape {other.shape[0]}x{other.shape[1]} differs from "
+                f"{ref.path} ({ref.shape[0]}x{ref.shape[1]}); --align reprojects it"
+            )
         if (ref.crs_wkt is None) != (other.crs_wkt is None) or (
             ref.crs_wkt and not CRS.from_wkt(ref.crs_wkt).equals(CRS.from_wkt(other.crs_wkt))
         ):
             raise DataError(f"{other.path}: CRS differs from {ref.path}; --align reprojects it")
         if (ref.transform is None) != (other.transform is None) or (
-            ref.transform is not None and not np.allclose(ref.transform, other.transform, rtol=0, atol=1e-6 * max(
-                1.0, abs(ref.transform[0]), abs(ref.transform[4])))
+            ref.transform is not None
+            and not np.allclose(
+                ref.transform,
+                other.transform,
+                rtol=0,
+                atol=1e-6 * max(1.0, abs(ref.transform[0]), abs(ref.transform[4])),
+            )
         ):
-            raise DataError(f"{other.path}: transform {other.transform} differs from {ref.path} ({ref.transform}); "
-                            "--align reprojects it")
+            raise DataError(
+                f"{other.path}: transform {other.transform} differs from {ref.path} ({ref.transform}); "
+                "--align reprojects it"
+            )
 
 
 def align_frame(frame: Frame, ref: FrameInfo) -> Frame:
@@ -79,10 +90,17 @@ def align_frame(frame: Frame, ref: FrameInfo) -> Frame:
     if not (src.crs_wkt and src.transform and dst.crs_wkt and dst.transform):
         raise UsageError(f"--align: {src.path} and {dst.path} both need a CRS and a geotransform")
     out = np.full(dst.shape, np.nan, dtype=np.float32)
-    reproject(np.where(frame.valid, frame.data, np.nan).astype(np.float32), out,
-              src_transform=Affine(*src.transform), src_crs=RioCRS.from_wkt(src.crs_wkt),
-              dst_transform=Affine(*dst.transform), dst_crs=RioCRS.from_wkt(dst.crs_wkt),
-              src_nodata=np.nan, dst_nodata=np.nan, resampling=Resampling.bilinear)
+    reproject(
+        np.where(frame.valid, frame.data, np.nan).astype(np.float32),
+        out,
+        src_transform=Affine(*src.transform),
+        src_crs=RioCRS.from_wkt(src.crs_wkt),
+        dst_transform=Affine(*dst.transform),
+        dst_crs=RioCRS.from_wkt(dst.crs_wkt),
+        src_nodata=np.nan,
+        dst_nodata=np.nan,
+        resampling=Resampling.bilinear,
+    )
     valid = np.isfinite(out)
     if not valid.any():
         raise DataError(f"{src.path}: does not overlap {dst.path} after --align")

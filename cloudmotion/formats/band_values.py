@@ -7,8 +7,12 @@ import numpy as np
 __all__ = ["expand_palette", "metadata_nodata"]
 
 
-def expand_palette(index: np.ndarray, colormap: dict[int, tuple[int, ...]], valid: np.ndarray | None = None,
-                   nodata: list[float | None] = ()) -> tuple[np.ndarray, np.ndarray]:
+def expand_palette(
+    index: np.ndarray,
+    colormap: dict[int, tuple[int, ...]],
+    valid: np.ndarray | None = None,
+    nodata: list[float | None] = (),
+) -> tuple[np.ndarray, np.ndarray]:
     """Palette indices to red, green and blue through the band's colour table.
 
     Parameters
@@ -33,7 +37,7 @@ def expand_palette(index: np.ndarray, colormap: dict[int, tuple[int, ...]], vali
     size = max(int(index.max(initial=0)), max(colormap, default=0)) + 1
     table = np.zeros((size, 4), dtype=np.float32)
     for k, rgba in colormap.items():
-        table[int(k), :len(rgba)] = rgba
+        table[int(k), : len(rgba)] = rgba
     idx = np.clip(index.astype(np.int64), 0, size - 1)
     rgba = table[idx]  # (rows, cols, 4): one gather, no per-pixel loop
     ok = rgba[..., 3] > 0

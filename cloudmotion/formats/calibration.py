@@ -24,8 +24,18 @@ import numpy as np
 
 from cloudmotion.errors import UsageError
 
-__all__ = ["IR_KEYS", "MODES", "VIS_KEYS", "apply", "as_tags", "brightness_temperature", "from_tags",
-           "read_netcdf_constants", "reflectance_factor", "resolve"]
+__all__ = [
+    "IR_KEYS",
+    "MODES",
+    "VIS_KEYS",
+    "apply",
+    "as_tags",
+    "brightness_temperature",
+    "from_tags",
+    "read_netcdf_constants",
+    "reflectance_factor",
+    "resolve",
+]
 
 IR_KEYS = ("planck_fk1", "planck_fk2", "planck_bc1", "planck_bc2")
 VIS_KEYS = ("kappa0",)
@@ -110,8 +120,10 @@ def read_netcdf_constants(fname: str) -> tuple[dict | None, str | None]:
     try:
         import netCDF4
     except ImportError:
-        return None, (f"{fname}: calibration constants not read (the netcdf extra is missing: pip install "
-                      "'cloudmotion[netcdf]'); values stay as stored")
+        return None, (
+            f"{fname}: calibration constants not read (the netcdf extra is missing: pip install "
+            "'cloudmotion[netcdf]'); values stay as stored"
+        )
     values = {}
     with netCDF4.Dataset(fname) as ds:
         for key in IR_KEYS + VIS_KEYS:
@@ -151,8 +163,10 @@ def resolve(info, mode: str = "auto"):
     if info.quantity == quantity and info.calibrate is None:
         return info
     if not all(k in const for k in keys):
-        raise UsageError(f"--calibrate {mode}: {info.path} has no {' '.join(keys)} constants "
-                         f"(its values are {info.quantity or 'not GOES L1b radiance'})")
+        raise UsageError(
+            f"--calibrate {mode}: {info.path} has no {' '.join(keys)} constants "
+            f"(its values are {info.quantity or 'not GOES L1b radiance'})"
+        )
     return dataclasses.replace(info, calibrate=mode, quantity=quantity, unit=unit)
 
 

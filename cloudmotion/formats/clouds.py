@@ -40,8 +40,15 @@ from cloudmotion.errors import DataError, UsageError
 from cloudmotion.formats.goes_names import parse_goes_name
 from cloudmotion.formats.readers import Frame, FrameInfo
 
-__all__ = ["CloudSource", "cloud_facts", "cloud_rule", "cloud_source", "load_cloud_model", "make_cloud_source",
-           "read_cloud_mask"]
+__all__ = [
+    "CloudSource",
+    "cloud_facts",
+    "cloud_rule",
+    "cloud_source",
+    "load_cloud_model",
+    "make_cloud_source",
+    "read_cloud_mask",
+]
 
 MAX_MODEL_BYTES = 1 << 20
 WATER_VAPOUR_BANDS = (8, 9, 10)
@@ -91,10 +98,14 @@ def load_cloud_model(path: str) -> CloudModel:
         lengths = {len(np.atleast_1d(c["mean"])) for c in comps} | {len(np.atleast_1d(c["variance"])) for c in comps}
         if len(lengths) != 1:
             raise ValueError("every mean and variance needs the same number of channels")
-        return CloudModel(weights=[float(c["weight"]) for c in comps],
-                          means=[np.atleast_1d(c["mean"]).astype(float) for c in comps],
-                          variances=[np.atleast_1d(c["variance"]).astype(float) for c in comps],
-                          cloud=[c["cloud"] for c in comps], source=path, rule="from the file")
+        return CloudModel(
+            weights=[float(c["weight"]) for c in comps],
+            means=[np.atleast_1d(c["mean"]).astype(float) for c in comps],
+            variances=[np.atleast_1d(c["variance"]).astype(float) for c in comps],
+            cloud=[c["cloud"] for c in comps],
+            source=path,
+            rule="from the file",
+        )
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{where}: {exc}") from None
 
@@ -109,8 +120,10 @@ def cloud_rule(spec: str, info: FrameInfo) -> str:
         return "bright" if band <= 6 else "cold"
     if len(info.bands) == 3 and info.channels == "luminance":
         return "bright"
-    raise UsageError(f"--cloud-model auto: {info.path} names no GOES band, so it is not known whether cold or "
-                     "bright means cloud; use auto-cold (infrared) or auto-bright (visible)")
+    raise UsageError(
+        f"--cloud-model auto: {info.path} names no GOES band, so it is not known whether cold or "
+        "bright means cloud; use auto-cold (infrared) or auto-bright (visible)"
+    )
 
 
 def read_cloud_mask(path: str, frame: Frame) -> np.ndarray:
@@ -134,8 +147,10 @@ def read_cloud_mask(path: str, frame: Frame) -> np.ndarray:
         raise DataError(f"--cloud-mask {path}: {str(exc).split(': ', 1)[-1]}") from None
     if mask.data.shape != frame.data.shape:
         (r, c), (fr, fc) = mask.data.shape, frame.data.shape
-        raise DataError(f"--cloud-mask {path}: {r}x{c} px, but {frame.info.path} is {fr}x{fc} px; the mask must be "
-                        "on the frames' grid (e.g. the 2 km ACM with a 2 km band)")
+        raise DataError(
+            f"--cloud-mask {path}: {r}x{c} px, but {frame.info.path} is {fr}x{fc} px; the mask must be "
+            "on the frames' grid (e.g. the 2 km ACM with a 2 km band)"
+        )
     prob = np.where(mask.valid & (mask.data >= 0) & (mask.data <= 1), mask.data, np.nan)
     return prob.astype(np.float32)
 
@@ -144,16 +159,22 @@ def find_cloud_mask(folder: str, info: FrameInfo) -> str:
     """The ACM file in ``folder`` (recursively) of the frame's satellite and scan start time."""
     if info.time is None:
         raise DataError(f"--cloud-mask {folder}: {info.path} has no time to find its mask by")
-    sat = (info.goes or {}).get("satellite") or (re.search(r"(?:^|_)(G\d{2})_", os.path.basename(info.path)) or
-                                                 [None, None])[1]
+    sat = (info.goes or {}).get("satellite") or (
+        re.search(r"(?:^|_)(G\d{2})_", os.path.basename(info.path)) or [None, None]
+    )[1]
     for root, _, names in os.walk(folder):
         for name in sorted(names):
             t, ident = parse_goes_name(name)
-            if t is not None and abs((t - info.time).total_seconds()) < 1 and "ACM" in name.upper() \
-                    and (sat is None or ident is None or ident["satellite"] == sat):
+            if (
+                t is not None
+                and abs((t - info.time).total_seconds()) < 1
+                and "ACM" in name.upper()
+                and (sat is None or ident is None or ident["satellite"] == sat)
+            ):
                 return os.path.join(root, name)
-    raise DataError(f"--cloud-mask {folder}: no ACM file with scan start {info.time:%Y-%m-%dT%H:%M:%S}Z "
-                    f"for {info.path}")
+    raise DataError(
+        f"--cloud-mask {folder}: no ACM file with scan start {info.time:%Y-%m-%dT%H:%M:%S}Z for {info.path}"
+    )
 
 
 @dataclass
@@ -180,19 +201,23 @@ class CloudSource:
             model = self.last_fit.model
         channels = 1 if np.ndim(stack) == 2 else np.shape(stack)[2]
         if model.n_channels != channels:
-            raise UsageError(f"--cloud-model {model.source}: {model.n_channels} channel(s), but {frame.info.path} "
-                             f"is read as {channels} (--band picks one)")
+            raise UsageError(
+                f"--cloud-model {model.source}: {model.n_channels} channel(s), but {frame.info.path} "
+                f"is read as {channels} (--band picks one)"
+            )
         return cloud_probability(stack, model, valid=frame.valid)
 
 
 def _band_stack(read: Callable[[FrameInfo], Frame]) -> Callable[[Frame], np.ndarray]:
     """Every band of a multi-band frame, (H, W, C), each read alone before any channel reduction."""
+
     def stack(frame: Frame) -> np.ndarray:
         info = frame.info
         if len(info.bands) == 1 or info.channels is None:
             return frame.data
         bands = [read(dataclasses.replace(info, band=b, bands=(b,), channels=None)).data for b in info.bands]
         return np.stack(bands, axis=-1)
+
     return stack
 
 
@@ -234,8 +259,10 @@ def cloud_facts(frame: Frame, source: CloudSource) -> dict:
     facts = {"cloud_share": float(np.nanmean(prob)) if np.isfinite(prob).any() else None}
     if model is None:
         return {**facts, "source": source.mask}
-    comps = [{"weight": float(w), "mean": m.tolist(), "sd": np.sqrt(v).tolist(), "cloud": bool(c)}
-             for w, m, v, c in zip(model.weights, model.means, model.variances, model.cloud, strict=True)]
+    comps = [
+        {"weight": float(w), "mean": m.tolist(), "sd": np.sqrt(v).tolist(), "cloud": bool(c)}
+        for w, m, v, c in zip(model.weights, model.means, model.variances, model.cloud, strict=True)
+    ]
     facts.update(source=model.source, rule=model.rule, components=comps)
     if fit is not None:
         facts.update(bic={str(k): v for k, v in fit.bic.items()}, samples=fit.samples)

@@ -57,5 +57,6 @@ def write_csv(path: str, vectors: Vectors) -> None:
         write_csv_rows(fh, vectors)
 
 
-WRITER = Writer(name="csv", suffixes=(".csv",), write=write_csv, streams=True,
-                description="one row per vector, every column")
+WRITER = Writer(
+    name="csv", suffixes=(".csv",), write=write_csv, streams=True, description="one row per vector, every column"
+)

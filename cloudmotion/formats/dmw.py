@@ -40,28 +40,62 @@ def _variables(cols: dict, keep: np.ndarray) -> dict[str, tuple[np.ndarray, dict
     lon = np.where(corrected, cols["lon_corrected"], cols["lon"])
     k = lambda name: cols[name][keep]
     return {
-        "lat": (lat[keep], {"standard_name": "latitude", "units": "degrees_north",
-                            "long_name": "latitude of the wind (parallax-corrected where a height is known)"}),
-        "lon": (lon[keep], {"standard_name": "longitude", "units": "degrees_east",
-                            "long_name": "longitude of the wind (parallax-corrected where a height is known)"}),
-        "wind_speed": (k("speed"), {"standard_name": "wind_speed", "units": "m s-1",
-                                    "long_name": "derived motion wind speed"}),
-        "wind_direction": (k("direction"), {"standard_name": "wind_from_direction", "units": "degree",
-                                            "long_name": "derived motion wind direction, where the wind "
-                                            "comes from, clockwise from north"}),
+        "lat": (
+            lat[keep],
+            {
+                "standard_name": "latitude",
+                "units": "degrees_north",
+                "long_name": "latitude of the wind (parallax-corrected where a height is known)",
+            },
+        ),
+        "lon": (
+            lon[keep],
+            {
+                "standard_name": "longitude",
+                "units": "degrees_east",
+                "long_name": "longitude of the wind (parallax-corrected where a height is known)",
+            },
+        ),
+        "wind_speed": (
+            k("speed"),
+            {"standard_name": "wind_speed", "units": "m s-1", "long_name": "derived motion wind speed"},
+        ),
+        "wind_direction": (
+            k("direction"),
+            {
+                "standard_name": "wind_from_direction",
+                "units": "degree",
+                "long_name": "derived motion wind direction, where the wind comes from, clockwise from north",
+            },
+        ),
         "eastward_wind": (k("u"), {"standard_name": "eastward_wind", "units": "m s-1"}),
         "northward_wind": (k("v"), {"standard_name": "northward_wind", "units": "m s-1"}),
-        "pressure": (k("pressure"), {"standard_name": "air_pressure", "units": "hPa",
-                                     "long_name": "pressure of the cloud top (height assignment)"}),
-        "temperature": (k("ctt"), {"standard_name": "air_temperature", "units": "K",
-                                   "long_name": "cloud-top temperature (EBBT, mean of the template's coldest "
-                                   "pixels)"}),
-        "height": (k("height"), {"standard_name": "height_above_mean_sea_level", "units": "m",
-                                 "long_name": "cloud-top height"}),
+        "pressure": (
+            k("pressure"),
+            {
+                "standard_name": "air_pressure",
+                "units": "hPa",
+                "long_name": "pressure of the cloud top (height assignment)",
+            },
+        ),
+        "temperature": (
+            k("ctt"),
+            {
+                "standard_name": "air_temperature",
+                "units": "K",
+                "long_name": "cloud-top temperature (EBBT, mean of the template's coldest pixels)",
+            },
+        ),
+        "height": (
+            k("height"),
+            {"standard_name": "height_above_mean_sea_level", "units": "m", "long_name": "cloud-top height"},
+        ),
         "expected_error": (k("ee"), {"units": "1", "long_name": "expected error of the displacement, pixels"}),
         "expected_error_speed": (k("ee_speed"), {"units": "m s-1", "long_name": "expected error of the speed"}),
-        "quality_index": (k("quality"), {"units": "1", "long_name": "quality index 0-100", "valid_range":
-                                         np.array([0, 100], dtype=np.float32)}),
+        "quality_index": (
+            k("quality"),
+            {"units": "1", "long_name": "quality index 0-100", "valid_range": np.array([0, 100], dtype=np.float32)},
+        ),
         "lat_apparent": (k("lat"), {"units": "degrees_north", "long_name": "latitude of the vector origin as seen"}),
         "lon_apparent": (k("lon"), {"units": "degrees_east", "long_name": "longitude of the vector origin as seen"}),
         "row": (k("row"), {"units": "1", "long_name": "vector origin, row index in frame A"}),
@@ -100,24 +134,42 @@ def write_dmw(path: str, vectors: Vectors) -> None:
                     v.coordinates = "lat lon"
                 v[:] = np.where(np.isfinite(values), values, _FILL).astype(np.float32)
             dqf = ds.createVariable("DQF", "u1", ("nMeasures",), fill_value=np.uint8(255), zlib=True)
-            dqf.setncatts({"standard_name": "status_flag", "long_name": "derived motion wind data quality flag",
-                           "flag_values": np.array([0, 1], dtype=np.uint8),
-                           "flag_meanings": "good_quality_qc flagged_qc", "coordinates": "lat lon"})
+            dqf.setncatts(
+                {
+                    "standard_name": "status_flag",
+                    "long_name": "derived motion wind data quality flag",
+                    "flag_values": np.array([0, 1], dtype=np.uint8),
+                    "flag_meanings": "good_quality_qc flagged_qc",
+                    "coordinates": "lat lon",
+                }
+            )
             dqf[:] = (cols["flag"][keep] != 0).astype(np.uint8)
             fl = ds.createVariable("flag", "i4", ("nMeasures",), zlib=True)
-            fl.setncatts({"long_name": "cloudmotion flag bitmask, 0 = good",
-                          "flag_masks": np.array([int(b) for b in Flag], dtype=np.int32),
-                          "flag_meanings": " ".join(b.name.lower() for b in Flag)})
+            fl.setncatts(
+                {
+                    "long_name": "cloudmotion flag bitmask, 0 = good",
+                    "flag_masks": np.array([int(b) for b in Flag], dtype=np.int32),
+                    "flag_meanings": " ".join(b.name.lower() for b in Flag),
+                }
+            )
             fl[:] = cols["flag"][keep].astype(np.int32)
             if vectors.time_a is not None and vectors.time_b is not None:
                 ta, tb = ((t - _J2000).total_seconds() for t in (vectors.time_a, vectors.time_b))
                 t = ds.createVariable("time", "f8")
-                t.setncatts({"standard_name": "time", "units": "seconds since 2000-01-01 12:00:00",
-                             "axis": "T", "bounds": "time_bounds", "long_name": "mid-point of the image pair"})
+                t.setncatts(
+                    {
+                        "standard_name": "time",
+                        "units": "seconds since 2000-01-01 12:00:00",
+                        "axis": "T",
+                        "bounds": "time_bounds",
+                        "long_name": "mid-point of the image pair",
+                    }
+                )
                 t.assignValue(0.5 * (ta + tb))
                 tbv = ds.createVariable("time_bounds", "f8", ("number_of_time_bounds",))
-                tbv.setncatts({"units": "seconds since 2000-01-01 12:00:00",
-                               "long_name": "scan start of frame A and frame B"})
+                tbv.setncatts(
+                    {"units": "seconds since 2000-01-01 12:00:00", "long_name": "scan start of frame A and frame B"}
+                )
                 tbv[:] = [ta, tb]
         finally:
             ds.close()
@@ -128,9 +180,11 @@ def _attributes(ds, vectors: Vectors, n: int) -> None:
     extra = vectors.extra or {}
     ds.Conventions = "CF-1.8"
     ds.title = "Derived motion winds (DMW-shaped)"
-    ds.summary = ("Cloud motion vectors from a pair of geostationary images with cloud-top temperature, "
-                  "pressure and height from a climatological profile; variable names after the GOES-R PUG "
-                  "ABI-L2-DMW product")
+    ds.summary = (
+        "Cloud motion vectors from a pair of geostationary images with cloud-top temperature, "
+        "pressure and height from a climatological profile; variable names after the GOES-R PUG "
+        "ABI-L2-DMW product"
+    )
     ds.source = "cloudmotion: masked FFT normalised cross-correlation and float Lucas-Kanade"
     ds.cdm_data_type = "Point"
     ds.featureType = "point"
@@ -147,5 +201,11 @@ def _attributes(ds, vectors: Vectors, n: int) -> None:
             ds.setncattr(key, t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
 
 
-WRITER = Writer(name="dmw", suffixes=(".dmw.nc",), write=write_dmw, extra="netcdf", require=require_netcdf,
-                description="DMW-shaped 1-D nMeasures product after the GOES-R PUG (needs the netcdf extra)")
+WRITER = Writer(
+    name="dmw",
+    suffixes=(".dmw.nc",),
+    write=write_dmw,
+    extra="netcdf",
+    require=require_netcdf,
+    description="DMW-shaped 1-D nMeasures product after the GOES-R PUG (needs the netcdf extra)",
+)

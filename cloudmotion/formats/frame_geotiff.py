@@ -14,10 +14,16 @@ from cloudmotion.files.gdal_errors import capture_write_errors, verify_geotiff
 __all__ = ["read_tags", "write_frame_geotiff"]
 
 
-def write_frame_geotiff(path: str, bands: Mapping[str, np.ndarray], *, transform: tuple[float, ...] | None,
-                        crs_wkt: str | None, time: datetime | None = None,
-                        tags: Mapping[str, str] | None = None,
-                        band_tags: Mapping[str, Mapping[str, str]] | None = None) -> None:
+def write_frame_geotiff(
+    path: str,
+    bands: Mapping[str, np.ndarray],
+    *,
+    transform: tuple[float, ...] | None,
+    crs_wkt: str | None,
+    time: datetime | None = None,
+    tags: Mapping[str, str] | None = None,
+    band_tags: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
     """Write named (rows, cols) bands as one float32 GeoTIFF in the frame's grid, atomically.
 
     Parameters
@@ -45,9 +51,18 @@ def write_frame_geotiff(path: str, bands: Mapping[str, np.ndarray], *, transform
     stack = np.stack([np.asarray(bands[k], dtype=np.float32) for k in names])
     _, rows, cols = stack.shape
     profile = {
-        "driver": "GTiff", "width": cols, "height": rows, "count": len(names), "dtype": "float32", "nodata": np.nan,
+        "driver": "GTiff",
+        "width": cols,
+        "height": rows,
+        "count": len(names),
+        "dtype": "float32",
+        "nodata": np.nan,
         "transform": Affine(*transform[:6]) if transform is not None else Affine.identity(),
-        "crs": crs_wkt or None, "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate",
+        "crs": crs_wkt or None,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
         "predictor": 3,
     }
     if max(rows, cols) <= 256:

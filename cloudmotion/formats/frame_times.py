@@ -25,8 +25,17 @@ TAG_TIME_KEYS = (
 """(where, key, label) in the order tried; keys are matched without regard to case or to
 spaces and underscores (``Observation_time``)."""
 
-_FORMATS = ("%Y:%m:%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
-            "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y%m%d%H%M", "%Y%m%d%H%M%S", "%Y%m%dT%H%M%S")
+_FORMATS = (
+    "%Y:%m:%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y%m%d%H%M",
+    "%Y%m%d%H%M%S",
+    "%Y%m%dT%H%M%S",
+)
 _EPOCH = re.compile(r"\s*(-?\d{9,11})(?:\.\d*)?\s*(?:sec(?:onds?)?\s*(?:UTC)?)?\s*", re.IGNORECASE)
 
 
@@ -74,8 +83,10 @@ def tag_time(dataset_tags: Mapping[str, str], band_tags: Mapping[str, str]) -> t
     (datetime or None, str or None)
         The time (UTC) and its source label, or (None, None).
     """
-    tables = {"dataset": {_norm(k): v for k, v in dataset_tags.items()},
-              "band": {_norm(k): v for k, v in band_tags.items()}}
+    tables = {
+        "dataset": {_norm(k): v for k, v in dataset_tags.items()},
+        "band": {_norm(k): v for k, v in band_tags.items()},
+    }
     for where, key, label in TAG_TIME_KEYS:
         value = tables[where].get(_norm(key))
         if value is not None and (t := parse_tag_time(value, epoch=key.startswith("GRIB"))) is not None:

@@ -53,12 +53,19 @@ def write_geojson(path: str, vectors: Vectors) -> None:
     from cloudmotion.settings.provenance import provenance
 
     # issue 15: the collection's own properties (RFC 7946 allows foreign members): version and settings
-    doc = {"type": "FeatureCollection", "properties": {**(vectors.extra.get("provenance") or provenance()), **times},
-           "features": features}
+    doc = {
+        "type": "FeatureCollection",
+        "properties": {**(vectors.extra.get("provenance") or provenance()), **times},
+        "features": features,
+    }
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
         json.dump(doc, fh, allow_nan=False, separators=(",", ":"))
         fh.write("\n")
 
 
-WRITER = Writer(name="geojson", suffixes=(".geojson",), write=write_geojson,
-                description="points at the vector origins, every column as a property")
+WRITER = Writer(
+    name="geojson",
+    suffixes=(".geojson",),
+    write=write_geojson,
+    description="points at the vector origins, every column as a property",
+)

@@ -15,8 +15,20 @@ __all__ = ["GEOTIFF_BANDS", "WRITER", "grid_transform", "write_geotiff"]
 GEOTIFF_BANDS = {c.name: c.description for c in COLUMNS if c.grid}
 """GeoTIFF band names and descriptions, in band order."""
 
-BAND_UNITS = {"dx": "px", "dy": "px", "u": "m/s", "v": "m/s", "speed": "m/s", "direction": "degree", "corr": "1",
-              "quality": "1", "flag": "1", "ee": "px", "ee_speed": "m/s", "cloud_fraction": "1"}
+BAND_UNITS = {
+    "dx": "px",
+    "dy": "px",
+    "u": "m/s",
+    "v": "m/s",
+    "speed": "m/s",
+    "direction": "degree",
+    "corr": "1",
+    "quality": "1",
+    "flag": "1",
+    "ee": "px",
+    "ee_speed": "m/s",
+    "cloud_fraction": "1",
+}
 """Each band's unit (GDAL band unit type); "1" for dimensionless quantities."""
 
 
@@ -57,10 +69,21 @@ def write_geotiff(path: str, vectors: Vectors) -> None:
     stack = np.stack([vectors.values[k].astype(np.float32).reshape(ny, nx) for k in GEOTIFF_BANDS])
     block = 256 if max(ny, nx) > 256 else 16 * max(1, int(np.ceil(max(ny, nx) / 16)))
     profile = {
-        "driver": "GTiff", "width": nx, "height": ny, "count": len(GEOTIFF_BANDS), "dtype": "float32", "nodata": np.nan,
-        "transform": grid_transform(vectors), "crs": vectors.crs_wkt or None, "tiled": True,
-        "blockxsize": block, "blockysize": block, "compress": "deflate", "predictor": 3,
+        "driver": "GTiff",
+        "width": nx,
+        "height": ny,
+        "count": len(GEOTIFF_BANDS),
+        "dtype": "float32",
+        "nodata": np.nan,
+        "transform": grid_transform(vectors),
+        "crs": vectors.crs_wkt or None,
+        "tiled": True,
+        "blockxsize": block,
+        "blockysize": block,
+        "compress": "deflate",
+        "predictor": 3,
     }
+
     def verify(tmp: str) -> None:
         verify_geotiff(tmp, path, count=len(GEOTIFF_BANDS), shape=(ny, nx), tags=("TIME_A", "CLOUDMOTION_SETTINGS"))
 
@@ -71,10 +94,21 @@ def write_geotiff(path: str, vectors: Vectors) -> None:
             ds.set_band_description(i, name)
             ds.set_band_unit(i, BAND_UNITS.get(name, ""))
             ds.update_tags(i, description=desc)
-        ds.update_tags(TIME_A=format_iso(vectors.time_a), TIME_B=format_iso(vectors.time_b),
-                       WINDOW=str(vectors.window), STEP=str(vectors.step), SOFTWARE=f"cloudmotion {record['version']}",
-                       CLOUDMOTION_VERSION=record["version"], CLOUDMOTION_SETTINGS=settings_json(record))
+        ds.update_tags(
+            TIME_A=format_iso(vectors.time_a),
+            TIME_B=format_iso(vectors.time_b),
+            WINDOW=str(vectors.window),
+            STEP=str(vectors.step),
+            SOFTWARE=f"cloudmotion {record['version']}",
+            CLOUDMOTION_VERSION=record["version"],
+            CLOUDMOTION_SETTINGS=settings_json(record),
+        )
 
 
-WRITER = Writer(name="tif", suffixes=(".tif", ".tiff"), write=write_geotiff, per_pair=True,
-                description="vector grid, one band per quantity, georeferenced")
+WRITER = Writer(
+    name="tif",
+    suffixes=(".tif", ".tiff"),
+    write=write_geotiff,
+    per_pair=True,
+    description="vector grid, one band per quantity, georeferenced",
+)

@@ -68,10 +68,12 @@ def open_goes_netcdf(path: str, *, band: int | None = None, channels: str | None
     return _with_calibration(info)
 
 
-_QUANTITIES = {"toa_outgoing_radiance_per_unit_wavenumber": calibration.RADIANCE,
-               "toa_outgoing_radiance_per_unit_wavelength": calibration.RADIANCE,
-               "toa_brightness_temperature": calibration.BT,
-               "toa_lambertian_equivalent_albedo_multiplied_by_cosine_solar_zenith_angle": calibration.REFLECTANCE}
+_QUANTITIES = {
+    "toa_outgoing_radiance_per_unit_wavenumber": calibration.RADIANCE,
+    "toa_outgoing_radiance_per_unit_wavelength": calibration.RADIANCE,
+    "toa_brightness_temperature": calibration.BT,
+    "toa_lambertian_equivalent_albedo_multiplied_by_cosine_solar_zenith_angle": calibration.REFLECTANCE,
+}
 
 
 def _with_calibration(info: FrameInfo) -> FrameInfo:
@@ -89,13 +91,15 @@ def _with_calibration(info: FrameInfo) -> FrameInfo:
         if fname.upper().startswith("NETCDF:"):
             fname = fname.split(":", 1)[1].rpartition(":")[0].strip('"')
         constants, note = calibration.read_netcdf_constants(fname)
-    return dataclasses.replace(info, quantity=quantity, unit=tags.get("units"), calibration=constants,
-                               notes=(note,) if note else ())
+    return dataclasses.replace(
+        info, quantity=quantity, unit=tags.get("units"), calibration=constants, notes=(note,) if note else ()
+    )
 
 
 GOES_NETCDF = Reader(
     name="goes-netcdf",
     claims=lambda path: path.lower().endswith(".nc") or path.upper().startswith("NETCDF:"),
-    open=open_goes_netcdf, read=read_frame,
+    open=open_goes_netcdf,
+    read=read_frame,
     description="GOES ABI L1b/L2 netCDF: Rad/CMI picked, scale/offset, _FillValue, DQF, calibration",
 )

@@ -13,12 +13,26 @@ import os
 import re
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["ABI_BANDS", "describe_goes", "goes_sequence", "goes_stamp", "is_infrared", "parse_goes_name",
-           "start_stamp"]
+__all__ = ["ABI_BANDS", "describe_goes", "goes_sequence", "goes_stamp", "is_infrared", "parse_goes_name", "start_stamp"]
 
-ABI_BANDS = {1: "0.47 µm", 2: "0.64 µm", 3: "0.86 µm", 4: "1.37 µm", 5: "1.6 µm", 6: "2.2 µm", 7: "3.9 µm",
-             8: "6.2 µm", 9: "6.9 µm", 10: "7.3 µm", 11: "8.4 µm", 12: "9.6 µm", 13: "10.3 µm", 14: "11.2 µm",
-             15: "12.3 µm", 16: "13.3 µm"}
+ABI_BANDS = {
+    1: "0.47 µm",
+    2: "0.64 µm",
+    3: "0.86 µm",
+    4: "1.37 µm",
+    5: "1.6 µm",
+    6: "2.2 µm",
+    7: "3.9 µm",
+    8: "6.2 µm",
+    9: "6.9 µm",
+    10: "7.3 µm",
+    11: "8.4 µm",
+    12: "9.6 µm",
+    13: "10.3 µm",
+    14: "11.2 µm",
+    15: "12.3 µm",
+    16: "13.3 µm",
+}
 """ABI band centre wavelengths (GOES-R PUG vol. 3); bands 1-6 reflective, 7-16 emissive (8-10 water vapour)."""
 
 _SECTORS = {"F": "Full Disk", "C": "CONUS", "M1": "Mesoscale-1", "M2": "Mesoscale-2"}
@@ -39,6 +53,7 @@ def describe_goes(ident: dict) -> str:
     text = name + (f" ABI band {band}" + (f" ({ABI_BANDS[band]})" if band in ABI_BANDS else "") if band else "")
     sector = ident.get("sector")
     return text + (f", {_SECTORS.get(sector, sector)}" if sector else "")
+
 
 _GOES_RE = re.compile(
     r"OR_ABI-(?P<level>L\w+?)-(?P<product>[A-Za-z]+?)(?P<sector>F|C|M1|M2)-M(?P<mode>\d)C?(?P<band>\d{2})?"

@@ -28,8 +28,12 @@ _WINDS = {
     "eastward_wind": ("u", "eastward_wind", "m s-1", "eastward wind from cloud motion"),
     "northward_wind": ("v", "northward_wind", "m s-1", "northward wind from cloud motion"),
     "wind_speed": ("speed", "wind_speed", "m s-1", "wind speed from cloud motion (geodesic)"),
-    "wind_from_direction": ("direction", "wind_from_direction", "degree",
-                            "direction the wind blows from, clockwise from north"),
+    "wind_from_direction": (
+        "direction",
+        "wind_from_direction",
+        "degree",
+        "direction the wind blows from, clockwise from north",
+    ),
 }
 _EXTRA = {
     "dx": ("1", "displacement along columns, pixels (+ = increasing column)"),
@@ -85,8 +89,10 @@ def _header(ds, result: Vectors) -> None:
     ny, nx = result.shape
     ds.Conventions = "CF-1.8"
     ds.title = "Cloud motion vectors"
-    ds.source = (f"cloudmotion {record['version']}: normalised cross-correlation at every lag (coarse-to-fine) "
-                 "and float Lucas-Kanade")
+    ds.source = (
+        f"cloudmotion {record['version']}: normalised cross-correlation at every lag (coarse-to-fine) "
+        "and float Lucas-Kanade"
+    )
     ds.cloudmotion_version = record["version"]
     ds.cloudmotion_settings = settings_json(record)  # issue 15: the settings used, JSON
     ds.window_px = result.window
@@ -99,8 +105,14 @@ def _header(ds, result: Vectors) -> None:
         ta = (result.time_a - _EPOCH).total_seconds()
         tb = (result.time_b - _EPOCH).total_seconds()
         t = ds.createVariable("time", "f8", ("time",))
-        t.setncatts({"standard_name": "time", "units": "seconds since 1970-01-01 00:00:00",
-                     "calendar": "standard", "bounds": "time_bnds"})
+        t.setncatts(
+            {
+                "standard_name": "time",
+                "units": "seconds since 1970-01-01 00:00:00",
+                "calendar": "standard",
+                "bounds": "time_bnds",
+            }
+        )
         t[:] = [0.5 * (ta + tb)]
         tbv = ds.createVariable("time_bnds", "f8", ("time", "nv"))
         tbv[:] = [[ta, tb]]
@@ -128,8 +140,13 @@ def _coordinates(ds, result: Vectors) -> tuple[str | None, str | None]:
             std = "projection_x_coordinate" if axis == "x" else "projection_y_coordinate"
             if cf.get("grid_mapping_name") == "latitude_longitude":
                 std = "longitude" if axis == "x" else "latitude"
-            var.setncatts({"standard_name": std, "units": crs.axis_info[0].unit_name if crs.axis_info else "m",
-                           "axis": axis.upper()})
+            var.setncatts(
+                {
+                    "standard_name": std,
+                    "units": crs.axis_info[0].unit_name if crs.axis_info else "m",
+                    "axis": axis.upper(),
+                }
+            )
     else:
         x.long_name, y.long_name = "pixel column of the vector origin", "pixel row of the vector origin"
     coords = None
@@ -162,13 +179,23 @@ def _variables(ds, result: Vectors, coords: str | None, grid_mapping: str | None
     for name, (units, long_name) in _EXTRA.items():
         add(name, cols[name], {"units": units, "long_name": long_name})
     fl = ds.createVariable("flag", "i4", dims, zlib=True)
-    fl.setncatts({"long_name": "quality flag bitmask, 0 = good",
-                  "flag_masks": np.array([int(b) for b in Flag], dtype=np.int32),
-                  "flag_meanings": " ".join(b.name.lower() for b in Flag)})
+    fl.setncatts(
+        {
+            "long_name": "quality flag bitmask, 0 = good",
+            "flag_masks": np.array([int(b) for b in Flag], dtype=np.int32),
+            "flag_meanings": " ".join(b.name.lower() for b in Flag),
+        }
+    )
     if coords:
         fl.coordinates = coords
     fl[:] = cols["flag"].reshape(1, ny, nx).astype(np.int32)
 
 
-WRITER = Writer(name="nc", suffixes=(".nc",), write=write_netcdf, extra="netcdf", require=require_netcdf,
-                description="CF-1.8 grid with standard names (needs the netcdf extra)")
+WRITER = Writer(
+    name="nc",
+    suffixes=(".nc",),
+    write=write_netcdf,
+    extra="netcdf",
+    require=require_netcdf,
+    description="CF-1.8 grid with standard names (needs the netcdf extra)",
+)

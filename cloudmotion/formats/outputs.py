@@ -49,14 +49,18 @@ def parse_outputs(outputs: Sequence[str], npairs: int) -> list[Output]:
     for path in outputs or ("-",):
         kind = writer_name_for(path)
         if kind is None:
-            raise UsageError(f"-o {path}: unknown output format; use .csv, .tif, .tiff, .geojson, .nc or .dmw.nc, "
-                             "or - for CSV on stdout")
+            raise UsageError(
+                f"-o {path}: unknown output format; use .csv, .tif, .tiff, .geojson, .nc or .dmw.nc, "
+                "or - for CSV on stdout"
+            )
         out = Output(path, kind)
         check_fields(path, ("pair", "time_a", "time_b"), "-o", "use {pair}, {time_a:...}, {time_b:...}")
         writer = registry.WRITERS.get(kind)
         if not writer.streams and npairs > 1 and not out.per_pair:
-            raise UsageError(f"-o {path}: {npairs} pairs need a per-pair name with {{pair}} or "
-                             f"{{time_a:%Y%m%dT%H%M%S}} in a .{kind} path")
+            raise UsageError(
+                f"-o {path}: {npairs} pairs need a per-pair name with {{pair}} or "
+                f"{{time_a:%Y%m%dT%H%M%S}} in a .{kind} path"
+            )
         if writer.require is not None:
             writer.require(path)
         outs.append(out)
@@ -71,13 +75,15 @@ def expand_output(out: Output, pair: int, a, b, option: str = "-o") -> str:
         return out.template
     for frame, key in ((a, "{time_a"), (b, "{time_b")):
         if frame.time is None and key in out.template:
-            raise UsageError(f"{option} {out.template}: {frame.path} has no time for the {key}}} placeholder; "
-                             "use {pair}")
+            raise UsageError(
+                f"{option} {out.template}: {frame.path} has no time for the {key}}} placeholder; use {{pair}}"
+            )
     try:
         return out.template.format(pair=pair, time_a=a.time, time_b=b.time)
     except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
-        raise UsageError(f"{option} {out.template}: bad placeholder ({exc}); use {{pair}}, {{time_a:...}}, "
-                         "{time_b:...}") from None
+        raise UsageError(
+            f"{option} {out.template}: bad placeholder ({exc}); use {{pair}}, {{time_a:...}}, {{time_b:...}}"
+        ) from None
 
 
 def check_destinations(paths: Iterable[str], overwrite: bool, option: str = "-o") -> None:
@@ -110,8 +116,14 @@ def check_destinations(paths: Iterable[str], overwrite: bool, option: str = "-o"
             raise DataError(f"{option} {path}: folder {os.path.dirname(path) or '.'} is not writable")
 
 
-def write_pairs(pairs: Iterable[Vectors], outs: Sequence[Output], targets: Sequence[Sequence[str]], *,
-                stdout: IO[str], after_pair: Callable[[int, Vectors], None] | None = None) -> None:
+def write_pairs(
+    pairs: Iterable[Vectors],
+    outs: Sequence[Output],
+    targets: Sequence[Sequence[str]],
+    *,
+    stdout: IO[str],
+    after_pair: Callable[[int, Vectors], None] | None = None,
+) -> None:
     """Write each pair to its outputs as it arrives: shared CSVs stream, others get a file each.
 
     A CSV without a placeholder (and ``-``) holds every pair; it is written to a temporary

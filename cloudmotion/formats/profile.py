@@ -44,8 +44,10 @@ def load_profile(spec: str) -> Profile:
     header = [h.strip().lower() for h in rows[0]]
     missing = [c for c in _REQUIRED if c not in header]
     if missing:
-        raise DataError(f"{where}: no column {', '.join(missing)} in the header (have {', '.join(rows[0])}); "
-                        "expected pressure_hPa,temperature_K[,height_m]")
+        raise DataError(
+            f"{where}: no column {', '.join(missing)} in the header (have {', '.join(rows[0])}); "
+            "expected pressure_hPa,temperature_K[,height_m]"
+        )
     cols = [header.index(c) for c in (*_REQUIRED, "height_m") if c in header]
     values = []
     for number, row in enumerate(rows[1:], start=2):
@@ -58,7 +60,12 @@ def load_profile(spec: str) -> Profile:
             raise DataError(f"{where}: line {number}: not a number in {','.join(cells)}") from None
     table = np.array(values, dtype=np.float64).reshape(-1, len(cols))
     try:
-        return profile_from_table(table[:, 0], table[:, 1], table[:, 2] if len(cols) == 3 else None,
-                                  name=os.path.basename(spec), source=f"sounding {os.path.basename(spec)}")
+        return profile_from_table(
+            table[:, 0],
+            table[:, 1],
+            table[:, 2] if len(cols) == 3 else None,
+            name=os.path.basename(spec),
+            source=f"sounding {os.path.basename(spec)}",
+        )
     except ValueError as exc:
         raise DataError(f"{where}: {exc}") from None

@@ -27,6 +27,7 @@ fill, which no physical image holds and whose squares overflow the arithmetic.""
 
 __all__ = ["RASTER", "check_path", "metadata_nodata", "open_raster", "read_frame"]
 
+
 def check_path(path: str) -> str:
     """Return what rasterio should open, or raise DataError naming the path."""
     if path.upper().startswith("NETCDF:"):
@@ -45,8 +46,15 @@ def check_path(path: str) -> str:
     return path
 
 
-def open_raster(path: str, *, band: int | None = None, channels: str | None = None, source: str | None = None,
-                dqf_source: str | None = None, reader: str = "raster") -> FrameInfo:
+def open_raster(
+    path: str,
+    *,
+    band: int | None = None,
+    channels: str | None = None,
+    source: str | None = None,
+    dqf_source: str | None = None,
+    reader: str = "raster",
+) -> FrameInfo:
     """Read a raster frame's header with rasterio: shape, bands, georeference, time and GOES identity.
 
     Parameters
@@ -94,29 +102,52 @@ def open_raster(path: str, *, band: int | None = None, channels: str | None = No
                 crs_wkt = ds.crs.to_wkt() if ds.crs else None
                 tags = ds.tags()
                 tag_t, tag_source = tag_time(tags, ds.tags(bands[0]))
-                info = {"shape": (ds.height, ds.width), "count": ds.count, "dtype": ds.dtypes[bands[0] - 1],
-                        "driver": ds.driver}
+                info = {
+                    "shape": (ds.height, ds.width),
+                    "count": ds.count,
+                    "dtype": ds.dtypes[bands[0] - 1],
+                    "driver": ds.driver,
+                }
                 complex_bands = [b for b in bands if np.dtype(ds.dtypes[b - 1]).kind == "c"]
                 if complex_bands:
-                    raise DataError(f"{path}: band {complex_bands[0]} holds complex numbers "
-                                    f"({ds.dtypes[complex_bands[0] - 1]}); cloudmotion tracks real values: "
-                                    "convert it first (e.g. its amplitude)")
+                    raise DataError(
+                        f"{path}: band {complex_bands[0]} holds complex numbers "
+                        f"({ds.dtypes[complex_bands[0] - 1]}); cloudmotion tracks real values: "
+                        "convert it first (e.g. its amplitude)"
+                    )
     except RasterioError as exc:
         raise DataError(f"{path}: cannot read as a raster ({first_line(exc)})") from exc
     _check_crs(path, crs_wkt, transform, info["shape"])
     time, ident = parse_goes_name(path)
     stamp = start_stamp(path)
     if time is None and (stamp or ident):
-        raise DataError(f"{path}: the GOES-style file name has no valid start time "
-                        f"(_sYYYYJJJHHMMSSt{', got _s' + ''.join(g or '' for g in stamp.groups()) if stamp else ''})")
+        raise DataError(
+            f"{path}: the GOES-style file name has no valid start time "
+            f"(_sYYYYJJJHHMMSSt{', got _s' + ''.join(g or '' for g in stamp.groups()) if stamp else ''})"
+        )
     time_source = "file name" if time else None
     if time is None:
         time, time_source = tag_t, tag_source
     constants = calibration.from_tags(tags)
-    return FrameInfo(path=path, source=source, band=bands[0], transform=transform, crs_wkt=crs_wkt, time=time,
-                     time_source=time_source, goes=ident, bands=bands, channels=method, dqf_source=dqf_source,
-                     reader=reader, palette=palette, calibration=constants,
-                     quantity=calibration.RADIANCE if constants else None, unit=tags.get("units"), **info)
+    return FrameInfo(
+        path=path,
+        source=source,
+        band=bands[0],
+        transform=transform,
+        crs_wkt=crs_wkt,
+        time=time,
+        time_source=time_source,
+        goes=ident,
+        bands=bands,
+        channels=method,
+        dqf_source=dqf_source,
+        reader=reader,
+        palette=palette,
+        calibration=constants,
+        quantity=calibration.RADIANCE if constants else None,
+        unit=tags.get("units"),
+        **info,
+    )
 
 
 def _choose_bands(ds, path: str, band: int | None, channels: str | None) -> tuple[tuple[int, ...], str | None, bool]:
@@ -124,8 +155,11 @@ def _choose_bands(ds, path: str, band: int | None, channels: str | None) -> tupl
     from rasterio.enums import ColorInterp
 
     colour = [i + 1 for i, c in enumerate(ds.colorinterp) if c != ColorInterp.alpha]
-    rgb = [ds.colorinterp.index(c) + 1 for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
-           if c in ds.colorinterp]
+    rgb = [
+        ds.colorinterp.index(c) + 1
+        for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+        if c in ds.colorinterp
+    ]
     palette = ds.colorinterp[(band or 1) - 1] == ColorInterp.palette and _has_colormap(ds, band or 1)
     if palette:
         bands, method = (int(band or 1),), channels or "luminance"
@@ -197,8 +231,9 @@ def _check_crs(path: str, crs_wkt: str | None, transform: tuple[float, ...] | No
         return
     problem = _crs_problem(crs_wkt, tuple(transform), tuple(shape))
     if problem:
-        raise DataError(f"{path}: impossible map projection in the file ({problem}); the file's projection "
-                        "attributes are damaged")
+        raise DataError(
+            f"{path}: impossible map projection in the file ({problem}); the file's projection attributes are damaged"
+        )
 
 
 def first_line(exc: Exception) -> str:
@@ -295,5 +330,10 @@ def _open_generic(path: str, *, band: int | None = None, channels: str | None = 
     return open_raster(path, band=band, channels=channels)
 
 
-RASTER = Reader(name="raster", claims=lambda path: True, open=_open_generic, read=read_frame,
-                description="GeoTIFF and any raster GDAL reads")
+RASTER = Reader(
+    name="raster",
+    claims=lambda path: True,
+    open=_open_generic,
+    read=read_frame,
+    description="GeoTIFF and any raster GDAL reads",
+)

@@ -157,7 +157,6 @@ def open_frame(path: str, *, band: int | None = None, channels: str | None = Non
     return reader_for(path).open(path, band=band, channels=channels)
 
 
-def read_frame(info, *, nodata: float | None = None, valid_range: tuple[float, float] | None = None,
-               dqf: bool = False):
+def read_frame(info, *, nodata: float | None = None, valid_range: tuple[float, float] | None = None, dqf: bool = False):
     """Read a frame's pixels through the reader that opened it."""
     return registry.READERS.get(info.reader).read(info, nodata=nodata, valid_range=valid_range, dqf=dqf)

@@ -67,8 +67,14 @@ def _read_csv(path: str, stream=None) -> list[Vectors]:
     pairs = []
     for s, e in bounds:
         values = {k: v[s:e] for k, v in arrays.items()}
-        pairs.append(Vectors(values=values, time_a=parse_iso(keys[s][0]), time_b=parse_iso(keys[s][1]),
-                             shape=_grid_shape(values["row"], values["col"])))
+        pairs.append(
+            Vectors(
+                values=values,
+                time_a=parse_iso(keys[s][0]),
+                time_b=parse_iso(keys[s][1]),
+                shape=_grid_shape(values["row"], values["col"]),
+            )
+        )
     return pairs
 
 
@@ -84,10 +90,11 @@ def _read_geotiff(path: str, frame_transform: tuple[float, ...] | None) -> list[
                 names = list(ds.descriptions)
                 missing = [b for b in ("dx", "dy", "flag") if b not in names]
                 if missing:
-                    raise DataError(f"{path}: not a cloudmotion vector grid (no band {', '.join(missing)}; "
-                                    f"expected bands {', '.join(GEOTIFF_BANDS)})")
-                bands = {name: ds.read(names.index(name) + 1).astype(np.float64)
-                         for name in NUMERIC if name in names}
+                    raise DataError(
+                        f"{path}: not a cloudmotion vector grid (no band {', '.join(missing)}; "
+                        f"expected bands {', '.join(GEOTIFF_BANDS)})"
+                    )
+                bands = {name: ds.read(names.index(name) + 1).astype(np.float64) for name in NUMERIC if name in names}
                 grid = ds.transform
                 grid_crs = ds.crs.to_wkt() if ds.crs else None
                 tags = ds.tags()
@@ -106,10 +113,18 @@ def _read_geotiff(path: str, frame_transform: tuple[float, ...] | None) -> list[
     values.update(row=row, col=col, flag=flag, x=np.asarray(x, dtype=np.float64), y=np.asarray(y, dtype=np.float64))
     step = tags.get("STEP", "")
     window = tags.get("WINDOW", "")
-    return [Vectors(values=values, time_a=parse_iso(tags.get("TIME_A")), time_b=parse_iso(tags.get("TIME_B")),
-                    transform=tuple(frame_transform[:6]) if frame_transform is not None else None, shape=(ny, nx),
-                    crs_wkt=grid_crs,
-                    step=int(step) if step.isdigit() else None, window=int(window) if window.isdigit() else None)]
+    return [
+        Vectors(
+            values=values,
+            time_a=parse_iso(tags.get("TIME_A")),
+            time_b=parse_iso(tags.get("TIME_B")),
+            transform=tuple(frame_transform[:6]) if frame_transform is not None else None,
+            shape=(ny, nx),
+            crs_wkt=grid_crs,
+            step=int(step) if step.isdigit() else None,
+            window=int(window) if window.isdigit() else None,
+        )
+    ]
 
 
 def _grid_shape(row: np.ndarray, col: np.ndarray) -> tuple[int, int] | None:
@@ -192,9 +207,16 @@ def _grid_fits(values: np.ndarray, size: int) -> bool:
     return False
 
 
-def check_vectors_match(pair: Vectors, vectors: str, other: str, *, shape: tuple[int, int],
-                        transform: tuple[float, ...] | None, crs_wkt: str | None = None,
-                        time=None) -> None:
+def check_vectors_match(
+    pair: Vectors,
+    vectors: str,
+    other: str,
+    *,
+    shape: tuple[int, int],
+    transform: tuple[float, ...] | None,
+    crs_wkt: str | None = None,
+    time=None,
+) -> None:
     """Refuse vectors that were not tracked on the grid (and time) of ``other``.
 
     Parameters
@@ -217,8 +239,9 @@ def check_vectors_match(pair: Vectors, vectors: str, other: str, *, shape: tuple
     from cloudmotion.geo import pixel_to_crs
 
     def refuse(what: str) -> None:
-        raise DataError(f"{vectors}: does not match {other} ({what}); give the frame or truth "
-                        "the vectors were tracked on")
+        raise DataError(
+            f"{vectors}: does not match {other} ({what}); give the frame or truth the vectors were tracked on"
+        )
 
     rows, cols = shape
     if not (_grid_fits(pair.row, rows) and _grid_fits(pair.col, cols)):
@@ -240,5 +263,7 @@ def check_vectors_match(pair: Vectors, vectors: str, other: str, *, shape: tuple
     if time is not None and pair.time_a is not None and pair.time_b is not None:
         near = min(abs((time - t).total_seconds()) for t in (pair.time_a, pair.time_b))
         if near > 0.5:
-            refuse(f"its time {time:%Y-%m-%dT%H:%M:%S}Z is neither the pair's time_a "
-                   f"{pair.time_a:%Y-%m-%dT%H:%M:%S}Z nor time_b {pair.time_b:%Y-%m-%dT%H:%M:%S}Z")
+            refuse(
+                f"its time {time:%Y-%m-%dT%H:%M:%S}Z is neither the pair's time_a "
+                f"{pair.time_a:%Y-%m-%dT%H:%M:%S}Z nor time_b {pair.time_b:%Y-%m-%dT%H:%M:%S}Z"
+            )

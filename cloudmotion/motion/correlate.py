@@ -95,9 +95,7 @@ def ncc_dense(t: np.ndarray, s: np.ndarray, snorm: np.ndarray | None = None) -> 
     return np.clip(out, -1.0, 1.0, out=out)
 
 
-def ncc_masked(
-    t: np.ndarray, mt: np.ndarray, s: np.ndarray, ms: np.ndarray, min_overlap: float = 0.75
-) -> np.ndarray:
+def ncc_masked(t: np.ndarray, mt: np.ndarray, s: np.ndarray, ms: np.ndarray, min_overlap: float = 0.75) -> np.ndarray:
     """Masked NCC surfaces (Padfield 2012): invalid pixels are left out of every sum.
 
     Parameters and result as :func:`ncc_surfaces` (without the fast-path options).
@@ -196,9 +194,22 @@ def ncc_surfaces(
     return out
 
 
-def correlate_grid(a: np.ndarray, a_valid: np.ndarray, a_std: float, b: np.ndarray, b_valid: np.ndarray,
-                   rows: np.ndarray, cols: np.ndarray, window: int, search: int, *, min_overlap: float = 0.75,
-                   subpixel: str = "gaussian", chunk: int = 2048, correlation: str = "ncc") -> dict[str, np.ndarray]:
+def correlate_grid(
+    a: np.ndarray,
+    a_valid: np.ndarray,
+    a_std: float,
+    b: np.ndarray,
+    b_valid: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    window: int,
+    search: int,
+    *,
+    min_overlap: float = 0.75,
+    subpixel: str = "gaussian",
+    chunk: int = 2048,
+    correlation: str = "ncc",
+) -> dict[str, np.ndarray]:
     """The correlation stage: every template of frame A searched in frame B, in chunks.
 
     Parameters
@@ -277,8 +288,7 @@ def correlate_grid(a: np.ndarray, a_valid: np.ndarray, a_std: float, b: np.ndarr
             m = slice(j, min(j + max(8, chunk // 4), t.shape[0]))
             tm = extract_windows(a_valid, 0, rows[sl][m], cols[sl][m], w)
             sm = extract_windows(pbm, r, rows[sl][m] - r, cols[sl][m] - r, w + 2 * r)
-            surf[m] = correlator(t[m], tm, s[m], sm, min_overlap=min_overlap, region_norms=norms[m],
-                                 dense=dense[m])
+            surf[m] = correlator(t[m], tm, s[m], sm, min_overlap=min_overlap, region_norms=norms[m], dense=dense[m])
         peaks = locate_peaks(surf)
         prow, pcol = fit_subpixel(surf, peaks, subpixel)
         out["dy"][sl] = prow - r

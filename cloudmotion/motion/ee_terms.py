@@ -53,8 +53,9 @@ def _kernel(frac: np.ndarray) -> np.ndarray:
     """Keys bicubic weights at offsets -1, 0, +1, +2, shape (N, 4)."""
     t = frac[:, None]
     t2, t3 = t * t, t * t * t
-    return np.hstack([-0.5 * t3 + t2 - 0.5 * t, 1.5 * t3 - 2.5 * t2 + 1.0, -1.5 * t3 + 2.0 * t2 + 0.5 * t,
-                      0.5 * t3 - 0.5 * t2]).astype(np.float32)
+    return np.hstack(
+        [-0.5 * t3 + t2 - 0.5 * t, 1.5 * t3 - 2.5 * t2 + 1.0, -1.5 * t3 + 2.0 * t2 + 0.5 * t, 0.5 * t3 - 0.5 * t2]
+    ).astype(np.float32)
 
 
 def _warp(pb: np.ndarray, pok: np.ndarray, pad: int, rows, cols, w: int, dy, dx, grow: int):
@@ -88,13 +89,22 @@ def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
     offset = float(np.mean(a[valid_a])) if valid_a.any() else 0.0
     pa = np.where(valid_a, a - offset, 0).astype(np.float32)
     gy, gx = np.gradient(pa)
-    gmask = cv2.erode(use.view(np.uint8), np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8),
-                      borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    gmask = cv2.erode(
+        use.view(np.uint8),
+        np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8),
+        borderType=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    ).view(bool)
     lim = float(np.max(np.abs(np.concatenate([dx, dy])))) if dx.size else 0.0
     pad = int(np.ceil(lim)) + 5
     pb = np.pad(np.where(valid_b, b - offset, 0).astype(np.float32), pad)
-    pok = cv2.erode(np.pad(valid_b, pad).view(np.uint8), np.ones((4, 4), np.uint8), anchor=(1, 1),
-                    borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    pok = cv2.erode(
+        np.pad(valid_b, pad).view(np.uint8),
+        np.ones((4, 4), np.uint8),
+        anchor=(1, 1),
+        borderType=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    ).view(bool)
     ppa = np.pad(pa, 1)
     pgm = np.pad(gmask, 1)
     pgx, pgy = np.pad(gx * gmask, 1), np.pad(gy * gmask, 1)
@@ -151,9 +161,14 @@ def template_terms(
     """
     n = len(rows)
     w = window
-    out = {"count": np.zeros(n), "tensor": np.full((n, 3), np.nan), "residual_var": np.full(n, np.nan),
-           "grad_corr": np.full((n, 2), np.nan), "peak_corr": np.full(n, np.nan),
-           "curvature": np.full((n, 2), np.nan)}
+    out = {
+        "count": np.zeros(n),
+        "tensor": np.full((n, 3), np.nan),
+        "residual_var": np.full(n, np.nan),
+        "grad_corr": np.full((n, 2), np.nan),
+        "peak_corr": np.full(n, np.nan),
+        "curvature": np.full((n, 2), np.nan),
+    }
     dx = np.asarray(dx, dtype=np.float64)
     dy = np.asarray(dy, dtype=np.float64)
     todo = np.flatnonzero(np.isfinite(dx) & np.isfinite(dy))
@@ -164,11 +179,16 @@ def template_terms(
         from cloudmotion.motion.kernels.ee import ee_terms
         from cloudmotion.motion.kernels.jit import split_run
 
-        per = (np.ascontiguousarray(rows[todo], dtype=np.int64), np.ascontiguousarray(cols[todo], dtype=np.int64),
-               np.ascontiguousarray(dx[todo]), np.ascontiguousarray(dy[todo]))
+        per = (
+            np.ascontiguousarray(rows[todo], dtype=np.int64),
+            np.ascontiguousarray(cols[todo], dtype=np.int64),
+            np.ascontiguousarray(dx[todo]),
+            np.ascontiguousarray(dy[todo]),
+        )
         res = split_run(ee_terms, threads, (ppa, puse, pgm, pgx, pgy, pb, pok, pad), per, (w,))
-        for name, values in zip(("count", "residual_var", "peak_corr", "tensor", "grad_corr", "curvature"), res,
-                                strict=True):
+        for name, values in zip(
+            ("count", "residual_var", "peak_corr", "tensor", "grad_corr", "curvature"), res, strict=True
+        ):
             out[name][todo] = values
         return TemplateTerms(**out)
     for lo in range(0, todo.size, chunk):
@@ -204,8 +224,8 @@ def template_terms(
         hyy = (tgy * tgy).sum(axis=(1, 2), dtype=np.float64)
         out["tensor"][idx] = np.stack([hxx, hxy, hyy], axis=1)
         tr = np.maximum(hxx + hyy, 1e-30)
-        ax = ((tgx[:, :, 1:] * tgx[:, :, :-1]).sum(axis=(1, 2)) + (tgy[:, :, 1:] * tgy[:, :, :-1]).sum(axis=(1, 2)))
-        ay = ((tgx[:, 1:] * tgx[:, :-1]).sum(axis=(1, 2)) + (tgy[:, 1:] * tgy[:, :-1]).sum(axis=(1, 2)))
+        ax = (tgx[:, :, 1:] * tgx[:, :, :-1]).sum(axis=(1, 2)) + (tgy[:, :, 1:] * tgy[:, :, :-1]).sum(axis=(1, 2))
+        ay = (tgx[:, 1:] * tgx[:, :-1]).sum(axis=(1, 2)) + (tgy[:, 1:] * tgy[:, :-1]).sum(axis=(1, 2))
         out["grad_corr"][idx] = np.clip(np.stack([ax, ay], axis=1) / tr[:, None], 0.0, 0.999)
         # correlation peak: coefficients at d +- 1 px along each axis (template shifted by -+1 px
         # against the warped window is the same lag, and needs no second warp)

@@ -56,8 +56,15 @@ import numpy as np
 
 from cloudmotion.motion.ee_terms import TemplateTerms, template_terms
 
-__all__ = ["CALIBRATION", "FLOOR_PX", "TemplateTerms", "expected_error", "pair_noise",
-           "prefilter_noise_factors", "template_terms"]
+__all__ = [
+    "CALIBRATION",
+    "FLOOR_PX",
+    "TemplateTerms",
+    "expected_error",
+    "pair_noise",
+    "prefilter_noise_factors",
+    "template_terms",
+]
 
 CALIBRATION = 1.0
 """Multiplier of the noise covariance (1 = the first-order theory), measured."""

@@ -19,8 +19,15 @@ from scipy import ndimage
 
 from cloudmotion.grid import integral_image, window_sums
 
-__all__ = ["Plateau", "find_plateaus", "misregistration", "plateau_mask", "plateau_warning", "static_exclusion",
-           "static_templates"]
+__all__ = [
+    "Plateau",
+    "find_plateaus",
+    "misregistration",
+    "plateau_mask",
+    "plateau_warning",
+    "static_exclusion",
+    "static_templates",
+]
 
 BORDER_SHARE = 0.01
 """Smallest share of the frame for a plateau region that touches the frame's border."""
@@ -78,7 +85,7 @@ def _regions(image: np.ndarray, valid: np.ndarray, value: float, border_px: int,
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
     edge = np.zeros(n + 1, dtype=bool)
     edge[np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))] = True
-    keep = ((edge & (sizes >= border_px)) | (sizes >= large_px))
+    keep = (edge & (sizes >= border_px)) | (sizes >= large_px)
     keep[0] = False
     return keep[lab], int(keep.sum()), bool((keep & edge).any())
 
@@ -125,8 +132,9 @@ def find_plateaus(
         m, regions, edge = _regions(image, valid, value, border_px, large_px)
         if regions:
             mask |= m
-            found.append(Plateau(value=float(value), share=float(m.sum()) / total, regions=regions,
-                                 touches_border=edge))
+            found.append(
+                Plateau(value=float(value), share=float(m.sum()) / total, regions=regions, touches_border=edge)
+            )
     found.sort(key=lambda p: -p.share)
     return found, mask
 
@@ -147,8 +155,10 @@ def plateau_warning(plateaus: list[Plateau], *, min_share: float = WARN_SHARE) -
         if p.touches_border and p.share >= min_share:
             v = f"{p.value:g}"
             where = "one region" if p.regions == 1 else f"{p.regions} regions"
-            out.append(f"value {v} covers {100 * p.share:.0f} % of the frame in {where} touching the border: "
-                       f"if it is NoData, pass --nodata {v}")
+            out.append(
+                f"value {v} covers {100 * p.share:.0f} % of the frame in {where} touching the border: "
+                f"if it is NoData, pass --nodata {v}"
+            )
     return out
 
 
@@ -179,8 +189,7 @@ def static_exclusion(plateau_a: np.ndarray, plateau_b: np.ndarray, sigma: float)
     return cv2.dilate(static.view(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
 
 
-def misregistration(tensor: np.ndarray, residual_var: np.ndarray, count: np.ndarray, *,
-                    noise_var: float) -> np.ndarray:
+def misregistration(tensor: np.ndarray, residual_var: np.ndarray, count: np.ndarray, *, noise_var: float) -> np.ndarray:
     """The displacement error that would explain a template's residual beyond the pair's noise, px.
 
     A translation error ``delta`` leaves a residual ``grad(A) . delta`` of variance about

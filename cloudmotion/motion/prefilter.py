@@ -14,8 +14,17 @@ import numpy as np
 from cloudmotion import registry
 from cloudmotion.registry import CHANNELS
 
-__all__ = ["CHANNEL_METHODS", "EQUALIZERS", "filter_kernels", "gaussian_kernel", "normalized_bandpass",
-           "normalized_gaussian", "prepare_frame", "reduce_channels", "valid_mask"]
+__all__ = [
+    "CHANNEL_METHODS",
+    "EQUALIZERS",
+    "filter_kernels",
+    "gaussian_kernel",
+    "normalized_bandpass",
+    "normalized_gaussian",
+    "prepare_frame",
+    "reduce_channels",
+    "valid_mask",
+]
 
 CHANNEL_METHODS = CHANNELS
 """Ways to reduce a multi-band frame to one channel (see :func:`reduce_channels`)."""
@@ -88,9 +97,7 @@ def filter_kernels(
     return [(1.0, gaussian_kernel(low, truncate)), (-1.0, gaussian_kernel(high, truncate))]
 
 
-def normalized_gaussian(
-    image: np.ndarray, mask: np.ndarray, sigma: float, *, truncate: float = 4.0
-) -> np.ndarray:
+def normalized_gaussian(image: np.ndarray, mask: np.ndarray, sigma: float, *, truncate: float = 4.0) -> np.ndarray:
     """Gaussian smoothing by normalised convolution, ``G*(x m) / G*m``.
 
     Invalid pixels contribute nothing and the kernel is renormalised over the valid
@@ -122,8 +129,9 @@ def normalized_gaussian(
     offset = np.float32(x[mask].mean(dtype=np.float64)) if mask.any() else np.float32(0)
     x[mask] -= offset
     num = cv2.sepFilter2D(x, cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_CONSTANT)
-    den = cv2.sepFilter2D(mask.view(np.uint8).astype(np.float32), cv2.CV_32F, kernel, kernel,
-                          borderType=cv2.BORDER_CONSTANT)
+    den = cv2.sepFilter2D(
+        mask.view(np.uint8).astype(np.float32), cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_CONSTANT
+    )
     x.fill(0)
     np.divide(num, den, out=x, where=mask & (den > 1e-6))
     x[mask] += offset
@@ -174,8 +182,12 @@ def normalized_bandpass(
 
 
 def prepare_frame(
-    image: np.ndarray, mask: np.ndarray | None, sigma: float, *,
-    bandpass: tuple[float, float] | None = None, equalize: str = "none",
+    image: np.ndarray,
+    mask: np.ndarray | None,
+    sigma: float,
+    *,
+    bandpass: tuple[float, float] | None = None,
+    equalize: str = "none",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validity mask, optional contrast equalisation and the NoData-safe pre-filter.
 

@@ -167,22 +167,46 @@ def lucas_kanade(
     g2 = g2 if g2 > 0 else 1.0
     offset = float(np.mean(a[mask_a])) if mask_a.any() else 0.0
     # valid where the whole 4 x 4 kernel support (rows and cols -1 .. +2) is valid
-    support = cv2.erode(np.ascontiguousarray(mask_b).view(np.uint8), np.ones((4, 4), np.uint8), anchor=(1, 1),
-                        borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    support = cv2.erode(
+        np.ascontiguousarray(mask_b).view(np.uint8),
+        np.ones((4, 4), np.uint8),
+        anchor=(1, 1),
+        borderType=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    ).view(bool)
     dx, dy = dx0.copy(), dy0.copy()
-    head = (np.ascontiguousarray(a, dtype=np.float32), gy.astype(np.float32, copy=False),
-            gx.astype(np.float32, copy=False), gmask, np.ascontiguousarray(b, dtype=np.float32), support)
+    head = (
+        np.ascontiguousarray(a, dtype=np.float32),
+        gy.astype(np.float32, copy=False),
+        gx.astype(np.float32, copy=False),
+        gmask,
+        np.ascontiguousarray(b, dtype=np.float32),
+        support,
+    )
     per = (np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(cols, dtype=np.int64), dx, dy)
     # dx, dy are refined in place, part by part
     its, eig, conv, tensor, moments, sigma = split_run(
-        lk_refine, threads, head, per,
-        (window, max_iter, tol, max_move, min_eig, interpolation == "bicubic", g2, offset))
+        lk_refine,
+        threads,
+        head,
+        per,
+        (window, max_iter, tol, max_move, min_eig, interpolation == "bicubic", g2, offset),
+    )
     moved = np.hypot(dx - dx0, dy - dy0) > max_move
     failed = ~start_ok | ~conv | moved | ~(eig >= min_eig)
     dx = np.where(failed & start_ok, dx0, dx)
     dy = np.where(failed & start_ok, dy0, dy)
-    return RefineResult(dx=dx, dy=dy, iterations=its, min_eig=eig, converged=conv, failed=failed,
-                        tensor=tensor, moments=moments, sigma=sigma)
+    return RefineResult(
+        dx=dx,
+        dy=dy,
+        iterations=its,
+        min_eig=eig,
+        converged=conv,
+        failed=failed,
+        tensor=tensor,
+        moments=moments,
+        sigma=sigma,
+    )
 
 
 def gradient_bias(tensor: np.ndarray, moments: np.ndarray, jacobian: np.ndarray) -> np.ndarray:
@@ -210,6 +234,7 @@ def gradient_bias(tensor: np.ndarray, moments: np.ndarray, jacobian: np.ndarray)
     ndarray of float64, shape (N, 2)
         Bias (dx, dy) in pixels to subtract from the estimate; 0 where H is singular.
     """
+
     def as_matrix(t: np.ndarray) -> np.ndarray:
         return np.stack([t[..., 0], t[..., 1], t[..., 1], t[..., 2]], axis=-1).reshape(t.shape[:-1] + (2, 2))
 

@@ -29,8 +29,15 @@ def _kernel(frac: np.ndarray, method: str) -> np.ndarray:
 
 
 def _warp_windows(
-    padded: np.ndarray, pok: np.ndarray, pad: int, rows: np.ndarray, cols: np.ndarray, w: int,
-    dy: np.ndarray, dx: np.ndarray, method: str,
+    padded: np.ndarray,
+    pok: np.ndarray,
+    pad: int,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    w: int,
+    dy: np.ndarray,
+    dx: np.ndarray,
+    method: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sample B at (row + i + dy, col + j + dx) for i, j in range(w): (N, w, w) values and validity.
 
@@ -63,8 +70,9 @@ class _Template:
     every sum reduces to dot products of the warped window with precomputed vectors.
     """
 
-    def __init__(self, values: np.ndarray, mask: np.ndarray, gx: np.ndarray, gy: np.ndarray,
-                 tensor: np.ndarray) -> None:
+    def __init__(
+        self, values: np.ndarray, mask: np.ndarray, gx: np.ndarray, gy: np.ndarray, tensor: np.ndarray
+    ) -> None:
         n = values.shape[0]
         self.values, self.mask, self.gx, self.gy, self.tensor = values, mask, gx, gy, tensor
         m = mask.reshape(n, -1).astype(np.float32)
@@ -189,8 +197,13 @@ def lucas_kanade_numpy(
     offset = float(np.mean(a[mask_a])) if mask_a.any() else 0.0
     pb = np.pad((b - offset).astype(np.float32), pad)
     # valid where the whole 4 x 4 kernel support (rows and cols -1 .. +2) is valid
-    pbm = cv2.erode(np.pad(mask_b, pad).view(np.uint8), np.ones((4, 4), np.uint8), anchor=(1, 1),
-                    borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    pbm = cv2.erode(
+        np.pad(mask_b, pad).view(np.uint8),
+        np.ones((4, 4), np.uint8),
+        anchor=(1, 1),
+        borderType=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    ).view(bool)
     pa = (a - offset).astype(np.float32)  # templates lie inside frame A: no padding needed
 
     # windows whose whole warped support is valid in B take the fast path
@@ -208,8 +221,9 @@ def lucas_kanade_numpy(
         del g3
         active = np.flatnonzero(start_ok[sl])
         held = active  # windows the template terms are kept for
-        tmpl = _Template(extract_windows(pa, 0, r[held], c[held], window), tm[held], tgx[held], tgy[held],
-                         tensor[sl][held])
+        tmpl = _Template(
+            extract_windows(pa, 0, r[held], c[held], window), tm[held], tgx[held], tgy[held], tensor[sl][held]
+        )
         for _ in range(max_iter):
             if active.size == 0:
                 break
@@ -247,5 +261,14 @@ def lucas_kanade_numpy(
     failed = ~start_ok | ~conv | moved | ~(eig >= min_eig)
     dx = np.where(failed & start_ok, dx0, dx)
     dy = np.where(failed & start_ok, dy0, dy)
-    return RefineResult(dx=dx, dy=dy, iterations=its, min_eig=eig, converged=conv, failed=failed,
-                        tensor=tensor, moments=moments, sigma=sigma)
+    return RefineResult(
+        dx=dx,
+        dy=dy,
+        iterations=its,
+        min_eig=eig,
+        converged=conv,
+        failed=failed,
+        tensor=tensor,
+        moments=moments,
+        sigma=sigma,
+    )

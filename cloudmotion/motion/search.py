@@ -129,10 +129,24 @@ def search_peaks(
     if frame_std is None:
         frame_std = float(a_data[a_valid].std(dtype=np.float64)) if a_valid.any() else 0.0
     if mode == "full" or correlation != "ncc":
-        return correlate_grid(a_data, a_valid, frame_std, b_data, b_valid, rows, cols, window, search,
-                              min_overlap=min_overlap, subpixel=subpixel, chunk=chunk, correlation=correlation)
-    return _search_c2f(a_data, a_valid, b_data, b_valid, rows, cols, window, search, min_overlap, subpixel,
-                       frame_std, threads)
+        return correlate_grid(
+            a_data,
+            a_valid,
+            frame_std,
+            b_data,
+            b_valid,
+            rows,
+            cols,
+            window,
+            search,
+            min_overlap=min_overlap,
+            subpixel=subpixel,
+            chunk=chunk,
+            correlation=correlation,
+        )
+    return _search_c2f(
+        a_data, a_valid, b_data, b_valid, rows, cols, window, search, min_overlap, subpixel, frame_std, threads
+    )
 
 
 def _search_c2f(a, am, b, bm, rows, cols, w, r, min_overlap, subpixel, frame_std, threads):
@@ -151,8 +165,9 @@ def _search_c2f(a, am, b, bm, rows, cols, w, r, min_overlap, subpixel, frame_std
         lr, lc = (x if sel is None else x[sel] for x in (rows >> level, cols >> level))
         starts = (np.ascontiguousarray(start[:, 0]), np.ascontiguousarray(start[:, 1]))
         limit = moves if level == 0 else 2 * rad
-        return split_run(K.climb, threads, pyr[level], (lr, lc, *starts),
-                         (w >> level, rad, half, limit, min_overlap, lag0))
+        return split_run(
+            K.climb, threads, pyr[level], (lr, lc, *starts), (w >> level, rad, half, limit, min_overlap, lag0)
+        )
 
     count, _mean, var = split_run(F.template_stats, threads, (a, am), (rows, cols), (w,))
     pyr = [(a, am, b, bm)]
@@ -160,8 +175,13 @@ def _search_c2f(a, am, b, bm, rows, cols, w, r, min_overlap, subpixel, frame_std
         pa, pam, pb, pbm = pyr[-1]
         pyr.append((*F.halve(pa, pam), *F.halve(pb, pbm)))
     top = levels
-    pos, val = split_run(K.coarse_search, threads, (*pyr[top],), (rows >> top, cols >> top),
-                         (w >> top, -(-r // 2**top), min_overlap, EXCLUDE if top == 0 else 1))
+    pos, val = split_run(
+        K.coarse_search,
+        threads,
+        (*pyr[top],),
+        (rows >> top, cols >> top),
+        (w >> top, -(-r // 2**top), min_overlap, EXCLUDE if top == 0 else 1),
+    )
     main, comp = pos[:, :2].copy(), pos[:, 2:].copy()
     ci = np.flatnonzero(np.isfinite(val[:, 1]))
     for lev in range(top - 1, 0, -1):  # intermediate levels
@@ -200,5 +220,13 @@ def _finish(pos, val, second, count, var, w, r, subpixel, frame_std):
     dy = np.where(bad, np.nan, pos[:, 0] + fy)
     dx = np.where(bad, np.nan, pos[:, 1] + fx)
     std = np.sqrt(var) / frame_std if frame_std > 0 else np.zeros(count.size)
-    return {"dx": dx, "dy": dy, "corr": corr.copy(), "second": second, "valid": count / float(w * w),
-            "std": std, "border": border, "corr0": val[:, 5].copy()}
+    return {
+        "dx": dx,
+        "dy": dy,
+        "corr": corr.copy(),
+        "second": second,
+        "valid": count / float(w * w),
+        "std": std,
+        "border": border,
+        "corr0": val[:, 5].copy(),
+    }

@@ -72,9 +72,7 @@ def locate_peaks(surfaces: np.ndarray, *, exclude: int = 2) -> Peaks:
     value[empty] = np.nan
 
     padded = np.pad(s, ((0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
-    neighbours = np.stack(
-        [padded[idx, iy + 1 + di, ix + 1 + dj] for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))]
-    )
+    neighbours = np.stack([padded[idx, iy + 1 + di, ix + 1 + dj] for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))])
     on_border = empty | ~np.isfinite(neighbours).all(axis=0)
 
     local_max = (_max3x3(s) == s) & np.isfinite(s)
@@ -95,8 +93,9 @@ def _max3x3(s: np.ndarray) -> np.ndarray:
     n, ky, kx = s.shape
     tall = np.full((n, ky + 1, kx), -np.inf, dtype=np.float32)
     tall[:, :ky] = s
-    out = cv2.dilate(tall.reshape(n * (ky + 1), kx), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
-                     borderValue=-np.inf)
+    out = cv2.dilate(
+        tall.reshape(n * (ky + 1), kx), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf
+    )
     return out.reshape(n, ky + 1, kx)[:, :ky]
 
 

@@ -43,8 +43,9 @@ def vector_weights(ee: np.ndarray, good: np.ndarray) -> np.ndarray:
     return np.where(good, 1.0 / np.maximum(e, EE_FLOOR) ** 2, 0.0)
 
 
-def _splat(values: np.ndarray, weights: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-           shape: tuple[int, int]) -> np.ndarray:
+def _splat(
+    values: np.ndarray, weights: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
     """Bilinear splat of ``values * weights`` at fractional lattice positions (one bincount)."""
     r0 = np.floor(rows).astype(np.int64)
     c0 = np.floor(cols).astype(np.int64)
@@ -57,9 +58,17 @@ def _splat(values: np.ndarray, weights: np.ndarray, rows: np.ndarray, cols: np.n
     return out.reshape(shape)
 
 
-def dense_flow(rows: np.ndarray, cols: np.ndarray, dx: np.ndarray, dy: np.ndarray, weights: np.ndarray,
-               shape: tuple[int, int], *, length: float, spacing: float | None = None,
-               ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+def dense_flow(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    weights: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    length: float,
+    spacing: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """Interpolate scattered displacements onto every pixel of a frame.
 
     Normalised convolution (Knutsson & Westin 1993) with a Gaussian applicability of

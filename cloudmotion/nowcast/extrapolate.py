@@ -67,8 +67,9 @@ def _sample(field: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
     return cv2.remap(field, c, r, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def trace_back(dx: np.ndarray, dy: np.ndarray, leads: Sequence[float], *, max_step: float = 1.0,
-               spacing: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def trace_back(
+    dx: np.ndarray, dy: np.ndarray, leads: Sequence[float], *, max_step: float = 1.0, spacing: int = 1
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Where the content of each pixel was ``lead`` frame intervals ago, for a steady field.
 
     Backward trajectories ``dp/dt = -v(p)`` from every pixel, integrated with the midpoint
@@ -145,9 +146,18 @@ def fill_nodata(data: np.ndarray, valid: np.ndarray, sigma: float = 2.0) -> np.n
     return np.where(valid, data, filled)
 
 
-def extrapolate(frame: np.ndarray, valid: np.ndarray, dx: np.ndarray, dy: np.ndarray, leads: Sequence[float], *,
-                max_step: float = 1.0, spacing: int = 1, order: int = 3, threads: int = 2,
-                ) -> Iterator[np.ndarray]:
+def extrapolate(
+    frame: np.ndarray,
+    valid: np.ndarray,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    leads: Sequence[float],
+    *,
+    max_step: float = 1.0,
+    spacing: int = 1,
+    order: int = 3,
+    threads: int = 2,
+) -> Iterator[np.ndarray]:
     """Lagrangian-persistence nowcasts of ``frame``: one extrapolated frame per lead time.
 
     Parameters
@@ -196,8 +206,9 @@ def extrapolate(frame: np.ndarray, valid: np.ndarray, dx: np.ndarray, dy: np.nda
 
             def part(band: np.ndarray, r: np.ndarray = r, c: np.ndarray = c, out: np.ndarray = out) -> None:
                 sl = slice(int(band[0]), int(band[-1]) + 1)
-                ndimage.map_coordinates(coeffs, [r[sl], c[sl]], order=order, mode="nearest", prefilter=False,
-                                        output=out[sl])
+                ndimage.map_coordinates(
+                    coeffs, [r[sl], c[sl]], order=order, mode="nearest", prefilter=False, output=out[sl]
+                )
 
             list(pool.map(part, [b for b in bands if b.size]))
             bad = (r < -0.5) | (r > rows - 0.5) | (c < -0.5) | (c > cols - 0.5)

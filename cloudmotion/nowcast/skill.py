@@ -40,8 +40,9 @@ class Scores:
     fss_persistence: float | None = None
 
 
-def fractions_skill_score(forecast: np.ndarray, observed: np.ndarray, valid: np.ndarray, *, threshold: float,
-                          scale: int) -> float:
+def fractions_skill_score(
+    forecast: np.ndarray, observed: np.ndarray, valid: np.ndarray, *, threshold: float, scale: int
+) -> float:
     """Fractions skill score (Roberts & Lean 2008) of the exceedance of ``threshold``.
 
     Fractions are the share of valid pixels at or above ``threshold`` in each ``scale`` x
@@ -80,8 +81,14 @@ def fractions_skill_score(forecast: np.ndarray, observed: np.ndarray, valid: np.
     return float(1.0 - np.mean((pf - po) ** 2) / ref) if ref > 0 else float("nan")
 
 
-def scores(nowcast: np.ndarray, observed: np.ndarray, persistence: np.ndarray, valid: np.ndarray, *,
-           fss: tuple[float, int] | None = None) -> Scores:
+def scores(
+    nowcast: np.ndarray,
+    observed: np.ndarray,
+    persistence: np.ndarray,
+    valid: np.ndarray,
+    *,
+    fss: tuple[float, int] | None = None,
+) -> Scores:
     """Scores of ``nowcast`` and of ``persistence`` against ``observed`` over ``valid`` pixels.
 
     Parameters
@@ -102,5 +109,13 @@ def scores(nowcast: np.ndarray, observed: np.ndarray, persistence: np.ndarray, v
     if fss is not None:
         f = fractions_skill_score(nowcast, observed, valid, threshold=fss[0], scale=int(fss[1]))
         fp = fractions_skill_score(persistence, observed, valid, threshold=fss[0], scale=int(fss[1]))
-    return Scores(pixels=n, rmse=rmse, mean_error=float(e.mean()), rmse_persistence=rmse_p,
-                  mean_error_persistence=float(p.mean()), skill=skill, fss=f, fss_persistence=fp)
+    return Scores(
+        pixels=n,
+        rmse=rmse,
+        mean_error=float(e.mean()),
+        rmse_persistence=rmse_p,
+        mean_error_persistence=float(p.mean()),
+        skill=skill,
+        fss=f,
+        fss_persistence=fp,
+    )

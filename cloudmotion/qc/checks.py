@@ -196,8 +196,9 @@ def _surface(ctx: QCContext) -> np.ndarray | None:
         return None
     limit = SURFACE_PX if f.ee is None else np.fmax(SURFACE_PX, f.ee)
     with np.errstate(invalid="ignore"):
-        return ((np.hypot(f.dx, f.dy) < limit) & ~(f.cloud_fraction >= p.min_cloud)
-                & (f.corr0 >= f.corr - SURFACE_CORR_GAP))
+        return (
+            (np.hypot(f.dx, f.dy) < limit) & ~(f.cloud_fraction >= p.min_cloud) & (f.corr0 >= f.corr - SURFACE_CORR_GAP)
+        )
 
 
 def _filled(ctx: QCContext) -> np.ndarray | None:
@@ -205,40 +206,84 @@ def _filled(ctx: QCContext) -> np.ndarray | None:
 
 
 for _name, _test in {
-    "nodata": QCTest(Flag.NODATA, ("min_valid",), _nodata,
-                     "too little valid data in the template (min_valid), no defined correlation, or an origin "
-                     "off the Earth: no vector"),
-    "low_texture": QCTest(Flag.LOW_TEXTURE, ("max_error",), _low_texture,
-                          "expected error ee above max_error px: too little texture for the pair's own noise and "
-                          "model error (clear sky, flat cloud tops, noisy frames)"),
-    "peak_at_border": QCTest(Flag.PEAK_AT_BORDER, (), lambda ctx: ctx.field.peak_at_border,
-                             "correlation peak on the edge of the search region or of the defined lags: the "
-                             "motion may exceed --search; no vector"),
-    "low_correlation": QCTest(Flag.LOW_CORRELATION, ("min_corr",), _low_correlation,
-                              "peak correlation coefficient below min_corr"),
-    "low_peak_ratio": QCTest(Flag.LOW_PEAK_RATIO, ("min_peak_ratio",), _low_peak_ratio,
-                             "first over second correlation peak below min_peak_ratio: ambiguous match"),
-    "refine_failed": QCTest(Flag.REFINE_FAILED, (), _refine_failed,
-                            "Lucas-Kanade did not converge, was ill-conditioned or moved more than 1.5 px from "
-                            "the correlation peak; the correlation estimate is kept"),
-    "static": QCTest(Flag.STATIC, ("max_error", "min_valid"), _static,
-                     "texture from a static plateau (one repeated exact value: fill, saturation, outside coverage) "
-                     "and its edge, identical in both frames: what remains without it is too little"),
-    "forward_backward": QCTest(Flag.FORWARD_BACKWARD, ("fb_max",), _forward_backward,
-                               "tracking B -> A from the end point misses the origin by more than "
-                               "max(fb_max, 3 sqrt(2) ee) px"),
-    "clear_sky": QCTest(Flag.CLEAR_SKY, ("targets", "min_cloud"), _clear_sky,
-                        "--targets clouds: the template's mean cloud probability cloud_fraction is below "
-                        "min_cloud (mostly clear sky, or unknown): it tracks the ground, not a cloud"),
-    "surface": QCTest(Flag.SURFACE, ("targets", "min_cloud"), _surface,
-                      "--targets clouds: surface-locked, a mostly clear template that moves less than "
-                      "max(0.1 px, ee) and whose lag-0 correlation is within 0.002 of its peak"),
-    "median": QCTest(Flag.MEDIAN_OUTLIER, ("median_threshold", "median_eps"), _median,
-                     "normalised median residual against the measured 3x3 neighbours above median_threshold; "
-                     "fewer than 3 measured neighbours: not testable"),
+    "nodata": QCTest(
+        Flag.NODATA,
+        ("min_valid",),
+        _nodata,
+        "too little valid data in the template (min_valid), no defined correlation, or an origin "
+        "off the Earth: no vector",
+    ),
+    "low_texture": QCTest(
+        Flag.LOW_TEXTURE,
+        ("max_error",),
+        _low_texture,
+        "expected error ee above max_error px: too little texture for the pair's own noise and "
+        "model error (clear sky, flat cloud tops, noisy frames)",
+    ),
+    "peak_at_border": QCTest(
+        Flag.PEAK_AT_BORDER,
+        (),
+        lambda ctx: ctx.field.peak_at_border,
+        "correlation peak on the edge of the search region or of the defined lags: the "
+        "motion may exceed --search; no vector",
+    ),
+    "low_correlation": QCTest(
+        Flag.LOW_CORRELATION, ("min_corr",), _low_correlation, "peak correlation coefficient below min_corr"
+    ),
+    "low_peak_ratio": QCTest(
+        Flag.LOW_PEAK_RATIO,
+        ("min_peak_ratio",),
+        _low_peak_ratio,
+        "first over second correlation peak below min_peak_ratio: ambiguous match",
+    ),
+    "refine_failed": QCTest(
+        Flag.REFINE_FAILED,
+        (),
+        _refine_failed,
+        "Lucas-Kanade did not converge, was ill-conditioned or moved more than 1.5 px from "
+        "the correlation peak; the correlation estimate is kept",
+    ),
+    "static": QCTest(
+        Flag.STATIC,
+        ("max_error", "min_valid"),
+        _static,
+        "texture from a static plateau (one repeated exact value: fill, saturation, outside coverage) "
+        "and its edge, identical in both frames: what remains without it is too little",
+    ),
+    "forward_backward": QCTest(
+        Flag.FORWARD_BACKWARD,
+        ("fb_max",),
+        _forward_backward,
+        "tracking B -> A from the end point misses the origin by more than max(fb_max, 3 sqrt(2) ee) px",
+    ),
+    "clear_sky": QCTest(
+        Flag.CLEAR_SKY,
+        ("targets", "min_cloud"),
+        _clear_sky,
+        "--targets clouds: the template's mean cloud probability cloud_fraction is below "
+        "min_cloud (mostly clear sky, or unknown): it tracks the ground, not a cloud",
+    ),
+    "surface": QCTest(
+        Flag.SURFACE,
+        ("targets", "min_cloud"),
+        _surface,
+        "--targets clouds: surface-locked, a mostly clear template that moves less than "
+        "max(0.1 px, ee) and whose lag-0 correlation is within 0.002 of its peak",
+    ),
+    "median": QCTest(
+        Flag.MEDIAN_OUTLIER,
+        ("median_threshold", "median_eps"),
+        _median,
+        "normalised median residual against the measured 3x3 neighbours above median_threshold; "
+        "fewer than 3 measured neighbours: not testable",
+    ),
     "speed_limit": QCTest(Flag.SPEED_LIMIT, ("max_speed",), _speed, "speed above max_speed m/s"),
-    "temporal": QCTest(Flag.TEMPORAL, ("max_accel",), _temporal,
-                       "consecutive displacements along the trajectory differ by more than max_accel px"),
+    "temporal": QCTest(
+        Flag.TEMPORAL,
+        ("max_accel",),
+        _temporal,
+        "consecutive displacements along the trajectory differ by more than max_accel px",
+    ),
     "filled": QCTest(Flag.FILLED, (), _filled, "not measured: interpolated from good neighbours by --fill"),
 }.items():
     QC_TESTS.register(_name, _test, replace=True)

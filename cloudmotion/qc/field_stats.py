@@ -31,8 +31,9 @@ def _neighbours(field: np.ndarray) -> np.ndarray:
     """The 8 neighbours of every cell, shape (8, ny, nx), NaN outside the grid."""
     p = np.pad(field, 1, mode="constant", constant_values=np.nan)
     ny, nx = field.shape
-    return np.stack([p[1 + i : 1 + i + ny, 1 + j : 1 + j + nx] for i in (-1, 0, 1) for j in (-1, 0, 1)
-                     if (i, j) != (0, 0)])
+    return np.stack(
+        [p[1 + i : 1 + i + ny, 1 + j : 1 + j + nx] for i in (-1, 0, 1) for j in (-1, 0, 1) if (i, j) != (0, 0)]
+    )
 
 
 def median_test(

@@ -16,8 +16,17 @@ from cloudmotion.errors import UsageError
 
 __all__ = ["FrameRef", "NamePattern", "compile_name_pattern"]
 
-_DIRECTIVES = {"Y": r"\d{4}", "y": r"\d{2}", "m": r"\d{2}", "d": r"\d{2}", "j": r"\d{3}", "H": r"\d{2}",
-               "M": r"\d{2}", "S": r"\d{2}", "f": r"\d{1,6}"}
+_DIRECTIVES = {
+    "Y": r"\d{4}",
+    "y": r"\d{2}",
+    "m": r"\d{2}",
+    "d": r"\d{2}",
+    "j": r"\d{3}",
+    "H": r"\d{2}",
+    "M": r"\d{2}",
+    "S": r"\d{2}",
+    "f": r"\d{1,6}",
+}
 
 
 @dataclass(frozen=True)
@@ -79,13 +88,14 @@ def compile_name_pattern(pattern: str) -> NamePattern:
             fields.append(pattern[i + 1])
             i += 2
             continue
-        if c == "%" and pattern[i + 1:i + 2] == "%":
+        if c == "%" and pattern[i + 1 : i + 2] == "%":
             parts.append("%")
             i += 2
             continue
         if c == "%":
-            raise UsageError(f"--name-pattern {pattern}: unsupported field {pattern[i:i + 2]!r}; "
-                             "use %Y %y %m %d %j %H %M %S %f")
+            raise UsageError(
+                f"--name-pattern {pattern}: unsupported field {pattern[i : i + 2]!r}; use %Y %y %m %d %j %H %M %S %f"
+            )
         if c == "*":
             parts.append(f"(?P<w{wild}>.+?)")
             wild += 1
@@ -97,7 +107,9 @@ def compile_name_pattern(pattern: str) -> NamePattern:
         raise UsageError(f"--name-pattern {pattern}: matches file names, not paths; drop the folders")
     has_year = bool({"Y", "y"} & set(fields))
     if not has_year or not ({"m", "d"} <= set(fields) or "j" in fields):
-        raise UsageError(f"--name-pattern {pattern}: needs a date (%Y with %m%d or %j) and usually a time "
-                         "(%H%M), e.g. %Y%m%d%H%M_radar.tif")
+        raise UsageError(
+            f"--name-pattern {pattern}: needs a date (%Y with %m%d or %j) and usually a time "
+            "(%H%M), e.g. %Y%m%d%H%M_radar.tif"
+        )
     label = _safe(os.path.splitext("".join(literal))[0]) or "frames"
     return NamePattern(pattern=pattern, regex=re.compile("".join(parts)), fields=tuple(fields), label=label)

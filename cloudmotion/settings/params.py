@@ -74,66 +74,142 @@ class TrackParams:
 
     window: int = _spec(32, "int", "Template size.", unit="px", rule=_int_at_least(4))
     step: int | None = _spec(None, "int", "Grid spacing.", unit="px", rule=_int_at_least(1), default_text="window/2")
-    search: int = _spec(16, "int", "Largest displacement searched along each axis.", unit="px",
-                        rule=_int_at_least(1))
-    sigma: float = _spec(0.7, "float", "Gaussian pre-filter by normalised convolution, NoData-safe; 0 turns it off.",
-                         unit="px", rule=_number(0, 100))
-    correlation: str = _spec("ncc", "str", "Correlation method (a registered one; ncc: coefficient normalised at "
-                             "every lag, masked).", rule=_choice(registry.CORRELATORS.names),
-                             choices=registry.CORRELATORS.names)
-    subpixel: str = _spec("gaussian", "str", "Three-point sub-pixel peak fit.", rule=_choice(_SUBPIXEL),
-                          choices=_SUBPIXEL)
+    search: int = _spec(16, "int", "Largest displacement searched along each axis.", unit="px", rule=_int_at_least(1))
+    sigma: float = _spec(
+        0.7,
+        "float",
+        "Gaussian pre-filter by normalised convolution, NoData-safe; 0 turns it off.",
+        unit="px",
+        rule=_number(0, 100),
+    )
+    correlation: str = _spec(
+        "ncc",
+        "str",
+        "Correlation method (a registered one; ncc: coefficient normalised at every lag, masked).",
+        rule=_choice(registry.CORRELATORS.names),
+        choices=registry.CORRELATORS.names,
+    )
+    subpixel: str = _spec(
+        "gaussian", "str", "Three-point sub-pixel peak fit.", rule=_choice(_SUBPIXEL), choices=_SUBPIXEL
+    )
     refine: bool = _spec(True, "bool", "Float Lucas-Kanade refinement.")
-    interpolation: str = _spec("bicubic", "str", "Warp kernel of the refinement.", cli=False, rule=_choice(_INTERP),
-                               choices=_INTERP)
-    min_valid: float = _spec(0.5, "float", "Smallest valid fraction of a template.", flag=1,
-                             rule=_number(0, 1, lo_open=True))
-    min_overlap: float = _spec(0.75, "float", "Smallest share of a template's valid pixels that must meet valid "
-                               "pixels of frame B for a lag to count.", cli=False, rule=_number(0, 1, lo_open=True))
-    max_error: float = _spec(DEFAULT_MAX_ERROR, "float", "Largest expected error ee of a vector (the pair's own "
-                             "noise against the template's texture); 0 disables.", unit="px", flag=2,
-                             rule=_number(0))
-    min_texture: float | None = _spec(None, "float", "Deprecated, replaced by --max-error: warns; 0 disables the "
-                                      "texture test, any other value is ignored.", rule=_number(0), deprecated=True)
-    max_sigma: float | None = _spec(None, "float", "Deprecated, replaced by max_error: warns; 0 disables the "
-                                    "texture test, any other value is ignored.", unit="px", cli=False,
-                                    rule=_number(0), deprecated=True)
+    interpolation: str = _spec(
+        "bicubic", "str", "Warp kernel of the refinement.", cli=False, rule=_choice(_INTERP), choices=_INTERP
+    )
+    min_valid: float = _spec(
+        0.5, "float", "Smallest valid fraction of a template.", flag=1, rule=_number(0, 1, lo_open=True)
+    )
+    min_overlap: float = _spec(
+        0.75,
+        "float",
+        "Smallest share of a template's valid pixels that must meet valid pixels of frame B for a lag to count.",
+        cli=False,
+        rule=_number(0, 1, lo_open=True),
+    )
+    max_error: float = _spec(
+        DEFAULT_MAX_ERROR,
+        "float",
+        "Largest expected error ee of a vector (the pair's own noise against the template's texture); 0 disables.",
+        unit="px",
+        flag=2,
+        rule=_number(0),
+    )
+    min_texture: float | None = _spec(
+        None,
+        "float",
+        "Deprecated, replaced by --max-error: warns; 0 disables the texture test, any other value is ignored.",
+        rule=_number(0),
+        deprecated=True,
+    )
+    max_sigma: float | None = _spec(
+        None,
+        "float",
+        "Deprecated, replaced by max_error: warns; 0 disables the texture test, any other value is ignored.",
+        unit="px",
+        cli=False,
+        rule=_number(0),
+        deprecated=True,
+    )
     min_corr: float = _spec(0.5, "float", "Smallest peak correlation coefficient.", flag=4, rule=_number(-1, 1))
-    min_peak_ratio: float = _spec(1.0, "float", "Smallest first/second correlation peak ratio; 1 disables.", flag=8,
-                                  rule=_number(1))
-    median_threshold: float = _spec(2.0, "float", "Normalised median test threshold (Westerweel & Scarano 2005); "
-                                    "0 disables.", flag=128, rule=_number(0))
+    min_peak_ratio: float = _spec(
+        1.0, "float", "Smallest first/second correlation peak ratio; 1 disables.", flag=8, rule=_number(1)
+    )
+    median_threshold: float = _spec(
+        2.0,
+        "float",
+        "Normalised median test threshold (Westerweel & Scarano 2005); 0 disables.",
+        flag=128,
+        rule=_number(0),
+    )
     median_eps: float = _spec(0.1, "float", "Median test fluctuation level.", unit="px", rule=_number(0))
     max_iter: int = _spec(20, "int", "Refinement iteration cap.", cli=False, rule=_int_at_least(1))
     tol: float = _spec(5e-3, "float", "Refinement tolerance.", unit="px", cli=False, rule=_number(0))
-    fb_check: bool = _spec(False, "bool", "Track B -> A from each end point and flag misses (a second "
-                           "refinement pass).", flag=64)
+    fb_check: bool = _spec(
+        False, "bool", "Track B -> A from each end point and flag misses (a second refinement pass).", flag=64
+    )
     fb_max: float = _spec(0.5, "float", "Largest forward-backward miss.", unit="px", rule=_number(0))
-    max_accel: float = _spec(1.0, "float", "Three or more frames: largest change of consecutive displacements "
-                             "along a trajectory.", unit="px", flag=512, rule=_number(0))
-    max_speed: float = _spec(120.0, "float", "Flag faster vectors.", unit="m/s", flag=256,
-                             rule=_number(0, lo_open=True))
-    search_mode: str = _spec("c2f", "str", "Peak search: coarse-to-fine with compiled kernels, or the exhaustive "
-                             "FFT search (the reference).", rule=_choice(lambda: list(registry.SEARCH_MODES)),
-                             choices=lambda: list(registry.SEARCH_MODES))
-    threads: int | None = _spec(None, "int", "Threads of the compiled kernels.", rule=_int_at_least(1),
-                                default_text="the cores available", metavar="N")
+    max_accel: float = _spec(
+        1.0,
+        "float",
+        "Three or more frames: largest change of consecutive displacements along a trajectory.",
+        unit="px",
+        flag=512,
+        rule=_number(0),
+    )
+    max_speed: float = _spec(
+        120.0, "float", "Flag faster vectors.", unit="m/s", flag=256, rule=_number(0, lo_open=True)
+    )
+    search_mode: str = _spec(
+        "c2f",
+        "str",
+        "Peak search: coarse-to-fine with compiled kernels, or the exhaustive FFT search (the reference).",
+        rule=_choice(lambda: list(registry.SEARCH_MODES)),
+        choices=lambda: list(registry.SEARCH_MODES),
+    )
+    threads: int | None = _spec(
+        None,
+        "int",
+        "Threads of the compiled kernels.",
+        rule=_int_at_least(1),
+        default_text="the cores available",
+        metavar="N",
+    )
     chunk: int = _spec(2048, "int", "Templates processed at once (bounds memory).", cli=False, rule=_int_at_least(1))
-    max_vectors: int = _spec(2_000_000, "int", "Largest grid accepted (about 1 kB per vector).", cli=False,
-                             rule=_int_at_least(1))
+    max_vectors: int = _spec(
+        2_000_000, "int", "Largest grid accepted (about 1 kB per vector).", cli=False, rule=_int_at_least(1)
+    )
     # issue 16: pre-filters for uneven light
-    bandpass: tuple[float, float] | None = _spec(None, "range", "Difference-of-Gaussians band-pass LOW,HIGH by "
-                                                 "normalised convolution, NoData-safe, in place of --sigma: for "
-                                                 "illumination ramps and terminator shading.", unit="px",
-                                                 rule=_bandpass, metavar="LOW,HIGH", sep=",")
-    equalize: str = _spec("none", "str", "Local contrast equalisation over valid pixels, in float, before the "
-                          "pre-filter.", rule=_choice(_EQUALIZE), choices=_EQUALIZE)
+    bandpass: tuple[float, float] | None = _spec(
+        None,
+        "range",
+        "Difference-of-Gaussians band-pass LOW,HIGH by "
+        "normalised convolution, NoData-safe, in place of --sigma: for "
+        "illumination ramps and terminator shading.",
+        unit="px",
+        rule=_bandpass,
+        metavar="LOW,HIGH",
+        sep=",",
+    )
+    equalize: str = _spec(
+        "none",
+        "str",
+        "Local contrast equalisation over valid pixels, in float, before the pre-filter.",
+        rule=_choice(_EQUALIZE),
+        choices=_EQUALIZE,
+    )
     # issue 18: cloud targets
-    targets: str = _spec("all", "str", "Wind targets: all templates, or clouds (mostly clear templates flagged, "
-                         "surface-locked ones too, flag 16384); visible and IR-window bands, never water vapour.",
-                         flag=8192, rule=_choice(lambda: ["all", "clouds"]), choices=lambda: ["all", "clouds"])
-    min_cloud: float = _spec(0.5, "float", "--targets clouds: smallest mean cloud probability of a template.",
-                             flag=8192, rule=_number(0, 1))
+    targets: str = _spec(
+        "all",
+        "str",
+        "Wind targets: all templates, or clouds (mostly clear templates flagged, "
+        "surface-locked ones too, flag 16384); visible and IR-window bands, never water vapour.",
+        flag=8192,
+        rule=_choice(lambda: ["all", "clouds"]),
+        choices=lambda: ["all", "clouds"],
+    )
+    min_cloud: float = _spec(
+        0.5, "float", "--targets clouds: smallest mean cloud probability of a template.", flag=8192, rule=_number(0, 1)
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -160,74 +236,187 @@ class Settings:
     """
 
     params: TrackParams = field(default_factory=TrackParams)
-    band: int | None = _spec(None, "int", "Band to read (1-based).", rule=_int_at_least(1),
-                             default_text="1; red-green-blue images: luminance", metavar="N")
-    channels: str | None = _spec(None, "str", "Reduce all bands to one channel: BT.601 luma, the first principal "
-                                 "component over valid pixels, or the mean.", rule=_choice(_CHANNELS),
-                                 choices=_CHANNELS)
-    valid_range: tuple[float, float] | None = _spec(None, "range", "Valid values in physical units (after "
-                                                    "scale/offset and --calibrate, e.g. K); others are NoData.",
-                                                    rule=_range,
-                                                    metavar="MIN MAX")
+    band: int | None = _spec(
+        None,
+        "int",
+        "Band to read (1-based).",
+        rule=_int_at_least(1),
+        default_text="1; red-green-blue images: luminance",
+        metavar="N",
+    )
+    channels: str | None = _spec(
+        None,
+        "str",
+        "Reduce all bands to one channel: BT.601 luma, the first principal component over valid pixels, or the mean.",
+        rule=_choice(_CHANNELS),
+        choices=_CHANNELS,
+    )
+    valid_range: tuple[float, float] | None = _spec(
+        None,
+        "range",
+        "Valid values in physical units (after scale/offset and --calibrate, e.g. K); others are NoData.",
+        rule=_range,
+        metavar="MIN MAX",
+    )
     dqf: bool = _spec(False, "bool", "GOES netCDF: mask pixels whose data quality flag is not 0.")
-    align: bool = _spec(False, "bool", "Reproject later frames onto the first frame's grid (rasterio.warp, "
-                        "bilinear).")
-    max_dt: float | None = _spec(None, "duration", "Deprecated, replaced by --max-gap (the same duration): warns.",
-                                 unit="s", rule=_number(0, lo_open=True), metavar="DURATION", deprecated=True)
+    align: bool = _spec(False, "bool", "Reproject later frames onto the first frame's grid (rasterio.warp, bilinear).")
+    max_dt: float | None = _spec(
+        None,
+        "duration",
+        "Deprecated, replaced by --max-gap (the same duration): warns.",
+        unit="s",
+        rule=_number(0, lo_open=True),
+        metavar="DURATION",
+        deprecated=True,
+    )
     force: bool = _spec(False, "bool", "Track frames whose GOES names give different satellites, sectors or bands.")
-    nodata: float | None = _spec(None, "float", "NoData value in stored units (before scale/offset and calibration), "
-                                 "on top of the file's own mask.",
-                                 metavar="VALUE")
-    dt: float | None = _spec(None, "float", "Time between frames, overriding file names and tags.", unit="s",
-                             rule=_number(0, lo_open=True), metavar="SECONDS")
-    pixel_size: float | None = _spec(None, "float", "Pixel size for frames without a CRS (north up), for m/s "
-                                     "output.", unit="m", rule=_number(0, lo_open=True), metavar="M")
-    fill: bool = _spec(False, "bool", "Replace flagged vectors by normalised-convolution interpolation of good "
-                       "neighbours; they keep their flags plus FILLED.", flag=1024)
+    nodata: float | None = _spec(
+        None,
+        "float",
+        "NoData value in stored units (before scale/offset and calibration), on top of the file's own mask.",
+        metavar="VALUE",
+    )
+    dt: float | None = _spec(
+        None,
+        "float",
+        "Time between frames, overriding file names and tags.",
+        unit="s",
+        rule=_number(0, lo_open=True),
+        metavar="SECONDS",
+    )
+    pixel_size: float | None = _spec(
+        None,
+        "float",
+        "Pixel size for frames without a CRS (north up), for m/s output.",
+        unit="m",
+        rule=_number(0, lo_open=True),
+        metavar="M",
+    )
+    fill: bool = _spec(
+        False,
+        "bool",
+        "Replace flagged vectors by normalised-convolution interpolation of good "
+        "neighbours; they keep their flags plus FILLED.",
+        flag=1024,
+    )
     # issue 17: calibration, cloud-top temperature and height, parallax
-    calibrate: str = _spec("auto", "str", "GOES L1b values to track: auto = brightness temperature (K) for infrared "
-                           "bands, reflectance factor for visible bands, anything else as stored; bt, reflectance or "
-                           "radiance force one.", rule=_choice(_CALIBRATE), choices=_CALIBRATE)
-    ctt_share: float = _spec(0.25, "float", "Share of a template's coldest valid pixels whose mean is its cloud-top "
-                             "temperature ctt (EBBT).", rule=_number(0, 1, lo_open=True))
-    max_ctt: float = _spec(273.0, "float", "Warmest ctt given a pressure and height; warmer templates are taken as "
-                           "clear sky.", unit="K", rule=_number(0, lo_open=True), metavar="K")
-    profile: str = _spec("standard", "str", "Temperature profile for the height: standard (US 1976), tropical "
-                         "(AFGL 1986) or a sounding FILE.csv with columns pressure_hPa,temperature_K[,height_m].",
-                         rule=_profile, metavar="standard|tropical|FILE.csv")
-    parallax: bool = _spec(False, "bool", "Move vectors with a height to the point under the cloud "
-                           "(lon_corrected, lat_corrected) and take winds from the corrected ends.")
+    calibrate: str = _spec(
+        "auto",
+        "str",
+        "GOES L1b values to track: auto = brightness temperature (K) for infrared "
+        "bands, reflectance factor for visible bands, anything else as stored; bt, reflectance or "
+        "radiance force one.",
+        rule=_choice(_CALIBRATE),
+        choices=_CALIBRATE,
+    )
+    ctt_share: float = _spec(
+        0.25,
+        "float",
+        "Share of a template's coldest valid pixels whose mean is its cloud-top temperature ctt (EBBT).",
+        rule=_number(0, 1, lo_open=True),
+    )
+    max_ctt: float = _spec(
+        273.0,
+        "float",
+        "Warmest ctt given a pressure and height; warmer templates are taken as clear sky.",
+        unit="K",
+        rule=_number(0, lo_open=True),
+        metavar="K",
+    )
+    profile: str = _spec(
+        "standard",
+        "str",
+        "Temperature profile for the height: standard (US 1976), tropical "
+        "(AFGL 1986) or a sounding FILE.csv with columns pressure_hPa,temperature_K[,height_m].",
+        rule=_profile,
+        metavar="standard|tropical|FILE.csv",
+    )
+    parallax: bool = _spec(
+        False,
+        "bool",
+        "Move vectors with a height to the point under the cloud "
+        "(lon_corrected, lat_corrected) and take winds from the corrected ends.",
+    )
     # issue 19: nowcast (options of the nowcast command only, hence cli=False; TOML keys everywhere)
-    pairs: int = _spec(1, "int", "Nowcast: the motion field is the ee-weighted mean of the last N pairs.",
-                       cli=False, rule=_int_at_least(1), metavar="N")
-    flow_smoothing: float | None = _spec(None, "float", "Nowcast: smoothing length of the dense motion field "
-                                         "(Gaussian normalised convolution of the good vectors).", unit="px",
-                                         cli=False, rule=_number(0, lo_open=True), default_text="step")
+    pairs: int = _spec(
+        1,
+        "int",
+        "Nowcast: the motion field is the ee-weighted mean of the last N pairs.",
+        cli=False,
+        rule=_int_at_least(1),
+        metavar="N",
+    )
+    flow_smoothing: float | None = _spec(
+        None,
+        "float",
+        "Nowcast: smoothing length of the dense motion field (Gaussian normalised convolution of the good vectors).",
+        unit="px",
+        cli=False,
+        rule=_number(0, lo_open=True),
+        default_text="step",
+    )
     # issue 18: cloud targets
-    cloud_model: str | None = _spec(None, "str", "Cloud probability per pixel from a Gaussian mixture: a TOML file "
-                                    "of components, or auto (fitted on each frame; infrared: cold is cloud, "
-                                    "visible: bright is cloud; auto-cold or auto-bright say which).",
-                                    rule=_cloud_model, metavar="FILE.toml|auto",
-                                    default_text="auto with --targets clouds")
-    cloud_mask: str | None = _spec(None, "str", "Cloud probability from a GOES clear-sky mask (ABI-L2-ACM netCDF, "
-                                   "its BCM) instead: one file, or a folder searched by scan start time.",
-                                   metavar="FILE|DIR")
+    cloud_model: str | None = _spec(
+        None,
+        "str",
+        "Cloud probability per pixel from a Gaussian mixture: a TOML file "
+        "of components, or auto (fitted on each frame; infrared: cold is cloud, "
+        "visible: bright is cloud; auto-cold or auto-bright say which).",
+        rule=_cloud_model,
+        metavar="FILE.toml|auto",
+        default_text="auto with --targets clouds",
+    )
+    cloud_mask: str | None = _spec(
+        None,
+        "str",
+        "Cloud probability from a GOES clear-sky mask (ABI-L2-ACM netCDF, "
+        "its BCM) instead: one file, or a folder searched by scan start time.",
+        metavar="FILE|DIR",
+    )
     # issue 15: daily use from cron and pipes
-    max_gap: float | None = _spec(None, "duration", "Pairs of frames further apart in time are not tracked: track "
-                                  "refuses them, batch skips them (recorded and warned once); 900, 20min, 1h.",
-                                  unit="s", rule=_number(0, lo_open=True), metavar="DURATION")
-    name_pattern: str | None = _spec(None, "str", "Frame times (and batch sequences) from file names with strftime "
-                                     "fields %Y %y %m %d %j %H %M %S %f, e.g. '%Y%m%d%H%M_radar.tif'; a * names "
-                                     "one sequence per matched text.", rule=_name_pattern, metavar="PATTERN")
-    format: str = _spec("csv", "str", "Output formats, one file per pair each: csv, tif, geojson, nc, dmw.nc (as for track -o).",
-                        rule=_formats, metavar="FMT[,FMT...]", scope="batch")
-    template: str | None = _spec(None, "str", "Output names inside OUTDIR: {sequence}, {time_a:STRFTIME}, "
-                                 "{time_b:STRFTIME}, {ext}.", metavar="TEMPLATE", scope="batch",
-                                 default_text="{sequence}/{time_a:%Y%m%dT%H%M%S}_{time_b:%H%M%S}.{ext}")
-    workers: int | None = _spec(None, "int", "Local worker processes.", rule=_int_at_least(1), metavar="N",
-                                default_text="1", scope="batch")
-    lock: bool = _spec(False, "bool", "Hold OUTDIR/.cloudmotion.lock; exit at once with status 1 when another run "
-                       "holds it (cron).", scope="batch")
+    max_gap: float | None = _spec(
+        None,
+        "duration",
+        "Pairs of frames further apart in time are not tracked: track "
+        "refuses them, batch skips them (recorded and warned once); 900, 20min, 1h.",
+        unit="s",
+        rule=_number(0, lo_open=True),
+        metavar="DURATION",
+    )
+    name_pattern: str | None = _spec(
+        None,
+        "str",
+        "Frame times (and batch sequences) from file names with strftime "
+        "fields %Y %y %m %d %j %H %M %S %f, e.g. '%Y%m%d%H%M_radar.tif'; a * names "
+        "one sequence per matched text.",
+        rule=_name_pattern,
+        metavar="PATTERN",
+    )
+    format: str = _spec(
+        "csv",
+        "str",
+        "Output formats, one file per pair each: csv, tif, geojson, nc, dmw.nc (as for track -o).",
+        rule=_formats,
+        metavar="FMT[,FMT...]",
+        scope="batch",
+    )
+    template: str | None = _spec(
+        None,
+        "str",
+        "Output names inside OUTDIR: {sequence}, {time_a:STRFTIME}, {time_b:STRFTIME}, {ext}.",
+        metavar="TEMPLATE",
+        scope="batch",
+        default_text="{sequence}/{time_a:%Y%m%dT%H%M%S}_{time_b:%H%M%S}.{ext}",
+    )
+    workers: int | None = _spec(
+        None, "int", "Local worker processes.", rule=_int_at_least(1), metavar="N", default_text="1", scope="batch"
+    )
+    lock: bool = _spec(
+        False,
+        "bool",
+        "Hold OUTDIR/.cloudmotion.lock; exit at once with status 1 when another run holds it (cron).",
+        scope="batch",
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, TrackParams):
@@ -238,8 +427,12 @@ class Settings:
                 _check(f.name, f.metadata["spec"], value)
                 object.__setattr__(self, f.name, value)
         if self.max_dt is not None:  # issue 15: the old spelling of max_gap
-            warnings.warn("max_dt (--max-dt) is deprecated: use max_gap (--max-gap), which takes the same "
-                          "duration (900, 20min, 1h)", FutureWarning, stacklevel=3)
+            warnings.warn(
+                "max_dt (--max-dt) is deprecated: use max_gap (--max-gap), which takes the same "
+                "duration (900, 20min, 1h)",
+                FutureWarning,
+                stacklevel=3,
+            )
             if self.max_gap is None:
                 object.__setattr__(self, "max_gap", self.max_dt)
             object.__setattr__(self, "max_dt", None)
@@ -255,14 +448,22 @@ def _check(name: str, spec: Spec, value: Any) -> None:
         "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
         "bool": lambda v: isinstance(v, bool),
         "str": lambda v: isinstance(v, str),
-        "range": lambda v: isinstance(v, tuple) and len(v) == 2
-        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v),
+        "range": lambda v: (
+            isinstance(v, tuple)
+            and len(v) == 2
+            and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+        ),
         "duration": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
     }[spec.kind]
     if not kind_ok(value):
-        what = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
-                "range": "a pair [MIN, MAX]", "duration": "a duration: seconds or a number with a unit "
-                "(900, 20min, 1h, 1d)"}[spec.kind]
+        what = {
+            "int": "an integer",
+            "float": "a number",
+            "bool": "true or false",
+            "str": "a string",
+            "range": "a pair [MIN, MAX]",
+            "duration": "a duration: seconds or a number with a unit (900, 20min, 1h, 1d)",
+        }[spec.kind]
         raise SettingError(name, f"must be {what}, got {value!r}")
     if spec.rule is not None:
         problem = spec.rule(value)

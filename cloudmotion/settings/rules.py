@@ -84,8 +84,10 @@ DEFAULT_MAX_ERROR = 0.3
 def deprecation_message(name: str, value: float) -> str:
     """The warning for a deprecated texture threshold (``min_texture``, ``max_sigma``)."""
     effect = "0 disables the texture test" if value == 0 else "the value is ignored"
-    return (f"{name} is deprecated: LOW_TEXTURE now flags vectors whose expected error ee exceeds "
-            f"max_error (--max-error, default {DEFAULT_MAX_ERROR} px); {effect}")
+    return (
+        f"{name} is deprecated: LOW_TEXTURE now flags vectors whose expected error ee exceeds "
+        f"max_error (--max-error, default {DEFAULT_MAX_ERROR} px); {effect}"
+    )
 
 
 def _spec(default: Any, kind: str, help: str, **kw: Any) -> Any:
@@ -94,12 +96,12 @@ def _spec(default: Any, kind: str, help: str, **kw: Any) -> Any:
 
 # ---- rules ---------------------------------------------------------------------------------
 
+
 def _int_at_least(lo: int) -> Rule:
     return lambda v: None if v >= lo else f"must be an integer >= {lo}"
 
 
-def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
-            hi_open: bool = False) -> Rule:
+def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, hi_open: bool = False) -> Rule:
     def rule(v: float) -> str | None:
         low = lo is None or (v > lo if lo_open else v >= lo)
         high = hi is None or (v < hi if hi_open else v <= hi)
@@ -111,6 +113,7 @@ def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool =
         if hi is not None:
             parts.append(f"{'<' if hi_open else '<='} {hi:g}")
         return "must be a finite number" + (" " + " and ".join(parts) if parts else "")
+
     return rule
 
 
@@ -161,6 +164,7 @@ _CALIBRATE = lambda: ["auto", "radiance", "bt", "reflectance"]
 def _profile(v: str) -> str | None:
     ok = v in ("standard", "tropical") or v.lower().endswith(".csv")
     return None if ok else "must be standard, tropical or a .csv file"
+
 
 _CHANNELS = lambda: list(registry.CHANNELS)
 _INTERP = lambda: list(registry.INTERPOLATIONS)

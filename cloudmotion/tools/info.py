@@ -112,16 +112,22 @@ def _header(info: FrameInfo) -> tuple:
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(info.source) as ds:
                 b = info.band
-                return (ds.driver, float(ds.scales[b - 1]) if ds.scales else 1.0,
-                        float(ds.offsets[b - 1]) if ds.offsets else 0.0, ds.nodatavals[b - 1],
-                        [f.name for f in ds.mask_flag_enums[b - 1]], ds.descriptions[b - 1],
-                        metadata_nodata(ds, list(info.bands)))
+                return (
+                    ds.driver,
+                    float(ds.scales[b - 1]) if ds.scales else 1.0,
+                    float(ds.offsets[b - 1]) if ds.offsets else 0.0,
+                    ds.nodatavals[b - 1],
+                    [f.name for f in ds.mask_flag_enums[b - 1]],
+                    ds.descriptions[b - 1],
+                    metadata_nodata(ds, list(info.bands)),
+                )
     except RasterioError as exc:
         raise DataError(f"{info.path}: cannot read pixels ({exc})") from exc
 
 
-def frame_facts(path: str, *, band: int | None = None, nodata: float | None = None, wkt: bool = False,
-                channels: str | None = None) -> dict:
+def frame_facts(
+    path: str, *, band: int | None = None, nodata: float | None = None, wkt: bool = False, channels: str | None = None
+) -> dict:
     """Everything the reader sees in one frame.
 
     Parameters
@@ -179,8 +185,9 @@ def frame_facts(path: str, *, band: int | None = None, nodata: float | None = No
         "dtype": info.dtype,
         "scale": scale,
         "offset": offset,
-        "nodata": None if file_nodata is None else (float(file_nodata) if np.isfinite(file_nodata) else
-                                                    str(float(file_nodata))),
+        "nodata": None
+        if file_nodata is None
+        else (float(file_nodata) if np.isfinite(file_nodata) else str(float(file_nodata))),
         "extra_nodata": nodata,
         "mask_flags": flags,
         "valid_fraction": round(float(frame.valid.mean()), 6),
@@ -229,8 +236,9 @@ def sequence_facts(infos: Sequence[FrameInfo]) -> dict:
         s = (b.time - a.time).total_seconds()
         steps.append(s)
         if s <= 0:
-            problems.append(f"frames are out of time order: {b.path} ({_iso(b.time)}) is not after "
-                            f"{a.path} ({_iso(a.time)})")
+            problems.append(
+                f"frames are out of time order: {b.path} ({_iso(b.time)}) is not after {a.path} ({_iso(a.time)})"
+            )
     missing = [i.path for i in infos if i.time is None]
     if missing:
         notes.append(f"no time for {', '.join(missing)}: give track --dt SECONDS for winds in m/s")
@@ -256,22 +264,35 @@ def format_facts(facts: dict) -> str:
     if f["source"] != f["path"]:
         add(f"  source:       {f['source']}")
     add(f"  driver:       {f['driver']}")
-    add(f"  shape:        {f['shape'][0]} rows x {f['shape'][1]} cols, {f['count']} band(s), {f['reading']}"
-        + (f" ({f['band_description']})" if f.get("band_description") else ""))
-    add(f"  values:       stored {f['dtype']}, scale {f['scale']:.8g}, offset {f['offset']:.8g}; "
-        f"valid range {_fmt(f['value_min'])} to {_fmt(f['value_max'])}, mean {_fmt(f['value_mean'])}")
+    add(
+        f"  shape:        {f['shape'][0]} rows x {f['shape'][1]} cols, {f['count']} band(s), {f['reading']}"
+        + (f" ({f['band_description']})" if f.get("band_description") else "")
+    )
+    add(
+        f"  values:       stored {f['dtype']}, scale {f['scale']:.8g}, offset {f['offset']:.8g}; "
+        f"valid range {_fmt(f['value_min'])} to {_fmt(f['value_max'])}, mean {_fmt(f['value_mean'])}"
+    )
     if f.get("quantity") or f.get("unit"):
-        how = " (calibrated from radiance with the file's " + ("Planck constants" if "planck_fk1" in (
-            f.get("calibration") or {}) else "kappa0") + ")" if f.get("calibrated") else ""
-        add(f"  quantity:     {(f.get('quantity') or 'unknown').replace('_', ' ')}, unit {f.get('unit') or 'unknown'}"
-            f"{how}")
+        how = (
+            " (calibrated from radiance with the file's "
+            + ("Planck constants" if "planck_fk1" in (f.get("calibration") or {}) else "kappa0")
+            + ")"
+            if f.get("calibrated")
+            else ""
+        )
+        add(
+            f"  quantity:     {(f.get('quantity') or 'unknown').replace('_', ' ')}, unit {f.get('unit') or 'unknown'}"
+            f"{how}"
+        )
     nd = f"NoData {f['nodata']}" if f["nodata"] is not None else "no NoData value"
     if f.get("metadata_nodata"):
         nd += ", GDAL_METADATA Nodata " + ", ".join(f"{v:g}" for v in f["metadata_nodata"])
     if f.get("extra_nodata") is not None:
         nd += f", --nodata {f['extra_nodata']:g}"
-    add(f"  nodata:       {nd}; mask flags {', '.join(f['mask_flags']) or 'none'}; "
-        f"valid {100 * f['valid_fraction']:.2f} %")
+    add(
+        f"  nodata:       {nd}; mask flags {', '.join(f['mask_flags']) or 'none'}; "
+        f"valid {100 * f['valid_fraction']:.2f} %"
+    )
     if f["crs"]:
         crs = f["crs"] + (f" (EPSG:{f['epsg']})" if f.get("epsg") else "")
     else:
@@ -279,8 +300,10 @@ def format_facts(facts: dict) -> str:
     add(f"  crs:          {crs}")
     if f.get("pixel_size_km"):
         w, h = f["pixel_size_km"]
-        add(f"  pixel size:   {w:.3f} km x {h:.3f} km at the centre ({f['centre_lonlat'][0]:.4f}, "
-            f"{f['centre_lonlat'][1]:.4f}) (geodesic; along columns x rows)")
+        add(
+            f"  pixel size:   {w:.3f} km x {h:.3f} km at the centre ({f['centre_lonlat'][0]:.4f}, "
+            f"{f['centre_lonlat'][1]:.4f}) (geodesic; along columns x rows)"
+        )
     elif f.get("pixel_size_crs"):
         add(f"  pixel size:   {f['pixel_size_crs'][0]:g} x {f['pixel_size_crs'][1]:g} CRS units")
     if f.get("bounds_lonlat"):
@@ -295,8 +318,10 @@ def format_facts(facts: dict) -> str:
         add("  time:         unknown (no GOES _s name or time tag; give track --name-pattern or --dt)")
     if f["goes"]:
         g = f["goes"]
-        add(f"  goes:         satellite {g['satellite']}, sector {g['sector']}, band {_fmt(g['band'])}"
-            + (f", product {g['product']}" if g.get("product") else ""))
+        add(
+            f"  goes:         satellite {g['satellite']}, sector {g['sector']}, band {_fmt(g['band'])}"
+            + (f", product {g['product']}" if g.get("product") else "")
+        )
     if f.get("crs_wkt"):
         add(f"  wkt:          {f['crs_wkt']}")
     if f.get("cloud"):
@@ -324,21 +349,32 @@ def _cloud_lines(c: dict) -> list[str]:
         return [f"  cloud mask:   {c['source']}; cloud share {share}"]
     how = f"; {c['rule']}" if c.get("rule") else ""
     if c.get("bic"):
-        how += "; chosen by BIC (" + ", ".join(f"{k} components {v:.6g}" for k, v in c["bic"].items()) + \
-            f") on {c['samples']} pixels"
+        how += (
+            "; chosen by BIC ("
+            + ", ".join(f"{k} components {v:.6g}" for k, v in c["bic"].items())
+            + f") on {c['samples']} pixels"
+        )
     out = [f"  cloud model:  {c['source']}, {len(c['components'])} components{how}"]
     for i, k in enumerate(c["components"], start=1):
         mean = ", ".join(f"{m:.5g}" for m in k["mean"])
         sd = ", ".join(f"{s:.4g}" for s in k["sd"])
-        out.append(f"    component {i}: weight {k['weight']:.3f}, mean {mean}, sd {sd}, "
-                   f"{'cloud' if k['cloud'] else 'clear'}")
+        out.append(
+            f"    component {i}: weight {k['weight']:.3f}, mean {mean}, sd {sd}, {'cloud' if k['cloud'] else 'clear'}"
+        )
     out.append(f"  cloud share:  {share} (mean cloud probability of the valid pixels)")
     return out
 
 
-def describe(frames: Sequence[str], *, band: int | None = None, nodata: float | None = None,
-             wkt: bool = False, channels: str | None = None, cloud_model: str | None = None,
-             cloud_mask: str | None = None) -> tuple[list[dict], dict | None]:
+def describe(
+    frames: Sequence[str],
+    *,
+    band: int | None = None,
+    nodata: float | None = None,
+    wkt: bool = False,
+    channels: str | None = None,
+    cloud_model: str | None = None,
+    cloud_mask: str | None = None,
+) -> tuple[list[dict], dict | None]:
     """The ``info`` command as a library call: facts per frame, and the sequence check.
 
     With ``cloud_model`` (``auto``, ``auto-cold``, ``auto-bright`` or a TOML file) or

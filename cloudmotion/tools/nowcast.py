@@ -18,8 +18,7 @@ from cloudmotion.errors import DataError, UsageError
 from cloudmotion.model import Vectors
 from cloudmotion.settings.params import Settings
 
-__all__ = ["NOWCAST_FIELDS", "Nowcast", "lead_minutes", "lead_times", "motion_field", "nowcast_names",
-           "run_nowcast"]
+__all__ = ["NOWCAST_FIELDS", "Nowcast", "lead_minutes", "lead_times", "motion_field", "nowcast_names", "run_nowcast"]
 
 NOWCAST_FIELDS = ("lead", "valid_time")
 """Placeholders of a nowcast output name: ``{lead}`` (minutes) and ``{valid_time:STRFTIME}``."""
@@ -60,8 +59,7 @@ def lead_minutes(seconds: float) -> int | float:
     return round(m) if abs(m - round(m)) < 1e-9 else m
 
 
-def nowcast_names(template: str, leads: Sequence[float], source_time: datetime | None,
-                  option: str = "-o") -> list[str]:
+def nowcast_names(template: str, leads: Sequence[float], source_time: datetime | None, option: str = "-o") -> list[str]:
     """The output path of each lead time.
 
     Raises
@@ -74,8 +72,9 @@ def nowcast_names(template: str, leads: Sequence[float], source_time: datetime |
 
     check_fields(template, NOWCAST_FIELDS, option, _HINT)
     if len(leads) > 1 and "{" not in template:
-        raise UsageError(f"{option} {template}: {len(leads)} lead times need {{lead}} or {{valid_time:...}} "
-                         "in the name")
+        raise UsageError(
+            f"{option} {template}: {len(leads)} lead times need {{lead}} or {{valid_time:...}} in the name"
+        )
     if source_time is None and "{valid_time" in template:
         raise UsageError(f"{option} {template}: the latest frame has no time for {{valid_time}}; use {{lead}}")
     names = []
@@ -90,8 +89,12 @@ def nowcast_names(template: str, leads: Sequence[float], source_time: datetime |
     return names
 
 
-def motion_field(pairs: Sequence[Vectors], shape: tuple[int, int], *, length: float,
-                 ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+def motion_field(
+    pairs: Sequence[Vectors],
+    shape: tuple[int, int],
+    *,
+    length: float,
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """The dense field (px per interval of the latest pair) from one or more tracked pairs.
 
     Each good vector counts at its midpoint with weight ``1 / ee**2``; displacements of
@@ -112,16 +115,31 @@ def motion_field(pairs: Sequence[Vectors], shape: tuple[int, int], *, length: fl
 def _flow_bands(dx, dy, info, dt, settings: Settings) -> dict[str, np.ndarray]:
     from cloudmotion.geo import geolocate
 
-    rr, cc = np.mgrid[0:dx.shape[0], 0:dx.shape[1]]
-    geo = geolocate(rr.ravel().astype(float), cc.ravel().astype(float), dx.ravel().astype(float),
-                    dy.ravel().astype(float), transform=info.transform, crs_wkt=info.crs_wkt, dt=dt,
-                    pixel_size=settings.pixel_size)
+    rr, cc = np.mgrid[0 : dx.shape[0], 0 : dx.shape[1]]
+    geo = geolocate(
+        rr.ravel().astype(float),
+        cc.ravel().astype(float),
+        dx.ravel().astype(float),
+        dy.ravel().astype(float),
+        transform=info.transform,
+        crs_wkt=info.crs_wkt,
+        dt=dt,
+        pixel_size=settings.pixel_size,
+    )
     return {"dx": dx, "dy": dy, "u": geo.u.reshape(dx.shape), "v": geo.v.reshape(dx.shape)}
 
 
-def run_nowcast(frames: Sequence[str], output: str, settings: Settings, *, lead: float, every: float,
-                flow: str | None = None, overwrite: bool = False,
-                on_warning: Callable[[str], None] = lambda msg: None) -> Nowcast:
+def run_nowcast(
+    frames: Sequence[str],
+    output: str,
+    settings: Settings,
+    *,
+    lead: float,
+    every: float,
+    flow: str | None = None,
+    overwrite: bool = False,
+    on_warning: Callable[[str], None] = lambda msg: None,
+) -> Nowcast:
     """The ``nowcast`` command as a library call.
 
     Parameters
@@ -158,13 +176,15 @@ def run_nowcast(frames: Sequence[str], output: str, settings: Settings, *, lead:
     if flow is not None and not flow.lower().endswith((".tif", ".tiff")):
         raise UsageError(f"--flow {flow}: the motion field is a GeoTIFF; use .tif or .tiff")
     leads = lead_times(lead, every)
-    use = list(frames[-(settings.pairs + 1):])
+    use = list(frames[-(settings.pairs + 1) :])
     infos = open_frames(use, settings)
     steps = pair_steps(infos, settings.dt, settings.max_dt)
     dt = steps[-1][0]
     if dt is None:
-        raise DataError(f"{infos[-2].path}, {infos[-1].path}: no time in the file names or tags; a nowcast "
-                        "needs the time step (give --dt SECONDS)")
+        raise DataError(
+            f"{infos[-2].path}, {infos[-1].path}: no time in the file names or tags; a nowcast "
+            "needs the time step (give --dt SECONDS)"
+        )
     source = infos[-1]
     source_time = source.time
     paths = nowcast_names(output, leads, source_time)
@@ -182,19 +202,48 @@ def run_nowcast(frames: Sequence[str], output: str, settings: Settings, *, lead:
         frame = align_frame(frame, infos[0])
     length = settings.flow_smoothing or float(settings.params.step)
     dx, dy, med = motion_field(pairs, frame.data.shape, length=length)
-    tags = {"SOURCE_FRAME": os.path.abspath(source.path), "SOURCE_TIME": format_iso(source_time) or "",
-            "SOURCE_FRAMES": ";".join(os.path.abspath(i.path) for i in infos), "FRAME_INTERVAL": f"{dt:g}",
-            "METHOD": "Lagrangian persistence, semi-Lagrangian backward, cubic B-spline"}
+    tags = {
+        "SOURCE_FRAME": os.path.abspath(source.path),
+        "SOURCE_TIME": format_iso(source_time) or "",
+        "SOURCE_FRAMES": ";".join(os.path.abspath(i.path) for i in infos),
+        "FRAME_INTERVAL": f"{dt:g}",
+        "METHOD": "Lagrangian persistence, semi-Lagrangian backward, cubic B-spline",
+    }
     if flow:
-        write_frame_geotiff(flow, _flow_bands(dx, dy, source, dt, settings), transform=source.transform,
-                            crs_wkt=source.crs_wkt, time=source_time,
-                            tags={**tags, "SMOOTHING": f"{length:g}", "UNITS": "dx, dy: px per FRAME_INTERVAL; "
-                                  "u, v: m/s eastward and northward"})
-    made = extrapolate(frame.data, frame.valid, dx, dy, [s / dt for s in leads],
-                       spacing=trace_spacing(dx, dy, leads[-1] / dt), threads=min(4, os.cpu_count() or 1))
+        write_frame_geotiff(
+            flow,
+            _flow_bands(dx, dy, source, dt, settings),
+            transform=source.transform,
+            crs_wkt=source.crs_wkt,
+            time=source_time,
+            tags={
+                **tags,
+                "SMOOTHING": f"{length:g}",
+                "UNITS": "dx, dy: px per FRAME_INTERVAL; u, v: m/s eastward and northward",
+            },
+        )
+    made = extrapolate(
+        frame.data,
+        frame.valid,
+        dx,
+        dy,
+        [s / dt for s in leads],
+        spacing=trace_spacing(dx, dy, leads[-1] / dt),
+        threads=min(4, os.cpu_count() or 1),
+    )
     for s, path, image in zip(leads, paths, made, strict=True):
         valid = source_time + timedelta(seconds=s) if source_time is not None else None
-        write_frame_geotiff(path, {"nowcast": image}, transform=source.transform, crs_wkt=source.crs_wkt, time=valid,
-                            tags={**tags, "LEAD_MINUTES": f"{lead_minutes(s)}", "LEAD_SECONDS": f"{s:g}",
-                                  "VALID_TIME": format_iso(valid) or ""})
+        write_frame_geotiff(
+            path,
+            {"nowcast": image},
+            transform=source.transform,
+            crs_wkt=source.crs_wkt,
+            time=valid,
+            tags={
+                **tags,
+                "LEAD_MINUTES": f"{lead_minutes(s)}",
+                "LEAD_SECONDS": f"{s:g}",
+                "VALID_TIME": format_iso(valid) or "",
+            },
+        )
     return Nowcast(paths=paths, flow=flow, leads=leads, source_time=source_time, median=med)

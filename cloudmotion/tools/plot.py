@@ -135,14 +135,32 @@ def _draw_arrows(ax, v: Vectors, good, bad, colour, norm, spacing: float, in_ms:
         boost = np.where((mag * k > 0) & (mag * k < shortest), shortest / (mag * k), 1.0)
     u, w = v.dx * k * boost, v.dy * k * boost
     # minshaft: an arrow shorter than 2.5 head lengths is scaled down whole, so it keeps a shaft
-    qkw = {"angles": "xy", "scale_units": "xy", "scale": 1.0, "width": 0.003, "headwidth": 3.6,
-           "headlength": 4.0, "headaxislength": 3.6, "minshaft": 2.5, "linewidth": 0.25}
+    qkw = {
+        "angles": "xy",
+        "scale_units": "xy",
+        "scale": 1.0,
+        "width": 0.003,
+        "headwidth": 3.6,
+        "headlength": 4.0,
+        "headaxislength": 3.6,
+        "minshaft": 2.5,
+        "linewidth": 0.25,
+    }
     if bad.any():
         ax.quiver(v.col[bad], v.row[bad], u[bad], w[bad], color=(0.85, 0.85, 0.85, 0.45), **qkw)
     mappable = None
     if good.any():
-        mappable = ax.quiver(v.col[good], v.row[good], u[good], w[good], np.nan_to_num(colour[good]),
-                             cmap=_speed_colours(), norm=norm, edgecolor=(0.05, 0.05, 0.1, 0.9), **qkw)
+        mappable = ax.quiver(
+            v.col[good],
+            v.row[good],
+            u[good],
+            w[good],
+            np.nan_to_num(colour[good]),
+            cmap=_speed_colours(),
+            norm=norm,
+            edgecolor=(0.05, 0.05, 0.1, 0.9),
+            **qkw,
+        )
         ratio = np.nanmedian((mag / v.speed)[good & (v.speed > 0)]) if in_ms else np.nan
         if in_ms and np.isfinite(ratio):  # px per m/s over the good vectors
             ref = _nice_scale(2 * float(np.nanmedian(v.speed[good])))
@@ -150,14 +168,16 @@ def _draw_arrows(ax, v: Vectors, good, bad, colour, norm, spacing: float, in_ms:
         else:
             ref = _nice_scale(2 * med) if med > 0 else 1.0
             length, label = ref * k, f"{ref:g} px"
-        ax._cloudmotion_key = ax.quiverkey(mappable, 0.99, -0.1, length, label, labelpos="W", coordinates="axes",
-                                           fontproperties={"size": 9})  # placed by _place_key
+        ax._cloudmotion_key = ax.quiverkey(
+            mappable, 0.99, -0.1, length, label, labelpos="W", coordinates="axes", fontproperties={"size": 9}
+        )  # placed by _place_key
     note = f"arrows: displacement ×{k:g}" if k != 1 else "arrows: displacement"
     return mappable, note + f", at least {MIN_ARROW:g} grid steps long"
 
 
-def _draw_barbs(ax, v: Vectors, good, bad, colour, norm, spacing: float, in_ms: bool, size,
-                shape: tuple[int, int]) -> tuple[object, str]:
+def _draw_barbs(
+    ax, v: Vectors, good, bad, colour, norm, spacing: float, in_ms: bool, size, shape: tuple[int, int]
+) -> tuple[object, str]:
     """Wind barbs along the motion: knots when speeds are known, else px."""
     rows, cols = shape
     mag = np.hypot(v.dx, v.dy)
@@ -169,12 +189,19 @@ def _draw_barbs(ax, v: Vectors, good, bad, colour, norm, spacing: float, in_ms: 
     incr = {"half": 5, "full": 10, "flag": 50} if in_ms else {"half": 0.5, "full": 1, "flag": 5}
     bkw = {"length": length, "barb_increments": incr, "linewidth": 0.7, "pivot": "middle"}
     if bad.any():
-        ax.barbs(v.col[bad], v.row[bad], (amount * ux)[bad], (amount * uy)[bad], color=(0.85, 0.85, 0.85, 0.45),
-                 **bkw)
+        ax.barbs(v.col[bad], v.row[bad], (amount * ux)[bad], (amount * uy)[bad], color=(0.85, 0.85, 0.85, 0.45), **bkw)
     mappable = None
     if good.any():
-        mappable = ax.barbs(v.col[good], v.row[good], (amount * ux)[good], (amount * uy)[good],
-                            np.nan_to_num(colour[good]), cmap=_speed_colours(), norm=norm, **bkw)
+        mappable = ax.barbs(
+            v.col[good],
+            v.row[good],
+            (amount * ux)[good],
+            (amount * uy)[good],
+            np.nan_to_num(colour[good]),
+            cmap=_speed_colours(),
+            norm=norm,
+            **bkw,
+        )
     return mappable, "barbs in knots" if in_ms else "barbs in px (half 0.5, full 1, flag 5)"
 
 
@@ -308,8 +335,14 @@ def quicklook(
     ax = fig.add_subplot()
     ax.set_facecolor("none")
     cmap = colormaps["gray_r" if invert else "gray"].with_extremes(bad=(0, 0, 0, 0))
-    ax.imshow(np.ma.masked_array(img, ~ok), cmap=cmap, vmin=lo, vmax=hi, extent=(-0.5, cols - 0.5, rows - 0.5, -0.5),
-              interpolation="nearest" if max(rows, cols) <= 2000 else "antialiased")
+    ax.imshow(
+        np.ma.masked_array(img, ~ok),
+        cmap=cmap,
+        vmin=lo,
+        vmax=hi,
+        extent=(-0.5, cols - 0.5, rows - 0.5, -0.5),
+        interpolation="nearest" if max(rows, cols) <= 2000 else "antialiased",
+    )
     if cloud is not None:  # issue 18: blue, as opaque as the cloud is probable
         shade = np.dstack([np.full((rows, cols), c) for c in (0.15, 0.55, 1.0)] + [0.55 * np.nan_to_num(cloud)])
         ax.imshow(shade, extent=(-0.5, cols - 0.5, rows - 0.5, -0.5), interpolation="nearest")
@@ -342,10 +375,24 @@ def quicklook(
         fig.savefig(tmp, format=fmt, dpi=dpi)
 
 
-def plot_file(vectors: str, frame: str, output: str, *, pair: int = 1, style: str = "arrows", every: int = 1,
-              show_flagged: bool = False, dpi: float = 100.0, size: str | None = None, invert: bool | None = None,
-              band: int | None = None, overwrite: bool = False, cloud: bool = False, cloud_model: str | None = None,
-              cloud_mask: str | None = None) -> None:
+def plot_file(
+    vectors: str,
+    frame: str,
+    output: str,
+    *,
+    pair: int = 1,
+    style: str = "arrows",
+    every: int = 1,
+    show_flagged: bool = False,
+    dpi: float = 100.0,
+    size: str | None = None,
+    invert: bool | None = None,
+    band: int | None = None,
+    overwrite: bool = False,
+    cloud: bool = False,
+    cloud_model: str | None = None,
+    cloud_mask: str | None = None,
+) -> None:
     """The ``plot`` command as a library call: a vector file and its frame to a picture.
 
     Parameters
@@ -380,13 +427,24 @@ def plot_file(vectors: str, frame: str, output: str, *, pair: int = 1, style: st
     name = "standard input" if vectors == "-" else vectors
     if pair > len(pairs):
         raise UsageError(f"--pair {pair}: {name} holds {len(pairs)} pair(s)")
-    check_vectors_match(pairs[pair - 1], name, frame, shape=info.shape, transform=info.transform,
-                        crs_wkt=info.crs_wkt, time=info.time)
+    check_vectors_match(
+        pairs[pair - 1], name, frame, shape=info.shape, transform=info.transform, crs_wkt=info.crs_wkt, time=info.time
+    )
     shade = None
     image = read_frame(info)
     if cloud or cloud_model or cloud_mask:
         from cloudmotion.formats.clouds import make_cloud_source
 
         shade = make_cloud_source(cloud_model, cloud_mask, read_frame).probability(image)
-    quicklook(pairs[pair - 1], image, output, style=style, every=every, show_flagged=show_flagged,
-              dpi=dpi, size=figsize, invert=invert, cloud=shade)
+    quicklook(
+        pairs[pair - 1],
+        image,
+        output,
+        style=style,
+        every=every,
+        show_flagged=show_flagged,
+        dpi=dpi,
+        size=figsize,
+        invert=invert,
+        cloud=shade,
+    )

@@ -19,8 +19,14 @@ def _panel(fig, ax, img, valid, lo, hi, title, invert):
 
     rows, cols = img.shape
     cmap = colormaps["gray_r" if invert else "gray"].with_extremes(bad=(1.0, 0.85, 0.85, 1.0))
-    ax.imshow(np.ma.masked_array(img, ~valid), cmap=cmap, vmin=lo, vmax=hi,
-              extent=(-0.5, cols - 0.5, rows - 0.5, -0.5), interpolation="antialiased")
+    ax.imshow(
+        np.ma.masked_array(img, ~valid),
+        cmap=cmap,
+        vmin=lo,
+        vmax=hi,
+        extent=(-0.5, cols - 0.5, rows - 0.5, -0.5),
+        interpolation="antialiased",
+    )
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("column, px", fontsize=8)
     ax.set_ylabel("row, px", fontsize=8)
@@ -34,8 +40,10 @@ def _streamlines(fig, ax, flow_path: str, shape: tuple[int, int]) -> None:
     with rasterio.open(flow_path) as ds:
         names = list(ds.descriptions)
         if (ds.height, ds.width) != shape or "dx" not in names or "dy" not in names:
-            raise DataError(f"--flow {flow_path}: not a motion field of this nowcast's grid (bands dx, dy, "
-                            f"{shape[0]}x{shape[1]} px)")
+            raise DataError(
+                f"--flow {flow_path}: not a motion field of this nowcast's grid (bands dx, dy, "
+                f"{shape[0]}x{shape[1]} px)"
+            )
         bands = {n: ds.read(i + 1).astype(np.float64) for i, n in enumerate(names) if n in ("dx", "dy", "u", "v")}
     k = max(1, max(shape) // 60)
     dx, dy = bands["dx"][::k, ::k], bands["dy"][::k, ::k]
@@ -44,16 +52,23 @@ def _streamlines(fig, ax, flow_path: str, shape: tuple[int, int]) -> None:
     else:
         speed, label = np.hypot(dx, dy), "displacement, px per frame interval"
     rr, cc = np.arange(0, shape[0], k), np.arange(0, shape[1], k)
-    sp = ax.streamplot(cc, rr, dx, dy, color=speed, cmap=colormaps["plasma"], density=1.2, linewidth=0.7,
-                       arrowsize=0.7)
+    sp = ax.streamplot(cc, rr, dx, dy, color=speed, cmap=colormaps["plasma"], density=1.2, linewidth=0.7, arrowsize=0.7)
     cb = fig.colorbar(sp.lines, ax=ax, shrink=0.7, pad=0.02)
     cb.set_label(label, fontsize=8)
     cb.ax.tick_params(labelsize=7)
 
 
-def plot_nowcast_file(nowcast: str, output: str, *, observed: str | None = None, flow: str | None = None,
-                      dpi: float = 100.0, size: str | None = None, invert: bool = False,
-                      overwrite: bool = False) -> None:
+def plot_nowcast_file(
+    nowcast: str,
+    output: str,
+    *,
+    observed: str | None = None,
+    flow: str | None = None,
+    dpi: float = 100.0,
+    size: str | None = None,
+    invert: bool = False,
+    overwrite: bool = False,
+) -> None:
     """Draw a nowcast GeoTIFF (``cloudmotion nowcast``) to a picture, atomically.
 
     Parameters
@@ -88,13 +103,22 @@ def plot_nowcast_file(nowcast: str, output: str, *, observed: str | None = None,
     if "LEAD_MINUTES" not in tags:
         raise UsageError(f"{nowcast}: not a nowcast (no LEAD_MINUTES tag); to draw vectors give VECTORS FRAME")
     now = read_frame(open_frame(nowcast))
-    frames = [(now, (f"nowcast +{tags['LEAD_MINUTES']} min, valid {tags.get('VALID_TIME') or 'unknown'}\n"
-                    f"from {tags.get('SOURCE_TIME') or 'the latest frame'}; NoData pink"))]
+    frames = [
+        (
+            now,
+            (
+                f"nowcast +{tags['LEAD_MINUTES']} min, valid {tags.get('VALID_TIME') or 'unknown'}\n"
+                f"from {tags.get('SOURCE_TIME') or 'the latest frame'}; NoData pink"
+            ),
+        )
+    ]
     if observed:
         info = open_frame(observed)
         if info.shape != now.data.shape:
-            raise DataError(f"{observed}: {info.shape[0]}x{info.shape[1]} px, the nowcast is "
-                            f"{now.data.shape[0]}x{now.data.shape[1]} px")
+            raise DataError(
+                f"{observed}: {info.shape[0]}x{info.shape[1]} px, the nowcast is "
+                f"{now.data.shape[0]}x{now.data.shape[1]} px"
+            )
         from cloudmotion.files.times import format_iso
 
         frames.append((read_frame(info), f"observed {format_iso(info.time) or observed}"))

@@ -14,13 +14,26 @@ from scipy import ndimage
 
 __all__ = ["SCORE_KEYS", "sample_truth", "sample_truth_after", "score_vectors"]
 
-SCORE_KEYS = ("n_vectors", "n_scored", "share_flagged", "rms", "rms_dx", "rms_dy", "bias_dx", "bias_dy", "p95",
-              "share_gt_0_5", "share_gt_1", "max")
+SCORE_KEYS = (
+    "n_vectors",
+    "n_scored",
+    "share_flagged",
+    "rms",
+    "rms_dx",
+    "rms_dy",
+    "bias_dx",
+    "bias_dy",
+    "p95",
+    "share_gt_0_5",
+    "share_gt_1",
+    "max",
+)
 """Keys of the dictionary returned by :func:`score_vectors`, in display order."""
 
 
-def sample_truth(truth_dx: np.ndarray, truth_dy: np.ndarray, row: np.ndarray, col: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def sample_truth(
+    truth_dx: np.ndarray, truth_dy: np.ndarray, row: np.ndarray, col: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Bilinear samples of a displacement field at fractional pixel positions.
 
     Parameters
@@ -44,14 +57,16 @@ def sample_truth(truth_dx: np.ndarray, truth_dy: np.ndarray, row: np.ndarray, co
     c = np.where(inside, np.clip(col, 0, nc - 1), 0.0)
     out = []
     for field in (truth_dx, truth_dy):
-        vals = ndimage.map_coordinates(np.asarray(field, dtype=np.float64), [r.ravel(), c.ravel()], order=1,
-                                       mode="nearest").reshape(row.shape)
+        vals = ndimage.map_coordinates(
+            np.asarray(field, dtype=np.float64), [r.ravel(), c.ravel()], order=1, mode="nearest"
+        ).reshape(row.shape)
         out.append(np.where(inside, vals, np.nan))
     return out[0], out[1]
 
 
-def sample_truth_after(truth_dx: np.ndarray, truth_dy: np.ndarray, row: np.ndarray, col: np.ndarray,
-                       steps: int, *, iterations: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def sample_truth_after(
+    truth_dx: np.ndarray, truth_dy: np.ndarray, row: np.ndarray, col: np.ndarray, steps: int, *, iterations: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
     """True displacement of the features that sit at (row, col) after ``steps`` frame steps.
 
     In a ``cloudmotion synth`` sequence frame k is frame 0 moved by k times the field, so
@@ -83,8 +98,9 @@ def sample_truth_after(truth_dx: np.ndarray, truth_dy: np.ndarray, row: np.ndarr
     return sample_truth(truth_dx, truth_dy, qr, qc)
 
 
-def score_vectors(dx: np.ndarray, dy: np.ndarray, flag: np.ndarray, true_dx: np.ndarray, true_dy: np.ndarray
-                  ) -> dict[str, float | int | None]:
+def score_vectors(
+    dx: np.ndarray, dy: np.ndarray, flag: np.ndarray, true_dx: np.ndarray, true_dy: np.ndarray
+) -> dict[str, float | int | None]:
     """Error statistics of measured displacements against the truth, over good vectors.
 
     Parameters
@@ -164,11 +180,14 @@ def format_scores(rows: list[dict]) -> str:
     """The figures of :func:`score_file` as text, three lines per pair."""
     lines = []
     for r in rows:
+
         def f(key: str, digits: int = 4, r: dict = r) -> str:
             return "-" if r[key] is None else f"{r[key]:.{digits}f}"
 
-        lines.append(f"pair {r['pair']}: {r['n_scored']} of {r['n_vectors']} vectors scored "
-                     f"({100 * (r['share_flagged'] or 0):.1f} % flagged)")
+        lines.append(
+            f"pair {r['pair']}: {r['n_scored']} of {r['n_vectors']} vectors scored "
+            f"({100 * (r['share_flagged'] or 0):.1f} % flagged)"
+        )
         lines.append(f"  RMS {f('rms')} px   bias dx {f('bias_dx')} px  dy {f('bias_dy')} px   p95 {f('p95')} px")
         lines.append(f"  > 0.5 px {f('share_gt_0_5', 3)}   > 1 px {f('share_gt_1', 3)}   max {f('max')} px")
     return "\n".join(lines)

@@ -85,8 +85,11 @@ def parse_motion(spec: str) -> list[tuple[str, tuple[float, ...]]]:
         kind, _, args = term.strip().partition(":")
         kind = kind.strip().lower()
         if kind not in _KINDS:
-            raise UsageError(f"--motion {spec}: unknown motion {kind!r}; use "
-                             + ", ".join(f"{k}:{v[0]}" for k, v in _KINDS.items()) + " (join terms with +)")
+            raise UsageError(
+                f"--motion {spec}: unknown motion {kind!r}; use "
+                + ", ".join(f"{k}:{v[0]}" for k, v in _KINDS.items())
+                + " (join terms with +)"
+            )
         usage, lo, hi = _KINDS[kind]
         try:
             nums = tuple(float(a) for a in args.split(",")) if args.strip() else ()
@@ -100,8 +103,7 @@ def parse_motion(spec: str) -> list[tuple[str, tuple[float, ...]]]:
     return terms
 
 
-def motion_field(terms: list[tuple[str, tuple[float, ...]]], shape: tuple[int, int]
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def motion_field(terms: list[tuple[str, tuple[float, ...]]], shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The displacement field per frame step of parsed motion terms.
 
     Parameters
@@ -149,11 +151,14 @@ def check_motion(spec: str, dx: np.ndarray, dy: np.ndarray, nframes: int) -> Non
     with np.errstate(over="ignore", invalid="ignore"):
         worst = float(np.max(np.hypot(dx, dy))) if np.size(dx) else 0.0
     if not np.isfinite(worst):
-        raise UsageError(f"--motion {spec}: the displacement overflows (not a finite number of px); "
-                         "use a smaller motion")
+        raise UsageError(
+            f"--motion {spec}: the displacement overflows (not a finite number of px); use a smaller motion"
+        )
     if worst * (nframes - 1) > max(rows, cols):
-        raise UsageError(f"--motion {spec}: moves up to {worst:.3g} px per step, which carries the texture out "
-                         f"of the {rows}x{cols} px frame within {nframes} frames; use a smaller motion")
+        raise UsageError(
+            f"--motion {spec}: moves up to {worst:.3g} px per step, which carries the texture out "
+            f"of the {rows}x{cols} px frame within {nframes} frames; use a smaller motion"
+        )
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -256,8 +261,14 @@ def make_sequence(
             img = img + rng.standard_normal(img.shape) * (noise / 100.0 * sd)
         frames.append(np.where(ok, img, np.nan).astype(np.float32))
     times = [start + timedelta(seconds=k * interval) for k in range(nframes)]
-    return SynthSequence(frames=frames, times=times, dx=np.asarray(dx, np.float32), dy=np.asarray(dy, np.float32),
-                         transform=transform, crs_wkt=crs_wkt)
+    return SynthSequence(
+        frames=frames,
+        times=times,
+        dx=np.asarray(dx, np.float32),
+        dy=np.asarray(dy, np.float32),
+        transform=transform,
+        crs_wkt=crs_wkt,
+    )
 
 
 def noise_base(shape: tuple[int, int], corr_length: float, *, seed: int = 0) -> np.ndarray:
@@ -281,8 +292,15 @@ def _verifier(path: str, count: int, shape: tuple[int, int]):
     return verify
 
 
-def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix: str = "synth",
-                   tags: dict | None = None, goes: dict | None = None) -> list[str]:
+def write_sequence(
+    seq: SynthSequence,
+    outdir: str,
+    *,
+    motion: str = "",
+    prefix: str = "synth",
+    tags: dict | None = None,
+    goes: dict | None = None,
+) -> list[str]:
     """Write the frames and ``truth.tif`` into ``outdir``, each atomically.
 
     Frames are float32 GeoTIFF, NoData NaN, deflate, with ``TIFFTAG_DATETIME`` and a
@@ -303,8 +321,15 @@ def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix:
     from cloudmotion.files.gdal_errors import capture_write_errors
 
     rows, cols = seq.dx.shape
-    profile = {"driver": "GTiff", "width": cols, "height": rows, "dtype": "float32", "nodata": np.nan,
-               "compress": "deflate", "predictor": 3}
+    profile = {
+        "driver": "GTiff",
+        "width": cols,
+        "height": rows,
+        "dtype": "float32",
+        "nodata": np.nan,
+        "compress": "deflate",
+        "predictor": 3,
+    }
     if seq.crs_wkt:
         profile["crs"] = seq.crs_wkt
     if seq.transform is not None:
@@ -314,30 +339,47 @@ def write_sequence(seq: SynthSequence, outdir: str, *, motion: str = "", prefix:
     paths = []
     for name, frame, t in zip(frame_names(seq.times, prefix, goes), seq.frames, seq.times, strict=True):
         path = os.path.join(outdir, name)
-        with atomic_path(path, _verifier(path, 1, (rows, cols))) as tmp, capture_write_errors(path), \
-                rasterio.open(tmp, "w", count=1, **profile) as ds:
+        with (
+            atomic_path(path, _verifier(path, 1, (rows, cols))) as tmp,
+            capture_write_errors(path),
+            rasterio.open(tmp, "w", count=1, **profile) as ds,
+        ):
             ds.write(frame, 1)
             ds.set_band_description(1, "synthetic frame")
             ds.update_tags(TIFFTAG_DATETIME=f"{t:%Y:%m:%d %H:%M:%S}", SOFTWARE="cloudmotion synth", **(tags or {}))
         paths.append(path)
     path = os.path.join(outdir, "truth.tif")
-    with atomic_path(path, _verifier(path, 2, (rows, cols))) as tmp, capture_write_errors(path), \
-            rasterio.open(tmp, "w", count=2, **profile) as ds:
+    with (
+        atomic_path(path, _verifier(path, 2, (rows, cols))) as tmp,
+        capture_write_errors(path),
+        rasterio.open(tmp, "w", count=2, **profile) as ds,
+    ):
         ds.write(np.stack([seq.dx, seq.dy]).astype(np.float32))
         ds.set_band_description(1, "dx")
         ds.set_band_description(2, "dy")
         ds.update_tags(1, description="true displacement per frame step along columns, px (+ = increasing column)")
         ds.update_tags(2, description="true displacement per frame step along rows, px (+ = increasing row)")
         interval = (seq.times[1] - seq.times[0]).total_seconds() if len(seq.times) > 1 else 0.0
-        ds.update_tags(INTERVAL_S=f"{interval:g}", MOTION=motion, FRAMES=str(len(seq.frames)),
-                       SOFTWARE="cloudmotion synth")
+        ds.update_tags(
+            INTERVAL_S=f"{interval:g}", MOTION=motion, FRAMES=str(len(seq.frames)), SOFTWARE="cloudmotion synth"
+        )
     paths.append(path)
     return paths
 
 
-def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.5", from_frame: str | None = None,
-               noise: float = 0.0, corr_length: float = 3.0, size: str = "512x512", interval: float = 300.0,
-               seed: int = 0, overwrite: bool = False) -> list[str]:
+def synthesize(
+    outdir: str,
+    *,
+    nframes: int = 3,
+    motion: str = "uniform:1.25,-0.5",
+    from_frame: str | None = None,
+    noise: float = 0.0,
+    corr_length: float = 3.0,
+    size: str = "512x512",
+    interval: float = 300.0,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> list[str]:
     """The ``synth`` command as a library call: write frames with a known motion and ``truth.tif``.
 
     Parameters
@@ -388,8 +430,19 @@ def synthesize(outdir: str, *, nframes: int = 3, motion: str = "uniform:1.25,-0.
     dx, dy = motion_field(terms, base.shape)
     check_motion(motion, dx, dy, nframes)
     prepare_folder(outdir, "OUTDIR ")
-    seq = make_sequence(np.asarray(base, dtype=np.float64), dx, dy, nframes=nframes, start=start,
-                        interval=interval, transform=transform, crs_wkt=crs, valid=valid, noise=noise, seed=seed)
+    seq = make_sequence(
+        np.asarray(base, dtype=np.float64),
+        dx,
+        dy,
+        nframes=nframes,
+        start=start,
+        interval=interval,
+        transform=transform,
+        crs_wkt=crs,
+        valid=valid,
+        noise=noise,
+        seed=seed,
+    )
     names = [*frame_names(seq.times, goes=goes), "truth.tif"]
     check_destinations([os.path.join(outdir, n) for n in names], overwrite)
     check_not_inputs([os.path.join(outdir, n) for n in names], [from_frame] if from_frame else [])

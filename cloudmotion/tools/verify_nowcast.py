@@ -33,8 +33,9 @@ def _read(path: str):
     return info, read_frame(info)
 
 
-def run_verify(nowcast: str, observed: str, *, persistence: str | None = None, fss: str | None = None,
-               warn=lambda msg: None) -> tuple[Scores, dict]:
+def run_verify(
+    nowcast: str, observed: str, *, persistence: str | None = None, fss: str | None = None, warn=lambda msg: None
+) -> tuple[Scores, dict]:
     """Score ``nowcast`` against ``observed``; persistence is ``persistence`` or the nowcast's
     ``SOURCE_FRAME`` tag.
 
@@ -58,8 +59,10 @@ def run_verify(nowcast: str, observed: str, *, persistence: str | None = None, f
     tags = read_tags(nowcast)
     source = persistence or tags.get("SOURCE_FRAME")
     if not source:
-        raise DataError(f"{nowcast}: no SOURCE_FRAME tag (not written by cloudmotion nowcast); give --persistence "
-                        "FRAME, the latest frame the nowcast started from")
+        raise DataError(
+            f"{nowcast}: no SOURCE_FRAME tag (not written by cloudmotion nowcast); give --persistence "
+            "FRAME, the latest frame the nowcast started from"
+        )
     p_info, p = _read(source)
     check_compatible([n_info, o_info, p_info], grid=True, identity=False)
     valid_time = tags.get("VALID_TIME")
@@ -71,9 +74,14 @@ def run_verify(nowcast: str, observed: str, *, persistence: str | None = None, f
     valid = n.valid & o.valid & p.valid
     if not valid.any():
         raise DataError(f"{nowcast}: no pixel is valid in the nowcast, {observed} and {source} at once")
-    meta = {"nowcast": nowcast, "observed": observed, "persistence": source,
-            "lead_minutes": float(tags["LEAD_MINUTES"]) if tags.get("LEAD_MINUTES") else None,
-            "valid_time": valid_time or None, "source_time": tags.get("SOURCE_TIME") or None}
+    meta = {
+        "nowcast": nowcast,
+        "observed": observed,
+        "persistence": source,
+        "lead_minutes": float(tags["LEAD_MINUTES"]) if tags.get("LEAD_MINUTES") else None,
+        "valid_time": valid_time or None,
+        "source_time": tags.get("SOURCE_TIME") or None,
+    }
     return scores(n.data, o.data, p.data, valid, fss=fss_args), meta
 
 
@@ -84,19 +92,30 @@ def _num(x: float | None) -> float | None:
 def format_scores(s: Scores, meta: dict, *, as_json: bool, fss: str | None = None) -> str:
     """The report: aligned ``name value`` lines, or one JSON object."""
     if as_json:
-        body = {**meta, "pixels": s.pixels, "rmse": _num(s.rmse), "mean_error": _num(s.mean_error),
-                "rmse_persistence": _num(s.rmse_persistence), "mean_error_persistence": _num(s.mean_error_persistence),
-                "skill": _num(s.skill)}
+        body = {
+            **meta,
+            "pixels": s.pixels,
+            "rmse": _num(s.rmse),
+            "mean_error": _num(s.mean_error),
+            "rmse_persistence": _num(s.rmse_persistence),
+            "mean_error_persistence": _num(s.mean_error_persistence),
+            "skill": _num(s.skill),
+        }
         if s.fss is not None:
             t, k = parse_fss(fss)
             body.update(fss=_num(s.fss), fss_persistence=_num(s.fss_persistence), fss_threshold=t, fss_scale=k)
         return json.dumps(body) + "\n"
     lead = meta.get("lead_minutes")
-    rows = [("lead", f"{lead:g} min" if lead is not None else "unknown"), ("valid_time", meta.get("valid_time") or "unknown"),
-            ("pixels", f"{s.pixels}"),
-            ("rmse", f"{s.rmse:.6g}"), ("mean_error", f"{s.mean_error:.6g}"),
-            ("rmse_persistence", f"{s.rmse_persistence:.6g}"), ("mean_error_persistence", f"{s.mean_error_persistence:.6g}"),
-            ("skill", f"{s.skill:.4f}")]
+    rows = [
+        ("lead", f"{lead:g} min" if lead is not None else "unknown"),
+        ("valid_time", meta.get("valid_time") or "unknown"),
+        ("pixels", f"{s.pixels}"),
+        ("rmse", f"{s.rmse:.6g}"),
+        ("mean_error", f"{s.mean_error:.6g}"),
+        ("rmse_persistence", f"{s.rmse_persistence:.6g}"),
+        ("mean_error_persistence", f"{s.mean_error_persistence:.6g}"),
+        ("skill", f"{s.skill:.4f}"),
+    ]
     if s.fss is not None:
         rows += [(f"fss({fss})", f"{s.fss:.4f}"), (f"fss_persistence({fss})", f"{s.fss_persistence:.4f}")]
     width = max(len(k) for k, _ in rows)

@@ -114,8 +114,12 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
         c0 = pad + c + ix - 2
         for p in range(s + 3):  # separable: along columns first, then along rows
             for q in range(s):
-                hrow[p, q] = (wx[0] * pb[r0 + p, c0 + q] + wx[1] * pb[r0 + p, c0 + q + 1]
-                              + wx[2] * pb[r0 + p, c0 + q + 2] + wx[3] * pb[r0 + p, c0 + q + 3])
+                hrow[p, q] = (
+                    wx[0] * pb[r0 + p, c0 + q]
+                    + wx[1] * pb[r0 + p, c0 + q + 1]
+                    + wx[2] * pb[r0 + p, c0 + q + 2]
+                    + wx[3] * pb[r0 + p, c0 + q + 3]
+                )
         for p in range(s):
             for q in range(s):
                 bw[p, q] = wy[0] * hrow[p, q] + wy[1] * hrow[p + 1, q] + wy[2] * hrow[p + 2, q] + wy[3] * hrow[p + 3, q]

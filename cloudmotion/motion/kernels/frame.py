@@ -53,7 +53,7 @@ def template_stats(data, valid, rows, cols, w):
         c = 0
         s = 0.0
         for i in range(w):
-            drow, vrow = data[r0 + i, c0:c0 + w], valid[r0 + i, c0:c0 + w]
+            drow, vrow = data[r0 + i, c0 : c0 + w], valid[r0 + i, c0 : c0 + w]
             for j in range(w):
                 v = vrow[j]
                 c += v
@@ -63,7 +63,7 @@ def template_stats(data, valid, rows, cols, w):
             m = s / c
             q = 0.0
             for i in range(w):
-                drow, vrow = data[r0 + i, c0:c0 + w], valid[r0 + i, c0:c0 + w]
+                drow, vrow = data[r0 + i, c0 : c0 + w], valid[r0 + i, c0 : c0 + w]
                 for j in range(w):
                     d = drow[j] - m if vrow[j] else 0.0
                     q += d * d

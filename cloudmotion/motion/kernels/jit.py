@@ -42,8 +42,12 @@ def _writable(path: str) -> bool:
     return True
 
 
-def choose_cache_dir(package_dir: str = _PACKAGE_DIR, *, environ: Mapping[str, str] | None = None,
-                     writable: Callable[[str], bool] = _writable) -> str | None:
+def choose_cache_dir(
+    package_dir: str = _PACKAGE_DIR,
+    *,
+    environ: Mapping[str, str] | None = None,
+    writable: Callable[[str], bool] = _writable,
+) -> str | None:
     """The folder numba should cache kernels in, ``""`` for numba's own choice, or None for no cache.
 
     Parameters

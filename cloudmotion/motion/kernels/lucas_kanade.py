@@ -76,10 +76,14 @@ def _warp(b, offset, y0, x0, w, wy, wx, tmp, out):
         y = y0 - 1 + a
         trow = tmp[a]
         if inside:
-            brow = b[y, x0 - 1:x0 + w + 2]
+            brow = b[y, x0 - 1 : x0 + w + 2]
             for j in range(w):
-                trow[j] = ((brow[j] - off32) * wx[0] + (brow[j + 1] - off32) * wx[1]
-                           + (brow[j + 2] - off32) * wx[2] + (brow[j + 3] - off32) * wx[3])
+                trow[j] = (
+                    (brow[j] - off32) * wx[0]
+                    + (brow[j + 1] - off32) * wx[1]
+                    + (brow[j + 2] - off32) * wx[2]
+                    + (brow[j + 3] - off32) * wx[3]
+                )
         else:
             for j in range(w):
                 acc = np.float32(0)
@@ -108,8 +112,9 @@ def _support_full(support, y0, x0, w):
 
 
 @kernel(nogil=True, error_model="numpy", fastmath=_FM)
-def lk_refine(a, gy, gx, gmask, b, support, rows, cols, dx, dy, w, max_iter, tol, max_move, min_eig, bicubic,
-              g2, offset):
+def lk_refine(
+    a, gy, gx, gmask, b, support, rows, cols, dx, dy, w, max_iter, tol, max_move, min_eig, bicubic, g2, offset
+):
     """Inverse-compositional Lucas-Kanade of each template; ``dx``, ``dy`` (float64) updated in place.
 
     Returns
@@ -146,8 +151,8 @@ def lk_refine(a, gy, gx, gmask, b, support, rows, cols, dx, dy, w, max_iter, tol
             tsum = 0.0
             off32 = np.float32(offset)
             for i in range(w):
-                mrow, grow, hrow = gmask[r0 + i, c0:c0 + w], gx[r0 + i, c0:c0 + w], gy[r0 + i, c0:c0 + w]
-                arow = a[r0 + i, c0:c0 + w]
+                mrow, grow, hrow = gmask[r0 + i, c0 : c0 + w], gx[r0 + i, c0 : c0 + w], gy[r0 + i, c0 : c0 + w]
+                arow = a[r0 + i, c0 : c0 + w]
                 m_i, x_i, y_i, t_i = m[i], tgx[i], tgy[i], tv[i]
                 sxx = sxy = syy = jxx = jxy = jyy = 0.0
                 for j in range(w):

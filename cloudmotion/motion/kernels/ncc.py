@@ -39,7 +39,7 @@ _CHUNK = 32  # templates per buffer allocation
 @kernel(nogil=True, fastmath=_FM)
 def _all_valid(M, y0, x0, size):
     for i in range(size):
-        row = M[y0 + i, x0:x0 + size]
+        row = M[y0 + i, x0 : x0 + size]
         n = 0
         for j in range(size):
             n += row[j]
@@ -53,13 +53,13 @@ def _centre_dense(X, y0, x0, size, out, om):
     """out = X[y0:, x0:][:size, :size] minus its mean (float64 mean); returns the sum of squares."""
     tot = 0.0
     for i in range(size):
-        row = X[y0 + i, x0:x0 + size]
+        row = X[y0 + i, x0 : x0 + size]
         for j in range(size):
             tot += row[j]
     mean = tot / (size * size)
     q = 0.0
     for i in range(size):
-        row = X[y0 + i, x0:x0 + size]
+        row = X[y0 + i, x0 : x0 + size]
         o = out[i]
         m = om[i]
         for j in range(size):
@@ -131,7 +131,7 @@ def _numerators(t, s, nk, w, num, tl):
     for ky in range(nk):
         for kx in range(nk):
             o = ky * size + kx
-            seg = sf[o:o + n]
+            seg = sf[o : o + n]
             acc = np.float32(0)
             for p in range(n):
                 acc += tl[p] * seg[p]
@@ -252,8 +252,14 @@ def _block(B, Bm, r0, c0, w, ky0, kx0, nk, rad, min_overlap, t, tm, nt, tsq, buf
 @kernel(nogil=True)
 def _buffers(w, nk):
     size = nk + w - 1
-    return (np.empty((size, size), np.float32), np.empty((size, size), np.float32),
-            np.empty((nk, nk), np.float32), np.empty(size), np.empty(size), np.empty(size * size, np.float32))
+    return (
+        np.empty((size, size), np.float32),
+        np.empty((size, size), np.float32),
+        np.empty((nk, nk), np.float32),
+        np.empty(size),
+        np.empty(size),
+        np.empty(size * size, np.float32),
+    )
 
 
 @kernel(nogil=True)
@@ -355,14 +361,17 @@ def climb(A, Am, B, Bm, rows, cols, cy, cx, w, rad, half, max_moves, min_overlap
             bi, bj, best = -1, -1, np.nan
             edge = False
             for _ in range(max_moves + 1):
-                _block(B, Bm, rows[k], cols[k], w, y - half, x - half, nk, rad, min_overlap, t, tm, nt, tsq,
-                       bufs, blk)
+                _block(B, Bm, rows[k], cols[k], w, y - half, x - half, nk, rad, min_overlap, t, tm, nt, tsq, bufs, blk)
                 bi, bj, best = _argmax(blk, nk)
                 if bi < 0:
                     break
                 py, px = y - half + bi, x - half + bj
-                edge = ((bi == 0 and py > -rad) or (bi == nk - 1 and py < rad)
-                        or (bj == 0 and px > -rad) or (bj == nk - 1 and px < rad))
+                edge = (
+                    (bi == 0 and py > -rad)
+                    or (bi == nk - 1 and py < rad)
+                    or (bj == 0 and px > -rad)
+                    or (bj == nk - 1 and px < rad)
+                )
                 y, x = py, px
                 if not edge or half == 0:
                     break
