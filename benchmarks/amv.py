@@ -1,4 +1,4 @@
-"""Cost of the AMV columns (issue 17) on a real CONUS frame, and the cross-check figures.
+"""Cost of the AMV columns on a real CONUS frame, and the cross-check figures.
 
     python -m benchmarks.amv            # needs ../shared/sample_goes/ and the netcdf extra
 

@@ -1,4 +1,4 @@
-"""Per-pixel cloud probability (issue 18): cloudmotion.amv.cloudprob against scikit-learn's
+"""Per-pixel cloud probability: cloudmotion.amv.cloudprob against scikit-learn's
 ``GaussianMixture.score_samples`` on the same model, on a full-disk 5424 x 5424 x 3 image.
 
 scikit-learn is a benchmark-only dependency, never a runtime or test one::
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> str:
     px = args.size * args.size
     lines = [
         "",
-        f"## Per-pixel cloud probability against scikit-learn (issue 18, {datetime.now(UTC):%Y-%m-%d})",
+        f"## Per-pixel cloud probability against scikit-learn ({datetime.now(UTC):%Y-%m-%d})",
         "",
         (
             f"Machine: {platform.machine()}, 2 shared cores, Python {platform.python_version()}, numpy "

@@ -1,4 +1,4 @@
-"""Calibration and flag targets of the expected error ``ee`` (issue 14).
+"""Calibration and flag targets of the expected error ``ee``.
 
 Warps real texture (``sample_data/*.tif`` and the GOES files in ``../shared/sample_goes``)
 by a smooth flow with a vortex and shear, adds 0, 1, 2 and 4 % Gaussian noise to both
@@ -256,7 +256,7 @@ def main() -> None:
     t_start = time.perf_counter()
     cases = run_cases()
     p = print
-    p(f"### Expected error and flags (issue 14), {datetime.now(UTC):%Y-%m-%d}\n")
+    p(f"### Expected error and flags, {datetime.now(UTC):%Y-%m-%d}\n")
     p(
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"numpy {np.__version__}. Textures: {', '.join(sorted({c['texture'] for c in cases[0.0]}))}, "

@@ -1,4 +1,4 @@
-"""Nowcast targets (issue 19), printed as Markdown for benchmarks/RESULTS.md.
+"""Nowcast targets, printed as Markdown for benchmarks/RESULTS.md.
 
 1. Steady flow: the sample frame advected by ``synth --motion vortex:3,100+uniform:1.5,-0.7``
    with 1 % noise, nine frames; nowcast from frames 0-2 (``cloudmotion nowcast``, defaults)
@@ -152,7 +152,7 @@ def speed(repeats: int = 5) -> list[str]:
 
 def main() -> None:
     print(
-        f"\n## Nowcast (issue 19) - {platform.machine()}, {os.cpu_count()} cores shared, {datetime.now(UTC):%Y-%m-%d}\n"
+        f"\n## Nowcast - {platform.machine()}, {os.cpu_count()} cores shared, {datetime.now(UTC):%Y-%m-%d}\n"
     )
     print(
         "`python benchmarks/nowcast.py`\n\n**Steady vortex + drift, sample texture, 1 % noise (synth frames 5 min apart)**\n"

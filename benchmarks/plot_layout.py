@@ -1,4 +1,4 @@
-"""Cost of fitting the quick-look figure to the frame (issue 15): `cloudmotion plot` with the
+"""Cost of fitting the quick-look figure to the frame: `cloudmotion plot` with the
 default size (the figure trimmed to the frame's aspect, a few layout passes) against an
 explicit size of the same picture. Standalone:
 

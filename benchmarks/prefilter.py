@@ -1,4 +1,4 @@
-"""Pre-filters for uneven light (issue 16): band-pass and CLAHE against the Gaussian.
+"""Pre-filters for uneven light: band-pass and CLAHE against the Gaussian.
 
 Warps real texture (``sample_data/*.tif`` and the GOES CONUS file in
 ``../shared/sample_goes``, as ``benchmarks/expected_error.py``) by the same vortex-plus-shear
@@ -122,7 +122,7 @@ def main() -> None:
     tm = timing()
     names = sorted({k[0] for k in table}, key=lambda n: [k[0] for k in table].index(n))
     print(
-        f"## Pre-filters for uneven light (issue 16) — {datetime.now(UTC):%Y-%m-%d}, "
+        f"## Pre-filters for uneven light — {datetime.now(UTC):%Y-%m-%d}, "
         f"{platform.machine()}, {os.cpu_count()} cores (shared)\n"
     )
     print(

@@ -142,7 +142,7 @@ class MotionField:
         The origin has no longitude and latitude although the frame has a CRS: beyond
         the Earth's edge on a geostationary disk, or past a pole.
     cloud_fraction : ndarray of float64 or None
-        Mean cloud probability over the template in frame A, 0-1 (issue 18; None when no
+        Mean cloud probability over the template in frame A, 0-1 (None when no
         cloud model or mask was given).
     corr0 : ndarray of float64 or None
         Correlation coefficient at lag 0 (from the peak search), for
@@ -173,7 +173,7 @@ class MotionField:
     ee: np.ndarray | None = None
     static: np.ndarray | None = None
     off_earth: np.ndarray | None = None
-    cloud_fraction: np.ndarray | None = None  # issue 18: cloud targets
+    cloud_fraction: np.ndarray | None = None  # --targets clouds
     corr0: np.ndarray | None = None
 
     def __post_init__(self) -> None:

@@ -57,7 +57,7 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
 
 
 def check_amv_settings(info: FrameInfo, settings: Settings) -> None:
-    """Refuse ``--parallax`` without a geostationary CRS and a ``--profile`` file that cannot be read (issue 17)."""
+    """Refuse ``--parallax`` without a geostationary CRS and a ``--profile`` file that cannot be read."""
     from cloudmotion.amv.parallax import satellite_from_crs
     from cloudmotion.formats.profile import load_profile
 
@@ -285,7 +285,7 @@ def track_frames(
             profile=settings.profile if amv else None,
             settings=dataclasses.asdict(settings),
         )  # for the DMW attributes
-        vectors.extra["provenance"] = record  # issue 15: every output names the version and the settings
+        vectors.extra["provenance"] = record  # every output names the version and the settings
         yield vectors
 
 
@@ -295,7 +295,7 @@ def _clouds(
     read: Callable[[FrameInfo], Frame],
     warn: Callable[[str], None] | None,
 ):
-    """The run's cloud source (issue 18), with a warning for water-vapour bands under --targets clouds."""
+    """The run's cloud source, with a warning for water-vapour bands under --targets clouds."""
     from cloudmotion.formats.clouds import WATER_VAPOUR_BANDS, cloud_source, goes_band
 
     if settings.params.targets == "clouds" and warn is not None:

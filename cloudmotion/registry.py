@@ -25,13 +25,37 @@ registry           contract of an entry
                    extra it needs, whether it can stream to stdout, and ``write(path,
                    result)`` which must write atomically (``atomic_path``).
 ``QC_TESTS``       a :class:`cloudmotion.qc.checks.QCTest`: its flag bit, the settings it
-                   reads and ``test(ctx) -> mask`` (True = flag the vector).
+                   reads and ``test(ctx) -> mask`` (True = flag the vector). A plug-in's
+                   bit is 2**20 or above (the bits below are the project's); its own
+                   thresholds come from a ``[qc.NAME]`` table of the config file, as
+                   ``ctx.options``.
 =================  ==============================================================
+
+Installed packages add entries through entry points, which are listed by name without
+importing anything (so ``--help`` stays light) and imported when first used:
+
+=========================  ============  ==========================================
+entry-point group          registry      ordering
+=========================  ============  ==========================================
+``cloudmotion.correlators``  CORRELATORS  after the built-in methods
+``cloudmotion.subpixel``     SUBPIXEL     after the built-in fits
+``cloudmotion.readers``      READERS      before the built-in readers (asked first)
+``cloudmotion.writers``      WRITERS      after the built-in writers; suffixes from
+                                          the entry's ``Writer.suffixes``
+``cloudmotion.qc_tests``     QC_TESTS     after the built-in tests
+=========================  ============  ==========================================
+
+An entry point's name is the registry name and its value the ``"module:attribute"`` of
+the entry, e.g. in the plug-in's ``pyproject.toml``::
+
+    [project.entry-points."cloudmotion.correlators"]
+    sad = "mypkg.sad:sad_surfaces"
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 from collections.abc import Iterator
 from typing import Any
@@ -58,21 +82,47 @@ class Registry:
         What an entry is, for messages (``"correlation method"``).
     entries : dict of str to str or object
         Name -> ``"module:attribute"`` (imported when first used) or the object itself.
+    group : str, optional
+        Entry-point group whose installed plug-ins join the registry.
+    plugins_first : bool
+        Plug-ins come before the registered entries (readers: a plug-in that claims a
+        path must be asked before the generic reader that claims everything).
     """
 
-    def __init__(self, kind: str, entries: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, kind: str, entries: dict[str, Any] | None = None, *, group: str | None = None, plugins_first: bool = False
+    ) -> None:
         self.kind = kind
+        self.group = group
+        self.plugins_first = plugins_first
         self._entries: dict[str, Any] = dict(entries or {})
+        self._plugins: dict[str, Any] | None = None if group else {}
+
+    def plugins(self) -> dict[str, Any]:
+        """Installed plug-ins of this registry's entry-point group: name -> entry (nothing imported)."""
+        if self._plugins is None:
+            from importlib.metadata import entry_points
+
+            self._plugins = {ep.name: ep.value for ep in entry_points(group=self.group or "")}
+        return self._plugins
+
+    def _all(self) -> dict[str, Any]:
+        plugins = {k: v for k, v in self.plugins().items() if k not in self._entries}
+        return {**plugins, **self._entries} if self.plugins_first else {**self._entries, **plugins}
 
     def names(self) -> list[str]:
-        """Registered names, in registration order (nothing is imported)."""
-        return list(self._entries)
+        """Registered and installed names, in the order they are asked (nothing is imported)."""
+        return list(self._all())
+
+    def is_plugin(self, name: str) -> bool:
+        """Whether ``name`` comes from an installed package's entry point."""
+        return name not in self._entries and name in self.plugins()
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._entries or name in self.plugins()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
+        return iter(self.names())
 
     def register(self, name: str, entry: Any, *, replace: bool = False, first: bool = False) -> None:
         """Add an entry: an object, or a ``"module:attribute"`` path imported when first used.
@@ -104,15 +154,15 @@ class Registry:
             For an unknown name, listing the choices and the closest one.
         """
         try:
-            entry = self._entries[name]
+            entry = self._entries[name] if name in self._entries else self.plugins()[name]
         except KeyError:
             hint = difflib.get_close_matches(str(name), self.names(), n=1)
             tip = f"; did you mean {hint[0]!r}?" if hint else ""
             raise ValueError(f"unknown {self.kind} {name!r}; choose from {', '.join(self.names())}{tip}") from None
         if isinstance(entry, str) and ":" in entry:
             module, _, attr = entry.partition(":")
-            entry = getattr(importlib.import_module(module), attr)
-            self._entries[name] = entry
+            entry = functools.reduce(getattr, attr.strip().split("."), importlib.import_module(module.strip()))
+            (self._entries if name in self._entries else self.plugins())[name] = entry
         return entry
 
     def __getitem__(self, name: str) -> Any:
@@ -134,6 +184,7 @@ CORRELATORS = Registry(
     {
         "ncc": "cloudmotion.motion.correlate:ncc_surfaces",
     },
+    group="cloudmotion.correlators",
 )
 """Correlation methods normalised at every lag (contract in the module docstring)."""
 
@@ -144,6 +195,7 @@ SUBPIXEL = Registry(
         "parabolic": "cloudmotion.motion.subpixel:parabolic_fit",
         "centroid": "cloudmotion.motion.subpixel:centroid_fit",
     },
+    group="cloudmotion.subpixel",
 )
 """Three-point sub-pixel peak fitters."""
 
@@ -165,6 +217,8 @@ READERS = Registry(
         "goes-netcdf": "cloudmotion.formats.goes:GOES_NETCDF",
         "raster": "cloudmotion.formats.raster:RASTER",
     },
+    group="cloudmotion.readers",
+    plugins_first=True,
 )
 """Frame readers, asked in order; the generic GDAL raster reader comes last."""
 
@@ -177,12 +231,16 @@ WRITERS = Registry(
         "nc": "cloudmotion.formats.netcdf:WRITER",
         "dmw": "cloudmotion.formats.dmw:WRITER",
     },
+    group="cloudmotion.writers",
 )
 """Output formats, chosen by the longest matching suffix of the output path."""
+
+PLUGIN_BIT = 1 << 20
+"""The lowest flag bit a plug-in QC test may use; the bits below are the project's."""
 
 WRITER_SUFFIXES = {".csv": "csv", ".tif": "tif", ".tiff": "tif", ".geojson": "geojson", ".nc": "nc", ".dmw.nc": "dmw"}
 """Suffix -> writer name for the built-in writers, so choosing one imports nothing; a
 registered writer adds its own suffixes (see :func:`cloudmotion.formats.writers.writer_for`)."""
 
-QC_TESTS = Registry("quality test", {})
+QC_TESTS = Registry("quality test", {}, group="cloudmotion.qc_tests")
 """Quality-control tests, run in registration order (filled by :mod:`cloudmotion.qc.checks`)."""

@@ -300,8 +300,10 @@ def track_pair(
     """Measure motion from frame A to frame B on a grid of templates.
 
     Steps: validity masks (plus NaN/inf), normalised-convolution Gaussian pre-filter,
-    masked FFT normalised cross-correlation of each template over +-``search`` px,
-    three-point sub-pixel peak fit, float Lucas-Kanade refinement, flags and quality.
+    masked normalised cross-correlation of each template over +-``search`` px, coarse to
+    fine with compiled kernels (``search_mode="c2f"``, the default) or exhaustively by FFT
+    (``"full"``), three-point sub-pixel peak fit, float Lucas-Kanade refinement, the
+    expected error, flags and quality.
 
     Parameters
     ----------

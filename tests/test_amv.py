@@ -1,4 +1,4 @@
-"""Issue 17, parts 2 and 3: cloud-top temperature, pressure and height per vector; parallax correction."""
+"""Cloud-top temperature, pressure and height per vector; parallax correction."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 17, part 1: GOES L1b radiance calibrated to brightness temperature and reflectance factor."""
+"""GOES L1b radiance calibrated to brightness temperature and reflectance factor."""
 
 from __future__ import annotations
 

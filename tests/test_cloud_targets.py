@@ -1,4 +1,4 @@
-"""Track clouds, not the ground (issue 18): cloud_fraction, CLEAR_SKY, SURFACE, the cloud
+"""Track clouds, not the ground: cloud_fraction, CLEAR_SKY, SURFACE, the cloud
 sources (auto, a model file, a GOES ACM mask), the amv preset, and no change by default."""
 
 from __future__ import annotations

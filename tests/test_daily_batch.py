@@ -1,4 +1,4 @@
-"""Issue 15, batch under cron: quiet re-runs (gaps and lasting failures recorded once),
+"""Batch under cron: quiet re-runs (gaps and lasting failures recorded once),
 empty input, new formats, missing listed paths, synth names, batch settings in a config."""
 
 from __future__ import annotations

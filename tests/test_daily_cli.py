@@ -1,4 +1,4 @@
-"""Issue 15, pipes and CLI conventions: plot and score read stdin, one score --json shape,
+"""Pipes and CLI conventions: plot and score read stdin, one score --json shape,
 -v/-q on the group, one error prefix, missing extras, completion, units and provenance in
 every output, plot defaults a forecaster reads at a glance."""
 

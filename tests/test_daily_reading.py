@@ -1,4 +1,4 @@
-"""Issue 15, reading what is there: one GOES name parser, one reader for info and track,
+"""Reading what is there: one GOES name parser, one reader for info and track,
 palette images, frames without georeferencing, times from tags and name patterns."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 17, part 4: the DMW-shaped netCDF product, from track and batch, read back with netCDF4."""
+"""The DMW-shaped netCDF product, from track and batch, read back with netCDF4."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 12, "Nothing lost, second round": a full disk, an output that names an input, a torn
+"""Nothing lost: a full disk, an output that names an input, a torn
 manifest, cleanup that deleted user files, wrong results with exit 0, unbounded reads,
 raw exceptions and warnings, pipes and templates. Each test failed before its fix."""
 

@@ -1,4 +1,4 @@
-"""Nowcast (issue 19): dense flow, semi-Lagrangian extrapolation, the nowcast, verify and
+"""Nowcast: dense flow, semi-Lagrangian extrapolation, the nowcast, verify and
 plot commands and batch --nowcast, on real sample texture moved by known fields."""
 
 from __future__ import annotations

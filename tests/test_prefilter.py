@@ -1,4 +1,4 @@
-"""Issue 16: NoData-safe band-pass and float CLAHE pre-filters, their ee, settings and preset."""
+"""NoData-safe band-pass and float CLAHE pre-filters, their ee, settings and preset."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ def test_faults_flagged_and_good_vectors_kept(faulty):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 14: templates straddling the noisy static block (two motions in "
+    reason="templates straddling the noisy static block (two motions in "
     "one template) get ee 0.07-0.18 px although they err by 1-2 px; 82 % of > 1 px errors flagged",
 )
 def test_faults_flagged_95_percent(faulty):

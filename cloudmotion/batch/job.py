@@ -34,7 +34,7 @@ class BatchOptions:
     triplets: bool = False
     overwrite: bool = False
     scheduler: str | None = None
-    nowcast: str | None = None  # issue 19: LEAD/EVERY, a rolling nowcast per sequence after the pairs
+    nowcast: str | None = None  # LEAD/EVERY, a rolling nowcast per sequence after the pairs
     retry_failed: bool = False
 
 

@@ -1,7 +1,7 @@
 """Run a batch plan: each task (a pair or a triplet) in this process, in local worker
 processes or on a Dask cluster, as a dict result for the manifest.
 
-No click and no printing. Planning is in :mod:`cloudmotion.archive`; the manifest and lock
+No click and no printing. Planning is in :mod:`cloudmotion.batch.plan`; the manifest and lock
 in :mod:`cloudmotion.manifest`.
 """
 
@@ -73,7 +73,7 @@ def _record(
         "duration": round(duration, 3),
         "error": error,
     }
-    if status == "failed":  # issue 15: what a re-run needs to decide whether to try again
+    if status == "failed":  # what a re-run needs to decide whether to try again
         rec.update(retry=retry, input_stats=input_stats(rec["inputs"]))
     return rec
 

@@ -1,4 +1,4 @@
-"""Where a frame's cloud probability comes from (issue 18): a mixture in a TOML file, a
+"""Where a frame's cloud probability comes from: a mixture in a TOML file, a
 mixture fitted on the frame (``auto``), or a GOES L2 clear-sky mask (ABI-L2-ACM).
 
 The numeric work is in :mod:`cloudmotion.amv.cloudprob` and :mod:`cloudmotion.amv.cloudfit`; this

@@ -185,7 +185,7 @@ def _attributes(ds, vectors: Vectors, n: int) -> None:
         "pressure and height from a climatological profile; variable names after the GOES-R PUG "
         "ABI-L2-DMW product"
     )
-    ds.source = "cloudmotion: masked FFT normalised cross-correlation and float Lucas-Kanade"
+    ds.source = "cloudmotion: coarse-to-fine masked normalised cross-correlation and float Lucas-Kanade"
     ds.cdm_data_type = "Point"
     ds.featureType = "point"
     ds.number_of_measures = n

@@ -52,7 +52,7 @@ def write_geojson(path: str, vectors: Vectors) -> None:
         features.append({"type": "Feature", "geometry": geom, "properties": props})
     from cloudmotion.settings.provenance import provenance
 
-    # issue 15: the collection's own properties (RFC 7946 allows foreign members): version and settings
+    # the collection's own properties (RFC 7946 allows foreign members): version and settings
     doc = {
         "type": "FeatureCollection",
         "properties": {**(vectors.extra.get("provenance") or provenance()), **times},

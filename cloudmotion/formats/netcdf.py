@@ -94,7 +94,7 @@ def _header(ds, result: Vectors) -> None:
         "and float Lucas-Kanade"
     )
     ds.cloudmotion_version = record["version"]
-    ds.cloudmotion_settings = settings_json(record)  # issue 15: the settings used, JSON
+    ds.cloudmotion_settings = settings_json(record)  # the settings used, as JSON
     ds.window_px = result.window
     ds.step_px = result.step
     ds.createDimension("time", 1)

@@ -94,7 +94,7 @@ class FrameInfo:
     driver: str = ""
     reader: str = "raster"
     palette: bool = False
-    # issue 17: calibration
+    # calibration of GOES L1b values
     quantity: str | None = None
     unit: str | None = None
     calibration: dict | None = None

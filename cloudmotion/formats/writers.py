@@ -68,7 +68,19 @@ def writer_name_for(path: str) -> str | None:
         return "csv"
     low = path.lower()
     best = max((s for s in registry.WRITER_SUFFIXES if low.endswith(s)), key=len, default=None)
+    if best is None and _claim_plugin_suffixes():
+        best = max((s for s in registry.WRITER_SUFFIXES if low.endswith(s)), key=len, default=None)
     return registry.WRITER_SUFFIXES[best] if best else None
+
+
+def _claim_plugin_suffixes() -> bool:
+    """Import the installed writer plug-ins whose suffixes are not known yet; True when any was new."""
+    known = set(registry.WRITER_SUFFIXES.values())
+    new = [name for name in registry.WRITERS.plugins() if name not in known]
+    for name in new:
+        for suffix in registry.WRITERS.get(name).suffixes:
+            registry.WRITER_SUFFIXES.setdefault(suffix.lower(), name)
+    return bool(new)
 
 
 def writer_for(path: str) -> Writer | None:

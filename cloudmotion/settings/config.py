@@ -90,6 +90,9 @@ def load_config(spec: str) -> dict:
     table = raw.get("track", raw) if isinstance(raw.get("track"), dict) else raw
     valid = tuple(setting_names())
     out = {}
+    if isinstance(table.get("qc"), dict):
+        table = dict(table)
+        out["qc_options"] = _qc_tables(name, table.pop("qc"))
     for key, value in table.items():
         canon = key.replace("-", "_")
         if canon not in valid:
@@ -100,6 +103,21 @@ def load_config(spec: str) -> dict:
             raise UsageError(f"--config {name}: key {key!r} must be a single value")
         out[canon] = value
     return out
+
+
+def _qc_tables(name: str, tables: dict) -> tuple:
+    """``[qc.NAME]`` tables: the options of registered QC tests, as a hashable tuple."""
+    from cloudmotion.registry import QC_TESTS
+
+    out = []
+    for test, options in sorted(tables.items()):
+        if test not in QC_TESTS:
+            choices = ", ".join(QC_TESTS.names()) or "none installed"
+            raise UsageError(f"--config {name}: [qc.{test}] names no QC test ({choices})")
+        if not isinstance(options, dict) or any(isinstance(v, dict | list) for v in options.values()):
+            raise UsageError(f"--config {name}: [qc.{test}] must be a table of single values")
+        out.append((test, tuple(sorted(options.items()))))
+    return tuple(out)
 
 
 def resolve_settings(options: dict, config: str | None = None) -> params.Settings:

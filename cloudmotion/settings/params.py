@@ -178,7 +178,7 @@ class TrackParams:
     max_vectors: int = _spec(
         2_000_000, "int", "Largest grid accepted (about 1 kB per vector).", cli=False, rule=_int_at_least(1)
     )
-    # issue 16: pre-filters for uneven light
+    # pre-filters for uneven light
     bandpass: tuple[float, float] | None = _spec(
         None,
         "range",
@@ -197,7 +197,7 @@ class TrackParams:
         rule=_choice(_EQUALIZE),
         choices=_EQUALIZE,
     )
-    # issue 18: cloud targets
+    # --targets clouds
     targets: str = _spec(
         "all",
         "str",
@@ -211,10 +211,14 @@ class TrackParams:
         0.5, "float", "--targets clouds: smallest mean cloud probability of a template.", flag=8192, rule=_number(0, 1)
     )
 
+    qc_options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    """Thresholds of plug-in QC tests: ``((test name, ((key, value), ...)), ...)`` from the
+    ``[qc.NAME]`` tables of a config file; a test reads its own as ``ctx.options``."""
+
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            if getattr(self, f.name) is None and f.default is None:
-                continue  # an optional setting left unset
+            if "spec" not in f.metadata or (getattr(self, f.name) is None and f.default is None):
+                continue  # an optional setting left unset, or the plug-ins' own options
             _check(f.name, f.metadata["spec"], getattr(self, f.name))
         for name in ("min_texture", "max_sigma"):
             value = getattr(self, name)
@@ -299,7 +303,7 @@ class Settings:
         "neighbours; they keep their flags plus FILLED.",
         flag=1024,
     )
-    # issue 17: calibration, cloud-top temperature and height, parallax
+    # calibration, cloud-top temperature and height, parallax
     calibrate: str = _spec(
         "auto",
         "str",
@@ -337,7 +341,7 @@ class Settings:
         "Move vectors with a height to the point under the cloud "
         "(lon_corrected, lat_corrected) and take winds from the corrected ends.",
     )
-    # issue 19: nowcast (options of the nowcast command only, hence cli=False; TOML keys everywhere)
+    # nowcast (options of the nowcast command only, hence cli=False; TOML keys everywhere)
     pairs: int = _spec(
         1,
         "int",
@@ -355,7 +359,7 @@ class Settings:
         rule=_number(0, lo_open=True),
         default_text="step",
     )
-    # issue 18: cloud targets
+    # --targets clouds
     cloud_model: str | None = _spec(
         None,
         "str",
@@ -373,7 +377,7 @@ class Settings:
         "its BCM) instead: one file, or a folder searched by scan start time.",
         metavar="FILE|DIR",
     )
-    # issue 15: daily use from cron and pipes
+    # daily use from cron and pipes
     max_gap: float | None = _spec(
         None,
         "duration",
@@ -426,7 +430,7 @@ class Settings:
                 value = _coerce(f.name, f.metadata["spec"], getattr(self, f.name))
                 _check(f.name, f.metadata["spec"], value)
                 object.__setattr__(self, f.name, value)
-        if self.max_dt is not None:  # issue 15: the old spelling of max_gap
+        if self.max_dt is not None:  # the old spelling of max_gap
             warnings.warn(
                 "max_dt (--max-dt) is deprecated: use max_gap (--max-gap), which takes the same "
                 "duration (900, 20min, 1h)",
@@ -515,6 +519,9 @@ def build_settings(values: dict[str, Any]) -> Settings:
     track, run = {}, {}
     for key, value in values.items():
         if value is None:
+            continue
+        if key == "qc_options":
+            track[key] = value
             continue
         if key not in track_keys | run_keys:
             raise KeyError(key)

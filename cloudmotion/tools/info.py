@@ -343,7 +343,7 @@ def format_sequence(seq: dict) -> str:
 
 
 def _cloud_lines(c: dict) -> list[str]:
-    """``info --cloud-model``: the components, the rule and the cloud share (issue 18)."""
+    """``info --cloud-model``: the components, the rule and the cloud share."""
     share = "unknown" if c["cloud_share"] is None else f"{100 * c['cloud_share']:.1f} %"
     if "components" not in c:
         return [f"  cloud mask:   {c['source']}; cloud share {share}"]

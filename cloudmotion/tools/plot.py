@@ -343,7 +343,7 @@ def quicklook(
         extent=(-0.5, cols - 0.5, rows - 0.5, -0.5),
         interpolation="nearest" if max(rows, cols) <= 2000 else "antialiased",
     )
-    if cloud is not None:  # issue 18: blue, as opaque as the cloud is probable
+    if cloud is not None:  # blue, as opaque as the cloud is probable
         shade = np.dstack([np.full((rows, cols), c) for c in (0.15, 0.55, 1.0)] + [0.55 * np.nan_to_num(cloud)])
         ax.imshow(shade, extent=(-0.5, cols - 0.5, rows - 0.5, -0.5), interpolation="nearest")
 

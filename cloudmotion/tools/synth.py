@@ -417,7 +417,7 @@ def synthesize(
         base, valid, transform, crs, start = frame.data, frame.valid, info.transform, info.crs_wkt, info.time
         from cloudmotion.formats.calibration import as_tags
 
-        tags = as_tags(info.calibration)  # issue 17: frames derived from L1b can be calibrated too
+        tags = as_tags(info.calibration)  # frames derived from L1b can be calibrated too
         if tags and info.unit:
             tags["units"] = info.unit
         goes = info.goes
