@@ -151,9 +151,7 @@ def speed(repeats: int = 5) -> list[str]:
 
 
 def main() -> None:
-    print(
-        f"\n## Nowcast - {platform.machine()}, {os.cpu_count()} cores shared, {datetime.now(UTC):%Y-%m-%d}\n"
-    )
+    print(f"\n## Nowcast - {platform.machine()}, {os.cpu_count()} cores shared, {datetime.now(UTC):%Y-%m-%d}\n")
     print(
         "`python benchmarks/nowcast.py`\n\n**Steady vortex + drift, sample texture, 1 % noise (synth frames 5 min apart)**\n"
     )

@@ -322,7 +322,7 @@ class Vectors:
             time_b=time_b,
             transform=transform,
             crs_wkt=crs_wkt,
-            shape=tuple(f.grid.shape),
+            shape=(int(f.grid.shape[0]), int(f.grid.shape[1])),
             window=f.grid.window,
             step=f.grid.step,
         )

@@ -172,7 +172,7 @@ def auto_model(
         w, mu, var, ll = fit_mixture(z, k)
         fits[k] = (w, mu, var)
         bic[k] = float(-2.0 * ll * z.shape[0] + (k - 1 + 2 * k * c) * np.log(z.shape[0]))
-    best = min(bic, key=bic.get)
+    best = min(bic, key=lambda k: bic[k])
     w, mu, var = fits[best]
     order = np.argsort(-mu.mean(axis=1) if cloud_is == "cold" else mu.mean(axis=1))  # clearest first
     w, mu, var = w[order], mu[order], var[order]

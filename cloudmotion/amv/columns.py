@@ -107,7 +107,10 @@ def amv_columns(
     lon2_c, lat2_c = correct_parallax(lon2, lat2, height, satellite)
     u, v, speed, direction = corrected_winds(lon_c, lat_c, lon2_c, lat2_c, dt, crs_wkt)
     ok = np.isfinite(speed)
-    pick = lambda new, old: np.where(ok, new, old)
+
+    def pick(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+        return np.where(ok, new, old)
+
     geo = dataclasses.replace(
         geo, u=pick(u, geo.u), v=pick(v, geo.v), speed=pick(speed, geo.speed), direction=pick(direction, geo.direction)
     )

@@ -185,7 +185,7 @@ def ncc_surfaces(
     k = regions.shape[1] - w + 1
     out = np.empty((n, k, k), dtype=np.float32)
     if dense is None:
-        dense = template_masks.all(axis=(1, 2)) & region_masks.all(axis=(1, 2))
+        dense = np.asarray(template_masks.all(axis=(1, 2)) & region_masks.all(axis=(1, 2)))
     if dense.any():
         out[dense] = ncc_dense(templates[dense], regions[dense], None if region_norms is None else region_norms[dense])
     if (~dense).any():

@@ -99,7 +99,9 @@ def _max3x3(s: np.ndarray) -> np.ndarray:
     return out.reshape(n, ky + 1, kx)[:, :ky]
 
 
-def _three_point(surfaces: np.ndarray, peaks: Peaks) -> tuple[np.ndarray, ...]:
+def _three_point(
+    surfaces: np.ndarray, peaks: Peaks
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Values (minus, centre, plus) along rows and along columns around each peak."""
     n, ky, kx = surfaces.shape
     idx = np.arange(n)

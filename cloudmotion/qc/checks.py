@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -99,7 +99,7 @@ class QCContext:
     params: TrackParams
     flag: np.ndarray
     median_residual: np.ndarray | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,8 +163,10 @@ def _refine_failed(ctx: QCContext) -> np.ndarray | None:
 def _forward_backward(ctx: QCContext) -> np.ndarray:
     f = ctx.field
     limit = ctx.params.fb_max if f.ee is None else fb_limit(f.ee, ctx.params.fb_max)
+    if f.fb_error is None:
+        return np.zeros(f.dx.shape, dtype=bool)
     with np.errstate(invalid="ignore"):
-        return f.fb_error > limit
+        return np.asarray(f.fb_error > limit)
 
 
 def _median(ctx: QCContext) -> np.ndarray | None:

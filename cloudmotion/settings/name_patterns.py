@@ -79,7 +79,10 @@ def compile_name_pattern(pattern: str) -> NamePattern:
     UsageError
         An unsupported field, a path separator, or no date and time fields.
     """
-    parts, fields, literal, wild = [], [], [], 0
+    parts: list[str] = []
+    fields: list[str] = []
+    literal: list[str] = []
+    wild = 0
     i = 0
     while i < len(pattern):
         c = pattern[i]

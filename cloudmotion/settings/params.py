@@ -516,7 +516,8 @@ def build_settings(values: dict[str, Any]) -> Settings:
     """
     track_keys = {f.name for f in dataclasses.fields(TrackParams)}
     run_keys = {f.name for f in dataclasses.fields(Settings)} - {"params"}
-    track, run = {}, {}
+    track: dict[str, Any] = {}
+    run: dict[str, Any] = {}
     for key, value in values.items():
         if value is None:
             continue

@@ -91,7 +91,7 @@ CACHE_DIR = choose_cache_dir()
 import numba  # after choose_cache_dir: the cache folder must be known before numba reads its config
 
 if CACHE_DIR:
-    numba.config.CACHE_DIR = CACHE_DIR
+    numba.config.CACHE_DIR = CACHE_DIR  # type: ignore[attr-defined]
 
 
 def kernel(**options) -> Callable:
@@ -120,7 +120,7 @@ def default_threads() -> int:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return max(1, min(cores, numba.config.NUMBA_NUM_THREADS))
+    return max(1, min(cores, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 def split_run(fn: Callable, threads: int | None, head: tuple, per: tuple, tail: tuple = ()) -> tuple:
