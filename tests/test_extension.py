@@ -11,10 +11,10 @@ import os
 
 import numpy as np
 import pytest
+import toy_plugins
 
 from cloudmotion import registry, track_pair
-from cloudmotion.formats.readers import Frame, FrameInfo, Reader
-from cloudmotion.formats.writers import Writer, register_writer
+from cloudmotion.formats.writers import register_writer
 from cloudmotion.qc.checks import QC_TESTS, QCTest
 from cloudmotion.tools.known_motion import uniform_field, warp
 
@@ -33,22 +33,8 @@ def interior(field, margin: int = 8):
     return field.dx[ok], field.dy[ok]
 
 
-def sad_similarity(t, tm, s, sm, *, min_overlap, **hints):
-    """Toy correlator: 1 - mean absolute difference of standardised pixels, at every lag."""
-    n, w, _ = t.shape
-    k = s.shape[1] - w + 1
-    tz = (t - t.mean(axis=(1, 2), keepdims=True)) / (t.std(axis=(1, 2), keepdims=True) + 1e-12)
-    out = np.empty((n, k, k), dtype=np.float32)
-    for i in range(k):
-        for j in range(k):
-            win = s[:, i : i + w, j : j + w]
-            wz = (win - win.mean(axis=(1, 2), keepdims=True)) / (win.std(axis=(1, 2), keepdims=True) + 1e-12)
-            out[:, i, j] = 1.0 - 0.5 * np.abs(tz - wz).mean(axis=(1, 2))
-    return np.clip(out, -1, 1)
-
-
 def test_a_registered_correlation_method_tracks_a_known_shift(pair):
-    registry.CORRELATORS.register("toy-sad", sad_similarity)
+    registry.CORRELATORS.register("toy-sad", toy_plugins.sad_surfaces)
     try:
         field = track_pair(*pair, window=24, step=12, search=4, correlation="toy-sad")
     finally:
@@ -63,36 +49,11 @@ def test_an_unknown_method_is_refused_with_the_choices(pair):
         track_pair(*pair, correlation="nope")
 
 
-def _npy_open(path, *, band=None, channels=None):
-    shape = np.load(path, mmap_mode="r").shape
-    return FrameInfo(
-        path=path,
-        source=path,
-        shape=shape,
-        count=1,
-        band=1,
-        dtype="float64",
-        transform=None,
-        crs_wkt=None,
-        time=None,
-        time_source=None,
-        goes=None,
-        reader="toy-npy",
-    )
-
-
-def _npy_read(info, *, nodata=None, valid_range=None, dqf=False):
-    data = np.load(info.path).astype(np.float32)
-    return Frame(info=info, data=data, valid=np.isfinite(data))
-
-
 def test_a_registered_reader_feeds_the_command_line(tmp_path, pair, run):
     a, b = pair
     np.save(tmp_path / "a.npy", a)
     np.save(tmp_path / "b.npy", b)
-    registry.READERS.register(
-        "toy-npy", Reader("toy-npy", lambda p: p.endswith(".npy"), _npy_open, _npy_read), first=True
-    )
+    registry.READERS.register("toy-npy", toy_plugins.READER, first=True)
     try:
         code, _, err = run(
             "track", tmp_path / "a.npy", tmp_path / "b.npy", "--window", "24", "-o", tmp_path / "v.csv", "-q"
@@ -106,17 +67,10 @@ def test_a_registered_reader_feeds_the_command_line(tmp_path, pair, run):
     assert dx.size > 20 and np.abs(np.median(dx) - SHIFT[0]) < 0.02
 
 
-def _write_toy(path, vectors):
-    from cloudmotion.files.atomic import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        fh.write("".join(f"{dx:.3f} {dy:.3f}\n" for dx, dy in zip(vectors.dx, vectors.dy, strict=True)))
-
-
 def test_a_registered_writer_wins_by_the_longest_suffix(tmp_path, run):
     from conftest import SAMPLE
 
-    register_writer(Writer(name="toy", suffixes=(".toy.csv",), write=_write_toy))
+    register_writer(toy_plugins.WRITER)
     try:
         code, _, err = run(
             "track",
@@ -132,7 +86,7 @@ def test_a_registered_writer_wins_by_the_longest_suffix(tmp_path, run):
             "-q",
         )
     finally:
-        registry.WRITERS.unregister("toy")
+        registry.WRITERS.unregister("toy-text")
         registry.WRITER_SUFFIXES.pop(".toy.csv")
     assert code == 0, err
     toy = (tmp_path / "v.toy.csv").read_text().splitlines()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
-import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,62 +46,6 @@ toy-text = "toy_plugins:WRITER"
 toy-eastward = "toy_plugins:EASTWARD"
 """
 
-MODULE = '''
-"""Toy cloudmotion plug-ins: one entry per registry, following the documented contracts."""
-
-import numpy as np
-
-from cloudmotion.files.atomic import atomic_path
-from cloudmotion.formats.readers import Frame, FrameInfo, Reader
-from cloudmotion.formats.writers import Writer
-from cloudmotion.qc.checks import QCTest
-
-
-def sad_surfaces(t, tm, s, sm, *, min_overlap, **hints):
-    """1 - mean absolute difference of standardised pixels, at every lag."""
-    n, w, _ = t.shape
-    k = s.shape[1] - w + 1
-    tz = (t - t.mean(axis=(1, 2), keepdims=True)) / (t.std(axis=(1, 2), keepdims=True) + 1e-12)
-    out = np.empty((n, k, k), dtype=np.float32)
-    for i in range(k):
-        for j in range(k):
-            win = s[:, i : i + w, j : j + w]
-            wz = (win - win.mean(axis=(1, 2), keepdims=True)) / (win.std(axis=(1, 2), keepdims=True) + 1e-12)
-            out[:, i, j] = 1.0 - 0.5 * np.abs(tz - wz).mean(axis=(1, 2))
-    return np.clip(out, -1, 1)
-
-
-def parabolic(minus, centre, plus):
-    den = minus - 2.0 * centre + plus
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den < 0, 0.5 * (minus - plus) / den, np.nan)
-
-
-def _open(path, *, band=None, channels=None):
-    shape = np.load(path, mmap_mode="r").shape
-    return FrameInfo(path=path, source=path, shape=shape, count=1, band=1, dtype="float64", transform=None,
-                     crs_wkt=None, time=None, time_source=None, goes=None, reader="toy-npy")
-
-
-def _read(info, *, nodata=None, valid_range=None, dqf=False):
-    data = np.load(info.path).astype(np.float32)
-    return Frame(info=info, data=data, valid=np.isfinite(data))
-
-
-READER = Reader("toy-npy", lambda p: str(p).endswith(".npy"), _open, _read)
-
-
-def _write(path, vectors):
-    with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        fh.write("".join(f"{dx:.3f} {dy:.3f}\\n" for dx, dy in zip(vectors.dx, vectors.dy)))
-
-
-WRITER = Writer(name="toy-text", suffixes=(".toy.txt",), write=_write)
-
-EASTWARD = QCTest(2**20, (), lambda ctx: ctx.field.dx > float(ctx.options.get("max_dx", 99.0)),
-                  "moves east faster than [qc.toy-eastward] max_dx")
-'''
-
 
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory):
@@ -108,7 +53,7 @@ def plugin_site(tmp_path_factory):
     pytest.importorskip("setuptools", reason="building the toy plug-in needs setuptools")
     src = tmp_path_factory.mktemp("toy_src")
     (src / "pyproject.toml").write_text(PYPROJECT)
-    (src / "toy_plugins.py").write_text(textwrap.dedent(MODULE))
+    shutil.copy(Path(__file__).with_name("toy_plugins.py"), src / "toy_plugins.py")
     site = tmp_path_factory.mktemp("toy_site")
     cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "--no-index"]
     done = subprocess.run([*cmd, "--target", str(site), str(src)], check=False, capture_output=True, text=True)
@@ -153,7 +98,7 @@ def test_every_kind_of_plugin_works_from_the_command_line(plugin_site, npy_pair,
         "-o",
         tmp_path / "v.csv",
         "-o",
-        tmp_path / "v.toy.txt",
+        tmp_path / "v.toy.csv",
         "-q",
         cwd=tmp_path,
     )
@@ -169,7 +114,7 @@ def test_every_kind_of_plugin_works_from_the_command_line(plugin_site, npy_pair,
     # the reader, correlator and sub-pixel plug-ins measured the known shift
     inner = np.array([float(r["row"]) > 8 and float(r["col"]) > 8 for r in rows]) & np.isfinite(dx)
     assert abs(np.median(dx[inner]) - SHIFT[0]) < 0.05
-    toy = (tmp_path / "v.toy.txt").read_text().splitlines()
+    toy = (tmp_path / "v.toy.csv").read_text().splitlines()
     assert len(toy) == len(rows)
 
 

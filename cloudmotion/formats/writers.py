@@ -62,25 +62,23 @@ def register_writer(writer: Writer, *, replace: bool = False) -> None:
 def writer_name_for(path: str) -> str | None:
     """Registry name of the writer for ``path`` by its longest matching suffix (``-`` is CSV).
 
-    Imports nothing: built-in suffixes come from :data:`cloudmotion.registry.WRITER_SUFFIXES`.
+    Built-in suffixes come from :data:`cloudmotion.registry.WRITER_SUFFIXES`, so only installed
+    writer plug-ins are imported (to learn their suffixes).
     """
     if path == "-":
         return "csv"
     low = path.lower()
+    _claim_plugin_suffixes()
     best = max((s for s in registry.WRITER_SUFFIXES if low.endswith(s)), key=len, default=None)
-    if best is None and _claim_plugin_suffixes():
-        best = max((s for s in registry.WRITER_SUFFIXES if low.endswith(s)), key=len, default=None)
     return registry.WRITER_SUFFIXES[best] if best else None
 
 
-def _claim_plugin_suffixes() -> bool:
-    """Import the installed writer plug-ins whose suffixes are not known yet; True when any was new."""
+def _claim_plugin_suffixes() -> None:
+    """Import the installed writer plug-ins whose suffixes are not known yet (none installed: nothing)."""
     known = set(registry.WRITER_SUFFIXES.values())
-    new = [name for name in registry.WRITERS.plugins() if name not in known]
-    for name in new:
+    for name in [name for name in registry.WRITERS.plugins() if name not in known]:
         for suffix in registry.WRITERS.get(name).suffixes:
             registry.WRITER_SUFFIXES.setdefault(suffix.lower(), name)
-    return bool(new)
 
 
 def writer_for(path: str) -> Writer | None:
