@@ -291,7 +291,7 @@ def _start(args, stdin_text=None):
     )
 
 
-def _wait_for_outputs(proc, out, n, timeout=60):
+def _wait_for_outputs(proc, out, n, timeout=240):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         if len([f for f in outputs(out) if not f.endswith(".part")]) >= n:
@@ -339,7 +339,7 @@ def test_sigterm_stops_cleanly(tmp_path, long_series, workers):
     proc = _start(("batch", tmp_path / "in", "-o", out, "--format", "csv,tif", "--window", "32", "--workers", workers))
     _wait_for_outputs(proc, out, 2)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=240)
     assert proc.returncode == 143, err
     assert err.strip().splitlines()[-1] == "cloudmotion: terminated" and "Traceback" not in err
     names = outputs(out)
