@@ -8,7 +8,8 @@ import os
 import click
 
 from cloudmotion.cli.main import set_verbosity
-from cloudmotion.cli.options import verbosity
+from cloudmotion.cli.options import complete_setting, verbosity
+from cloudmotion.settings.params import spec_of
 
 LOOP_EXTENSIONS = (".gif", ".mp4")
 
@@ -110,6 +111,7 @@ class _ValuesOption(click.Option):
 )
 @click.option(
     "--cloud-model",
+    shell_complete=complete_setting(spec_of("cloud_model")),
     metavar="FILE.toml|auto",
     help="Cloud model for --cloud, as for track.  [default: auto]",
 )
