@@ -95,6 +95,8 @@ class _PillowGif:
 
         class Writer(PillowWriter):
             def finish(self) -> None:
+                if not self._frames:  # drawing failed before the first picture: let its error through
+                    return
                 self._frames[0].save(
                     self.outfile,
                     format="GIF",

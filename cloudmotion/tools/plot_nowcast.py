@@ -93,7 +93,8 @@ def _empty_panel(ax, shape, title) -> None:
     ax.set_title(title, fontsize=10)
 
 
-def _streamlines(fig, ax, flow_path: str, shape: tuple[int, int]) -> None:
+def _streamlines(fig, ax, flow_path: str, shape: tuple[int, int], axes) -> None:
+    """Streamlines of the ``--flow`` field on ``ax``, their speed colour bar under all ``axes``."""
     import rasterio
     from matplotlib import colormaps
 
@@ -123,7 +124,7 @@ def _streamlines(fig, ax, flow_path: str, shape: tuple[int, int]) -> None:
         linewidth=0.7,
         arrowsize=0.7,
     )
-    cb = fig.colorbar(sp.lines, ax=ax, location="bottom", shrink=0.7, pad=0.02)
+    cb = fig.colorbar(sp.lines, ax=axes, location="bottom", shrink=0.5, pad=0.02, aspect=40)
     cb.set_label(label, fontsize=8)
     cb.ax.tick_params(labelsize=7)
 
@@ -298,7 +299,7 @@ def plot_nowcast_file(
         cb.set_label(label, fontsize=9)
         cb.ax.tick_params(labelsize=8)
         if flow:
-            _streamlines(fig, axes[0], flow, shape)
+            _streamlines(fig, axes[0], flow, shape, list(axes))
 
     if loop:
         write_loop(fig, draw, len(scenes), output, fps=fps, dpi=dpi)
