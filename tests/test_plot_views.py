@@ -15,19 +15,20 @@ import pytest
 import rasterio
 from conftest import SAMPLE, one_line_error
 
-from cloudmotion import params
+from cloudmotion.settings import params
+from cloudmotion.settings.text import option_name
 
 pytest.importorskip("matplotlib")
 
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.quiver import Quiver  # noqa: E402
-from PIL import Image  # noqa: E402
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.quiver import Quiver
+from PIL import Image
 
-from cloudmotion.model import Vectors  # noqa: E402
-from cloudmotion.tools.coastlines import COASTLINE_FILE, natural_earth_lines  # noqa: E402
-from cloudmotion.tools.plot import quicklook  # noqa: E402
-from cloudmotion.tools.plot_loop import match_pairs  # noqa: E402
+from cloudmotion.model import Vectors
+from cloudmotion.tools.coastlines import COASTLINE_FILE, natural_earth_lines
+from cloudmotion.tools.plot import quicklook
+from cloudmotion.tools.plot_loop import match_pairs
 
 T0 = datetime(2019, 10, 27, 20, 0, 27, 500000, tzinfo=UTC)
 
@@ -65,10 +66,24 @@ def grid_vectors(shape, transform, wkt, step=16, window=32):
     cols = np.arange(window / 2 - 0.5, shape[1] - window / 2, step)
     rr, cc = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
     n = rr.size
-    values = {"row": rr, "col": cc, "dx": np.full(n, 2.0), "dy": np.full(n, 0.5), "speed": np.full(n, 15.0),
-              "flag": np.zeros(n, dtype=np.int64)}
-    return Vectors(values=values, time_a=T0, time_b=T0 + timedelta(minutes=5), transform=transform, crs_wkt=wkt,
-                   shape=(rows.size, cols.size), window=window, step=step)
+    values = {
+        "row": rr,
+        "col": cc,
+        "dx": np.full(n, 2.0),
+        "dy": np.full(n, 0.5),
+        "speed": np.full(n, 15.0),
+        "flag": np.zeros(n, dtype=np.int64),
+    }
+    return Vectors(
+        values=values,
+        time_a=T0,
+        time_b=T0 + timedelta(minutes=5),
+        transform=transform,
+        crs_wkt=wkt,
+        shape=(rows.size, cols.size),
+        window=window,
+        step=step,
+    )
 
 
 def arrows(fig) -> int:
@@ -76,8 +91,13 @@ def arrows(fig) -> int:
 
 
 def lines(fig, gid) -> list[np.ndarray]:
-    return [s for ax in fig.axes for c in ax.collections if isinstance(c, LineCollection) and c.get_gid() == gid
-            for s in c.get_segments()]
+    return [
+        s
+        for ax in fig.axes
+        for c in ax.collections
+        if isinstance(c, LineCollection) and c.get_gid() == gid
+        for s in c.get_segments()
+    ]
 
 
 def pixel_of(lon, lat, transform, wkt):
@@ -141,8 +161,20 @@ def nowcasts(tmp_path_factory):
     from cloudmotion.cli.main import main
 
     out = tmp_path_factory.mktemp("nowcast")
-    code = main(["nowcast", SAMPLE[0], SAMPLE[1], "--lead", "10min", "--every", "5min", "-q",
-                 "-o", str(out / "nc_{lead:03d}.tif")])
+    code = main(
+        [
+            "nowcast",
+            SAMPLE[0],
+            SAMPLE[1],
+            "--lead",
+            "10min",
+            "--every",
+            "5min",
+            "-q",
+            "-o",
+            str(out / "nc_{lead:03d}.tif"),
+        ]
+    )
     assert code == 0
     return out, sorted(glob.glob(str(out / "nc_*.tif")))
 
@@ -226,8 +258,11 @@ def test_mp4_without_ffmpeg_is_refused_in_one_line(tmp_path, run, monkeypatch):
 
 def test_loop_pairs_match_frames_by_time_or_order():
     def pair(k):
-        return Vectors(values={"row": np.zeros(1), "col": np.zeros(1)}, time_a=T0 + timedelta(minutes=5 * k),
-                       time_b=T0 + timedelta(minutes=5 * k + 5))
+        return Vectors(
+            values={"row": np.zeros(1), "col": np.zeros(1)},
+            time_a=T0 + timedelta(minutes=5 * k),
+            time_b=T0 + timedelta(minutes=5 * k + 5),
+        )
 
     pairs = [pair(0), pair(1)]
     times = [T0 + timedelta(minutes=m) for m in (10, 0, 5)]
@@ -242,8 +277,12 @@ def test_loop_pairs_match_frames_by_time_or_order():
 
 
 def completions(*words: str) -> list[str]:
-    env = {**os.environ, "COMP_WORDS": " ".join(words), "COMP_CWORD": str(len(words) - 1),
-           "_CLOUDMOTION_COMPLETE": "bash_complete"}
+    env = {
+        **os.environ,
+        "COMP_WORDS": " ".join(words),
+        "COMP_CWORD": str(len(words) - 1),
+        "_CLOUDMOTION_COMPLETE": "bash_complete",
+    }
     code = "import sys; from cloudmotion.cli.main import main; sys.exit(main(sys.argv[1:]))"
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
     return res.stdout.splitlines()
@@ -259,7 +298,7 @@ def test_fixed_values_complete_from_the_settings_choices():
     assert {"subpixel", "targets", "calibrate", "search_mode", "equalize", "channels"} <= {n for n, _ in chosen}
     for name, spec in chosen:
         for command in ("track", "batch", "nowcast"):
-            got = [c.value for c in complete.get_completions([command, params.option_name(name)], "")]
+            got = [c.value for c in complete.get_completions([command, option_name(name)], "")]
             assert got == list(spec.choices()), (command, name, got)
     assert [c.value for c in complete.get_completions(["track", "--targets"], "c")] == ["clouds"]
     profile = complete.get_completions(["track", "--profile"], "")
@@ -273,15 +312,22 @@ def test_fixed_values_complete_from_the_settings_choices():
 def test_track_help_groups_options_under_headings(run):
     code, out, _ = run("track", "--help")
     assert code == 0
-    heads = ["Input options:", "Search options:", "Refinement options:", "Quality control options:",
-             "AMV (height, parallax) options:", "Output options:", "Running options:"]
+    heads = [
+        "Input options:",
+        "Search options:",
+        "Refinement options:",
+        "Quality control options:",
+        "AMV (height, parallax) options:",
+        "Output options:",
+        "Running options:",
+    ]
     at = [out.index(h) for h in heads]
     assert at == sorted(at) and "Other options:" not in out
 
     def section(head):
         start = out.index(head)
         ends = [out.index(h) for h in heads if out.index(h) > start]
-        return out[start:min(ends) if ends else len(out)]
+        return out[start : min(ends) if ends else len(out)]
 
     assert "--subpixel" in section("Refinement options:") and "--window" in section("Search options:")
     assert "--min-corr" in section("Quality control options:") and "--profile" in section("AMV (height, parallax)")
