@@ -207,6 +207,10 @@ def test_nowcast_loop_has_one_picture_per_lead(nowcasts, run, drawn):
     code, _, err = run("plot", *paths, "-o", out / "l2.gif", "--observed", SAMPLE[1])
     assert code == 1
     one_line_error(err, "--observed", "no lead's valid time")
+    # --observed takes the words after it (a glob): the second one is read as observed, at no lead's time
+    code, _, err = run("plot", *paths, "-o", out / "l3.gif", "--observed", SAMPLE[2], SAMPLE[0])
+    assert code == 1
+    one_line_error(err, os.path.basename(SAMPLE[0]), "no lead's valid time")
     code, _, err = run("plot", *paths, "-o", out / "two.png")
     assert code == 2
     one_line_error(err, "2 nowcasts make a loop")

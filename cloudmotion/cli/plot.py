@@ -133,7 +133,8 @@ class _ValuesOption(click.Option):
     cls=_ValuesOption,
     multiple=True,
     metavar="FRAME ...",
-    help="Nowcast: the observed frames, each drawn beside the lead valid at its time.",
+    help="Nowcast: the observed frames, each drawn beside the lead valid at its time; takes every word "
+    "after it up to the next option (a shell glob).",
 )
 @click.option(
     "--flow",
