@@ -8,6 +8,7 @@ import click
 
 from cloudmotion.cli.main import set_verbosity, warn
 from cloudmotion.cli.options import (
+    GroupedCommand,
     batch_options,
     settings_from,
     tracker_options,
@@ -15,7 +16,7 @@ from cloudmotion.cli.options import (
 )
 
 
-@click.command("batch")
+@click.command("batch", cls=GroupedCommand)
 @click.argument("inputs", nargs=-1, metavar="INPUT...", type=click.Path(readable=False))
 @click.option(
     "-o",

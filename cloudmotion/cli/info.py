@@ -7,7 +7,7 @@ import json
 import click
 
 from cloudmotion.cli.main import set_verbosity, warn
-from cloudmotion.cli.options import verbosity
+from cloudmotion.cli.options import complete_setting, verbosity
 from cloudmotion.errors import DataError, UsageError
 from cloudmotion.settings.params import spec_of
 
@@ -16,13 +16,16 @@ from cloudmotion.settings.params import spec_of
 @click.argument("frames", nargs=-1, required=True, metavar="FRAME...", type=click.Path(readable=False))
 @click.option("--band", type=click.IntRange(min=1), help="Band to describe, as for track.")
 @click.option(
-    "--channels", type=click.Choice(["luminance", "pca", "mean"]), help="Reduce all bands to one channel, as for track."
+    "--channels",
+    type=click.Choice(spec_of("channels").choices()),
+    help="Reduce all bands to one channel, as for track.",
 )
 @click.option("--nodata", type=float, help="Extra NoData value in stored units, as for track.")
 @click.option("--wkt", is_flag=True, help="Print the CRS as WKT too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 @click.option(
     "--cloud-model",
+    shell_complete=complete_setting(spec_of("cloud_model")),
     metavar="FILE.toml|auto",
     help="Report the cloud model (auto: fitted on each frame) and each frame's cloud share, as track uses it.",
 )

@@ -6,6 +6,7 @@ import click
 
 from cloudmotion.cli.main import warn
 from cloudmotion.cli.options import (
+    GroupedCommand,
     setting_options,
     settings_from,
     tracker_options,
@@ -15,7 +16,7 @@ from cloudmotion.cli.options import (
 _EXTRA = ("pairs", "flow_smoothing")
 
 
-@click.command("nowcast")
+@click.command("nowcast", cls=GroupedCommand)
 @click.argument("frames", nargs=-1, required=True, metavar="FRAME FRAME [FRAME ...]")
 @click.option(
     "--lead", default="60min", show_default=True, metavar="DURATION", help="Longest lead time: 60min, 2h or seconds."

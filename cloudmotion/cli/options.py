@@ -14,7 +14,78 @@ import click
 from cloudmotion.settings import params
 from cloudmotion.settings import text as settings_text
 
-__all__ = ["batch_options", "complete_config", "setting_options", "settings_from", "tracker_options", "verbosity"]
+__all__ = [
+    "OPTION_GROUPS",
+    "GroupedCommand",
+    "batch_options",
+    "complete_config",
+    "complete_setting",
+    "setting_options",
+    "settings_from",
+    "tracker_options",
+    "verbosity",
+]
+
+OPTION_GROUPS = {
+    "outputs": "output",
+    "output": "output",
+    "outdir": "output",
+    "plot_path": "output",
+    "overwrite": "output",
+    "flow": "output",
+    "config_spec": "input",
+    "files_from": "input",
+    "triplets": "input",
+    "lead": "nowcast",
+    "every": "nowcast",
+    "nowcast": "nowcast",
+    "retry_failed": "run",
+    "scheduler": "run",
+    "progress": "run",
+    "quiet": "run",
+    "verbose": "run",
+}
+"""Group (a key of ``params.GROUPS``) of the options that are not settings, by parameter name;
+a setting's group is its Spec's, ``--help``'s is ``run``."""
+
+
+class GroupedCommand(click.Command):
+    """A command whose ``--help`` lists its options under headings (input, search, refinement,
+    quality control, AMV, output, ...): a setting's ``Spec.group``, else :data:`OPTION_GROUPS`."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list] = {key: [] for key in params.GROUPS}
+        other = []
+        help_names = set(self.get_help_option_names(ctx))
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+            if record is None:
+                continue
+            try:
+                key = params.spec_of(param.name).group
+            except KeyError:
+                key = "run" if help_names & set(param.opts) else OPTION_GROUPS.get(param.name, "")
+            sections.get(key, other).append(record)
+        for key, rows in sections.items():
+            if rows:
+                with formatter.section(f"{params.GROUPS[key]} options"):
+                    formatter.write_dl(rows)
+        if other:
+            with formatter.section("Other options"):
+                formatter.write_dl(other)
+
+
+def complete_setting(spec: params.Spec) -> Callable:
+    """Shell completion of a setting's option: its ``choices``, else its ``words`` and file names."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        from click.shell_completion import CompletionItem
+
+        words = list(spec.choices()) if spec.choices else list(spec.words)
+        items = [CompletionItem(w) for w in words if w.startswith(incomplete)]
+        return items if spec.choices else [*items, CompletionItem(incomplete, type="file")]
+
+    return complete
 
 
 def _help(name: str, spec: params.Spec, default) -> str:
@@ -38,6 +109,8 @@ def _option(name: str, spec: params.Spec, default) -> Callable:
         if spec.choices
         else {"int": "INTEGER", "float": "FLOAT", "str": "TEXT", "duration": "DURATION"}[spec.kind]
     )
+    if spec.choices or spec.words:
+        kw["shell_complete"] = complete_setting(spec)
     return click.option(opt, name, type=typ, metavar=metavar, **kw)
 
 

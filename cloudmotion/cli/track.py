@@ -7,10 +7,10 @@ import sys
 import click
 
 from cloudmotion.cli.main import set_verbosity, warn
-from cloudmotion.cli.options import settings_from, tracker_options, verbosity
+from cloudmotion.cli.options import GroupedCommand, settings_from, tracker_options, verbosity
 
 
-@click.command("track")
+@click.command("track", cls=GroupedCommand)
 @click.argument("frames", nargs=-1, required=True, metavar="FRAME FRAME [FRAME ...]", type=click.Path(readable=False))
 @click.option(
     "-o",

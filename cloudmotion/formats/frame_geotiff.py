@@ -11,7 +11,7 @@ import numpy as np
 from cloudmotion.files.atomic import atomic_path
 from cloudmotion.files.gdal_errors import capture_write_errors, verify_geotiff
 
-__all__ = ["read_tags", "write_frame_geotiff"]
+__all__ = ["read_tags", "value_meaning", "write_frame_geotiff"]
 
 
 def write_frame_geotiff(
@@ -90,3 +90,24 @@ def read_tags(path: str) -> dict[str, str]:
 
     with rasterio.open(path) as ds:
         return dict(ds.tags())
+
+
+def value_meaning(info) -> tuple[str, str]:
+    """What a frame's values are and their unit, for labels: the reader's quantity and unit
+    (``brightness_temperature``, ``K``), else the band's description and unit in the file,
+    else empty strings.
+
+    Parameters
+    ----------
+    info : cloudmotion.formats.raster.FrameInfo
+        The frame's header.
+    """
+    if info.quantity or info.unit:
+        return (info.quantity or "").replace("_", " "), info.unit or ""
+    import rasterio
+
+    try:
+        with rasterio.open(info.source) as ds:
+            return (ds.descriptions[info.band - 1] or "").strip(), (ds.units[info.band - 1] or "").strip()
+    except (rasterio.errors.RasterioError, IndexError):
+        return "", ""

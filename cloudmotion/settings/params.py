@@ -25,6 +25,7 @@ from cloudmotion.settings.durations import parse_duration
 
 __all__ = [
     "DEFAULT_MAX_ERROR",
+    "GROUPS",
     "SECTIONS",
     "SettingError",
     "Settings",
@@ -45,6 +46,7 @@ from cloudmotion.settings.rules import (  # noqa: F401 - the vocabulary the sett
     _INTERP,
     _SUBPIXEL,
     DEFAULT_MAX_ERROR,
+    GROUPS,
     Rule,
     SettingError,
     Spec,
@@ -72,15 +74,20 @@ class TrackParams:
     (a ``ValueError``) naming the field.
     """
 
-    window: int = _spec(32, "int", "Template size.", unit="px", rule=_int_at_least(4))
-    step: int | None = _spec(None, "int", "Grid spacing.", unit="px", rule=_int_at_least(1), default_text="window/2")
-    search: int = _spec(16, "int", "Largest displacement searched along each axis.", unit="px", rule=_int_at_least(1))
+    window: int = _spec(32, "int", "Template size.", unit="px", rule=_int_at_least(4), group="search")
+    step: int | None = _spec(
+        None, "int", "Grid spacing.", unit="px", rule=_int_at_least(1), default_text="window/2", group="search"
+    )
+    search: int = _spec(
+        16, "int", "Largest displacement searched along each axis.", unit="px", rule=_int_at_least(1), group="search"
+    )
     sigma: float = _spec(
         0.7,
         "float",
         "Gaussian pre-filter by normalised convolution, NoData-safe; 0 turns it off.",
         unit="px",
         rule=_number(0, 100),
+        group="search",
     )
     correlation: str = _spec(
         "ncc",
@@ -88,16 +95,28 @@ class TrackParams:
         "Correlation method (a registered one; ncc: coefficient normalised at every lag, masked).",
         rule=_choice(registry.CORRELATORS.names),
         choices=registry.CORRELATORS.names,
+        group="search",
     )
     subpixel: str = _spec(
-        "gaussian", "str", "Three-point sub-pixel peak fit.", rule=_choice(_SUBPIXEL), choices=_SUBPIXEL
+        "gaussian",
+        "str",
+        "Three-point sub-pixel peak fit.",
+        rule=_choice(_SUBPIXEL),
+        choices=_SUBPIXEL,
+        group="refinement",
     )
-    refine: bool = _spec(True, "bool", "Float Lucas-Kanade refinement.")
+    refine: bool = _spec(True, "bool", "Float Lucas-Kanade refinement.", group="refinement")
     interpolation: str = _spec(
-        "bicubic", "str", "Warp kernel of the refinement.", cli=False, rule=_choice(_INTERP), choices=_INTERP
+        "bicubic",
+        "str",
+        "Warp kernel of the refinement.",
+        cli=False,
+        rule=_choice(_INTERP),
+        choices=_INTERP,
+        group="refinement",
     )
     min_valid: float = _spec(
-        0.5, "float", "Smallest valid fraction of a template.", flag=1, rule=_number(0, 1, lo_open=True)
+        0.5, "float", "Smallest valid fraction of a template.", flag=1, rule=_number(0, 1, lo_open=True), group="qc"
     )
     min_overlap: float = _spec(
         0.75,
@@ -105,6 +124,7 @@ class TrackParams:
         "Smallest share of a template's valid pixels that must meet valid pixels of frame B for a lag to count.",
         cli=False,
         rule=_number(0, 1, lo_open=True),
+        group="search",
     )
     max_error: float = _spec(
         DEFAULT_MAX_ERROR,
@@ -113,6 +133,7 @@ class TrackParams:
         unit="px",
         flag=2,
         rule=_number(0),
+        group="qc",
     )
     min_texture: float | None = _spec(
         None,
@@ -120,6 +141,7 @@ class TrackParams:
         "Deprecated, replaced by --max-error: warns; 0 disables the texture test, any other value is ignored.",
         rule=_number(0),
         deprecated=True,
+        group="qc",
     )
     max_sigma: float | None = _spec(
         None,
@@ -129,10 +151,13 @@ class TrackParams:
         cli=False,
         rule=_number(0),
         deprecated=True,
+        group="qc",
     )
-    min_corr: float = _spec(0.5, "float", "Smallest peak correlation coefficient.", flag=4, rule=_number(-1, 1))
+    min_corr: float = _spec(
+        0.5, "float", "Smallest peak correlation coefficient.", flag=4, rule=_number(-1, 1), group="qc"
+    )
     min_peak_ratio: float = _spec(
-        1.0, "float", "Smallest first/second correlation peak ratio; 1 disables.", flag=8, rule=_number(1)
+        1.0, "float", "Smallest first/second correlation peak ratio; 1 disables.", flag=8, rule=_number(1), group="qc"
     )
     median_threshold: float = _spec(
         2.0,
@@ -140,14 +165,21 @@ class TrackParams:
         "Normalised median test threshold (Westerweel & Scarano 2005); 0 disables.",
         flag=128,
         rule=_number(0),
+        group="qc",
     )
-    median_eps: float = _spec(0.1, "float", "Median test fluctuation level.", unit="px", rule=_number(0))
-    max_iter: int = _spec(20, "int", "Refinement iteration cap.", cli=False, rule=_int_at_least(1))
-    tol: float = _spec(5e-3, "float", "Refinement tolerance.", unit="px", cli=False, rule=_number(0))
+    median_eps: float = _spec(0.1, "float", "Median test fluctuation level.", unit="px", rule=_number(0), group="qc")
+    max_iter: int = _spec(20, "int", "Refinement iteration cap.", cli=False, rule=_int_at_least(1), group="refinement")
+    tol: float = _spec(
+        5e-3, "float", "Refinement tolerance.", unit="px", cli=False, rule=_number(0), group="refinement"
+    )
     fb_check: bool = _spec(
-        False, "bool", "Track B -> A from each end point and flag misses (a second refinement pass).", flag=64
+        False,
+        "bool",
+        "Track B -> A from each end point and flag misses (a second refinement pass).",
+        flag=64,
+        group="qc",
     )
-    fb_max: float = _spec(0.5, "float", "Largest forward-backward miss.", unit="px", rule=_number(0))
+    fb_max: float = _spec(0.5, "float", "Largest forward-backward miss.", unit="px", rule=_number(0), group="qc")
     max_accel: float = _spec(
         1.0,
         "float",
@@ -155,9 +187,10 @@ class TrackParams:
         unit="px",
         flag=512,
         rule=_number(0),
+        group="qc",
     )
     max_speed: float = _spec(
-        120.0, "float", "Flag faster vectors.", unit="m/s", flag=256, rule=_number(0, lo_open=True)
+        120.0, "float", "Flag faster vectors.", unit="m/s", flag=256, rule=_number(0, lo_open=True), group="qc"
     )
     search_mode: str = _spec(
         "c2f",
@@ -165,6 +198,7 @@ class TrackParams:
         "Peak search: coarse-to-fine with compiled kernels, or the exhaustive FFT search (the reference).",
         rule=_choice(lambda: list(registry.SEARCH_MODES)),
         choices=lambda: list(registry.SEARCH_MODES),
+        group="search",
     )
     threads: int | None = _spec(
         None,
@@ -173,10 +207,18 @@ class TrackParams:
         rule=_int_at_least(1),
         default_text="the cores available",
         metavar="N",
+        group="run",
     )
-    chunk: int = _spec(2048, "int", "Templates processed at once (bounds memory).", cli=False, rule=_int_at_least(1))
+    chunk: int = _spec(
+        2048, "int", "Templates processed at once (bounds memory).", cli=False, rule=_int_at_least(1), group="search"
+    )
     max_vectors: int = _spec(
-        2_000_000, "int", "Largest grid accepted (about 1 kB per vector).", cli=False, rule=_int_at_least(1)
+        2_000_000,
+        "int",
+        "Largest grid accepted (about 1 kB per vector).",
+        cli=False,
+        rule=_int_at_least(1),
+        group="search",
     )
     # pre-filters for uneven light
     bandpass: tuple[float, float] | None = _spec(
@@ -189,6 +231,7 @@ class TrackParams:
         rule=_bandpass,
         metavar="LOW,HIGH",
         sep=",",
+        group="search",
     )
     equalize: str = _spec(
         "none",
@@ -196,6 +239,7 @@ class TrackParams:
         "Local contrast equalisation over valid pixels, in float, before the pre-filter.",
         rule=_choice(_EQUALIZE),
         choices=_EQUALIZE,
+        group="search",
     )
     # --targets clouds
     targets: str = _spec(
@@ -206,9 +250,15 @@ class TrackParams:
         flag=8192,
         rule=_choice(lambda: ["all", "clouds"]),
         choices=lambda: ["all", "clouds"],
+        group="qc",
     )
     min_cloud: float = _spec(
-        0.5, "float", "--targets clouds: smallest mean cloud probability of a template.", flag=8192, rule=_number(0, 1)
+        0.5,
+        "float",
+        "--targets clouds: smallest mean cloud probability of a template.",
+        flag=8192,
+        rule=_number(0, 1),
+        group="qc",
     )
 
     qc_options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
@@ -247,6 +297,7 @@ class Settings:
         rule=_int_at_least(1),
         default_text="1; red-green-blue images: luminance",
         metavar="N",
+        group="input",
     )
     channels: str | None = _spec(
         None,
@@ -254,6 +305,7 @@ class Settings:
         "Reduce all bands to one channel: BT.601 luma, the first principal component over valid pixels, or the mean.",
         rule=_choice(_CHANNELS),
         choices=_CHANNELS,
+        group="input",
     )
     valid_range: tuple[float, float] | None = _spec(
         None,
@@ -261,9 +313,12 @@ class Settings:
         "Valid values in physical units (after scale/offset and --calibrate, e.g. K); others are NoData.",
         rule=_range,
         metavar="MIN MAX",
+        group="input",
     )
-    dqf: bool = _spec(False, "bool", "GOES netCDF: mask pixels whose data quality flag is not 0.")
-    align: bool = _spec(False, "bool", "Reproject later frames onto the first frame's grid (rasterio.warp, bilinear).")
+    dqf: bool = _spec(False, "bool", "GOES netCDF: mask pixels whose data quality flag is not 0.", group="input")
+    align: bool = _spec(
+        False, "bool", "Reproject later frames onto the first frame's grid (rasterio.warp, bilinear).", group="input"
+    )
     max_dt: float | None = _spec(
         None,
         "duration",
@@ -272,13 +327,17 @@ class Settings:
         rule=_number(0, lo_open=True),
         metavar="DURATION",
         deprecated=True,
+        group="input",
     )
-    force: bool = _spec(False, "bool", "Track frames whose GOES names give different satellites, sectors or bands.")
+    force: bool = _spec(
+        False, "bool", "Track frames whose GOES names give different satellites, sectors or bands.", group="input"
+    )
     nodata: float | None = _spec(
         None,
         "float",
         "NoData value in stored units (before scale/offset and calibration), on top of the file's own mask.",
         metavar="VALUE",
+        group="input",
     )
     dt: float | None = _spec(
         None,
@@ -287,6 +346,7 @@ class Settings:
         unit="s",
         rule=_number(0, lo_open=True),
         metavar="SECONDS",
+        group="input",
     )
     pixel_size: float | None = _spec(
         None,
@@ -295,6 +355,7 @@ class Settings:
         unit="m",
         rule=_number(0, lo_open=True),
         metavar="M",
+        group="input",
     )
     fill: bool = _spec(
         False,
@@ -302,6 +363,7 @@ class Settings:
         "Replace flagged vectors by normalised-convolution interpolation of good "
         "neighbours; they keep their flags plus FILLED.",
         flag=1024,
+        group="qc",
     )
     # calibration, cloud-top temperature and height, parallax
     calibrate: str = _spec(
@@ -312,12 +374,14 @@ class Settings:
         "radiance force one.",
         rule=_choice(_CALIBRATE),
         choices=_CALIBRATE,
+        group="input",
     )
     ctt_share: float = _spec(
         0.25,
         "float",
         "Share of a template's coldest valid pixels whose mean is its cloud-top temperature ctt (EBBT).",
         rule=_number(0, 1, lo_open=True),
+        group="amv",
     )
     max_ctt: float = _spec(
         273.0,
@@ -326,6 +390,7 @@ class Settings:
         unit="K",
         rule=_number(0, lo_open=True),
         metavar="K",
+        group="amv",
     )
     profile: str = _spec(
         "standard",
@@ -334,12 +399,15 @@ class Settings:
         "(AFGL 1986) or a sounding FILE.csv with columns pressure_hPa,temperature_K[,height_m].",
         rule=_profile,
         metavar="standard|tropical|FILE.csv",
+        group="amv",
+        words=("standard", "tropical"),
     )
     parallax: bool = _spec(
         False,
         "bool",
         "Move vectors with a height to the point under the cloud "
         "(lon_corrected, lat_corrected) and take winds from the corrected ends.",
+        group="amv",
     )
     # nowcast (options of the nowcast command only, hence cli=False; TOML keys everywhere)
     pairs: int = _spec(
@@ -349,6 +417,7 @@ class Settings:
         cli=False,
         rule=_int_at_least(1),
         metavar="N",
+        group="nowcast",
     )
     flow_smoothing: float | None = _spec(
         None,
@@ -358,6 +427,7 @@ class Settings:
         cli=False,
         rule=_number(0, lo_open=True),
         default_text="step",
+        group="nowcast",
     )
     # --targets clouds
     cloud_model: str | None = _spec(
@@ -369,6 +439,8 @@ class Settings:
         rule=_cloud_model,
         metavar="FILE.toml|auto",
         default_text="auto with --targets clouds",
+        group="qc",
+        words=("auto", "auto-cold", "auto-bright"),
     )
     cloud_mask: str | None = _spec(
         None,
@@ -376,6 +448,7 @@ class Settings:
         "Cloud probability from a GOES clear-sky mask (ABI-L2-ACM netCDF, "
         "its BCM) instead: one file, or a folder searched by scan start time.",
         metavar="FILE|DIR",
+        group="qc",
     )
     # daily use from cron and pipes
     max_gap: float | None = _spec(
@@ -386,6 +459,7 @@ class Settings:
         unit="s",
         rule=_number(0, lo_open=True),
         metavar="DURATION",
+        group="input",
     )
     name_pattern: str | None = _spec(
         None,
@@ -395,6 +469,7 @@ class Settings:
         "one sequence per matched text.",
         rule=_name_pattern,
         metavar="PATTERN",
+        group="input",
     )
     format: str = _spec(
         "csv",
@@ -403,6 +478,7 @@ class Settings:
         rule=_formats,
         metavar="FMT[,FMT...]",
         scope="batch",
+        group="output",
     )
     template: str | None = _spec(
         None,
@@ -411,15 +487,24 @@ class Settings:
         metavar="TEMPLATE",
         scope="batch",
         default_text="{sequence}/{time_a:%Y%m%dT%H%M%S}_{time_b:%H%M%S}.{ext}",
+        group="output",
     )
     workers: int | None = _spec(
-        None, "int", "Local worker processes.", rule=_int_at_least(1), metavar="N", default_text="1", scope="batch"
+        None,
+        "int",
+        "Local worker processes.",
+        rule=_int_at_least(1),
+        metavar="N",
+        default_text="1",
+        scope="batch",
+        group="run",
     )
     lock: bool = _spec(
         False,
         "bool",
         "Hold OUTDIR/.cloudmotion.lock; exit at once with status 1 when another run holds it (cron).",
         scope="batch",
+        group="run",
     )
 
     def __post_init__(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from cloudmotion import registry
 
-__all__ = ["DEFAULT_MAX_ERROR", "Rule", "SettingError", "Spec", "deprecation_message"]
+__all__ = ["DEFAULT_MAX_ERROR", "GROUPS", "Rule", "SettingError", "Spec", "deprecation_message"]
 
 
 class SettingError(ValueError):
@@ -61,6 +61,12 @@ class Spec:
     scope : str or None
         ``"batch"`` for a setting only ``batch`` has (an option of ``batch`` only, its own
         README table); None for the shared tracker and reading settings.
+    group : str
+        The heading the option is listed under in ``--help``: a key of :data:`GROUPS`.
+    words : tuple of str
+        Fixed values that shell completion offers besides file names, for a setting that
+        takes a word or a file (``--profile standard|tropical|FILE.csv``); a setting with
+        ``choices`` completes those.
     """
 
     kind: str
@@ -75,6 +81,21 @@ class Spec:
     deprecated: bool = False
     scope: str | None = None
     sep: str | None = None
+    group: str = ""
+    words: tuple[str, ...] = ()
+
+
+GROUPS = {
+    "input": "Input",
+    "search": "Search",
+    "refinement": "Refinement",
+    "qc": "Quality control",
+    "amv": "AMV (height, parallax)",
+    "nowcast": "Nowcast",
+    "output": "Output",
+    "run": "Running",
+}
+"""Group key -> heading of the options in ``--help``, in the order the headings are shown."""
 
 
 DEFAULT_MAX_ERROR = 0.3

@@ -165,7 +165,7 @@ def run_nowcast(
     """
     from cloudmotion.files.safety import check_not_inputs, remove_stale_temps
     from cloudmotion.files.times import format_iso
-    from cloudmotion.formats.frame_geotiff import write_frame_geotiff
+    from cloudmotion.formats.frame_geotiff import value_meaning, write_frame_geotiff
     from cloudmotion.formats.outputs import check_destinations
     from cloudmotion.formats.readers import read_frame
     from cloudmotion.nowcast.extrapolate import extrapolate, trace_spacing
@@ -209,6 +209,7 @@ def run_nowcast(
         "FRAME_INTERVAL": f"{dt:g}",
         "METHOD": "Lagrangian persistence, semi-Lagrangian backward, cubic B-spline",
     }
+    tags["QUANTITY"], tags["UNIT"] = value_meaning(source)
     if flow:
         write_frame_geotiff(
             flow,

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from cloudmotion.tools.graticule import draw_graticule
 
-__all__ = ["auto_figsize", "decorate", "fit_to_frame", "place_key"]
+__all__ = ["auto_figsize", "decorate", "fit_to_frame", "place_key", "screen_scale"]
+
+SIDE, TOP = 1.7, 1.6
+"""Inches a quick-look needs beside the image (colour bar, y labels) and above and below it
+(title lines, x labels)."""
 
 
 def auto_figsize(shape: tuple[int, int], width: float = 8.0) -> tuple[float, float]:
@@ -13,13 +17,24 @@ def auto_figsize(shape: tuple[int, int], width: float = 8.0) -> tuple[float, flo
     title and labels, without wide margins: the axes take the frame's aspect ratio."""
     rows, cols = shape
     aspect = rows / max(cols, 1)
-    side, top = 1.7, 1.6  # colour bar and y labels; title lines and x labels, inches
+    side, top = SIDE, TOP
     ax_w = width - side
     ax_h = ax_w * aspect
     if ax_h > 10.0:  # a tall frame: keep the height, narrow the figure
         ax_h = 10.0
         ax_w = ax_h / aspect
     return float(max(ax_w + side, 4.0)), float(max(ax_h + top, 3.0))
+
+
+def screen_scale(size: tuple[float, float], dpi: float, shape: tuple[int, int]) -> float:
+    """Picture pixels per frame pixel when a frame of ``shape`` (rows, cols) fills the room a
+    figure of ``size`` inches at ``dpi`` leaves beside its colour bar, title and labels."""
+    rows, cols = shape
+    side, top = SIDE, TOP
+    return dpi * max(
+        min((size[0] - side) / max(cols, 1), (size[1] - top) / max(rows, 1)),
+        0.1 / max(rows, cols),
+    )
 
 
 def fit_to_frame(fig, ax, cbar_ax) -> None:
