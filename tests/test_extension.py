@@ -68,7 +68,7 @@ def test_a_registered_reader_feeds_the_command_line(tmp_path, pair, run):
 
 
 def test_a_registered_writer_wins_by_the_longest_suffix(tmp_path, run):
-    from conftest import SAMPLE
+    from support import SAMPLE
 
     register_writer(toy_plugins.WRITER)
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from affine import Affine
-from conftest import GOES16_WKT, PIXEL
 from pyproj import CRS, Geod, Transformer
+from support import GOES16_WKT, PIXEL
 
 from cloudmotion.geo import geolocate, pixel_to_crs
 

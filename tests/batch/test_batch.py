@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 import rasterio
-from conftest import ROOT, one_line_error, t0, write_frame
+from support import ROOT, one_line_error, t0, write_frame
 
 from cloudmotion.batch import plan as archive
 from cloudmotion.batch.manifest import LOCK_NAME, MANIFEST_NAME

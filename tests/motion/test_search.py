@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from support import ROOT
 
 from cloudmotion import track_pair
 from cloudmotion.grid import make_grid
@@ -17,8 +18,6 @@ from cloudmotion.motion.search import search_peaks
 from cloudmotion.settings.params import TrackParams
 from cloudmotion.tools.known_motion import uniform_field, vortex_shear_field, warp
 from cloudmotion.track import _prepare
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _pair(radiance, field, noise=0.01, seed=0, nodata=None):

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 import rasterio
-from conftest import SAMPLE, one_line_error, t0, write_frame
+from support import SAMPLE, one_line_error, t0, write_frame
 
 from cloudmotion.grid import make_grid
 from cloudmotion.qc.checks import Flag, assess
@@ -285,7 +285,7 @@ def test_plot_shades_the_cloud_probability(moving, tmp_path, run):
 
 
 def test_info_fits_the_cloud_model_on_the_values_track_uses(run):
-    from conftest import SAMPLE_NC
+    from support import SAMPLE_NC
 
     code, out, err = run("info", SAMPLE_NC, "--cloud-model", "auto", "--json")
     assert code == 0, err

@@ -9,7 +9,7 @@ import struct
 import numpy as np
 import pytest
 import rasterio
-from conftest import SAMPLE, SAMPLE_NC
+from support import SAMPLE, SAMPLE_NC
 
 
 def png_size(path):

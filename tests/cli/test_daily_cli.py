@@ -13,7 +13,7 @@ import sys
 
 import pytest
 import rasterio
-from conftest import SAMPLE, one_line_error
+from support import SAMPLE, one_line_error
 
 from cloudmotion import __version__
 from cloudmotion.formats.goes_names import describe_goes, is_infrared

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import rasterio
 from affine import Affine
-from conftest import PIXEL, ROOT, SAMPLE_NC, one_line_error, t0, write_frame
+from support import PIXEL, ROOT, SAMPLE_NC, one_line_error, t0, write_frame
 
 from cloudmotion.batch.manifest import MANIFEST_NAME
 from cloudmotion.tools.known_motion import uniform_field, warp

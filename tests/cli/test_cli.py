@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 import rasterio
-from conftest import SAMPLE, one_line_error, t0, write_frame
+from support import SAMPLE, one_line_error, t0, write_frame
 
 from cloudmotion.formats.geotiff import GEOTIFF_BANDS
 from cloudmotion.tools.known_motion import uniform_field, warp
@@ -278,7 +278,7 @@ def test_config_typo_suggests_key(tmp_path, frames, run):
 
 def test_goes_netcdf_reads_with_scale_and_time(run, tmp_path):
 
-    from conftest import SAMPLE_NC
+    from support import SAMPLE_NC
 
     nc = [SAMPLE_NC]
     from cloudmotion.formats.readers import open_frame, read_frame

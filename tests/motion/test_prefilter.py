@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import one_line_error, t0, write_frame
 from scipy import ndimage
+from support import one_line_error, t0, write_frame
 
 from cloudmotion import track_pair
 from cloudmotion.motion.equalize import clahe

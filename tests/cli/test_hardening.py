@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import rasterio
-from conftest import SAMPLE, SAMPLE_NC, t0, write_frame
+from support import SAMPLE, SAMPLE_NC, t0, write_frame
 
 EXISTING = "precious,contents\n"
 

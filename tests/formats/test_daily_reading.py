@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from conftest import SAMPLE, t0, write_frame
+from support import SAMPLE, t0, write_frame
 
 from cloudmotion.formats.frame_times import parse_tag_time
 from cloudmotion.formats.readers import open_frame, read_frame

@@ -6,11 +6,11 @@ import csv
 
 import numpy as np
 import pytest
-from conftest import GOES16_WKT, one_line_error
 from l1b import goes_name
 from pyproj import Geod, Transformer
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
+from support import GOES16_WKT, one_line_error
 
 from cloudmotion.amv.cloudtop import cold_share_mean
 from cloudmotion.amv.height import (
@@ -219,14 +219,14 @@ def test_profile_file_and_its_errors(bt_pair, tmp_path, run):
 
 
 def test_parallax_needs_a_geostationary_crs(tmp_path, run, radiance):
-    from conftest import write_frame
+    from support import write_frame
 
     wgs = (
         'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],PRIMEM["Greenwich",0],'
         'UNIT["degree",0.0174532925199433]]'
     )
     from affine import Affine
-    from conftest import t0
+    from support import t0
 
     tr = Affine(0.02, 0, -100, 0, -0.02, 40)
     a = write_frame(tmp_path / "a.tif", radiance[:96, :96], crs=wgs, transform=tr, time=t0())

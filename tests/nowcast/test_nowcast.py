@@ -10,8 +10,8 @@ import os
 import numpy as np
 import pytest
 import rasterio
-from conftest import SAMPLE, one_line_error, t0, write_frame
 from scipy import ndimage
+from support import SAMPLE, one_line_error, t0, write_frame
 
 from cloudmotion.nowcast.dense_flow import dense_flow, vector_weights
 from cloudmotion.nowcast.extrapolate import extrapolate, trace_back

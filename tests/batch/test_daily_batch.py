@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import t0, write_frame
+from support import t0, write_frame
 from test_batch import FAST, manifest, outputs, write_series
 
 from cloudmotion.batch.manifest import LOCK_NAME

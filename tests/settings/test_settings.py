@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, SAMPLE, one_line_error
+from support import ROOT, SAMPLE, one_line_error
 
 from cloudmotion.errors import UsageError
 from cloudmotion.settings import params

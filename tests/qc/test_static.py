@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_frame
+from support import write_frame
 
 from cloudmotion import Flag, track_pair
 from cloudmotion.formats.readers import open_frame, read_frame
@@ -68,7 +68,7 @@ def test_gdal_metadata_nodata_honoured(tmp_path, radiance, run):
 
 
 def test_info_and_track_warn_about_an_undeclared_plateau(tmp_path, bordered, run):
-    from conftest import t0
+    from support import t0
 
     a, b, _ = bordered
     pa = write_frame(tmp_path / "a.tif", a, time=t0(0))

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 import rasterio
-from conftest import SAMPLE, one_line_error
+from support import SAMPLE, one_line_error
 
 from cloudmotion.settings import params
 from cloudmotion.settings.text import option_name

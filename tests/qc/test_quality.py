@@ -177,7 +177,7 @@ def test_cli_speed_limit_fill_and_flags_in_outputs(tmp_path, run, clean):
     import io
 
     import rasterio
-    from conftest import t0, write_frame
+    from support import t0, write_frame
 
     a, b = clean
     fa = write_frame(tmp_path / "a.tif", a, time=t0(0))

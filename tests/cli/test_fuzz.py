@@ -1,7 +1,7 @@
 """Property-based fuzzing of the numeric core: odd shapes, masks, NaN, flat and extreme images.
 
 CI runs a bounded number of examples; run longer with
-``CLOUDMOTION_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py``.
+``CLOUDMOTION_FUZZ_EXAMPLES=2000 pytest tests/cli/test_fuzz.py``.
 """
 
 from __future__ import annotations

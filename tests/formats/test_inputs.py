@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import rasterio
-from conftest import SAMPLE_NC, goes_copy, t0, write_frame
+from support import SAMPLE_NC, goes_copy, t0, write_frame
 
 from cloudmotion.formats.readers import open_frame, read_frame
 from cloudmotion.motion.prefilter import reduce_channels
@@ -25,7 +25,7 @@ def shared(name):
 @pytest.fixture
 def rgb_tif(tmp_path, radiance):
     """A red-green-blue uint8 GeoTIFF made from the sample radiance, with a per-dataset mask."""
-    from conftest import PIXEL, synth
+    from support import PIXEL, synth
 
     r = np.clip((radiance - radiance.min()) / np.ptp(radiance) * 255, 0, 255)
     rgb = np.stack([r, 255 - r, (r * 0.5 + 60) % 256]).astype("uint8")
@@ -128,7 +128,7 @@ def truncate(src, dst, fraction=0.5):
 
 @pytest.mark.parametrize("name", [M1, "tif"])
 def test_truncated_files_are_data_errors(tmp_path, run, name):
-    from conftest import SAMPLE
+    from support import SAMPLE
 
     src = shared(M1) if name == M1 else SAMPLE[0]
     bad = truncate(src, tmp_path / ("cut_" + os.path.basename(src)))
@@ -243,7 +243,7 @@ def test_nodata_override_and_valid_range(tmp_path, radiance):
 
 
 def test_align_reprojects_later_frames(tmp_path, run, radiance):
-    from conftest import PIXEL
+    from support import PIXEL
 
     b = warp(radiance, *uniform_field(radiance.shape, 1.25, 0.5))
     base = rasterio.Affine(PIXEL, 0, -250 * PIXEL, 0, -PIXEL, 250 * PIXEL)
@@ -270,7 +270,7 @@ def test_files_of_other_goes_bands_need_force(run, tmp_path):
 def test_geojson_and_netcdf_outputs(tmp_path, run):
     import json
 
-    from conftest import SAMPLE
+    from support import SAMPLE
 
     code, _, err = run(
         "track", *SAMPLE[:2], "-o", tmp_path / "v.geojson", "-o", tmp_path / "v.nc", "-o", tmp_path / "v.csv"

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_NC, one_line_error
 from l1b import goes_name, write_l1b
+from support import SAMPLE_NC, one_line_error
 
 from cloudmotion.formats.calibration import resolve
 from cloudmotion.formats.readers import open_frame, read_frame
