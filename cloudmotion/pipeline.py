@@ -59,9 +59,11 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
 def check_amv_settings(info: FrameInfo, settings: Settings) -> None:
     """Refuse ``--parallax`` without a geostationary CRS and a ``--profile`` file that cannot be read (issue 17)."""
     from cloudmotion.amv.parallax import satellite_from_crs
+    from cloudmotion.formats.amv_checks import check_temperature
     from cloudmotion.formats.profile import load_profile
 
     load_profile(settings.profile)
+    check_temperature(info, settings.parallax, settings.profile)
     if settings.parallax and satellite_from_crs(info.crs_wkt) is None:
         raise UsageError(
             f"--parallax: {info.path} has no geostationary CRS (+proj=geos), which gives the satellite's position"
@@ -286,6 +288,10 @@ def track_frames(
             settings=dataclasses.asdict(settings),
         )  # for the DMW attributes
         vectors.extra["provenance"] = record  # issue 15: every output names the version and the settings
+        if amv:  # how many vectors got no height, and why (reported with -v)
+            from cloudmotion.formats.amv_checks import height_counts
+
+            vectors.extra["heights"] = height_counts(amv["ctt"], amv["height"], settings.max_ctt)
         yield vectors
 
 

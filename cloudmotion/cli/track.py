@@ -55,6 +55,7 @@ def command(
     """
     from tqdm import tqdm
 
+    from cloudmotion.formats.amv_checks import height_note
     from cloudmotion.pipeline import run_track
     from cloudmotion.tools.pair_picture import QUICKLOOK
 
@@ -69,7 +70,9 @@ def command(
                 good, n = int(vectors.good.sum()), vectors.n
                 click.echo(
                     f"cloudmotion: pair {i}: {a.path} -> {b.path}: {n} vectors, {good} good "
-                    f"({100.0 * good / max(n, 1):.1f} %)" + (f", dt {dt:g} s" if dt else ""),
+                    f"({100.0 * good / max(n, 1):.1f} %)"
+                    + height_note(vectors.extra.get("heights"), settings.max_ctt)
+                    + (f", dt {dt:g} s" if dt else ""),
                     err=True,
                 )
 

@@ -6,6 +6,8 @@ matplotlib's object-oriented API on the Agg canvas, imported lazily (the plot ex
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from cloudmotion.errors import DataError, UsageError
@@ -95,6 +97,13 @@ def plot_nowcast_file(
 
     if plot_format(output) is None:
         raise UsageError(f"-o {output}: unknown picture format; use .png, .svg or .pdf")
+    if nowcast == "-" or not nowcast.lower().endswith((".tif", ".tiff")):
+        raise UsageError(
+            f"{nowcast}: vectors are drawn over their frame; give FRAME too (cloudmotion plot VECTORS FRAME "
+            "-o PICTURE), or a NOWCAST.tif alone"
+        )
+    if not os.path.isfile(nowcast):
+        raise DataError(f"{nowcast}: {'is a folder' if os.path.isdir(nowcast) else 'no such file'}")
     figsize = parse_figsize(size or ("14x7" if observed else "8x8"), dpi)
     require_matplotlib()
     check_destinations([output], overwrite)
