@@ -290,8 +290,10 @@ def track_frames(
         vectors.extra["provenance"] = record  # issue 15: every output names the version and the settings
         if amv:  # how many vectors got no height, and why (reported with -v)
             from cloudmotion.formats.amv_checks import height_counts
+            from cloudmotion.formats.profile import load_profile
 
             vectors.extra["heights"] = height_counts(amv["ctt"], amv["height"], settings.max_ctt)
+            vectors.extra["heights"]["dropped_levels"] = load_profile(settings.profile).dropped
         yield vectors
 
 

@@ -75,6 +75,12 @@ def command(
                     + (f", dt {dt:g} s" if dt else ""),
                     err=True,
                 )
+                dropped = (vectors.extra.get("heights") or {}).get("dropped_levels")
+                if i == 1 and dropped:
+                    click.echo(
+                        f"cloudmotion: --profile {settings.profile}: {dropped} level(s) with an empty cell left out",
+                        err=True,
+                    )
 
         run_track(
             frames,

@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 MAX_MODEL_BYTES = 1 << 20
+COMPONENT_KEYS = ("weight", "mean", "variance", "cloud")
+"""The keys of a ``[[component]]``; any other is refused, as unknown config keys are."""
 WATER_VAPOUR_BANDS = (8, 9, 10)
 _SHORT_BAND = re.compile(r"(?:^|_)G\d{2}_(?:F|C|M1|M2)_C(\d{2})_s\d{13,14}(?=[_.]|$)")
 
@@ -86,14 +88,21 @@ def load_cloud_model(path: str) -> CloudModel:
         raise UsageError(f"{where}: cannot read ({exc.strerror})") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{where}: invalid TOML ({exc})") from None
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise UsageError(f"{where}: invalid TOML (nested too deeply); not a cloud model") from None
     comps = table.get("component")
     if not isinstance(comps, list) or not comps or not all(isinstance(c, dict) for c in comps):
         raise UsageError(f"{where}: needs [[component]] tables with weight, mean, variance and cloud")
     try:
         for i, c in enumerate(comps, start=1):
-            missing = [k for k in ("weight", "mean", "variance", "cloud") if k not in c]
+            missing = [k for k in COMPONENT_KEYS if k not in c]
             if missing:
                 raise ValueError(f"component {i} has no {', '.join(missing)}")
+            unknown = sorted(set(c) - set(COMPONENT_KEYS))
+            if unknown:
+                raise ValueError(
+                    f"component {i}: unknown key {', '.join(unknown)} (a component has {', '.join(COMPONENT_KEYS)})"
+                )
             if not isinstance(c["cloud"], bool):
                 raise TypeError(f"component {i}: cloud must be true or false")
         lengths = {len(np.atleast_1d(c["mean"])) for c in comps} | {len(np.atleast_1d(c["variance"])) for c in comps}

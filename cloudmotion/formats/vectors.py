@@ -170,7 +170,7 @@ def read_vectors(path: str, *, frame_transform: tuple[float, ...] | None = None,
             raise DataError("standard input: no vectors (is the command before the | writing CSV?)")
         return pairs
     if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: {'is a folder' if os.path.isdir(path) else 'no such file'}")
     low = path.lower()
     if low.endswith(".csv"):
         pairs = _read_csv(path)
