@@ -57,17 +57,18 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
 
 
 def check_amv_settings(info: FrameInfo, settings: Settings) -> None:
-    """Refuse ``--parallax`` without a geostationary CRS and a ``--profile`` file that cannot be read (issue 17)."""
+    """Refuse ``--parallax`` without a geostationary CRS, a ``--profile`` file that cannot be read
+    (issue 17), and heights asked of frames not in brightness temperature."""
     from cloudmotion.amv.parallax import satellite_from_crs
     from cloudmotion.formats.amv_checks import check_temperature
     from cloudmotion.formats.profile import load_profile
 
     load_profile(settings.profile)
-    check_temperature(info, settings.parallax, settings.profile)
     if settings.parallax and satellite_from_crs(info.crs_wkt) is None:
         raise UsageError(
             f"--parallax: {info.path} has no geostationary CRS (+proj=geos), which gives the satellite's position"
         )
+    check_temperature(info, settings.parallax, settings.profile)
 
 
 def amv_extra(
