@@ -12,6 +12,7 @@ import numpy as np
 
 from cloudmotion.errors import DataError, UsageError
 from cloudmotion.formats.alignment import align_frame, check_compatible
+from cloudmotion.formats.amv_checks import check_temperature, height_report
 from cloudmotion.formats.readers import Frame, FrameInfo, open_frame, read_frame
 from cloudmotion.formats.writers import write_vectors
 from cloudmotion.geo import geolocate, speed_error
@@ -60,7 +61,6 @@ def check_amv_settings(info: FrameInfo, settings: Settings) -> None:
     """Refuse ``--parallax`` without a geostationary CRS, a ``--profile`` file that cannot be read
     (issue 17), and heights asked of frames not in brightness temperature."""
     from cloudmotion.amv.parallax import satellite_from_crs
-    from cloudmotion.formats.amv_checks import check_temperature
     from cloudmotion.formats.profile import load_profile
 
     load_profile(settings.profile)
@@ -290,11 +290,7 @@ def track_frames(
         )  # for the DMW attributes
         vectors.extra["provenance"] = record  # issue 15: every output names the version and the settings
         if amv:  # how many vectors got no height, and why (reported with -v)
-            from cloudmotion.formats.amv_checks import height_counts
-            from cloudmotion.formats.profile import load_profile
-
-            vectors.extra["heights"] = height_counts(amv["ctt"], amv["height"], settings.max_ctt)
-            vectors.extra["heights"]["dropped_levels"] = load_profile(settings.profile).dropped
+            vectors.extra["heights"] = height_report(amv, settings.profile, settings.max_ctt)
         yield vectors
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from cloudmotion.errors import DataError
 from cloudmotion.formats.readers import FrameInfo
 
-__all__ = ["check_temperature", "height_counts", "height_note"]
+__all__ = ["check_temperature", "height_counts", "height_note", "height_report"]
 
 BT = "brightness_temperature"
 
@@ -70,6 +70,16 @@ def height_counts(ctt: np.ndarray, height: np.ndarray, max_ctt: float) -> dict[s
     clear = without & np.isfinite(ctt) & (ctt > max_ctt)
     no_ctt = without & ~np.isfinite(ctt)
     return {"without": int(without.sum()), "clear": int(clear.sum()), "no_ctt": int(no_ctt.sum())}
+
+
+def height_report(columns: dict[str, np.ndarray], profile: str, max_ctt: float) -> dict[str, int]:
+    """:func:`height_counts` of a pair's AMV ``columns``, plus ``dropped_levels``: the levels of
+    the ``--profile`` sounding file left out for an empty cell (0 for a named profile)."""
+    from cloudmotion.formats.profile import load_profile
+
+    report = height_counts(columns["ctt"], columns["height"], max_ctt)
+    report["dropped_levels"] = load_profile(profile).dropped
+    return report
 
 
 def height_note(counts: dict[str, int] | None, max_ctt: float) -> str:
