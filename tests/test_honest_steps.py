@@ -131,18 +131,22 @@ def test_every_command_refuses_a_suffix_it_cannot_write(tmp_path, run):
 
 
 def test_untimed_frames_write_a_geotiff(tmp_path, run, radiance):
-    frames = moving_frames(tmp_path / "in", radiance, n=2, timed=False)
-    out = tmp_path / "v.tif"
-    code, _, err = run("track", *frames, "--dt", "300", "-o", out)
-    assert code == 0, err
-    with rasterio.open(out) as ds:
-        tags = ds.tags()
-        assert "TIME_A" not in tags and tags["WINDOW"] == "32"
-        names = list(ds.descriptions)
-        dx, dy, flag = (ds.read(names.index(k) + 1) for k in ("dx", "dy", "flag"))
-    good = flag == 0
-    assert good.sum() >= 9
-    assert np.abs(dx[good] - SHIFT[0]).max() < 0.05 and np.abs(dy[good] - SHIFT[1]).max() < 0.05
+    for kind, crs in (("radar", "EPSG:3857"), ("piv", None)):  # georeferenced or not, no time either way
+        frames = moving_frames(tmp_path / kind, radiance, n=2, timed=False, crs=crs)
+        out = tmp_path / f"{kind}.tif"
+        code, _, err = run("track", *frames, "--dt", "300", "-o", out)
+        assert code == 0, err
+        with rasterio.open(out) as ds:
+            tags = ds.tags()
+            assert "TIME_A" not in tags and tags["WINDOW"] == "32"
+            names = list(ds.descriptions)
+            dx, dy, flag = (ds.read(names.index(k) + 1) for k in ("dx", "dy", "flag"))
+        good = flag == 0
+        assert good.sum() >= 9
+        assert np.abs(dx[good] - SHIFT[0]).max() < 0.05 and np.abs(dy[good] - SHIFT[1]).max() < 0.05
+        code, _, err = run("plot", out, frames[0], "-o", tmp_path / f"{kind}.png")  # and it reads back
+        assert code == 0, err
+        assert (tmp_path / f"{kind}.png").stat().st_size > 1000
 
 
 def test_plot_without_frame_is_a_usage_error(tmp_path, run):
