@@ -12,6 +12,7 @@ import numpy as np
 
 from cloudmotion.errors import DataError, UsageError
 from cloudmotion.formats.alignment import align_frame, check_compatible
+from cloudmotion.formats.amv_checks import check_temperature, height_report
 from cloudmotion.formats.readers import Frame, FrameInfo, open_frame, read_frame
 from cloudmotion.formats.writers import write_vectors
 from cloudmotion.geo import geolocate, speed_error
@@ -57,7 +58,8 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
 
 
 def check_amv_settings(info: FrameInfo, settings: Settings) -> None:
-    """Refuse ``--parallax`` without a geostationary CRS and a ``--profile`` file that cannot be read."""
+    """Refuse ``--parallax`` without a geostationary CRS, a ``--profile`` file that cannot be read,
+    and heights asked of frames not in brightness temperature."""
     from cloudmotion.amv.parallax import satellite_from_crs
     from cloudmotion.formats.profile import load_profile
 
@@ -66,6 +68,7 @@ def check_amv_settings(info: FrameInfo, settings: Settings) -> None:
         raise UsageError(
             f"--parallax: {info.path} has no geostationary CRS (+proj=geos), which gives the satellite's position"
         )
+    check_temperature(info, settings.parallax, settings.profile)
 
 
 def amv_extra(
@@ -286,6 +289,8 @@ def track_frames(
             settings=dataclasses.asdict(settings),
         )  # for the DMW attributes
         vectors.extra["provenance"] = record  # every output names the version and the settings
+        if amv:  # how many vectors got no height, and why (reported with -v)
+            vectors.extra["heights"] = height_report(amv, settings.profile, settings.max_ctt)
         yield vectors
 
 

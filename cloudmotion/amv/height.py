@@ -87,6 +87,8 @@ class Profile:
     geopotential : ndarray, geopotential metres
     source : str
         Where it comes from, for the output's attributes.
+    dropped : int
+        Levels of the source left out for an empty cell (a sounding file's).
     """
 
     name: str
@@ -94,6 +96,7 @@ class Profile:
     temperature: np.ndarray
     geopotential: np.ndarray
     source: str = ""
+    dropped: int = 0
 
     @property
     def tropopause(self) -> int:
@@ -168,7 +171,9 @@ def _standard_geopotential(p: float) -> float:
     return float(np.interp(np.log(p), lp, std.geopotential[::-1], left=std.geopotential[-1], right=0.0))
 
 
-def profile_from_table(pressure, temperature, height=None, *, name: str = "sounding", source: str = "") -> Profile:
+def profile_from_table(
+    pressure, temperature, height=None, *, name: str = "sounding", source: str = "", dropped: int = 0
+) -> Profile:
     """A :class:`Profile` from sounding columns, sorted bottom first.
 
     Parameters
@@ -179,6 +184,10 @@ def profile_from_table(pressure, temperature, height=None, *, name: str = "sound
         Geopotential height of each level, m (as soundings report it). Without it the levels
         are integrated hypsometrically (dry air; the layer's log-mean temperature) upwards
         from the bottom level, placed at the standard atmosphere's height of its pressure.
+    name, source : str
+        The profile's name, and where it comes from (for the outputs' attributes).
+    dropped : int
+        Levels the reader left out (empty cells), recorded on the profile.
 
     Raises
     ------
@@ -203,7 +212,7 @@ def profile_from_table(pressure, temperature, height=None, *, name: str = "sound
         with np.errstate(divide="ignore", invalid="ignore"):
             tmean = np.where(t[:-1] == t[1:], t[:-1], (t[:-1] - t[1:]) / np.log(t[:-1] / t[1:]))
         h = _standard_geopotential(p[0]) + np.concatenate([[0.0], np.cumsum(RD / G0 * tmean * np.log(p[:-1] / p[1:]))])
-    return Profile(name, p, t, h, source)
+    return Profile(name, p, t, h, source, dropped)
 
 
 def named_profile(name: str) -> Profile:

@@ -175,6 +175,10 @@ def run_batch(
     out = manifest.prepare_outdir(options.outdir)
     with sigterm_raises(), manifest.outdir_lock(out, exclusive=settings.lock) as guard:
         sequences, more = frames.group_frames(paths, pattern) if paths else ({}, [])
+        if options.nowcast is not None:
+            from cloudmotion.batch.nowcast import check_nowcast_frames
+
+            check_nowcast_frames(sequences, settings.pairs)
         run = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}"
         plan = planning.plan_batch(
             sequences,

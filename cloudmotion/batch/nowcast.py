@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 from cloudmotion.batch.frames import FrameRef
 from cloudmotion.batch.plan import parse_duration
-from cloudmotion.errors import CloudmotionError, UsageError
+from cloudmotion.errors import CloudmotionError, DataError, UsageError
 from cloudmotion.settings.params import Settings
 
-__all__ = ["NOWCAST_TEMPLATE", "parse_nowcast", "rolling_nowcasts"]
+__all__ = ["NOWCAST_TEMPLATE", "check_nowcast_frames", "parse_nowcast", "rolling_nowcasts"]
 
 NOWCAST_TEMPLATE = os.path.join("{sequence}", "nowcast", "nowcast_{lead:03d}min.tif")
 """Where each sequence's rolling nowcast goes inside OUTDIR (one file per lead time)."""
@@ -26,8 +26,27 @@ def parse_nowcast(text: str) -> tuple[float, float]:
     from cloudmotion.tools.nowcast import lead_times
 
     out = parse_duration(lead, "--nowcast"), parse_duration(every, "--nowcast")
-    lead_times(*out)
+    try:
+        lead_times(*out)
+    except UsageError as exc:
+        raise UsageError(f"--nowcast {text}: {exc}") from None
     return out
+
+
+def check_nowcast_frames(sequences: dict[str, list[FrameRef]], pairs: int) -> None:
+    """Refuse ``pairs`` (the ``pairs`` setting) when a sequence has fewer frames than it needs.
+
+    Raises
+    ------
+    UsageError
+        Naming the first such sequence and how many frames ``pairs`` needs.
+    """
+    for name, refs in sorted(sequences.items()):
+        if 2 <= len(refs) < pairs + 1:
+            raise UsageError(
+                f"--nowcast with pairs = {pairs}: needs {pairs + 1} frames per sequence, but {name} has "
+                f"{len(refs)}; lower pairs to {len(refs) - 1} or give more frames"
+            )
 
 
 def rolling_nowcasts(
@@ -55,8 +74,8 @@ def rolling_nowcasts(
         if len(last) < 2 or (max_gap is not None and max(gaps) > max_gap):
             continue
         template = os.path.join(outdir, NOWCAST_TEMPLATE.replace("{sequence}", name))
-        os.makedirs(os.path.dirname(template), exist_ok=True)
         try:
+            _make_folder(os.path.dirname(template))
             done = run_nowcast([r.path for r in last], template, settings, lead=lead, every=every, overwrite=True)
         except CloudmotionError as exc:
             failed += 1
@@ -65,3 +84,13 @@ def rolling_nowcasts(
         if verbose:
             emit(f"cloudmotion: {name}: nowcast from {last[-1].path}, {len(done.paths)} lead time(s)")
     return failed
+
+
+def _make_folder(folder: str) -> None:
+    """Create the nowcast folder; a file in its place, or no permission, is a one-line DataError."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise DataError(f"{folder}: is a file, not a folder; move it away to get the nowcasts")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot create the folder ({exc.strerror or exc})") from None

@@ -55,6 +55,7 @@ def command(
     """
     from tqdm import tqdm
 
+    from cloudmotion.formats.amv_checks import height_note
     from cloudmotion.pipeline import run_track
     from cloudmotion.tools.pair_picture import QUICKLOOK
 
@@ -69,9 +70,17 @@ def command(
                 good, n = int(vectors.good.sum()), vectors.n
                 click.echo(
                     f"cloudmotion: pair {i}: {a.path} -> {b.path}: {n} vectors, {good} good "
-                    f"({100.0 * good / max(n, 1):.1f} %)" + (f", dt {dt:g} s" if dt else ""),
+                    f"({100.0 * good / max(n, 1):.1f} %)"
+                    + height_note(vectors.extra.get("heights"), settings.max_ctt)
+                    + (f", dt {dt:g} s" if dt else ""),
                     err=True,
                 )
+                dropped = (vectors.extra.get("heights") or {}).get("dropped_levels")
+                if i == 1 and dropped:
+                    click.echo(
+                        f"cloudmotion: --profile {settings.profile}: {dropped} level(s) with an empty cell left out",
+                        err=True,
+                    )
 
         run_track(
             frames,

@@ -9,7 +9,7 @@ import numpy as np
 from cloudmotion.errors import DataError, UsageError
 from cloudmotion.formats.readers import Frame, FrameInfo
 
-__all__ = ["align_frame", "check_compatible"]
+__all__ = ["align_frame", "check_compatible", "describe_grid", "same_grid"]
 
 
 def check_compatible(infos: list[FrameInfo], *, grid: bool = True, identity: bool = True) -> None:
@@ -64,6 +64,36 @@ def check_compatible(infos: list[FrameInfo], *, grid: bool = True, identity: boo
                 f"{other.path}: transform {other.transform} differs from {ref.path} ({ref.transform}); "
                 "--align reprojects it"
             )
+
+
+def same_grid(a: FrameInfo, b: FrameInfo) -> bool:
+    """Whether two rasters share shape, CRS and transform (to a millionth of a pixel)."""
+    from pyproj import CRS
+
+    if (
+        a.shape != b.shape
+        or (a.crs_wkt is None) != (b.crs_wkt is None)
+        or (a.transform is None) != (b.transform is None)
+    ):
+        return False
+    if a.crs_wkt and not CRS.from_wkt(a.crs_wkt).equals(CRS.from_wkt(b.crs_wkt)):
+        return False
+    if a.transform is None:
+        return True
+    tol = 1e-6 * max(1.0, abs(a.transform[0]), abs(a.transform[4]))
+    return bool(np.allclose(a.transform[:6], b.transform[:6], rtol=0, atol=tol))
+
+
+def describe_grid(info: FrameInfo) -> str:
+    """A raster's grid in a few words: ``500x500 px, Geostationary ..., origin (x, y), pixel (dx, dy)``."""
+    from pyproj import CRS
+
+    crs = CRS.from_wkt(info.crs_wkt).name if info.crs_wkt else "no CRS"
+    where = ""
+    if info.transform is not None:
+        t = info.transform
+        where = f", origin ({t[2]:.6g}, {t[5]:.6g}), pixel ({t[0]:.6g}, {t[4]:.6g})"
+    return f"{info.shape[0]}x{info.shape[1]} px, {crs}{where}"
 
 
 def align_frame(frame: Frame, ref: FrameInfo) -> Frame:

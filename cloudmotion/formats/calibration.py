@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from cloudmotion.errors import UsageError
+from cloudmotion.errors import DataError, UsageError
 
 __all__ = [
     "IR_KEYS",
@@ -43,6 +43,8 @@ MODES = ("auto", "radiance", "bt", "reflectance")
 """``--calibrate`` choices."""
 
 BT, REFLECTANCE, RADIANCE = "brightness_temperature", "reflectance_factor", "radiance"
+NOT_READ = "calibration constants not read"
+"""Starts the note of a file whose constants could not be read (netCDF4 missing)."""
 _TARGET = {"bt": (BT, "K", IR_KEYS), "reflectance": (REFLECTANCE, "1", VIS_KEYS)}
 
 
@@ -82,24 +84,49 @@ def reflectance_factor(radiance: np.ndarray, kappa0: float) -> np.ndarray:
     return np.asarray(radiance, dtype=np.float64) * kappa0
 
 
-def _valid_constants(values: dict) -> dict | None:
-    """The IR or VIS constants that are all present and finite (fill values dropped), or None."""
+def _valid_constants(values: dict, where: str) -> dict | None:
+    """The IR or VIS constants that are all present and finite (fill values dropped), or None.
+
+    Raises
+    ------
+    DataError
+        A constant that is present but cannot calibrate (``planck_fk1 = 0``), naming it.
+    """
     for keys in (IR_KEYS, VIS_KEYS):
         got = {k: values.get(k) for k in keys}
         if all(v is not None and math.isfinite(v) and v > -999 for v in got.values()):
+            for key, value in got.items():
+                if not _PHYSICAL[key](value):
+                    raise DataError(f"{where}: calibration constant {key} = {value:g} {_RULES[key]}")
             return got
     return None
 
 
-def from_tags(tags: dict) -> dict | None:
-    """Calibration constants from raster tags (a GeoTIFF derived from L1b), or None."""
+_PHYSICAL = {
+    "planck_fk1": lambda v: v > 0,
+    "planck_fk2": lambda v: v > 0,
+    "planck_bc1": lambda v: True,
+    "planck_bc2": lambda v: v != 0,
+    "kappa0": lambda v: v > 0,
+}
+_RULES = {
+    "planck_fk1": "must be > 0 (the inverse Planck function divides by it)",
+    "planck_fk2": "must be > 0 (a temperature, K)",
+    "planck_bc2": "must not be 0 (the band correction divides by it)",
+    "kappa0": "must be > 0 (reflectance factor per unit radiance)",
+}
+
+
+def from_tags(tags: dict, where: str = "frame") -> dict | None:
+    """Calibration constants from raster tags (a GeoTIFF derived from L1b), or None; ``where``
+    names the file in the error about an impossible constant."""
     values = {}
     for key in IR_KEYS + VIS_KEYS:
         try:
             values[key] = float(tags[key])
         except (KeyError, TypeError, ValueError):
             continue
-    return _valid_constants(values)
+    return _valid_constants(values, where)
 
 
 def as_tags(constants: dict | None) -> dict:
@@ -115,14 +142,20 @@ def read_netcdf_constants(fname: str) -> tuple[dict | None, str | None]:
     constants : dict or None
         ``planck_*`` or ``kappa0`` values, None when the file has none (L2, other files).
     note : str or None
-        Why the constants could not be read (netCDF4 missing), for a warning.
+        Why the constants could not be read (netCDF4 missing: a broken install, as it is a
+        dependency), for a warning; it starts with :data:`NOT_READ`.
+
+    Raises
+    ------
+    DataError
+        A constant that cannot calibrate (``planck_fk1 = 0``), naming the file and the constant.
     """
     try:
         import netCDF4
     except ImportError:
         return None, (
-            f"{fname}: calibration constants not read (the netcdf extra is missing: pip install "
-            "'cloudmotion[netcdf]'); values stay as stored"
+            f"{fname}: {NOT_READ} (netCDF4, a dependency of cloudmotion, is not installed: pip install "
+            "netCDF4); values stay as stored"
         )
     values = {}
     with netCDF4.Dataset(fname) as ds:
@@ -133,7 +166,7 @@ def read_netcdf_constants(fname: str) -> tuple[dict | None, str | None]:
             v = var[...]
             if not np.ma.is_masked(v):
                 values[key] = float(np.asarray(v, dtype=np.float64).ravel()[0])
-    return _valid_constants(values), None
+    return _valid_constants(values, fname), None
 
 
 def resolve(info, mode: str = "auto"):
@@ -163,6 +196,9 @@ def resolve(info, mode: str = "auto"):
     if info.quantity == quantity and info.calibrate is None:
         return info
     if not all(k in const for k in keys):
+        unread = next((n for n in info.notes if NOT_READ in n), None)
+        if unread is not None:  # the constants may well be there: the library to read them is missing
+            raise UsageError(f"--calibrate {mode}: {unread.replace('; values stay as stored', '')}")
         raise UsageError(
             f"--calibrate {mode}: {info.path} has no {' '.join(keys)} constants "
             f"(its values are {info.quantity or 'not GOES L1b radiance'})"

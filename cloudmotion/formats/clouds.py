@@ -47,10 +47,13 @@ __all__ = [
     "cloud_source",
     "load_cloud_model",
     "make_cloud_source",
+    "mask_probability",
     "read_cloud_mask",
 ]
 
 MAX_MODEL_BYTES = 1 << 20
+COMPONENT_KEYS = ("weight", "mean", "variance", "cloud")
+"""The keys of a ``[[component]]``; any other is refused, as unknown config keys are."""
 WATER_VAPOUR_BANDS = (8, 9, 10)
 _SHORT_BAND = re.compile(r"(?:^|_)G\d{2}_(?:F|C|M1|M2)_C(\d{2})_s\d{13,14}(?=[_.]|$)")
 
@@ -85,14 +88,21 @@ def load_cloud_model(path: str) -> CloudModel:
         raise UsageError(f"{where}: cannot read ({exc.strerror})") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{where}: invalid TOML ({exc})") from None
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise UsageError(f"{where}: invalid TOML (nested too deeply); not a cloud model") from None
     comps = table.get("component")
     if not isinstance(comps, list) or not comps or not all(isinstance(c, dict) for c in comps):
         raise UsageError(f"{where}: needs [[component]] tables with weight, mean, variance and cloud")
     try:
         for i, c in enumerate(comps, start=1):
-            missing = [k for k in ("weight", "mean", "variance", "cloud") if k not in c]
+            missing = [k for k in COMPONENT_KEYS if k not in c]
             if missing:
                 raise ValueError(f"component {i} has no {', '.join(missing)}")
+            unknown = sorted(set(c) - set(COMPONENT_KEYS))
+            if unknown:
+                raise ValueError(
+                    f"component {i}: unknown key {', '.join(unknown)} (a component has {', '.join(COMPONENT_KEYS)})"
+                )
             if not isinstance(c["cloud"], bool):
                 raise TypeError(f"component {i}: cloud must be true or false")
         lengths = {len(np.atleast_1d(c["mean"])) for c in comps} | {len(np.atleast_1d(c["variance"])) for c in comps}
@@ -126,16 +136,25 @@ def cloud_rule(spec: str, info: FrameInfo) -> str:
     )
 
 
-def read_cloud_mask(path: str, frame: Frame) -> np.ndarray:
+def read_cloud_mask(path: str, frame: Frame, *, align: bool = False) -> np.ndarray:
     """Cloud probability from a clear-sky mask on the frame's grid: the ``BCM`` variable of a
-    GOES ABI-L2-ACM netCDF (0 clear, 1 cloudy) or band 1 of any raster of values in [0, 1];
-    fill values and values outside [0, 1] are unknown (NaN).
+    GOES ABI-L2-ACM netCDF (0 clear, 1 cloudy) or band 1 of any raster of 0/1 values, of a
+    probability in [0, 1] or of the four ACM codes (0 clear, 1 probably clear, 2 probably
+    cloudy, 3 cloudy; 0 and 1 count as clear, 2 and 3 as cloudy, as the product's BCM does).
+    Fill values are unknown (NaN).
+
+    The mask's grid must be the frame's: same shape, and, when the mask is georeferenced,
+    the same CRS and transform, as frames of one sequence must be. With ``align`` a
+    georeferenced mask on another grid is reprojected onto the frame's (bilinear, so that
+    the probability stays in [0, 1]). A mask without any georeference is taken to be on the
+    frame's grid when its shape is the frame's.
 
     Raises
     ------
     DataError
-        Unreadable mask, or a mask of another shape than the frame.
+        Unreadable mask, values that are not a mask, or a mask on another grid (naming both).
     """
+    from cloudmotion.formats.alignment import align_frame, describe_grid, same_grid
     from cloudmotion.formats.readers import open_frame, read_frame
 
     source = path
@@ -145,14 +164,49 @@ def read_cloud_mask(path: str, frame: Frame) -> np.ndarray:
         mask = read_frame(open_frame(source))
     except DataError as exc:
         raise DataError(f"--cloud-mask {path}: {str(exc).split(': ', 1)[-1]}") from None
-    if mask.data.shape != frame.data.shape:
-        (r, c), (fr, fc) = mask.data.shape, frame.data.shape
+    prob = mask_probability(path, mask)
+    info, ref = mask.info, frame.info
+    georeferenced = info.crs_wkt is not None or info.transform is not None
+    if (not georeferenced and info.shape == ref.shape) or same_grid(info, ref):
+        return prob
+    if align and georeferenced:
+        moved = align_frame(Frame(info=info, data=prob, valid=np.isfinite(prob)), ref)
+        return np.where(moved.valid, moved.data, np.nan).astype(np.float32)
+    if not georeferenced:
+        (r, c), (fr, fc) = info.shape, ref.shape
         raise DataError(
-            f"--cloud-mask {path}: {r}x{c} px, but {frame.info.path} is {fr}x{fc} px; the mask must be "
+            f"--cloud-mask {path}: {r}x{c} px, but {ref.path} is {fr}x{fc} px; the mask must be "
             "on the frames' grid (e.g. the 2 km ACM with a 2 km band)"
         )
-    prob = np.where(mask.valid & (mask.data >= 0) & (mask.data <= 1), mask.data, np.nan)
-    return prob.astype(np.float32)
+    raise DataError(
+        f"--cloud-mask {path}: its grid ({describe_grid(info)}) is not the grid of {ref.path} "
+        f"({describe_grid(ref)}); the mask must be on the frames' grid, or --align reprojects it"
+    )
+
+
+def mask_probability(path: str, mask: Frame) -> np.ndarray:
+    """The cloud probability (H, W) float32 a mask's valid values give: a probability in [0, 1]
+    (0/1 included) as it is, ACM codes 0-3 as 0, 0, 1, 1; NaN where the mask is not valid.
+
+    Raises
+    ------
+    DataError
+        No valid value, or values that are none of these (a temperature, a percentage).
+    """
+    values = mask.data[mask.valid]
+    values = values[np.isfinite(values)]
+    if not values.size:
+        raise DataError(f"--cloud-mask {path}: no valid value; not a cloud mask")
+    lo, hi = float(values.min()), float(values.max())
+    data = np.where(mask.valid & np.isfinite(mask.data), mask.data, np.nan)
+    if lo >= 0 and hi <= 1:
+        return data.astype(np.float32)
+    if lo >= 0 and hi <= 3 and np.all(values == np.round(values)):
+        return np.where(np.isfinite(data), (data >= 2).astype(np.float32), np.nan).astype(np.float32)
+    raise DataError(
+        f"--cloud-mask {path}: values {lo:g} to {hi:g} are not a cloud mask; expected a 0/1 mask (the ACM "
+        "product's BCM), the ACM codes 0-3 or a cloud probability from 0 to 1"
+    )
 
 
 def find_cloud_mask(folder: str, info: FrameInfo) -> str:
@@ -186,11 +240,12 @@ class CloudSource:
     mask: str | None = None
     stack: Callable[[Frame], np.ndarray] | None = None
     last_fit: FitReport | None = None
+    align: bool = False  # reproject a mask on another grid onto the frame's (--align)
 
     def probability(self, frame: Frame) -> np.ndarray:
         if self.mask is not None:
             path = find_cloud_mask(self.mask, frame.info) if os.path.isdir(self.mask) else self.mask
-            return read_cloud_mask(path, frame)
+            return read_cloud_mask(path, frame, align=self.align)
         stack = self.stack(frame) if self.stack is not None else frame.data
         model = self.model
         if self.auto is not None:
@@ -234,17 +289,20 @@ def cloud_source(settings, read: Callable[[FrameInfo], Frame]) -> CloudSource | 
     model, mask = settings.cloud_model, settings.cloud_mask
     if model is None and mask is None and settings.params.targets != "clouds":
         return None
-    return make_cloud_source(model, mask, read)
+    return make_cloud_source(model, mask, read, align=settings.align)
 
 
-def make_cloud_source(model: str | None, mask: str | None, read: Callable[[FrameInfo], Frame]) -> CloudSource:
-    """A cloud source from ``--cloud-model`` / ``--cloud-mask`` values (neither: ``auto``)."""
+def make_cloud_source(
+    model: str | None, mask: str | None, read: Callable[[FrameInfo], Frame], *, align: bool = False
+) -> CloudSource:
+    """A cloud source from ``--cloud-model`` / ``--cloud-mask`` values (neither: ``auto``);
+    ``align`` reprojects a mask on another grid (``--align``)."""
     if model is not None and mask is not None:
         raise UsageError("--cloud-model and --cloud-mask: give one or the other")
     if mask is not None:
         if not os.path.exists(mask):
             raise UsageError(f"--cloud-mask {mask}: no such file or folder")
-        return CloudSource(mask=mask)
+        return CloudSource(mask=mask, align=align)
     model = model or "auto"
     if model.startswith("auto"):
         return CloudSource(auto=model, stack=_band_stack(read))

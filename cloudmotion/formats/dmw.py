@@ -207,5 +207,5 @@ WRITER = Writer(
     write=write_dmw,
     extra="netcdf",
     require=require_netcdf,
-    description="DMW-shaped 1-D nMeasures product after the GOES-R PUG (needs the netcdf extra)",
+    description="DMW-shaped 1-D nMeasures product after the GOES-R PUG",
 )

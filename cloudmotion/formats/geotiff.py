@@ -55,7 +55,7 @@ def write_geotiff(path: str, vectors: Vectors) -> None:
     """Write the vector grid as a float32 GeoTIFF, one described band per quantity, atomically.
 
     Bands follow :data:`GEOTIFF_BANDS`; NoData is NaN; tiled and deflate-compressed; the
-    CRS is copied from the input WKT; times go to ``TIME_A``/``TIME_B`` tags, the template
+    CRS is copied from the input WKT; times go to ``TIME_A``/``TIME_B`` tags (none for untimed frames), the template
     geometry to ``WINDOW``/``STEP``; each band has its unit (:data:`BAND_UNITS`); the
     tool's version and the settings used go to ``CLOUDMOTION_VERSION`` and
     ``CLOUDMOTION_SETTINGS`` (JSON).
@@ -85,7 +85,8 @@ def write_geotiff(path: str, vectors: Vectors) -> None:
     }
 
     def verify(tmp: str) -> None:
-        verify_geotiff(tmp, path, count=len(GEOTIFF_BANDS), shape=(ny, nx), tags=("TIME_A", "CLOUDMOTION_SETTINGS"))
+        # tags written whatever the frames hold (untimed frames get no TIME_A/TIME_B)
+        verify_geotiff(tmp, path, count=len(GEOTIFF_BANDS), shape=(ny, nx), tags=("WINDOW", "CLOUDMOTION_SETTINGS"))
 
     # GDAL reports a full disk at close through its error handler, not always as an exception
     with atomic_path(path, verify) as tmp, capture_write_errors(path), rasterio.open(tmp, "w", **profile) as ds:
@@ -94,9 +95,9 @@ def write_geotiff(path: str, vectors: Vectors) -> None:
             ds.set_band_description(i, name)
             ds.set_band_unit(i, BAND_UNITS.get(name, ""))
             ds.update_tags(i, description=desc)
+        times = {"TIME_A": format_iso(vectors.time_a), "TIME_B": format_iso(vectors.time_b)}
         ds.update_tags(
-            TIME_A=format_iso(vectors.time_a),
-            TIME_B=format_iso(vectors.time_b),
+            **{key: value for key, value in times.items() if value},
             WINDOW=str(vectors.window),
             STEP=str(vectors.step),
             SOFTWARE=f"cloudmotion {record['version']}",

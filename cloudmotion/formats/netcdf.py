@@ -1,4 +1,4 @@
-"""CF-1.8 netCDF vector grids (needs the ``netcdf`` extra: ``pip install 'cloudmotion[netcdf]'``).
+"""CF-1.8 netCDF vector grids (with netCDF4, a dependency of cloudmotion).
 
 Variables on (time, y, x): ``eastward_wind``, ``northward_wind``, ``wind_speed``,
 ``wind_from_direction`` with their CF standard names, plus ``dx``, ``dy``, ``corr``,
@@ -197,5 +197,5 @@ WRITER = Writer(
     write=write_netcdf,
     extra="netcdf",
     require=require_netcdf,
-    description="CF-1.8 grid with standard names (needs the netcdf extra)",
+    description="CF-1.8 grid with standard names",
 )

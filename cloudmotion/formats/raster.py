@@ -128,7 +128,7 @@ def open_raster(
     time_source = "file name" if time else None
     if time is None:
         time, time_source = tag_t, tag_source
-    constants = calibration.from_tags(tags)
+    constants = calibration.from_tags(tags, path)
     return FrameInfo(
         path=path,
         source=source,

@@ -110,7 +110,10 @@ def _read_geotiff(path: str, frame_transform: tuple[float, ...] | None) -> list[
     flag = bands["flag"].ravel()
     flag = np.where(np.isfinite(flag), flag, 1).astype(np.int64)
     values = {name: band.ravel() for name, band in bands.items()}
-    values.update(row=row, col=col, flag=flag, x=np.asarray(x, dtype=np.float64), y=np.asarray(y, dtype=np.float64))
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if grid_crs is None and frame_transform is None:  # frames without georeference: the grid is in pixels
+        x, y = np.full(x.shape, np.nan), np.full(y.shape, np.nan)
+    values.update(row=row, col=col, flag=flag, x=x, y=y)
     step = tags.get("STEP", "")
     window = tags.get("WINDOW", "")
     return [
@@ -170,7 +173,7 @@ def read_vectors(path: str, *, frame_transform: tuple[float, ...] | None = None,
             raise DataError("standard input: no vectors (is the command before the | writing CSV?)")
         return pairs
     if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: {'is a folder' if os.path.isdir(path) else 'no such file'}")
     low = path.lower()
     if low.endswith(".csv"):
         pairs = _read_csv(path)

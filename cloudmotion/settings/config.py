@@ -58,6 +58,8 @@ def _read_toml(spec: str) -> tuple[str, dict]:
             raise UsageError(f"--config {spec}: not a text file (invalid UTF-8)") from None
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"--config {spec}: invalid TOML ({exc})") from None
+        except RecursionError:  # tomllib recurses once per nesting level
+            raise UsageError(f"--config {spec}: invalid TOML (nested too deeply); not a settings file") from None
     names = preset_names()
     if spec not in names:
         hint = difflib.get_close_matches(spec, names, n=1)

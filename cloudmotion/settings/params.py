@@ -425,7 +425,7 @@ class Settings:
         "Nowcast: smoothing length of the dense motion field (Gaussian normalised convolution of the good vectors).",
         unit="px",
         cli=False,
-        rule=_number(0, lo_open=True),
+        rule=_number(0, 1000, lo_open=True),  # beyond ~1000 px the field is the median; 1e9 would fill the memory
         default_text="step",
         group="nowcast",
     )

@@ -43,14 +43,25 @@ def lead_times(lead: float, every: float) -> list[float]:
     Raises
     ------
     UsageError
-        When ``every`` exceeds ``lead`` or more than 1000 leads would be made.
+        When ``every`` exceeds ``lead``, ``lead`` is not a whole number of ``every`` (the
+        last lead would silently fall short of it) or more than 1000 leads would be made.
     """
     if every > lead:
         raise UsageError(f"--every {every:g} s: longer than --lead {lead:g} s")
     n = int(np.floor(lead / every + 1e-9))
+    if abs(lead - n * every) > 1e-6 * every:
+        raise UsageError(
+            f"--lead {_duration(lead)}: not a multiple of --every {_duration(every)} (the last lead time "
+            f"would be {_duration(n * every)}); use --lead {_duration(n * every)} or {_duration((n + 1) * every)}"
+        )
     if n > 1000:
         raise UsageError(f"--every {every:g} s: {n} lead times up to --lead {lead:g} s; at most 1000")
     return [every * k for k in range(1, n + 1)]
+
+
+def _duration(seconds: float) -> str:
+    """``25min`` for whole minutes, else ``90.5s``: as a duration option is written."""
+    return f"{seconds / 60:g}min" if seconds % 60 == 0 else f"{seconds:g}s"
 
 
 def lead_minutes(seconds: float) -> int | float:
@@ -173,12 +184,19 @@ def run_nowcast(
 
     if len(frames) < 2:
         raise UsageError(f"FRAME: need at least two frames, got {len(frames)}")
+    if not output.lower().endswith((".tif", ".tiff")):
+        raise UsageError(f"-o {output}: a nowcast is a GeoTIFF; use .tif or .tiff")
     if flow is not None and not flow.lower().endswith((".tif", ".tiff")):
         raise UsageError(f"--flow {flow}: the motion field is a GeoTIFF; use .tif or .tiff")
     leads = lead_times(lead, every)
+    if len(frames) < settings.pairs + 1:
+        raise UsageError(
+            f"--pairs {settings.pairs}: needs {settings.pairs + 1} frames, got {len(frames)}; "
+            f"give more frames or --pairs {len(frames) - 1}"
+        )
     use = list(frames[-(settings.pairs + 1) :])
     infos = open_frames(use, settings)
-    steps = pair_steps(infos, settings.dt, settings.max_dt)
+    steps = pair_steps(infos, settings.dt, settings.max_gap)
     dt = steps[-1][0]
     if dt is None:
         raise DataError(

@@ -253,6 +253,14 @@ def plot_nowcast_file(
         raise UsageError(f"-o {output}: unknown picture format; use .png, .svg or .pdf, or .gif or .mp4 for a loop")
     if loop is None and len(nowcasts) > 1:
         raise UsageError(f"-o {output}: {len(nowcasts)} nowcasts make a loop; write .gif or .mp4")
+    for nowcast in nowcasts:
+        if nowcast == "-" or not nowcast.lower().endswith((".tif", ".tiff")):
+            raise UsageError(
+                f"{nowcast}: vectors are drawn over their frame; give FRAME too (cloudmotion plot VECTORS FRAME "
+                "-o PICTURE), or a NOWCAST.tif alone"
+            )
+        if not os.path.isfile(nowcast):
+            raise DataError(f"{nowcast}: {'is a folder' if os.path.isdir(nowcast) else 'no such file'}")
     if loop:
         check_loop_output(output)
     require_matplotlib()

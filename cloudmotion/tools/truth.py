@@ -32,7 +32,7 @@ def read_truth(path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, ...] | N
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
     if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: {'is a folder' if os.path.isdir(path) else 'no such file'}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)

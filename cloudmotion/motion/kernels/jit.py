@@ -88,6 +88,33 @@ def choose_cache_dir(
 CACHE_DIR = choose_cache_dir()
 """Result of :func:`choose_cache_dir` for this process."""
 
+
+def check_thread_setting(environ: Mapping[str, str] | None = None) -> None:
+    """Refuse a ``NUMBA_NUM_THREADS`` that numba cannot start with (0, -1, text), before numba reads it.
+
+    Raises
+    ------
+    UsageError
+        Naming the variable and its value (numba itself would fail with a bare ValueError).
+    """
+    from cloudmotion.errors import UsageError
+
+    value = (os.environ if environ is None else environ).get("NUMBA_NUM_THREADS")
+    if value is None or value.strip() == "":
+        return
+    try:
+        ok = int(value) >= 1
+    except ValueError:
+        ok = False
+    if not ok:
+        raise UsageError(
+            f"NUMBA_NUM_THREADS={value}: must be a whole number >= 1 (the threads compiled kernels may use); "
+            "unset it to use every core this process may use"
+        )
+
+
+check_thread_setting()
+
 import numba  # after choose_cache_dir: the cache folder must be known before numba reads its config
 
 if CACHE_DIR:
