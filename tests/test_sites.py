@@ -304,3 +304,49 @@ def test_nowcast_at_sites_then_verify_against_the_later_frames(steady, tmp_path,
     code, _, err = run("nowcast", *frames[:2], "--members", "5", "-o", tmp_path / "x_{lead}.tif")
     assert code == 2
     one_line_error(err, "--members", "--sites")
+
+
+# -- from cron ----------------------------------------------------------------------------
+
+
+def test_batch_appends_site_tables_without_duplicates_and_scores_what_got_observed(steady, tmp_path, run):
+    _, frames = steady
+    sites = write_sites(tmp_path / "s.csv", frames[0], [150, 250], [150, 300])
+    outdir = tmp_path / "out"
+    args = ["-o", outdir, "--nowcast", "15min/5min", "--sites", sites, "-q"]
+    assert run("batch", *frames[:5], *args)[0] == 0
+    (seq,) = [p for p in outdir.iterdir() if p.is_dir()]
+    winds, table, scores = (
+        seq / "site_winds.csv",
+        seq / "nowcast" / "site_nowcast.csv",
+        seq / "nowcast" / "site_scores.csv",
+    )
+
+    def rows(path):
+        with open(path, newline="") as fh:
+            return list(csv.reader(fh))[1:]
+
+    def records(path):
+        with open(path, newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    assert len(rows(winds)) == 4 * 2 + 1  # four pairs x two sites, and the far site once
+    assert len(rows(table)) == 3 * 3  # three sites x three leads
+    assert not scores.exists()  # nothing observed yet
+    before = {p: p.read_bytes() for p in (winds, table)}
+    assert run("batch", *frames[:5], *args)[0] == 0  # cron fires again: nothing new
+    assert all(p.read_bytes() == b for p, b in before.items())
+    with open(table, "a") as fh:  # a run killed in mid-line
+        fh.write("s000,-1")
+    assert run("batch", *frames[:7], *args)[0] == 0
+    got = rows(table)
+    keys = [(r[0], r[3], r[5]) for r in got]
+    assert len(keys) == len(set(keys)) == 2 * 9  # two issue times, no torn or repeated row
+    assert all(len(r) == len(got[0]) for r in got)
+    scored = records(scores)
+    # the 20:20 issue's 5 and 10 min leads got observed by the two new frames
+    assert sorted({r["lead_min"] for r in scored}) == ["10", "5"]
+    assert all(abs(float(r["error"]) - (float(r["value"]) - float(r["observed"]))) < 1e-3 for r in scored if r["value"])
+    assert run("batch", *frames[:7], *args)[0] == 0
+    assert len(records(scores)) == len(scored)
+    assert len(rows(winds)) == 6 * 2 + 1
