@@ -280,7 +280,7 @@ def test_nowcast_at_sites_then_verify_against_the_later_frames(steady, tmp_path,
         "--members", "12", "--write-members", "-v",
     )  # fmt: skip
     assert code == 0, err
-    assert "fitted on 2 one-step nowcast(s)" in err
+    assert "fitted on 2 one-step and 1 two-step nowcast(s)" in err
     lines = out.read_text().splitlines()
     assert lines[0] == NOWCAST_HEADER + "," + ",".join(f"m{k:02d}" for k in range(1, 13))
     table = list(csv.DictReader(lines))

@@ -10,7 +10,8 @@ pySTEPS, with the predictability split of Germann & Zawadzki 2004):
   trajectory and over the lead;
 - **value**: a spatially correlated random walk in lead time added to the sampled value,
   with standard deviation ``sigma1 * sqrt(lead)`` (lead in frame intervals); ``sigma1`` is
-  fitted to the sequence's own one-step nowcasts (:func:`fit_value_growth`).
+  fitted to the sequence's own one- and two-step nowcasts (:func:`fit_growth`), which also
+  fit a factor ``k >= 1`` on ``ee`` when the motion error grows faster than ``ee`` says.
 
 Pure numpy/scipy: arrays in, arrays out; no file I/O.
 """
@@ -24,7 +25,7 @@ import numpy as np
 
 from cloudmotion.nowcast.sites import sample_frame, trace_points
 
-__all__ = ["SiteEnsemble", "fit_value_growth", "lattice_noise", "motion_variance", "percentiles", "site_ensemble"]
+__all__ = ["SiteEnsemble", "fit_growth", "lattice_noise", "motion_variance", "percentiles", "site_ensemble"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ def site_ensemble(
     seed: int = 0,
     clip: tuple[float, float] | None = None,
     max_step: float = 1.0,
+    motion_scale: float = 1.0,
 ) -> SiteEnsemble:
     """Point-traced nowcasts at sites, unperturbed and perturbed.
 
@@ -131,6 +133,8 @@ def site_ensemble(
         Bounds of the quantity (0, 1 for a probability).
     max_step : float
         Longest trajectory sub-step, px.
+    motion_scale : float
+        Factor on ``ee`` in the motion perturbation (:func:`fit_growth`).
 
     Returns
     -------
@@ -152,7 +156,7 @@ def site_ensemble(
     rng = np.random.default_rng(seed)
     r, c = trace_points(dx, dy, rows, cols, leads, max_step=max_step)
     value = sample_frame(coeffs, holes, r, c)
-    sd = np.nan_to_num(np.asarray(ee, np.float64), nan=0.0) / np.sqrt(2.0)
+    sd = motion_scale * np.nan_to_num(np.asarray(ee, np.float64), nan=0.0) / np.sqrt(2.0)
     pert = lattice_noise(rows, cols, spacing, (2, m), rng) * sd  # (2, m, s)
     mr, mc = trace_points(
         dx, dy, np.tile(rows, m), np.tile(cols, m), leads, max_step=max_step, offset=(pert[0].ravel(), pert[1].ravel())
@@ -189,35 +193,56 @@ def motion_variance(ens: SiteEnsemble) -> np.ndarray:
             return np.nanvar(ens.members, axis=0, ddof=1)
 
 
-def fit_value_growth(errors: Sequence[np.ndarray], motion_var: Sequence[np.ndarray]) -> tuple[float, int]:
-    """The value noise after one frame interval, fitted on one-step nowcasts.
+def fit_growth(
+    leads: Sequence[float], errors: Sequence[np.ndarray], motion_var: Sequence[np.ndarray]
+) -> tuple[float, float, int]:
+    """Motion-error scale and value noise fitted on the sequence's own short nowcasts.
 
-    With ``N >= 3`` frames the sequence holds ``N - 2`` one-step nowcasts that later frames
-    verify. Their mean squared error is the motion error's share (the variance of motion-only
-    members at one step) plus the growth and decay of the clouds; the latter is
-    ``sigma1**2 = max(0, mean(e**2) - mean(motion_var))``. Longer leads extend it as a random
-    walk, ``sigma1 * sqrt(lead)``.
+    The squared error of a nowcast ``lead`` frame intervals ahead is modelled as
+    ``mse(L) = k**2 * mv(L) + sigma1**2 * L``: the motion error's share (``mv``, the
+    variance of members perturbed by the vectors' ``ee``, which grows as ``L**2``) scaled by
+    ``k**2``, plus the growth and decay of the clouds, a random walk (variance ``sigma1**2 L``).
+    With N >= 3 frames there are N - 2 one-step nowcasts; with N >= 4 also N - 3 two-step
+    ones, and the two group means give ``k`` and ``sigma1`` exactly (``k`` is kept >= 1: the
+    measured ``ee`` is the least motion error assumed). With one-step nowcasts only, ``k = 1``
+    and ``sigma1**2 = mse(1) - mv(1)``.
 
     Parameters
     ----------
+    leads : sequence of float
+        Lead of each nowcast, frame intervals (1, 2, ...).
     errors : sequence of ndarray
-        Errors of each one-step nowcast (unperturbed minus observed) at sample points.
+        Errors (unperturbed minus observed) of each nowcast at sample points, frame units.
     motion_var : sequence of ndarray
-        The motion-only ensemble variance at the same points and step.
+        The ``k = 1`` motion-only ensemble variance at the same points.
 
     Returns
     -------
+    k : float
+        Scale of the motion perturbation (>= 1).
     sigma1 : float
-        Frame units (0 when the motion error explains everything).
+        Value noise after one frame interval, frame units (>= 0).
     n : int
         Points used.
     """
-    e2, mv = [], []
-    for e, v in zip(errors, motion_var, strict=True):
+    groups: dict[int, list] = {}
+    n = 0
+    for lead, e, v in zip(leads, errors, motion_var, strict=True):
         ok = np.isfinite(e) & np.isfinite(v)
-        e2.append(np.asarray(e)[ok] ** 2)
-        mv.append(np.asarray(v)[ok])
-    e2a, mva = np.concatenate(e2) if e2 else np.zeros(0), np.concatenate(mv) if mv else np.zeros(0)
-    if not e2a.size:
-        return 0.0, 0
-    return float(np.sqrt(max(0.0, e2a.mean() - mva.mean()))), int(e2a.size)
+        if ok.any():
+            groups.setdefault(round(lead), []).append((float(lead), np.asarray(e)[ok] ** 2, np.asarray(v)[ok]))
+            n += int(ok.sum())
+    stats = {}
+    for key, items in groups.items():
+        e2, mv = np.concatenate([x[1] for x in items]), np.concatenate([x[2] for x in items])
+        stats[key] = (np.mean([x[0] for x in items]), float(e2.mean()), float(mv.mean()))
+    if not stats:
+        return 1.0, 0.0, 0
+    k2 = 1.0
+    if len(stats) >= 2:
+        (l1, m1, v1), (l2, m2, v2) = (stats[k] for k in sorted(stats)[:2])
+        den = v2 - v1 * l2 / l1
+        if den > 0:
+            k2 = max(1.0, (m2 - m1 * l2 / l1) / den)
+    l1, m1, v1 = stats[min(stats)]
+    return float(np.sqrt(k2)), float(np.sqrt(max(0.0, (m1 - k2 * v1) / l1))), n

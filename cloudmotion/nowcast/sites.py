@@ -15,7 +15,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from cloudmotion.motion.kernels.jit import kernel
-from cloudmotion.nowcast.dense_flow import vector_weights
+from cloudmotion.nowcast.dense_flow import EE_FLOOR, vector_weights
 
 __all__ = ["RADIUS_SPACINGS", "SiteMeans", "bilinear", "sample_frame", "site_means", "trace_points"]
 
@@ -73,7 +73,10 @@ def site_means(
       ``s**2 = sum w_i |x_i - m|**2 / W`` less what the vectors' own errors explain
       (``sum w_i sigma_i**2 / W``), divided by the effective number of independent vectors
       ``n_eff = W**2 / sum_ij w_i w_j rho_ij`` (Kish 1965, with the overlap as correlation);
-    - so ``error = sqrt(var_e + max(0, s**2 - sum w sigma**2 / W) / n_eff)``.
+    - and the tracker's model-error floor (``EE_FLOOR`` px, in ``sigma``'s unit
+      ``f_i = sigma_i * EE_FLOOR / ee_i``), which neighbouring vectors share, so it does not
+      average out: ``var_f = (sum w_i f_i / W)**2``;
+    - so ``error = sqrt(var_e + max(0, s**2 - sum w sigma**2 / W) / n_eff + var_f)``.
 
     Parameters
     ----------
@@ -144,7 +147,10 @@ def site_means(
     spread = np.where(inside, w * np.where(inside, dev, 0.0), 0.0).sum(axis=1) / Wd[:, 0]
     noise = (w * sig**2).sum(axis=1) / Wd[:, 0]
     field = np.clip(spread - noise, 0.0, None) / np.where(n_eff > 0, n_eff, 1.0)
-    err = np.sqrt(var_e + field)
+    # the tracker's model-error floor is shared by neighbouring vectors: it does not average out
+    ee_j = np.maximum(np.nan_to_num(np.asarray(ee, np.float64)[j], nan=EE_FLOOR), EE_FLOOR)
+    floor = ((w * sig * EE_FLOOR / ee_j).sum(axis=1) / Wd[:, 0]) ** 2
+    err = np.sqrt(var_e + field + floor)
     n = inside.sum(axis=1)
     out.value[:, at] = np.where(has[None], mean, np.nan)
     out.error[at] = np.where(has, err, np.nan)

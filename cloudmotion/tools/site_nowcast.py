@@ -55,6 +55,7 @@ class SiteNowcast:
     header: tuple[str, ...]
     rows: list[list[str]]
     sigma1: float | None
+    motion_scale: float
     fit_points: int
     issue_time: datetime | None
     leads: list[float]
@@ -84,33 +85,38 @@ def _coeffs(data: np.ndarray, valid: np.ndarray):
     return coeffs, holes
 
 
-def _fit(fields, pairs, settings, length, spacing, members, clip) -> tuple[float | None, int]:
-    """``sigma1`` from the ``N - 2`` one-step nowcasts (frame k+1 moved by pair k, against k+2)."""
-    from cloudmotion.nowcast.ensemble import fit_value_growth, motion_variance, site_ensemble
+def _fit(fields, pairs, length, spacing, members, clip) -> tuple[float, float | None, int]:
+    """Motion scale and value noise from the sequence's one-step (N - 2) and two-step (N - 3)
+    nowcasts: frame i+1 moved by pair i, against frames i+2 and i+3 (:func:`fit_growth`)."""
+    from cloudmotion.nowcast.ensemble import fit_growth, motion_variance, site_ensemble
     from cloudmotion.nowcast.sites import bilinear
     from cloudmotion.tools.nowcast import motion_field
 
     if len(fields) < 3:
-        return None, 0
+        return 1.0, None, 0
     shape = fields[0][0].shape
     k = max(1, int(np.sqrt(shape[0] * shape[1] / FIT_POINTS)))
     rr, cc = np.mgrid[k // 2 : shape[0] : k, k // 2 : shape[1] : k]
-    rr, cc = rr.ravel().astype(np.float64), cc.ravel().astype(np.float64)
-    errors, mvar = [], []
+    ir, ic = rr.ravel(), cc.ravel()
+    rr, cc = ir.astype(np.float64), ic.astype(np.float64)
+    leads, errors, mvar = [], [], []
     for i in range(len(fields) - 2):
         dx, dy, _ = motion_field([pairs[i]], shape, length=length)
         ee = bilinear(_dense_ee([pairs[i]], shape, length), rr, cc)
-        lead = pairs[i + 1].dt / pairs[i].dt if pairs[i].dt and pairs[i + 1].dt else 1.0
+        ahead = [j for j in (i + 2, i + 3) if j < len(fields)]
+        dt = pairs[i].dt
+        steps = [(pairs[j - 1].time_b - pairs[i].time_b).total_seconds() / dt if dt else j - i - 1 for j in ahead]
         coeffs, holes = _coeffs(*fields[i + 1])
         ens = site_ensemble(
-            coeffs, holes, dx, dy, ee, rr, cc, [lead], members=members, sigma1=None, spacing=spacing, clip=clip
+            coeffs, holes, dx, dy, ee, rr, cc, steps, members=members, sigma1=None, spacing=spacing, clip=clip
         )
-        obs, ok = fields[i + 2]
-        seen = np.where(ok[rr.astype(int), cc.astype(int)], obs[rr.astype(int), cc.astype(int)], np.nan)
-        errors.append((ens.value[0] - seen) / np.sqrt(lead))  # per frame interval of a random walk
-        mvar.append(motion_variance(ens)[0] / lead)
-    sigma1, n = fit_value_growth(errors, mvar)
-    return sigma1, n
+        mv = motion_variance(ens)
+        for n, j in enumerate(ahead):
+            obs, ok = fields[j]
+            leads.append(steps[n])
+            errors.append(ens.value[n] - np.where(ok[ir, ic], obs[ir, ic], np.nan))
+            mvar.append(mv[n])
+    return fit_growth(leads, errors, mvar)
 
 
 def site_nowcast_rows(sites, value, members, pct, *, issue, leads_s, quantity, unit, write_members) -> list[list[str]]:
@@ -229,11 +235,14 @@ def run_site_nowcast(
     length = settings.flow_smoothing or float(settings.params.step)
     spacing = float(use[-1].step or settings.params.step)
     clip = (0.0, 1.0) if advect == "cloud" else None
-    sigma1, n_fit = _fit(fields, pairs, settings, length, spacing, members, clip)
+    scale, sigma1, n_fit = _fit(fields, pairs, length, spacing, members, clip)
     if sigma1 is None:
         note = "two frames: no one-step nowcast to fit the value noise on; the spread is the motion error only"
     else:
-        note = f"value noise {sigma1:.4g} per sqrt(frame interval), fitted on {len(fields) - 2} one-step nowcast(s)"
+        note = (
+            f"value noise {sigma1:.4g} per sqrt(frame interval) and motion error {scale:.3g} x ee, fitted on "
+            f"{len(fields) - 2} one-step and {max(0, len(fields) - 3)} two-step nowcast(s)"
+        )
     dx, dy, _ = motion_field(use, shape, length=length)
     rows, cols = site_pixels(table, infos[-1].transform, infos[-1].crs_wkt, shape, infos[-1].path)
     ee = np.full(table.n, np.nan)
@@ -246,7 +255,7 @@ def run_site_nowcast(
     if at.any():
         ens = site_ensemble(
             coeffs, holes, dx, dy, ee[at], rows[at], cols[at], leads,
-            members=members, sigma1=sigma1, spacing=spacing, seed=seed, clip=clip,
+            members=members, sigma1=sigma1, spacing=spacing, seed=seed, clip=clip, motion_scale=scale,
         )  # fmt: skip
         value[:, at], ens_m[:, :, at] = ens.value, ens.members
     pct = percentiles(ens_m)
@@ -260,4 +269,4 @@ def run_site_nowcast(
     header = own + table.extra_names
     if site_output is not None:
         write_site_rows(site_output, header, rows_out, stdout=stdout)
-    return SiteNowcast(header, rows_out, sigma1, n_fit, info.time, leads_s, note)
+    return SiteNowcast(header, rows_out, sigma1, scale, n_fit, info.time, leads_s, note)
