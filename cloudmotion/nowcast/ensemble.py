@@ -158,14 +158,16 @@ def site_ensemble(
     value = sample_frame(coeffs, holes, r, c)
     sd = motion_scale * np.nan_to_num(np.asarray(ee, np.float64), nan=0.0) / np.sqrt(2.0)
     pert = lattice_noise(rows, cols, spacing, (2, m), rng) * sd  # (2, m, s)
-    mr, mc = trace_points(
-        dx, dy, np.tile(rows, m), np.tile(cols, m), leads, max_step=max_step, offset=(pert[0].ravel(), pert[1].ravel())
-    )
-    out = sample_frame(coeffs, holes, mr, mc).reshape(nl, m, s).transpose(1, 0, 2)
+    # members of one site side by side: neighbouring trajectories share the field's cache lines
+    ox, oy = pert[0].T.ravel(), pert[1].T.ravel()
+    mr, mc = trace_points(dx, dy, np.repeat(rows, m), np.repeat(cols, m), leads, max_step=max_step, offset=(ox, oy))
+    out = np.ascontiguousarray(sample_frame(coeffs, holes, mr, mc).reshape(nl, s, m).transpose(2, 0, 1))
+    del mr, mc
     if sigma1:
         steps = np.diff(np.concatenate([[0.0], np.asarray(leads, np.float64)]))
-        walk = lattice_noise(rows, cols, spacing, (m, nl), rng) * (sigma1 * np.sqrt(steps))[None, :, None]
-        out = out + np.cumsum(walk, axis=1)
+        walk = lattice_noise(rows, cols, spacing, (m, nl), rng)
+        walk *= (sigma1 * np.sqrt(steps))[None, :, None]
+        out += np.cumsum(walk, axis=1, out=walk)  # in place: the ensemble's size, not three times it
     if clip is not None:
         out = np.clip(out, *clip)
         value = np.clip(value, *clip)

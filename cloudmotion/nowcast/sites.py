@@ -7,14 +7,16 @@ Pure numpy/scipy: arrays in, arrays and dataclasses out; no file I/O.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from cloudmotion.motion.kernels.jit import kernel
+from cloudmotion.motion.kernels.jit import default_threads, kernel
 from cloudmotion.nowcast.dense_flow import EE_FLOOR, vector_weights
 
 __all__ = ["RADIUS_SPACINGS", "SiteMeans", "bilinear", "sample_frame", "site_means", "trace_points"]
@@ -236,19 +238,29 @@ def trace_points(
         taus.append(span / n if n else 0.0)
         done = float(lead)
     out_r, out_c = np.empty((len(subs), r.size)), np.empty((len(subs), r.size))
-    _trace(
-        d64[0],
-        d64[1],
-        r,
-        c,
-        np.ascontiguousarray(ox),
-        np.ascontiguousarray(oy),
-        np.array(subs, np.int64),
-        np.array(taus),
-        out_r,
-        out_c,
-    )
+    sub, tau = np.array(subs, np.int64), np.array(taus)
+    ox, oy = np.ascontiguousarray(ox), np.ascontiguousarray(oy)
+
+    def part(sl: slice) -> None:  # the kernel releases the GIL: parts run in parallel
+        o_r, o_c = np.empty((len(subs), sl.stop - sl.start)), np.empty((len(subs), sl.stop - sl.start))
+        _trace(d64[0], d64[1], r[sl], c[sl], ox[sl], oy[sl], sub, tau, o_r, o_c)
+        out_r[:, sl], out_c[:, sl] = o_r, o_c
+
+    parts = _parts(r.size, default_threads())
+    if len(parts) > 1:
+        with ThreadPoolExecutor(len(parts)) as pool:
+            list(pool.map(part, parts))
+    else:
+        for sl in parts:
+            part(sl)
     return out_r, out_c
+
+
+def _parts(n: int, threads: int) -> list[slice]:
+    """``threads`` contiguous slices of ``n`` points (one when there are few points)."""
+    k = max(1, min(threads, n // 2000))
+    edges = np.linspace(0, n, k + 1).astype(int)
+    return [slice(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a] or [slice(0, n)]
 
 
 @kernel(nogil=True)
@@ -314,4 +326,5 @@ def sample_frame(
     bad |= ~(np.isfinite(flat_r) & np.isfinite(flat_c))
     if holes is not None:
         bad |= bilinear(holes, np.nan_to_num(flat_r), np.nan_to_num(flat_c)) > 1e-3
-    return np.where(bad, np.nan, out).reshape(r.shape)
+    out[bad] = np.nan
+    return out.reshape(r.shape)
