@@ -350,3 +350,44 @@ def test_batch_appends_site_tables_without_duplicates_and_scores_what_got_observ
     assert run("batch", *frames[:7], *args)[0] == 0
     assert len(records(scores)) == len(scored)
     assert len(rows(winds)) == 6 * 2 + 1
+
+
+def test_two_frames_spread_is_the_motion_error_alone_and_verbose_says_so(steady, tmp_path, run):
+    _, frames = steady
+    sites = write_sites(tmp_path / "s.csv", frames[0], [150, 250], [150, 300], far=False)
+    out = tmp_path / "nc.csv"
+    code, _, err = run("nowcast", *frames[:2], "--sites", sites, "--site-output", out, "--lead", "10min", "-v")
+    assert code == 0, err
+    assert "two frames: no one-step nowcast" in err and "motion error only" in err
+    table = list(csv.DictReader(out.read_text().splitlines()))
+    assert len(table) == 2
+    # motion perturbations alone still spread the members on textured sites
+    assert all(float(r["p10"]) < float(r["p50"]) < float(r["p90"]) for r in table)
+
+
+def test_cloud_probability_at_sites_is_verified_with_a_brier_score(steady, tmp_path, run):
+    _, frames = steady
+    sites = write_sites(tmp_path / "s.csv", frames[0], [150, 250, 350, 100], [150, 300, 200, 400], far=False)
+    out = tmp_path / "nc.csv"
+    code, _, err = run(
+        "nowcast", *frames[:3], "--sites", sites, "--site-output", out, "--lead", "10min", "--every", "5min",
+        "--advect", "cloud", "--write-members", "--members", "8",
+    )  # fmt: skip
+    assert code == 0, err
+    table = list(csv.DictReader(out.read_text().splitlines()))
+    assert {r["quantity"] for r in table} == {"cloud_probability"} and {r["unit"] for r in table} == {"1"}
+    assert all(0.0 <= float(r[k]) <= 1.0 for r in table for k in ("value", "p10", "p90", "m01"))
+    code, text, err = run("verify", "--sites", sites, out, *frames[2:5], "--json")
+    assert code == 0, err
+    leads = json.loads(text)["leads"]
+    assert [x["lead_min"] for x in leads] == [5.0, 10.0]
+    assert all(x["brier"] is not None and 0.0 <= x["brier"] <= 1.0 for x in leads)
+
+
+def test_batch_sites_needs_a_vector_format_it_can_read_back(steady, tmp_path, run):
+    _, frames = steady
+    sites = write_sites(tmp_path / "s.csv", frames[0], [150], [150], far=False)
+    code, _, err = run("batch", *frames[:3], "-o", tmp_path / "o", "--sites", sites, "--format", "geojson")
+    assert code == 2
+    one_line_error(err, "--sites", "--format geojson")
+    assert not (tmp_path / "o").exists()

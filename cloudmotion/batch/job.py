@@ -160,6 +160,10 @@ def run_batch(
 
         parse_nowcast(options.nowcast)
     if options.sites is not None:
+        if not {"csv", "tif", "tiff"} & set(fmts):
+            raise UsageError(
+                f"--sites: the site winds are read back from CSV or GeoTIFF; add csv to --format {settings.format}"
+            )
         _check_sites(options)
     if not inputs and options.files_from is None:
         raise UsageError("INPUT: give frames, folders or globs, or --files-from FILE (- for standard input)")
