@@ -127,12 +127,12 @@ def score_table(
     out = {}
     for lead, cases in sorted(groups.items()):
         obs, persist, value, p10, p90 = (np.array([c[k] for c in cases]) for k in range(5))
-        members = np.array([c[5] for c in cases]).T if mem else None
+        ens = np.array([c[5] for c in cases]).T if mem else None
         out[lead] = site_scores(
             value,
             obs,
             persistence=persist if np.isfinite(persist).any() else None,
-            members=members,
+            members=ens,
             p10=p10,
             p90=p90,
             probability=probability,
