@@ -159,6 +159,8 @@ def test_a_site_without_good_vectors_gets_an_empty_row_with_its_reason(steady, t
     assert by["s002"]["reason"] == "NoData at the site" and by["s002"]["site_speed"] == ""
     assert by["far"]["reason"] == "outside the frame"
     assert [row[0] for row in later] == ["s000", "s001", "s002"]  # outside: once, in the first pair
+    wider = site_wind_rows(v, sites, r, c, valid, radius_spacings=6.0, first=False)  # --site-radius 6
+    assert wider[1][WIND_COLUMNS.index("reason")] == "" and int(wider[1][WIND_COLUMNS.index("n_vectors")]) > 0
 
 
 def test_track_writes_site_winds_in_the_column_order_with_carried_columns(steady, tmp_path, run):

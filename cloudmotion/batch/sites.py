@@ -56,7 +56,6 @@ def site_winds_of_run(
     """
     from cloudmotion.formats.readers import open_frame, read_frame
     from cloudmotion.formats.vectors import read_vectors
-    from cloudmotion.nowcast.sites import RADIUS_SPACINGS
     from cloudmotion.tools.site_winds import WIND_COLUMNS, site_pixels, site_wind_rows
 
     failed = 0
@@ -83,7 +82,7 @@ def site_winds_of_run(
             valid = np.zeros(sites.n, bool)
             valid[ok] = frame.valid[np.round(r[ok]).astype(int), np.round(c[ok]).astype(int)]
             first = not os.path.exists(path)
-            rows = site_wind_rows(vectors, sites, r, c, valid, radius_spacings=RADIUS_SPACINGS, first=first)
+            rows = site_wind_rows(vectors, sites, r, c, valid, radius_spacings=settings.site_radius, first=first)
             append_site_rows(path, header, rows, key=("site", "time_a", "time_b"))
         except CloudmotionError as exc:
             failed += 1

@@ -19,10 +19,7 @@ from scipy.spatial import cKDTree
 from cloudmotion.motion.kernels.jit import default_threads, kernel
 from cloudmotion.nowcast.dense_flow import EE_FLOOR, vector_weights
 
-__all__ = ["RADIUS_SPACINGS", "SiteMeans", "bilinear", "sample_frame", "site_means", "trace_points"]
-
-RADIUS_SPACINGS = 2.0
-"""Default radius of the vectors averaged at a site, in vector spacings."""
+__all__ = ["SiteMeans", "bilinear", "sample_frame", "site_means", "trace_points"]
 
 
 @dataclass(frozen=True)

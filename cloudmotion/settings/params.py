@@ -355,6 +355,13 @@ class Settings:
         rule=_number(0, lo_open=True),
         default_text="step",
     )
+    site_radius: float = _spec(
+        2.0,
+        "float",
+        "Sites: radius of the good vectors averaged into a site's wind, in vector spacings (--step).",
+        rule=_number(0, lo_open=True),
+        metavar="SPACINGS",
+    )
     # issue 18: cloud targets
     cloud_model: str | None = _spec(
         None,

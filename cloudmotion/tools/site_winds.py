@@ -173,7 +173,6 @@ def run_track_sites(
     site_output: str,
     stdout,
     overwrite: bool = False,
-    radius_spacings: float | None = None,
     on_pair: Callable | None = None,
     **track_args,
 ) -> int:
@@ -190,14 +189,13 @@ def run_track_sites(
     from cloudmotion.files.safety import check_not_inputs
     from cloudmotion.formats.outputs import check_destinations
     from cloudmotion.formats.readers import read_frame
-    from cloudmotion.nowcast.sites import RADIUS_SPACINGS
     from cloudmotion.pipeline import run_track
 
     check_site_output(sites, site_output, stdout_taken=not outputs or "-" in outputs)
     table = read_sites(sites, WIND_COLUMNS)
     check_destinations([site_output], overwrite, "--site-output")
     check_not_inputs([site_output], list(frames) + [sites], option="--site-output")
-    radius = RADIUS_SPACINGS if radius_spacings is None else radius_spacings
+    radius = settings.site_radius
     rows_out: list[list[str]] = []
     placed: dict = {}
 
