@@ -306,6 +306,9 @@ def test_nowcast_at_sites_then_verify_against_the_later_frames(steady, tmp_path,
     code, _, err = run("nowcast", *frames[:2], "--members", "5", "-o", tmp_path / "x_{lead}.tif")
     assert code == 2
     one_line_error(err, "--members", "--sites")
+    code, _, err = run("nowcast", *frames[:2], "--sites", sites, "--site-output", "-", "--flow", tmp_path / "f.tif")
+    assert code == 2
+    one_line_error(err, "--flow", "-o")
 
 
 # -- from cron ----------------------------------------------------------------------------
@@ -393,3 +396,12 @@ def test_batch_sites_needs_a_vector_format_it_can_read_back(steady, tmp_path, ru
     assert code == 2
     one_line_error(err, "--sites", "--format geojson")
     assert not (tmp_path / "o").exists()
+
+
+def test_a_site_on_the_frames_last_half_pixel_is_looked_up_inside_it():
+    from cloudmotion.tools.site_winds import valid_at
+
+    valid = np.ones((4, 5), bool)
+    valid[3, 4] = False
+    got = valid_at(valid, np.array([3.5, 0.2, np.nan, -0.5]), np.array([4.5, 0.4, 1.0, -0.5]))
+    assert got.tolist() == [False, True, False, True]

@@ -56,7 +56,7 @@ def site_winds_of_run(
     """
     from cloudmotion.formats.readers import open_frame, read_frame
     from cloudmotion.formats.vectors import read_vectors
-    from cloudmotion.tools.site_winds import WIND_COLUMNS, site_pixels, site_wind_rows
+    from cloudmotion.tools.site_winds import WIND_COLUMNS, site_pixels, site_wind_rows, valid_at
 
     failed = 0
     header = WIND_COLUMNS + sites.extra_names
@@ -78,9 +78,7 @@ def site_winds_of_run(
             )
             frame = read_frame(a, nodata=settings.nodata, valid_range=settings.valid_range, dqf=settings.dqf)
             r, c = site_pixels(sites, a.transform, a.crs_wkt, frame.data.shape, a.path)
-            ok = np.isfinite(r)
-            valid = np.zeros(sites.n, bool)
-            valid[ok] = frame.valid[np.round(r[ok]).astype(int), np.round(c[ok]).astype(int)]
+            valid = valid_at(frame.valid, r, c)
             first = not os.path.exists(path)
             rows = site_wind_rows(vectors, sites, r, c, valid, radius_spacings=settings.site_radius, first=first)
             append_site_rows(path, header, rows, key=("site", "time_a", "time_b"))
@@ -123,6 +121,11 @@ def site_nowcasts(
         path = os.path.join(outdir, name, NOWCAST_NAME)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         try:
+            if _issued(path, last[-1].time):  # this frame's nowcast is in already: only score
+                scored = score_site_nowcasts(path, os.path.join(outdir, name, SCORES_NAME), refs, sites_path)
+                if verbose:
+                    emit(f"cloudmotion: {name}: site nowcast from {last[-1].path} already made, {scored} scored")
+                continue
             made = run_site_nowcast(
                 [r.path for r in last], settings, sites=sites_path, site_output=None, lead=lead, every=every,
                 write_members=True,
@@ -136,6 +139,17 @@ def site_nowcasts(
         if verbose:
             emit(f"cloudmotion: {name}: site nowcast from {last[-1].path}: {added} row(s) added, {scored} scored")
     return failed
+
+
+def _issued(path: str, time: datetime | None) -> bool:
+    """Whether the table at ``path`` holds rows issued at ``time`` (a torn last line does not count)."""
+    from cloudmotion.files.times import format_iso
+
+    if time is None or not os.path.exists(path) or not os.path.getsize(path):
+        return False
+    header, rows = read_site_table(path)
+    at, stamp = header.index("issue_time"), format_iso(time)
+    return any(len(r) == len(header) and r[at] == stamp for r in rows)
 
 
 def _nearest(times: list[datetime], when: datetime | None, tol: float = 60.0) -> int | None:

@@ -96,6 +96,8 @@ def command(
                 raise UsageError(f"{name}: only with --sites")
         if advect != "value":
             raise UsageError("--advect cloud: only with --sites (the frame nowcast advects the value)")
+    if output is None and flow is not None:
+        raise UsageError("--flow: the motion field is written beside the nowcast GeoTIFFs; give -o as well")
     if output is None and sites is None:
         raise UsageError("-o/--output: missing; name the nowcast GeoTIFFs (or give --sites and --site-output)")
     if sites is not None or site_output is not None:

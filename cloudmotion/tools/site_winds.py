@@ -16,7 +16,7 @@ from cloudmotion.formats.sites import Sites, format_cell, read_sites, write_site
 from cloudmotion.model import Vectors
 from cloudmotion.settings.params import Settings
 
-__all__ = ["WIND_COLUMNS", "check_site_output", "run_track_sites", "site_pixels", "site_wind_rows"]
+__all__ = ["WIND_COLUMNS", "check_site_output", "run_track_sites", "site_pixels", "site_wind_rows", "valid_at"]
 
 WIND_COLUMNS = (
     "site",
@@ -70,6 +70,16 @@ def site_pixels(sites: Sites, transform, crs_wkt: str | None, shape: tuple[int, 
     r, c = lonlat_to_pixel(sites.lon, sites.lat, transform=transform, crs_wkt=crs_wkt)
     out = (r < -0.5) | (r > shape[0] - 0.5) | (c < -0.5) | (c > shape[1] - 0.5)
     return np.where(out, np.nan, r), np.where(out, np.nan, c)
+
+
+def valid_at(valid: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Whether the pixel holding each site is valid (False for NaN positions: outside the frame)."""
+    out = np.zeros(np.size(rows), bool)
+    ok = np.isfinite(rows) & np.isfinite(cols)
+    r = np.clip(np.floor(rows[ok] + 0.5).astype(int), 0, valid.shape[0] - 1)  # the edge half pixel rounds inwards
+    c = np.clip(np.floor(cols[ok] + 0.5).astype(int), 0, valid.shape[1] - 1)
+    out[ok] = valid[r, c]
+    return out
 
 
 def _km_per_px(rows, cols, transform, crs_wkt) -> np.ndarray:
@@ -204,9 +214,7 @@ def run_track_sites(
             placed["at"] = site_pixels(table, a.transform, a.crs_wkt, a.shape, a.path)
         r, c = placed["at"]
         frame = read_frame(a, nodata=settings.nodata, valid_range=settings.valid_range, dqf=settings.dqf)
-        ok = np.isfinite(r)
-        valid = np.zeros(table.n, bool)
-        valid[ok] = frame.valid[np.round(r[ok]).astype(int), np.round(c[ok]).astype(int)]
+        valid = valid_at(frame.valid, r, c)
         rows_out.extend(site_wind_rows(vectors, table, r, c, valid, radius_spacings=radius, first=i == 1))
         if on_pair is not None:
             on_pair(i, a, b, dt, vectors)
