@@ -303,6 +303,9 @@ def test_nowcast_at_sites_then_verify_against_the_later_frames(steady, tmp_path,
     assert all(x["crps"] is not None and x["crps"] <= x["mae"] for x in body["leads"])
     code, text, _ = run("verify", "--sites", sites, out, *frames[3:7])
     assert code == 0 and text.splitlines()[0].split()[:3] == ["lead", "cases", "mae"]
+    code, _, err = run("verify", "--sites", sites, out, *frames[3:7], "--cloud-model", "auto")
+    assert code == 2
+    one_line_error(err, "--cloud-model", "not cloud_probability")
     code, _, err = run("nowcast", *frames[:2], "--members", "5", "-o", tmp_path / "x_{lead}.tif")
     assert code == 2
     one_line_error(err, "--members", "--sites")
@@ -382,7 +385,7 @@ def test_cloud_probability_at_sites_is_verified_with_a_brier_score(steady, tmp_p
     table = list(csv.DictReader(out.read_text().splitlines()))
     assert {r["quantity"] for r in table} == {"cloud_probability"} and {r["unit"] for r in table} == {"1"}
     assert all(0.0 <= float(r[k]) <= 1.0 for r in table for k in ("value", "p10", "p90", "m01"))
-    code, text, err = run("verify", "--sites", sites, out, *frames[2:5], "--json")
+    code, text, err = run("verify", "--sites", sites, out, *frames[2:5], "--json", "--cloud-model", "auto")
     assert code == 0, err
     leads = json.loads(text)["leads"]
     assert [x["lead_min"] for x in leads] == [5.0, 10.0]

@@ -29,6 +29,12 @@ from cloudmotion.errors import UsageError
     metavar="THRESHOLD,SCALE_PX",
     help="Also the fractions skill score of values >= THRESHOLD over SCALE_PX squares.",
 )
+@click.option(
+    "--cloud-model",
+    metavar="FILE.toml|auto",
+    help="With --sites, for a cloud probability table: the model of the observed frames' cloud "
+    "probability (use the nowcast's).  [default: auto]",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on standard output.")
 @verbosity
 @click.pass_context
@@ -37,6 +43,7 @@ def command(
     nowcast: str,
     observed: tuple[str, ...],
     sites: str | None,
+    cloud_model: str | None,
     persistence: str | None,
     fss: str | None,
     as_json: bool,
@@ -65,10 +72,12 @@ def command(
         for given, name in ((persistence, "--persistence"), (fss, "--fss")):
             if given is not None:
                 raise UsageError(f"{name}: not with --sites (persistence is the frame at the issue time)")
-        scores, meta = run_site_verify(sites, nowcast, observed, warn=lambda m: warn(ctx, m))
+        scores, meta = run_site_verify(sites, nowcast, observed, cloud_model=cloud_model, warn=lambda m: warn(ctx, m))
         out.write(format_site_scores(scores, meta, as_json=as_json))
         out.flush()
         return
+    if cloud_model is not None:
+        raise UsageError("--cloud-model: only with --sites")
     if len(observed) != 1:
         raise UsageError(f"OBSERVED: one frame for a frame nowcast, got {len(observed)} (site tables take --sites)")
     result, meta = run_verify(nowcast, observed[0], persistence=persistence, fss=fss, warn=lambda m: warn(ctx, m))

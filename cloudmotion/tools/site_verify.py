@@ -48,11 +48,13 @@ def _time(text: str) -> datetime | None:
         return None
 
 
-def observe_sites(paths: Sequence[str], sites, quantity: str) -> dict[str, tuple[datetime, np.ndarray]]:
+def observe_sites(
+    paths: Sequence[str], sites, quantity: str, cloud_model: str | None = None
+) -> dict[str, tuple[datetime, np.ndarray]]:
     """The observed value at each site in each frame, keyed by the frame's path.
 
-    A probability of cloud (``quantity == "cloud_probability"``) comes from the automatic
-    cloud model; other quantities are the frame's value, bilinear at the site, NaN where the
+    A probability of cloud (``quantity == "cloud_probability"``) comes from ``cloud_model``
+    (a TOML model file, or ``auto`` when None, as ``--cloud-model`` takes it); other quantities are the frame's value, bilinear at the site, NaN where the
     site is outside the frame or next to NoData.
 
     Raises
@@ -65,7 +67,7 @@ def observe_sites(paths: Sequence[str], sites, quantity: str) -> dict[str, tuple
     from cloudmotion.nowcast.sites import bilinear
     from cloudmotion.tools.site_winds import site_pixels
 
-    clouds = make_cloud_source(None, None, read_frame) if quantity == "cloud_probability" else None
+    clouds = make_cloud_source(cloud_model, None, read_frame) if quantity == "cloud_probability" else None
     out = {}
     for path in paths:
         info = open_frame(path)
@@ -141,9 +143,15 @@ def score_table(
 
 
 def run_site_verify(
-    sites: str, table: str, observed: Sequence[str], *, warn: Callable[[str], None] = lambda m: None
+    sites: str,
+    table: str,
+    observed: Sequence[str],
+    *,
+    cloud_model: str | None = None,
+    warn: Callable[[str], None] = lambda m: None,
 ) -> tuple[dict[float, SiteScores], dict]:
-    """Score a site nowcast table against observed frames.
+    """Score a site nowcast table against observed frames (``cloud_model``: for a cloud
+    probability table, the model the observed frames' probabilities come from).
 
     Raises
     ------
@@ -160,7 +168,9 @@ def run_site_verify(
     if tuple(header[: len(NOWCAST_COLUMNS)]) != NOWCAST_COLUMNS:
         raise UsageError(f"{table}: not a site nowcast (its header does not start {','.join(NOWCAST_COLUMNS[:4])}...)")
     quantity = rows[0][header.index("quantity")] if rows else ""
-    seen = observe_sites(observed, places, quantity)
+    if cloud_model is not None and quantity != "cloud_probability":
+        raise UsageError(f"--cloud-model: {table} nowcasts {quantity or 'nothing'}, not cloud_probability")
+    seen = observe_sites(observed, places, quantity, cloud_model)
     index = {n: i for i, n in enumerate(places.name)}
     unknown = sorted({r[0] for r in rows} - set(index))
     if unknown:
