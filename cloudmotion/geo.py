@@ -17,7 +17,7 @@ from pyproj import CRS, Geod, Transformer
 
 from cloudmotion.model import GeoVectors
 
-__all__ = ["GeoVectors", "geolocate", "pixel_to_crs"]
+__all__ = ["GeoVectors", "geolocate", "lonlat_to_pixel", "pixel_to_crs"]
 
 
 def pixel_to_crs(rows: np.ndarray, cols: np.ndarray, transform: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -199,3 +199,37 @@ def speed_error(
     with np.errstate(invalid="ignore", divide="ignore"):
         per_px = np.asarray(speed, dtype=np.float64) / np.hypot(dx, dy)
     return np.where(np.isfinite(per_px), ee * per_px, np.nan)
+
+
+def lonlat_to_pixel(
+    lon: np.ndarray, lat: np.ndarray, *, transform: tuple[float, ...], crs_wkt: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel index coordinates (integer = pixel centre) of points given in degrees.
+
+    The inverse of :func:`pixel_to_crs` after projecting WGS 84 longitude and latitude into
+    the frame's CRS with pyproj.
+
+    Parameters
+    ----------
+    lon, lat : ndarray
+        Degrees east and north.
+    transform : tuple of 6 floats
+        Affine pixel-corner transform.
+    crs_wkt : str
+        The frame's CRS as WKT.
+
+    Returns
+    -------
+    rows, cols : ndarray of float64
+        NaN where the point does not project (off a geostationary disk, say).
+    """
+    tr = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_wkt(crs_wkt), always_xy=True)
+    x, y = tr.transform(np.asarray(lon, np.float64), np.asarray(lat, np.float64), errcheck=False)
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    a, b, c, d, e, f = (float(v) for v in transform[:6])
+    det = a * e - b * d
+    with np.errstate(invalid="ignore", over="ignore"):  # points off the disk project to inf
+        col = (e * (x - c) - b * (y - f)) / det - 0.5
+        row = (-d * (x - c) + a * (y - f)) / det - 0.5
+    bad = ~(np.isfinite(row) & np.isfinite(col))
+    return np.where(bad, np.nan, row), np.where(bad, np.nan, col)

@@ -36,6 +36,7 @@ class BatchOptions:
     scheduler: str | None = None
     nowcast: str | None = None  # LEAD/EVERY, a rolling nowcast per sequence after the pairs
     retry_failed: bool = False
+    sites: str | None = None  # site tables per sequence: winds, and site nowcasts with --nowcast
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,12 @@ def run_batch(
         from cloudmotion.batch.nowcast import parse_nowcast
 
         parse_nowcast(options.nowcast)
+    if options.sites is not None:
+        if not {"csv", "tif", "tiff"} & set(fmts):
+            raise UsageError(
+                f"--sites: the site winds are read back from CSV or GeoTIFF; add csv to --format {settings.format}"
+            )
+        _check_sites(options)
     if not inputs and options.files_from is None:
         raise UsageError("INPUT: give frames, folders or globs, or --files-from FILE (- for standard input)")
     listed = (
@@ -212,6 +219,8 @@ def run_batch(
             counts["failed"] += rolling_nowcasts(
                 sequences, out, options.nowcast, settings, max_gap=settings.max_gap, emit=emit, verbose=verbose
             )
+        if options.sites is not None:
+            counts["failed"] += _site_tables(sequences, out, options, settings, manifest_path, run, emit, verbose)
     return BatchSummary(
         ok=counts["ok"],
         failed=counts["failed"],
@@ -220,6 +229,34 @@ def run_batch(
         manifest=manifest_path,
         not_retried=tuple(not_retried),
     )
+
+
+def _check_sites(options: BatchOptions) -> None:
+    """Refuse a bad sites file before any work (a clashing column: exit 2; bad coordinates: exit 1)."""
+    from cloudmotion.formats.sites import read_sites
+    from cloudmotion.tools.site_nowcast import NOWCAST_COLUMNS, member_columns
+    from cloudmotion.tools.site_winds import WIND_COLUMNS
+
+    read_sites(options.sites, WIND_COLUMNS)
+    if options.nowcast is not None:
+        read_sites(options.sites, NOWCAST_COLUMNS + member_columns(20))
+
+
+def _site_tables(sequences, out, options, settings, manifest_path, run, emit, verbose) -> int:
+    """Winds at the sites for this run's pairs and, with ``--nowcast``, the site nowcasts; the failures."""
+    from cloudmotion.batch.sites import site_nowcasts, site_winds_of_run
+    from cloudmotion.formats.sites import read_sites
+    from cloudmotion.tools.site_winds import WIND_COLUMNS
+
+    records, _ = manifest.read_manifest(manifest_path)
+    mine = [r for r in records if r.get("run") == run and r.get("status") == "ok"]
+    failed = site_winds_of_run(mine, out, read_sites(options.sites, WIND_COLUMNS), settings, emit=emit)
+    if options.nowcast is not None:
+        failed += site_nowcasts(
+            sequences, out, options.nowcast, options.sites, settings, max_gap=settings.max_gap, emit=emit,
+            verbose=verbose,
+        )  # fmt: skip
+    return failed
 
 
 def _where(rec: dict) -> str:

@@ -58,6 +58,12 @@ from cloudmotion.cli.options import (
     "OUTDIR/SEQUENCE/nowcast/ (replaced on every run).",
 )
 @verbosity
+@click.option(
+    "--sites",
+    metavar="SITES.csv",
+    help="Also site tables per sequence (CSV with site,lon,lat): OUTDIR/SEQUENCE/site_winds.csv and, with "
+    "--nowcast, nowcast/site_nowcast.csv and nowcast/site_scores.csv, appended on every run.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.  [default: when a terminal]")
 @click.pass_context
 def command(
@@ -73,6 +79,7 @@ def command(
     verbose: int,
     progress: bool | None,
     nowcast: str | None = None,
+    sites: str | None = None,
     **opts,
 ) -> None:
     """Track the frame archives in INPUT into OUTDIR: resumable, parallel, for cron.
@@ -98,6 +105,7 @@ def command(
         scheduler=scheduler,
         retry_failed=retry_failed,
         nowcast=nowcast,
+        sites=sites,
     )
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
 

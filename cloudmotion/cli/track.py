@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -31,6 +32,18 @@ from cloudmotion.cli.options import GroupedCommand, settings_from, tracker_optio
     help="Also draw a quick-look picture of each pair (as the plot command; needs the plot extra). "
     "With several pairs the name needs {pair} or {time_a:...}.",
 )
+@click.option(
+    "--sites",
+    metavar="SITES.csv",
+    type=click.Path(readable=False),
+    help="Also the winds at these sites (CSV with site,lon,lat; other columns carried through).",
+)
+@click.option(
+    "--site-output",
+    metavar="PATH.csv",
+    type=click.Path(allow_dash=True, readable=False),
+    help="Where the site winds go: one row per pair and site (.csv, or - for stdout).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise refused before any work).")
 @verbosity
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.  [default: when a terminal]")
@@ -40,6 +53,8 @@ def command(
     frames: tuple[str, ...],
     outputs: tuple[str, ...],
     plot_path: str | None,
+    sites: str | None,
+    site_output: str | None,
     overwrite: bool,
     quiet: bool,
     verbose: int,
@@ -82,7 +97,13 @@ def command(
                         err=True,
                     )
 
-        run_track(
+        if sites is not None or site_output is not None:
+            from cloudmotion.tools.site_winds import run_track_sites
+
+            run = functools.partial(run_track_sites, sites=sites, site_output=site_output)
+        else:
+            run = run_track
+        run(
             frames,
             outputs,
             settings,

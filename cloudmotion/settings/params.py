@@ -429,6 +429,14 @@ class Settings:
         default_text="step",
         group="nowcast",
     )
+    site_radius: float = _spec(
+        2.0,
+        "float",
+        "Sites: radius of the good vectors averaged into a site's wind, in vector spacings (--step).",
+        rule=_number(0, lo_open=True),
+        metavar="SPACINGS",
+        group="output",
+    )
     # --targets clouds
     cloud_model: str | None = _spec(
         None,
