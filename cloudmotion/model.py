@@ -147,6 +147,9 @@ class MotionField:
     corr0 : ndarray of float64 or None
         Correlation coefficient at lag 0 (from the peak search), for
         the surface-locked test; None unless ``targets == "clouds"``.
+    unchanged : ndarray of bool or None
+        At least 90 % of the template's informative pixels hold bit-identical stored values
+        in both frames (:mod:`cloudmotion.motion.unchanged`): no motion was measured.
     """
 
     grid: Grid
@@ -175,6 +178,7 @@ class MotionField:
     off_earth: np.ndarray | None = None
     cloud_fraction: np.ndarray | None = None  # issue 18: cloud targets
     corr0: np.ndarray | None = None
+    unchanged: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("fb_error", "temporal"):

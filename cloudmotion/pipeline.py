@@ -226,7 +226,7 @@ def track_frames(
                     warn(msg)
         if clouds is not None and info is not infos[-1]:  # frame A of a pair: its templates' cloud share
             fractions.append(cloud_fractions(clouds, frame, settings.params))
-        return frame.data, frame.valid
+        return frame.data, frame.valid, frame.raw
 
     said: set[str] = set()
     kept: dict[int, tuple] = {}

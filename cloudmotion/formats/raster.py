@@ -316,6 +316,7 @@ def read_frame(
         if valid_range is not None:
             lo, hi = valid_range
             valid &= np.all((data >= lo) & (data <= hi), axis=0)
+    stored = raw[0] if raw.shape[0] == 1 else raw  # bit-identical stored values mean unchanged data
     data = data[0] if info.channels is None else reduce_channels(data, valid, info.channels)
     with np.errstate(over="ignore", invalid="ignore"):
         data = data.astype(np.float32)
@@ -323,7 +324,7 @@ def read_frame(
     if not valid.any():
         raise DataError(f"{info.path}: no valid pixel (all NoData, masked or non-finite)")
     data[~valid] = np.nan
-    return Frame(info=info, data=data, valid=valid)
+    return Frame(info=info, data=data, valid=valid, raw=stored)
 
 
 def _open_generic(path: str, *, band: int | None = None, channels: str | None = None) -> FrameInfo:

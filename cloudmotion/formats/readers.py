@@ -104,11 +104,17 @@ class FrameInfo:
 
 @dataclass(frozen=True)
 class Frame:
-    """A frame's pixels: float32 values in physical units plus a validity mask."""
+    """A frame's pixels: float32 values in physical units plus a validity mask.
+
+    ``raw`` holds the stored values the pixels were computed from (before scale, offset and
+    calibration; (rows, cols), or (bands, rows, cols) for several bands), when the reader
+    keeps them: the tracker compares them bit for bit to find unchanged data.
+    """
 
     info: FrameInfo
     data: np.ndarray
     valid: np.ndarray
+    raw: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

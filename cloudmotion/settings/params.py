@@ -210,6 +210,13 @@ class TrackParams:
     min_cloud: float = _spec(
         0.5, "float", "--targets clouds: smallest mean cloud probability of a template.", flag=8192, rule=_number(0, 1)
     )
+    static_check: bool = _spec(
+        True,
+        "bool",
+        "Flag templates whose texture is a static plateau's edge that stands still between the frames "
+        "(space, a radar's out-of-range area); --no-static-check treats plateaus as data.",
+        flag=2048,
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
