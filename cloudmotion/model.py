@@ -150,6 +150,9 @@ class MotionField:
     unchanged : ndarray of bool or None
         At least 90 % of the template's informative pixels hold bit-identical stored values
         in both frames (:mod:`cloudmotion.motion.unchanged`): no motion was measured.
+    at_search_limit : ndarray of bool or None
+        The correlation peak lies on the edge of the search range (``|lag| == search``):
+        the motion may be larger than the search.
     """
 
     grid: Grid
@@ -179,6 +182,7 @@ class MotionField:
     cloud_fraction: np.ndarray | None = None  # issue 18: cloud targets
     corr0: np.ndarray | None = None
     unchanged: np.ndarray | None = None
+    at_search_limit: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("fb_error", "temporal"):

@@ -23,7 +23,7 @@ from cloudmotion.motion.plateau import (
 )
 from cloudmotion.motion.prefilter import prepare_frame
 from cloudmotion.motion.refine import frame_gradients, gradient_bias, lucas_kanade
-from cloudmotion.motion.search import search_peaks
+from cloudmotion.motion.search import AUTO_FALLBACK, search_peaks
 from cloudmotion.motion.unchanged import background_value, unchanged_pair
 from cloudmotion.qc.checks import GROSS, Flag, assess, no_vector
 from cloudmotion.qc.field_stats import temporal_consistency
@@ -126,6 +126,7 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
     )
     field.corr0 = c["corr0"].reshape(shape)  # the coefficient at lag 0, for the SURFACE test
     field.unchanged = _unchanged(a, b, grid, params.window).reshape(shape)
+    field.at_search_limit = c["limit"].reshape(shape)  # for the "search too small" warning
     if params.refine:
         field = _refine(a, b, field, params)
     field = _expected_error(a, b, field, params)
@@ -300,7 +301,10 @@ def _params(params: TrackParams | None, overrides: dict) -> TrackParams:
     base = params or TrackParams()
     if "window" in overrides and "step" not in overrides and (params is None or params.step == params.window // 2):
         overrides = {**overrides, "step": None}  # the default step follows the window
-    return dataclasses.replace(base, **overrides) if overrides else base
+    p = dataclasses.replace(base, **overrides) if overrides else base
+    if p.search == "auto":  # arrays alone give no time step or pixel size (the pipeline resolves it from both)
+        p = dataclasses.replace(p, search=AUTO_FALLBACK)
+    return p
 
 
 def track_pair(

@@ -133,3 +133,13 @@ def test_no_static_check(radiance):
     b[:, :200] = 255.0
     assert np.count_nonzero(track_pair(a, b).flag & Flag.STATIC) > 0
     assert not (track_pair(a, b, static_check=False).flag & Flag.STATIC).any()
+
+
+def test_cli_particle_pair_gives_no_nodata_advice(tmp_path, run):
+    fa = write_frame(tmp_path / "p0.tif", particles(0.0), crs=None, nodata=None, dtype="uint8")
+    fb = write_frame(tmp_path / "p1.tif", particles(3.0), crs=None, nodata=None, dtype="uint8")
+    code, out, err = run("track", fa, fb, "--dt", "1")
+    assert code == 0
+    assert "--nodata" not in err  # the zero background moves with the particles: it is data
+    flag = _flags(out)
+    assert not (flag & (Flag.STATIC | Flag.UNCHANGED)).any() and np.mean(flag == 0) > 0.9

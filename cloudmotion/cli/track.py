@@ -69,7 +69,9 @@ def command(
                 good, n = int(vectors.good.sum()), vectors.n
                 click.echo(
                     f"cloudmotion: pair {i}: {a.path} -> {b.path}: {n} vectors, {good} good "
-                    f"({100.0 * good / max(n, 1):.1f} %)" + (f", dt {dt:g} s" if dt else ""),
+                    f"({100.0 * good / max(n, 1):.1f} %)"
+                    + (f", dt {dt:g} s" if dt else "")
+                    + f", search {vectors.extra['provenance']['settings']['search']} px",
                     err=True,
                 )
 

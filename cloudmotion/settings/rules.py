@@ -61,6 +61,8 @@ class Spec:
     scope : str or None
         ``"batch"`` for a setting only ``batch`` has (an option of ``batch`` only, its own
         README table); None for the shared tracker and reading settings.
+    auto : bool
+        The value may also be the text ``"auto"``: resolved per run from the data.
     """
 
     kind: str
@@ -75,6 +77,7 @@ class Spec:
     deprecated: bool = False
     scope: str | None = None
     sep: str | None = None
+    auto: bool = False
 
 
 DEFAULT_MAX_ERROR = 0.3
