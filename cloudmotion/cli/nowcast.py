@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cloudmotion.cli.main import warn
+from cloudmotion.cli.main import compile_notice, warn
 from cloudmotion.cli.options import (
     setting_options,
     settings_from,
@@ -64,6 +64,7 @@ def command(
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
     settings = settings_from(opts, ctx, extra=_EXTRA)
+    compile_notice(ctx)
     result = run_nowcast(
         frames,
         output,

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cloudmotion.cli.main import set_verbosity, warn
+from cloudmotion.cli.main import compile_notice, set_verbosity, warn
 from cloudmotion.cli.options import settings_from, tracker_options, verbosity
 
 
@@ -60,6 +60,7 @@ def command(
 
     quiet, verbose = set_verbosity(ctx, quiet, verbose)
     settings = settings_from(opts, ctx)
+    compile_notice(ctx)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     with tqdm(total=max(len(frames) - 1, 0), disable=not show, file=sys.stderr, unit="pair") as bar:
 
