@@ -67,9 +67,10 @@ def test_manifest_without_settings_counts_as_matching(tmp_path, frames, run):
     code, _, err = run("batch", *frames, "-o", out, "--no-progress", "--window", "24", "-v")
     assert code == 0
     notes = [ln for ln in err.splitlines() if "without their settings" in ln]
-    assert notes == [
+    note = (
         f"cloudmotion: warning: {os.path.abspath(out)}: 2 existing output(s) were recorded without their settings "
         "(cloudmotion 0.2.0); counted as made with these settings"
-    ]
+    )
+    assert notes == [note]
     assert "2 already done" in err
     assert np.all([r.get("settings") is None for r in _records(out)])
