@@ -72,7 +72,8 @@ def command(
                     f"cloudmotion: pair {i}: {a.path} -> {b.path}: {n} vectors, {good} good "
                     f"({100.0 * good / max(n, 1):.1f} %)"
                     + (f", dt {dt:g} s" if dt else "")
-                    + f", search {vectors.extra['provenance']['settings']['search']} px",
+                    + f", search {vectors.extra['provenance']['settings']['search']} px"
+                    + _time_sources(a, b),
                     err=True,
                 )
 
@@ -87,3 +88,12 @@ def command(
             on_warning=lambda msg: warn(ctx, msg),
             on_pair=on_pair,
         )
+
+
+def _time_sources(a, b) -> str:
+    """Where the pair's times came from, for -v (``--name-pattern``, a GOES name, a tag, a name stamp)."""
+    if a.time_source is None and b.time_source is None:
+        return ""
+    if a.time_source == b.time_source:
+        return f", times from {a.time_source}"
+    return f", times from {a.time_source or 'nowhere'} and {b.time_source or 'nowhere'}"

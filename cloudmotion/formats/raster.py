@@ -16,9 +16,10 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from cloudmotion.errors import DataError, UsageError
 from cloudmotion.formats import calibration
-from cloudmotion.formats.band_values import expand_palette, metadata_nodata
+from cloudmotion.formats.band_values import expand_palette, metadata_nodata, with_nested
 from cloudmotion.formats.frame_times import tag_time
 from cloudmotion.formats.goes_names import parse_goes_name, start_stamp
+from cloudmotion.formats.name_stamps import name_stamp
 from cloudmotion.formats.readers import Frame, FrameInfo, Reader
 
 EXTREME = 1e30
@@ -100,8 +101,8 @@ def open_raster(
                     raise DataError(f"{path}: is a {ds.driver} file, not a GeoTIFF as its name says")
                 transform = usable_transform(ds)
                 crs_wkt = ds.crs.to_wkt() if ds.crs else None
-                tags = ds.tags()
-                tag_t, tag_source = tag_time(tags, ds.tags(bands[0]))
+                tags, band_tags = with_nested(ds.tags(), ds.tags(bands[0]), bands[0])
+                tag_t, tag_source = tag_time(tags, band_tags)
                 info = {
                     "shape": (ds.height, ds.width),
                     "count": ds.count,
@@ -128,6 +129,8 @@ def open_raster(
     time_source = "file name" if time else None
     if time is None:
         time, time_source = tag_t, tag_source
+    if time is None and (stamp_found := name_stamp(path)) is not None:  # trusted last: no pattern, GOES name or tag
+        time, time_source = stamp_found.time, "file name stamp"
     constants = calibration.from_tags(tags)
     return FrameInfo(
         path=path,

@@ -48,8 +48,10 @@ class FrameInfo:
     time : datetime or None
         Acquisition (scan start) time, UTC.
     time_source : str or None
-        Where the time came from: ``"file name"``, ``"netCDF time_coverage_start"`` or
-        ``"TIFFTAG_DATETIME"``.
+        Where the time came from, in the order of trust: ``"file name (--name-pattern)"``,
+        ``"file name"`` (a GOES name), a tag (``"netCDF time_coverage_start"``,
+        ``"TIFFTAG_DATETIME"`` ...), or ``"file name stamp"`` (one unambiguous date-time
+        stamp in the name, :mod:`cloudmotion.formats.name_stamps`).
     goes : dict or None
         Satellite, sector and band parsed from a GOES ABI file name.
     bands : tuple of int
