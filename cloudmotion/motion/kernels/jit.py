@@ -164,6 +164,8 @@ def cold_cache() -> str | None:
     for name in KERNEL_MODULES:
         importlib.import_module(name)
     for disp in _KERNELS:
+        if getattr(disp.py_func, "__module__", None) not in KERNEL_MODULES:
+            continue  # a kernel defined elsewhere (a plug-in, a test) is not the package's first run
         cache = getattr(disp, "_cache", None)
         if cache is None or type(cache).__name__ == "NullCache":
             return NO_CACHE_NOTICE
