@@ -17,7 +17,7 @@ from pyproj import CRS, Geod, Transformer
 
 from cloudmotion.model import GeoVectors
 
-__all__ = ["GeoVectors", "geolocate", "lonlat_to_pixel", "pixel_to_crs"]
+__all__ = ["GeoVectors", "geolocate", "lonlat_to_pixel", "pixel_to_crs", "smallest_pixel"]
 
 
 def pixel_to_crs(rows: np.ndarray, cols: np.ndarray, transform: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -233,3 +233,41 @@ def lonlat_to_pixel(
         row = (-d * (x - c) + a * (y - f)) / det - 0.5
     bad = ~(np.isfinite(row) & np.isfinite(col))
     return np.where(bad, np.nan, row), np.where(bad, np.nan, col)
+
+
+def smallest_pixel(
+    shape: tuple[int, int], *, transform: tuple[float, ...], crs_wkt: str, samples: int = 17
+) -> float | None:
+    """The smallest ground size of a pixel over a frame, m.
+
+    The geodesic sizes (:func:`pixel_size`) on a ``samples`` x ``samples`` lattice of
+    positions over the frame, and for a projected CRS in metres the nominal pixel size too
+    (on the GOES fixed grid that is the sub-satellite resolution, where ground pixels are
+    smallest).
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Rows and columns.
+    transform : tuple of 6 floats
+        Affine pixel-corner transform.
+    crs_wkt : str
+        The frame's CRS as WKT.
+    samples : int
+        Lattice positions along each axis.
+
+    Returns
+    -------
+    float or None
+        Metres; None when no position is on the Earth.
+    """
+    rows, cols = shape
+    r, c = np.meshgrid(np.linspace(0, rows - 1, samples), np.linspace(0, cols - 1, samples), indexing="ij")
+    along_c, along_r = pixel_size(r.ravel(), c.ravel(), transform=transform, crs_wkt=crs_wkt)
+    sizes = [float(np.nanmin(x)) for x in (along_c, along_r) if np.isfinite(x).any()]
+    crs = CRS.from_wkt(crs_wkt)
+    if crs.is_projected and crs.axis_info and crs.axis_info[0].unit_name in ("metre", "meter"):
+        a, b, _, d, e, _ = (float(v) for v in transform[:6])
+        sizes.append(min(np.hypot(a, d), np.hypot(b, e)))
+    positive = [x for x in sizes if x > 0]
+    return min(positive) if positive else None

@@ -147,6 +147,12 @@ class MotionField:
     corr0 : ndarray of float64 or None
         Correlation coefficient at lag 0 (from the peak search), for
         the surface-locked test; None unless ``targets == "clouds"``.
+    unchanged : ndarray of bool or None
+        At least 90 % of the template's informative pixels hold bit-identical stored values
+        in both frames (:mod:`cloudmotion.motion.unchanged`): no motion was measured.
+    at_search_limit : ndarray of bool or None
+        The correlation peak lies on the edge of the search range (``|lag| == search``):
+        the motion may be larger than the search.
     """
 
     grid: Grid
@@ -175,6 +181,8 @@ class MotionField:
     off_earth: np.ndarray | None = None
     cloud_fraction: np.ndarray | None = None  # --targets clouds
     corr0: np.ndarray | None = None
+    unchanged: np.ndarray | None = None
+    at_search_limit: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("fb_error", "temporal"):

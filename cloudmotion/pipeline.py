@@ -45,7 +45,7 @@ def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
     p = settings.params
     if rows < p.window or cols < p.window:
         raise DataError(f"{infos[0].path}: {rows}x{cols} px is smaller than one {p.window} px window")
-    if p.search >= max(rows, cols):
+    if isinstance(p.search, int) and p.search >= max(rows, cols):
         raise UsageError(f"--search {p.search}: larger than the {rows}x{cols} px frames")
     n = make_grid((rows, cols), p.window, p.step).size
     if n > p.max_vectors:
@@ -177,11 +177,22 @@ def pair_steps(
     return out
 
 
-def plateau_warnings(frame: Frame) -> list[str]:
-    """Warnings about undeclared plateau values of a frame (:func:`cloudmotion.motion.plateau.plateau_warning`)."""
-    from cloudmotion.motion.plateau import find_plateaus, plateau_warning
+def plateau_warnings(frame: Frame, previous: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
+    """Warnings about undeclared plateau values of a frame (:func:`cloudmotion.motion.plateau.plateau_warning`),
+    and its plateau mask.
 
-    return [f"{frame.info.path}: {w}" for w in plateau_warning(find_plateaus(frame.data, frame.valid)[0])]
+    With the previous frame's plateau mask, only plateaus whose boundary stands still between
+    the two frames are reported (space, out of range): the zero background of particle images
+    or a radar's no-echo value moves with the data and is no NoData.
+    """
+    from cloudmotion.motion.plateau import WARN_SHARE, find_plateaus, plateau_warning, standing_plateau
+
+    plateaus, mask = find_plateaus(frame.data, frame.valid)
+    if previous is not None and plateaus:
+        still = standing_plateau(previous, mask)
+        need = WARN_SHARE * frame.data.size
+        plateaus = [p for p in plateaus if np.count_nonzero(still & (frame.data == p.value)) >= need]
+    return [f"{frame.info.path}: {w}" for w in plateau_warning(plateaus)], mask
 
 
 def track_frames(
@@ -223,15 +234,21 @@ def track_frames(
                 if msg not in said:
                     said.add(msg)
                     warn(msg)
-            for msg in plateau_warnings(frame):
+            previous = masks.get("last")  # a plateau is judged against the previous frame's
+            msgs, masks["last"] = plateau_warnings(frame, previous)
+            for msg in msgs if previous is not None else []:
                 if msg.split(": ", 1)[1] not in said:
                     said.add(msg.split(": ", 1)[1])
                     warn(msg)
         if clouds is not None and info is not infos[-1]:  # frame A of a pair: its templates' cloud share
             fractions.append(cloud_fractions(clouds, frame, settings.params))
-        return frame.data, frame.valid
+        return frame.data, frame.valid, frame.raw
 
+    from cloudmotion.formats.search_range import border_warning, resolve_search
+
+    settings = resolve_search(settings, infos, steps)  # search = "auto": from the pixel size and time steps
     said: set[str] = set()
+    masks: dict[str, np.ndarray] = {}
     kept: dict[int, tuple] = {}
     clouds, fractions = _clouds(infos, settings, read, warn), []
     record = provenance(settings)
@@ -251,6 +268,8 @@ def track_frames(
                 pixel_size=settings.pixel_size,
             )
 
+        if warn is not None and (msg := border_warning(field, a, b)):
+            warn(msg)
         geo = locate(field)
         off_earth = None
         if a.crs_wkt and a.transform is not None:

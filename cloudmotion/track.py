@@ -23,7 +23,8 @@ from cloudmotion.motion.plateau import (
 )
 from cloudmotion.motion.prefilter import prepare_frame
 from cloudmotion.motion.refine import frame_gradients, gradient_bias, lucas_kanade
-from cloudmotion.motion.search import search_peaks
+from cloudmotion.motion.search import AUTO_FALLBACK, search_peaks
+from cloudmotion.motion.unchanged import background_value, unchanged_pair
 from cloudmotion.qc.checks import GROSS, Flag, assess, no_vector
 from cloudmotion.qc.field_stats import temporal_consistency
 from cloudmotion.settings.params import TrackParams
@@ -38,6 +39,8 @@ class _Prepared:
     std: float
     _grads: tuple | None = None
     plateau: np.ndarray | None = None  # static-plateau pixels of the raw frame (cloudmotion.motion.plateau)
+    raw: np.ndarray | None = None  # the stored values, for the UNCHANGED test (cloudmotion.motion.unchanged)
+    background: float | None = None  # the frame's background value, if it has one
 
     @property
     def grads(self) -> tuple:
@@ -50,11 +53,22 @@ class _Prepared:
         self._grads = None
 
 
-def _prepare(image: np.ndarray, mask: np.ndarray | None, params: TrackParams) -> _Prepared:
+def _prepare(
+    image: np.ndarray, mask: np.ndarray | None, params: TrackParams, raw: np.ndarray | None = None
+) -> _Prepared:
     data, valid = prepare_frame(image, mask, params.sigma, bandpass=params.bandpass, equalize=params.equalize)
     data = data.astype(np.float32)  # halves the working set; every later stage computes in float32
     std = float(data[valid].std(dtype=np.float64)) if valid.any() else 0.0
-    return _Prepared(data=data, valid=valid, std=std, plateau=plateau_mask(image, valid))
+    raw = image if raw is None else np.asarray(raw)
+    plateau = plateau_mask(image, valid) if params.static_check else None
+    return _Prepared(data=data, valid=valid, std=std, plateau=plateau, raw=raw, background=background_value(raw, valid))
+
+
+def _unchanged(a: _Prepared, b: _Prepared, grid: Grid, window: int) -> np.ndarray:
+    """UNCHANGED per template (grid order): informative pixels bit-identical in the stored values."""
+    plateau = None if a.plateau is None or b.plateau is None else a.plateau | b.plateau
+    rows, cols = grid.top_left()
+    return unchanged_pair(a.raw, b.raw, a.valid & b.valid, plateau, (a.background, b.background), rows, cols, window)
 
 
 def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionField:
@@ -111,6 +125,8 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
         peak_at_border=c["border"].reshape(shape),
     )
     field.corr0 = c["corr0"].reshape(shape)  # the coefficient at lag 0, for the SURFACE test
+    field.unchanged = _unchanged(a, b, grid, params.window).reshape(shape)
+    field.at_search_limit = c["limit"].reshape(shape)  # for the "search too small" warning
     if params.refine:
         field = _refine(a, b, field, params)
     field = _expected_error(a, b, field, params)
@@ -285,7 +301,10 @@ def _params(params: TrackParams | None, overrides: dict) -> TrackParams:
     base = params or TrackParams()
     if "window" in overrides and "step" not in overrides and (params is None or params.step == params.window // 2):
         overrides = {**overrides, "step": None}  # the default step follows the window
-    return dataclasses.replace(base, **overrides) if overrides else base
+    p = dataclasses.replace(base, **overrides) if overrides else base
+    if p.search == "auto":  # arrays alone give no time step or pixel size (the pipeline resolves it from both)
+        p = dataclasses.replace(p, search=AUTO_FALLBACK)
+    return p
 
 
 def track_pair(
@@ -294,6 +313,8 @@ def track_pair(
     *,
     mask_a: np.ndarray | None = None,
     mask_b: np.ndarray | None = None,
+    raw_a: np.ndarray | None = None,
+    raw_b: np.ndarray | None = None,
     params: TrackParams | None = None,
     **overrides,
 ) -> MotionField:
@@ -311,6 +332,10 @@ def track_pair(
         Consecutive frames in physical units (never cast to 8 bit).
     mask_a, mask_b : ndarray of bool, optional
         True where valid. NaN and inf pixels are invalid in any case.
+    raw_a, raw_b : ndarray, optional
+        The stored values the frames were computed from (before scale, offset and
+        calibration), shape (rows, cols) or (bands, rows, cols): templates whose informative
+        pixels are bit-identical in them are flagged UNCHANGED. Default ``a`` and ``b``.
     params : TrackParams, optional
         Settings; keyword ``overrides`` replace single fields, e.g. ``window=48``.
 
@@ -336,7 +361,7 @@ def track_pair(
     b = np.asarray(b)
     if a.shape != b.shape:
         raise ValueError(f"frames differ in shape: {a.shape} and {b.shape}")
-    return _track_prepared(_prepare(a, mask_a, p), _prepare(b, mask_b, p), p)
+    return _track_prepared(_prepare(a, mask_a, p, raw_a), _prepare(b, mask_b, p, raw_b), p)
 
 
 def iter_track_sequence(
@@ -355,9 +380,10 @@ def iter_track_sequence(
 
     Parameters
     ----------
-    frames : iterable of (image, mask)
-        Frames (rows, cols) in time order with their validity masks (or None); may be a
-        generator that reads each frame when asked.
+    frames : iterable of (image, mask) or (image, mask, raw)
+        Frames (rows, cols) in time order with their validity masks (or None) and,
+        optionally, their stored values (see :func:`track_pair`); may be a generator that
+        reads each frame when asked.
     steps : sequence of float or None, optional
         Seconds of each pair, used to compare pairs of unequal time steps; equal steps
         are assumed where unknown.
@@ -373,9 +399,10 @@ def iter_track_sequence(
     prev_frame = None
     prev_field = None
     before = None
-    for i, (image, mask) in enumerate(frames):
-        cur = _prepare(np.asarray(image), mask, p)
-        del image, mask  # the filtered copy is all that is kept
+    for i, item in enumerate(frames):
+        image, mask, raw = (*item, None)[:3]
+        cur = _prepare(np.asarray(image), mask, p, raw)
+        del image, mask, item  # the filtered copy (and the stored values) is all that is kept
         if prev_frame is not None:
             field = _track_prepared(prev_frame, cur, p)
             prev_frame.drop_grads()  # frame A of the next pair is ``cur``: one set of gradients at a time

@@ -15,6 +15,7 @@ from typing import IO
 
 from cloudmotion.errors import DataError, UsageError
 from cloudmotion.formats.goes_names import goes_sequence
+from cloudmotion.formats.name_stamps import name_stamp
 from cloudmotion.settings.name_patterns import (
     FrameRef,
     NamePattern,
@@ -30,6 +31,7 @@ __all__ = [
     "group_frames",
     "read_path_list",
     "read_paths_from",
+    "stamp_identity",
 ]
 
 
@@ -41,6 +43,14 @@ def goes_identity(path: str) -> FrameRef | None:
     """
     found = goes_sequence(path)
     return None if found is None else FrameRef(path=path, sequence=found[0], time=found[1])
+
+
+def stamp_identity(path: str) -> FrameRef | None:
+    """Sequence and time from one unambiguous date-time stamp in the name
+    (:func:`cloudmotion.formats.name_stamps.name_stamp`): ``201609281445_FINUTM.tif`` is frame
+    2016-09-28 14:45 of sequence ``FINUTM`` (the name without its stamp). None otherwise."""
+    found = name_stamp(path)
+    return None if found is None else FrameRef(path=path, sequence=found.rest, time=found.time)
 
 
 MAX_LIST_BYTES = 64 * 1024 * 1024
@@ -165,7 +175,8 @@ def collect_paths(
 def group_frames(
     paths: Iterable[tuple[str, bool]], pattern: NamePattern | None = None
 ) -> tuple[dict[str, list[FrameRef]], list[str]]:
-    """Group files into sequences by GOES identity (or ``pattern``), each sorted by time.
+    """Group files into sequences by GOES identity, else by the name without its one date-time
+    stamp (:func:`stamp_identity`), or by ``pattern`` alone; each sorted by time.
 
     Parameters
     ----------
@@ -187,7 +198,7 @@ def group_frames(
     DataError
         When no file has a name that can be understood.
     """
-    identify = pattern.match if pattern else goes_identity
+    identify = pattern.match if pattern else (lambda p: goes_identity(p) or stamp_identity(p))
     groups: dict[str, dict[datetime, FrameRef]] = {}
     warnings, ignored, total = [], [], 0
     for path, explicit in paths:
@@ -200,7 +211,11 @@ def group_frames(
         first = groups.setdefault(ref.sequence, {}).setdefault(ref.time, ref)
         if first is not ref:
             warnings.append(f"{path}: same sequence and time as {first.path}; ignored")
-    how = f"--name-pattern {pattern.pattern}" if pattern else "a GOES ABI file name (or give --name-pattern)"
+    how = (
+        f"--name-pattern {pattern.pattern}"
+        if pattern
+        else "a GOES ABI file name or one date-time stamp (or give --name-pattern)"
+    )
     if ignored:
         warnings.append(f"{len(ignored)} file(s) ignored, e.g. {ignored[0]}: the name does not match {how}")
     if not groups:

@@ -9,10 +9,14 @@ own (a write error, a worker that died) are always retried.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Sequence
 
-__all__ = ["History", "input_stats", "record_key"]
+__all__ = ["NOT_PER_PAIR", "History", "input_stats", "record_key", "requested_settings", "settings_changes"]
+
+NOT_PER_PAIR = frozenset({"max_gap", "pairs", "flow_smoothing"})
+"""Settings that decide which pairs run or what a nowcast does, never a pair's vectors: not compared."""
 
 
 def input_stats(paths: Sequence[str]) -> list[list[int] | None]:
@@ -65,3 +69,58 @@ class History:
         if stats is None or stats != input_stats(last.get("inputs") or []):
             return None
         return last
+
+
+def requested_settings(settings) -> dict:
+    """The settings a run asked for, as recorded with each output in the manifest.
+
+    Every tracker and reading setting by its TOML key, as requested (``search = "auto"``
+    stays ``"auto"``; it is resolved per sequence), without resource settings and batch's
+    own, as JSON values.
+    """
+    from cloudmotion.settings.provenance import provenance
+
+    values = provenance(settings)["settings"]
+    return json.loads(json.dumps({k: v for k, v in values.items() if k not in NOT_PER_PAIR}))
+
+
+def settings_changes(records: Iterable[dict], outputs: Iterable[str], outdir: str, requested: dict):
+    """How the settings recorded with existing outputs differ from the requested ones.
+
+    Parameters
+    ----------
+    records : iterable of dict
+        The manifest's records (later lines win).
+    outputs : iterable of str
+        Absolute paths of the outputs a run would count as done.
+    outdir : str
+        The output folder (records name outputs relative to it).
+    requested : dict
+        :func:`requested_settings` of this run.
+
+    Returns
+    -------
+    changes : dict
+        Setting name -> (value recorded, value requested), over every output compared.
+    legacy : int
+        Outputs whose record holds no settings (written by 0.2.0): they count as matching.
+    """
+    made: dict[str, dict] = {}
+    for rec in records:
+        if rec.get("status") == "ok" and isinstance(rec.get("outputs"), list):
+            for o in rec["outputs"]:
+                made[os.path.join(outdir, str(o))] = rec
+    changes: dict[str, tuple] = {}
+    legacy = 0
+    for path in outputs:
+        rec = made.get(path)
+        if rec is None:
+            continue
+        old = rec.get("settings")
+        if not isinstance(old, dict):
+            legacy += 1
+            continue
+        for key in sorted(set(old) | set(requested)):
+            if key not in NOT_PER_PAIR and old.get(key) != requested.get(key) and key not in changes:
+                changes[key] = (old.get(key), requested.get(key))
+    return changes, legacy

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from cloudmotion.batch import frames, manifest
 from cloudmotion.batch import plan as planning
 from cloudmotion.batch import run as runner
-from cloudmotion.batch.history import History, record_key
+from cloudmotion.batch.history import History, record_key, requested_settings, settings_changes
 from cloudmotion.errors import UsageError, sigterm_raises
 from cloudmotion.files.times import format_iso
 from cloudmotion.settings.params import Settings
@@ -199,6 +199,9 @@ def run_batch(
         )
         records, torn = manifest.read_manifest(manifest_path)
         history = History(records)
+        requested = requested_settings(settings)
+        if not options.overwrite:
+            _check_same_settings(records, plan.existing, out, requested, warn)
         new_skips = [rec for rec in plan.skipped if not history.skipped_before(rec)]
         for msg in (
             warnings + more + plan.warnings + (torn if verbose else []) + [planning.gap_warning(r) for r in new_skips]
@@ -211,7 +214,16 @@ def run_batch(
         if (removed := guard.remove_stale_temps(plan.outputs)) and verbose:
             emit(f"cloudmotion: removed {len(removed)} temporary file(s) left by an interrupted run")
         counts = _run_plan(
-            plan, settings, options, run, manifest_path, new_skips + lost, emit=emit, verbose=verbose, progress=progress
+            plan,
+            settings,
+            options,
+            run,
+            manifest_path,
+            new_skips + lost,
+            emit=emit,
+            verbose=verbose,
+            progress=progress,
+            requested=requested,
         )
         if options.nowcast is not None:
             from cloudmotion.batch.nowcast import rolling_nowcasts
@@ -259,6 +271,30 @@ def _site_tables(sequences, out, options, settings, manifest_path, run, emit, ve
     return failed
 
 
+def _check_same_settings(
+    records: list[dict], existing: list[str], outdir: str, requested: dict, warn: Callable[[str], None]
+) -> None:
+    """Refuse a re-run that asks for other settings than the existing outputs were made with.
+
+    Raises
+    ------
+    UsageError
+        Naming each setting that differs (recorded and requested values).
+    """
+    changes, legacy = settings_changes(records, existing, outdir, requested)
+    if changes:
+        what = "; ".join(f"{k}: {old!r} then, {new!r} now" for k, old, new in ((k, *v) for k, v in changes.items()))
+        raise UsageError(
+            f"{outdir}: outputs already there were made with other settings ({what}); "
+            "pass --overwrite to redo them, or write to another folder"
+        )
+    if legacy:
+        warn(
+            f"{outdir}: {legacy} existing output(s) were recorded without their settings (cloudmotion 0.2.0); "
+            "counted as made with these settings"
+        )
+
+
 def _where(rec: dict) -> str:
     if rec.get("time_a"):
         return f"{rec['sequence']} {rec['time_a']} -> {rec['time_b']}"
@@ -276,8 +312,10 @@ def _run_plan(
     emit: Callable[[str], None],
     verbose: bool,
     progress,
+    requested: dict | None = None,
 ) -> dict:
-    """Append ``first`` (new skips, missing inputs), then track the plan and append each record."""
+    """Append ``first`` (new skips, missing inputs), then track the plan and append each record
+    (an ok record with the ``requested`` settings its outputs were made with)."""
     counts = {"ok": 0, "failed": 0, "skipped": 0}
     bar = progress(plan.npairs) if progress is not None else None
     with (
@@ -296,6 +334,8 @@ def _run_plan(
                     emit(f"cloudmotion: error: {rec['error']}")
             for records in results:
                 for rec in records:
+                    if rec["status"] == "ok" and requested is not None:
+                        rec["settings"] = requested
                     record_log.append(rec)
                     if bar is not None:
                         bar.update(1)

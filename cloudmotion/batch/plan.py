@@ -192,6 +192,7 @@ class Plan:
     done: int = 0
     warnings: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)  # absolute paths of every output the plan names
+    existing: list[str] = field(default_factory=list)  # absolute paths of the outputs already complete
 
     @property
     def npairs(self) -> int:
@@ -337,6 +338,7 @@ def plan_batch(
                         for o, path in zip(outs, full, strict=True)
                         if overwrite or not output_complete(path, output_kind(path))
                     )
+                    plan.existing.extend(p for o, p in zip(outs, full, strict=True) if o not in missing)
                     if missing:  # only the outputs not there yet: a new --format leaves the old ones be
                         todo.append((k, missing))
                 plan.done += len(own) - len(todo)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cloudmotion.cli.main import set_verbosity, warn
+from cloudmotion.cli.main import compile_notice, set_verbosity, warn
 from cloudmotion.cli.options import (
     GroupedCommand,
     batch_options,
@@ -97,6 +97,7 @@ def command(
 
     quiet, verbose = set_verbosity(ctx, quiet, verbose)
     settings = settings_from(opts, ctx)
+    compile_notice(ctx, now=(settings.workers or 1) > 1 or scheduler is not None)  # workers compile on their own
     options = BatchOptions(
         outdir=outdir,
         files_from=files_from,

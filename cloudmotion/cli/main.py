@@ -21,7 +21,7 @@ from cloudmotion import __version__
 from cloudmotion.errors import CloudmotionError, Terminated, sigterm_raises
 from cloudmotion.files import stdout
 
-__all__ = ["cli", "main", "set_verbosity", "warn"]
+__all__ = ["cli", "compile_notice", "main", "set_verbosity", "warn"]
 
 COMMANDS = {
     "track": ("cloudmotion.cli.track", "Track each consecutive pair of FRAMEs and write motion vectors."),
@@ -80,6 +80,29 @@ def set_verbosity(ctx: click.Context, quiet: bool, verbose: int) -> tuple[bool, 
         raise click.UsageError("-q and -v: give one or the other", ctx=ctx)
     obj.update(quiet=quiet, verbose=verbose)
     return quiet, verbose
+
+
+def compile_notice(ctx: click.Context, *, now: bool = False) -> None:
+    """One line on stderr before the first kernel compiles (a cold numba cache); silent under -q.
+
+    ``now``: check at once (when the tracking runs in worker processes), not before the
+    first kernel call of this process.
+    """
+    from cloudmotion.motion.kernels.jit import cold_cache, on_cold_cache
+
+    on_cold_cache(None)  # a callback left by an earlier command of this process is dropped
+    if (ctx.obj or {}).get("quiet"):
+        return
+
+    def say(msg: str) -> None:
+        click.echo(f"cloudmotion: {msg}", err=True)
+
+    if now:
+        notice = cold_cache()
+        if notice:
+            say(notice)
+    else:
+        on_cold_cache(say)
 
 
 def warn(ctx: click.Context, msg: str) -> None:

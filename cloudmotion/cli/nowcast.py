@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cloudmotion.cli.main import warn
+from cloudmotion.cli.main import compile_notice, warn
 from cloudmotion.cli.options import (
     GroupedCommand,
     setting_options,
@@ -91,6 +91,7 @@ def command(
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
     settings = settings_from(opts, ctx, extra=_EXTRA)
+    compile_notice(ctx)
     if sites is None and site_output is None:
         for given, name in ((members, "--members"), (write_members or None, "--write-members")):
             if given is not None:

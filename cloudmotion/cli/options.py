@@ -109,7 +109,7 @@ def _option(name: str, spec: params.Spec, default) -> Callable:
         return click.option(opt, name, type=str, metavar=spec.metavar or f"MIN{spec.sep}MAX", **kw)
     if spec.kind == "range":
         return click.option(opt, name, type=(float, float), metavar=spec.metavar or "MIN MAX", **kw)
-    typ = {"int": int, "float": float, "str": str, "duration": str}[spec.kind]
+    typ = str if spec.auto else {"int": int, "float": float, "str": str, "duration": str}[spec.kind]
     metavar = spec.metavar or (
         "|".join(spec.choices())
         if spec.choices

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from cloudmotion.cli.main import set_verbosity, warn
+from cloudmotion.cli.main import compile_notice, set_verbosity, warn
 from cloudmotion.cli.options import GroupedCommand, settings_from, tracker_options, verbosity
 
 
@@ -76,6 +76,7 @@ def command(
 
     quiet, verbose = set_verbosity(ctx, quiet, verbose)
     settings = settings_from(opts, ctx)
+    compile_notice(ctx)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     with tqdm(total=max(len(frames) - 1, 0), disable=not show, file=sys.stderr, unit="pair") as bar:
 
@@ -87,7 +88,9 @@ def command(
                     f"cloudmotion: pair {i}: {a.path} -> {b.path}: {n} vectors, {good} good "
                     f"({100.0 * good / max(n, 1):.1f} %)"
                     + height_note(vectors.extra.get("heights"), settings.max_ctt)
-                    + (f", dt {dt:g} s" if dt else ""),
+                    + (f", dt {dt:g} s" if dt else "")
+                    + f", search {vectors.extra['provenance']['settings']['search']} px"
+                    + _time_sources(a, b),
                     err=True,
                 )
                 dropped = (vectors.extra.get("heights") or {}).get("dropped_levels")
@@ -114,3 +117,12 @@ def command(
             on_warning=lambda msg: warn(ctx, msg),
             on_pair=on_pair,
         )
+
+
+def _time_sources(a, b) -> str:
+    """Where the pair's times came from, for -v (``--name-pattern``, a GOES name, a tag, a name stamp)."""
+    if a.time_source is None and b.time_source is None:
+        return ""
+    if a.time_source == b.time_source:
+        return f", times from {a.time_source}"
+    return f", times from {a.time_source or 'nowhere'} and {b.time_source or 'nowhere'}"

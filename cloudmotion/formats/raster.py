@@ -16,9 +16,10 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from cloudmotion.errors import DataError, UsageError
 from cloudmotion.formats import calibration
-from cloudmotion.formats.band_values import expand_palette, metadata_nodata
+from cloudmotion.formats.band_values import expand_palette, metadata_nodata, with_nested
 from cloudmotion.formats.frame_times import tag_time
 from cloudmotion.formats.goes_names import parse_goes_name, start_stamp
+from cloudmotion.formats.name_stamps import name_stamp
 from cloudmotion.formats.readers import Frame, FrameInfo, Reader
 
 EXTREME = 1e30
@@ -100,8 +101,8 @@ def open_raster(
                     raise DataError(f"{path}: is a {ds.driver} file, not a GeoTIFF as its name says")
                 transform = usable_transform(ds)
                 crs_wkt = ds.crs.to_wkt() if ds.crs else None
-                tags = ds.tags()
-                tag_t, tag_source = tag_time(tags, ds.tags(bands[0]))
+                tags, band_tags = with_nested(ds.tags(), ds.tags(bands[0]), bands[0])
+                tag_t, tag_source = tag_time(tags, band_tags)
                 info = {
                     "shape": (ds.height, ds.width),
                     "count": ds.count,
@@ -128,6 +129,8 @@ def open_raster(
     time_source = "file name" if time else None
     if time is None:
         time, time_source = tag_t, tag_source
+    if time is None and (stamp_found := name_stamp(path)) is not None:  # trusted last: no pattern, GOES name or tag
+        time, time_source = stamp_found.time, "file name stamp"
     constants = calibration.from_tags(tags, path)
     return FrameInfo(
         path=path,
@@ -316,6 +319,7 @@ def read_frame(
         if valid_range is not None:
             lo, hi = valid_range
             valid &= np.all((data >= lo) & (data <= hi), axis=0)
+    stored = raw[0] if raw.shape[0] == 1 else raw  # bit-identical stored values mean unchanged data
     data = data[0] if info.channels is None else reduce_channels(data, valid, info.channels)
     with np.errstate(over="ignore", invalid="ignore"):
         data = data.astype(np.float32)
@@ -323,7 +327,7 @@ def read_frame(
     if not valid.any():
         raise DataError(f"{info.path}: no valid pixel (all NoData, masked or non-finite)")
     data[~valid] = np.nan
-    return Frame(info=info, data=data, valid=valid)
+    return Frame(info=info, data=data, valid=valid, raw=stored)
 
 
 def _open_generic(path: str, *, band: int | None = None, channels: str | None = None) -> FrameInfo:

@@ -48,8 +48,10 @@ class FrameInfo:
     time : datetime or None
         Acquisition (scan start) time, UTC.
     time_source : str or None
-        Where the time came from: ``"file name"``, ``"netCDF time_coverage_start"`` or
-        ``"TIFFTAG_DATETIME"``.
+        Where the time came from, in the order of trust: ``"file name (--name-pattern)"``,
+        ``"file name"`` (a GOES name), a tag (``"netCDF time_coverage_start"``,
+        ``"TIFFTAG_DATETIME"`` ...), or ``"file name stamp"`` (one unambiguous date-time
+        stamp in the name, :mod:`cloudmotion.formats.name_stamps`).
     goes : dict or None
         Satellite, sector and band parsed from a GOES ABI file name.
     bands : tuple of int
@@ -104,11 +106,17 @@ class FrameInfo:
 
 @dataclass(frozen=True)
 class Frame:
-    """A frame's pixels: float32 values in physical units plus a validity mask."""
+    """A frame's pixels: float32 values in physical units plus a validity mask.
+
+    ``raw`` holds the stored values the pixels were computed from (before scale, offset and
+    calibration; (rows, cols), or (bands, rows, cols) for several bands), when the reader
+    keeps them: the tracker compares them bit for bit to find unchanged data.
+    """
 
     info: FrameInfo
     data: np.ndarray
     valid: np.ndarray
+    raw: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -255,6 +255,7 @@ def correlate_grid(
     bad_s = window_sums(integral_image(~pbm), rows, cols, w + 2 * r)
     out = {k: np.full(n, np.nan) for k in ("dx", "dy", "corr", "second", "valid", "std", "corr0")}
     out["border"] = np.zeros(n, dtype=bool)
+    out["limit"] = np.zeros(n, dtype=bool)
     out["valid"] = 1.0 - bad_t / (w * w)
     am = np.where(a_valid, pa, np.float32(0))
     cnt = w * w - bad_t
@@ -297,4 +298,6 @@ def correlate_grid(
         out["second"][sl] = peaks.second
         out["corr0"][sl] = surf[:, r, r]
         out["border"][sl] = peaks.on_border & np.isfinite(peaks.value)
+        edge = (peaks.iy == 0) | (peaks.iy == k - 1) | (peaks.ix == 0) | (peaks.ix == k - 1)
+        out["limit"][sl] = edge & np.isfinite(peaks.value)  # on the search range's own edge
     return out

@@ -25,6 +25,7 @@ __all__ = [
     "misregistration",
     "plateau_mask",
     "plateau_warning",
+    "standing_plateau",
     "static_exclusion",
     "static_templates",
 ]
@@ -34,6 +35,9 @@ BORDER_SHARE = 0.01
 
 LARGE_SHARE = 0.05
 """Smallest share of the frame for a plateau region anywhere."""
+
+STANDING_SHARE = 0.5
+"""A plateau region stands still when at least this share of its boundary pixels are boundary in both frames."""
 
 WARN_SHARE = 0.05
 """Share of the frame above which ``info`` and ``track`` warn about a plateau value."""
@@ -165,7 +169,8 @@ def plateau_warning(plateaus: list[Plateau], *, min_share: float = WARN_SHARE) -
 def static_exclusion(plateau_a: np.ndarray, plateau_b: np.ndarray, sigma: float) -> np.ndarray:
     """Pixels of frame A whose filtered value or gradient depends on a static plateau.
 
-    The static part is the plateau present at the same pixels in both frames; the band
+    The static part is the plateau present at the same pixels in both frames whose
+    boundary stands still (:func:`standing_plateau`); the band
     around it, as wide as the pre-filter's kernel (radius ``4 sigma``, as
     :func:`cloudmotion.motion.prefilter.normalized_gaussian`) plus one pixel for the central
     difference, carries the plateau's edge into the data.
@@ -181,12 +186,53 @@ def static_exclusion(plateau_a: np.ndarray, plateau_b: np.ndarray, sigma: float)
     -------
     ndarray of bool
     """
-    static = np.asarray(plateau_a, dtype=bool) & np.asarray(plateau_b, dtype=bool)
+    static = standing_plateau(plateau_a, plateau_b)
     if not static.any():
         return static
     radius = (int(4.0 * sigma + 0.5) if sigma > 0 else 0) + 1
     k = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     return cv2.dilate(static.view(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+
+
+def _boundary(plateau: np.ndarray) -> np.ndarray:
+    """Plateau pixels with a 4-neighbour off the plateau (the frame's own border does not count)."""
+    inner = ndimage.binary_erosion(plateau, structure=ndimage.generate_binary_structure(2, 1), border_value=1)
+    return plateau & ~inner
+
+
+def standing_plateau(plateau_a: np.ndarray, plateau_b: np.ndarray, *, share: float = STANDING_SHARE) -> np.ndarray:
+    """Plateau pixels present in both frames whose plateau region's boundary stands still.
+
+    Space beyond the Earth's limb or a radar's out-of-range area has the same boundary in
+    both frames: its edge is a static feature. The zero background of a particle image is
+    a plateau too, but its boundary is the particles' outlines, which move with them: that
+    edge is the motion itself. Each connected region of the union of both frames' plateaus
+    stands still when at least ``share`` of its boundary pixels (of either frame) are
+    boundary pixels in both (one label pass and two bincounts, no loop over regions).
+
+    Parameters
+    ----------
+    plateau_a, plateau_b : ndarray of bool, shape (rows, cols)
+        :func:`plateau_mask` of each frame.
+    share : float
+        Smallest standing share of a region's boundary.
+
+    Returns
+    -------
+    ndarray of bool, shape (rows, cols)
+        Pixels in both plateaus, in regions whose boundary stands still.
+    """
+    pa, pb = np.asarray(plateau_a, dtype=bool), np.asarray(plateau_b, dtype=bool)
+    both = pa & pb
+    if not both.any():
+        return both
+    ea, eb = _boundary(pa), _boundary(pb)
+    lab, n = ndimage.label(pa | pb)
+    edges = np.bincount(lab[ea | eb], minlength=n + 1)
+    standing = np.bincount(lab[ea & eb], minlength=n + 1)
+    still = standing >= share * edges  # a region without a boundary (the whole frame) stands still
+    still[0] = False
+    return both & still[lab]
 
 
 def misregistration(tensor: np.ndarray, residual_var: np.ndarray, count: np.ndarray, *, noise_var: float) -> np.ndarray:

@@ -35,7 +35,7 @@ from cloudmotion.motion.correlate import correlate_grid
 from cloudmotion.motion.subpixel import FITTERS
 from cloudmotion.registry import SEARCH_MODES
 
-__all__ = ["MODES", "pyramid_levels", "search_peaks"]
+__all__ = ["AUTO_FALLBACK", "AUTO_MAX", "MODES", "auto_search", "border_share", "pyramid_levels", "search_peaks"]
 
 MODES = SEARCH_MODES
 CLIMB_HALF = 3  # 7 x 7 blocks for the main peak (3 x 3 slid along cloud-edge ridges)
@@ -43,21 +43,72 @@ SECOND_HALF = 1  # 3 x 3 blocks for the competing peak: any local maximum will d
 EXCLUDE = 2  # the second peak lies more than this many px (Chebyshev) from the first
 
 
+AUTO_FALLBACK = 16
+"""``search = "auto"`` when the time step or the pixel size is unknown, px."""
+
+AUTO_MAX = 256
+"""Largest search ``"auto"`` resolves to, px (the range the coarse-to-fine search is checked at)."""
+
+
 def pyramid_levels(window: int, search: int) -> int:
     """Number of 2x levels above full resolution for a window and a search range (px).
 
-    One level; two when ``search >= 64``; none when the search is within one climb block
-    (``search <= 3``) or the coarse template would be smaller than 8 px. (Two levels from
-    ``search`` 32 cost 1.04x the time of ``search`` 16 on the CONUS benchmark pair, but
-    their 8 px coarse templates left 99.84 % of peaks equal to the exhaustive ones; one
-    level costs 1.98x and keeps 99.92 %.)
+    As many as the range needs: one level; two when ``search >= 64``; one more for each
+    further doubling (three from 128, four from 256); none when the search is within one
+    climb block (``search <= 3``). Never so many that the coarsest template is smaller
+    than 8 px. (Two levels from ``search`` 32 cost 1.04x the time of ``search`` 16 on the
+    CONUS benchmark pair, but their 8 px coarse templates left 99.84 % of peaks equal to
+    the exhaustive ones; one level costs 1.98x and keeps 99.92 %.)
     """
     if search <= CLIMB_HALF:
         return 0
-    levels = 2 if search >= 64 else 1
+    levels = 1 + max(0, int(search).bit_length() - 6)  # 1 below 64, 2 from 64, 3 from 128, ...
     while levels > 0 and window >> levels < 8:
         levels -= 1
     return levels
+
+
+def auto_search(max_speed: float, dt: float | None, pixel_m: float | None, shape: tuple[int, int] | None = None) -> int:
+    """The search range the physics asks for: ``ceil(max_speed * dt / pixel_m)`` px.
+
+    Parameters
+    ----------
+    max_speed : float
+        Fastest motion expected, m/s.
+    dt : float or None
+        Time between the frames, s.
+    pixel_m : float or None
+        The frame's smallest ground pixel, m (for GOES the sub-satellite resolution).
+    shape : (int, int), optional
+        Frame rows and columns: the range is kept to half the shorter side.
+
+    Returns
+    -------
+    int
+        Between 1 and :data:`AUTO_MAX` px; :data:`AUTO_FALLBACK` when ``dt`` or
+        ``pixel_m`` is unknown.
+    """
+    if not dt or not pixel_m or not np.isfinite(pixel_m) or pixel_m <= 0 or dt <= 0:
+        return AUTO_FALLBACK
+    limit = AUTO_MAX if shape is None else min(AUTO_MAX, max(AUTO_FALLBACK, min(shape) // 2))
+    return int(max(1, min(np.ceil(max_speed * dt / pixel_m - 1e-9), limit)))
+
+
+def border_share(limit: np.ndarray, valid_fraction: np.ndarray, texture: np.ndarray, min_valid: float) -> float:
+    """Share of the textured templates whose correlation peak is on the search range's edge (``limit``).
+
+    Textured: valid fraction at least ``min_valid`` and template standard deviation at
+    least a quarter of the frame's (``texture``, as :func:`search_peaks` returns ``std``).
+
+    Returns
+    -------
+    float
+        0 when no template is textured.
+    """
+    with np.errstate(invalid="ignore"):
+        textured = (np.asarray(valid_fraction) >= min_valid) & (np.asarray(texture) >= 0.25)
+    n = int(np.count_nonzero(textured))
+    return float(np.count_nonzero(textured & np.asarray(limit, dtype=bool))) / n if n else 0.0
 
 
 def search_peaks(
@@ -118,7 +169,8 @@ def search_peaks(
         ``second``: best competing local maximum more than 2 px from the peak (NaN if
         none); ``corr0``: coefficient at lag 0; ``valid``: valid fraction of the
         template; ``std``: template standard deviation over ``frame_std``; ``border``:
-        the peak is on the edge of the search or next to an undefined lag.
+        the peak is on the edge of the search or next to an undefined lag; ``limit``: the
+        peak is on the edge of the search range itself (``|lag| == search``).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -229,4 +281,5 @@ def _finish(pos, val, second, count, var, w, r, subpixel, frame_std):
         "std": std,
         "border": border,
         "corr0": val[:, 5].copy(),
+        "limit": np.isfinite(corr) & (np.abs(pos) >= r).any(axis=1),
     }

@@ -63,11 +63,21 @@ class Flag(enum.IntFlag):
     STATIC = 2048
     CLEAR_SKY = 8192
     SURFACE = 16384
+    UNCHANGED = 32768
 
 
-GROSS = Flag.NODATA | Flag.PEAK_AT_BORDER | Flag.REFINE_FAILED | Flag.STATIC | Flag.CLEAR_SKY | Flag.SURFACE
+GROSS = (
+    Flag.NODATA
+    | Flag.PEAK_AT_BORDER
+    | Flag.REFINE_FAILED
+    | Flag.STATIC
+    | Flag.CLEAR_SKY
+    | Flag.SURFACE
+    | Flag.UNCHANGED
+)
 """Gross failures: such a vector is no measurement (never a neighbour in the median test,
-and left out of the pair's noise estimate). CLEAR_SKY and SURFACE (``targets = "clouds"``)
+and left out of the pair's noise estimate). UNCHANGED data (a stale tile, a repeated frame)
+measured no motion at all. CLEAR_SKY and SURFACE (``targets = "clouds"``)
 are gross too: a clear-sky template measures the ground, not the wind, so cloud vectors are
 compared with cloud neighbours only (a cloud edge beside 0 m/s ground is no outlier)."""
 
@@ -201,14 +211,18 @@ def _clear_sky(ctx: QCContext) -> np.ndarray | None:
 
 
 def _surface(ctx: QCContext) -> np.ndarray | None:
+    # static texture in a window band is ground or a stationary orographic cloud, whatever its
+    # cloud fraction: neither is a wind
     f, p = ctx.field, ctx.params
-    if p.targets != "clouds" or f.cloud_fraction is None or f.corr0 is None:
+    if p.targets != "clouds" or f.corr0 is None:
         return None
     limit = SURFACE_PX if f.ee is None else np.fmax(SURFACE_PX, f.ee)
     with np.errstate(invalid="ignore"):
-        return (
-            (np.hypot(f.dx, f.dy) < limit) & ~(f.cloud_fraction >= p.min_cloud) & (f.corr0 >= f.corr - SURFACE_CORR_GAP)
-        )
+        return (np.hypot(f.dx, f.dy) < limit) & (f.corr0 >= f.corr - SURFACE_CORR_GAP)
+
+
+def _unchanged(ctx: QCContext) -> np.ndarray | None:
+    return ctx.field.unchanged
 
 
 def _filled(ctx: QCContext) -> np.ndarray | None:
@@ -222,6 +236,14 @@ for _name, _test in {
         _nodata,
         "too little valid data in the template (min_valid), no defined correlation, or an origin "
         "off the Earth: no vector",
+    ),
+    "unchanged": QCTest(
+        Flag.UNCHANGED,
+        (),
+        _unchanged,
+        "at least 90 % of the template's informative pixels (valid, off any plateau, not the "
+        "background value in both frames) hold bit-identical stored values in A and B: a stale "
+        "tile or a repeated frame, no motion was measured",
     ),
     "low_texture": QCTest(
         Flag.LOW_TEXTURE,
@@ -277,7 +299,7 @@ for _name, _test in {
         Flag.SURFACE,
         ("targets", "min_cloud"),
         _surface,
-        "--targets clouds: surface-locked, a mostly clear template that moves less than "
+        "--targets clouds: surface-locked, a template (clear or cloudy) that moves less than "
         "max(0.1 px, ee) and whose lag-0 correlation is within 0.002 of its peak",
     ),
     "median": QCTest(

@@ -29,11 +29,18 @@ def setting_names() -> list[str]:
 
 
 def _preset_root():
-    """The installed presets, or ``configs/`` beside the package in a source checkout."""
+    """``configs/`` beside the package in a source checkout, else the installed presets.
+
+    The checkout's own presets come first, so that a checkout run beside another installed
+    copy of the package reads the presets of its own tree.
+    """
+    beside = resources.files("cloudmotion").joinpath("..", "configs")
+    if beside.is_dir() and beside.joinpath("default.toml").is_file():
+        return beside
     try:
         return resources.files("cloudmotion.presets")
     except ModuleNotFoundError:
-        return resources.files("cloudmotion").joinpath("..", "configs")
+        return beside
 
 
 def preset_names() -> list[str]:

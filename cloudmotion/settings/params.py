@@ -78,8 +78,16 @@ class TrackParams:
     step: int | None = _spec(
         None, "int", "Grid spacing.", unit="px", rule=_int_at_least(1), default_text="window/2", group="search"
     )
-    search: int = _spec(
-        16, "int", "Largest displacement searched along each axis.", unit="px", rule=_int_at_least(1), group="search"
+    search: int | str = _spec(
+        "auto",
+        "int",
+        "Largest displacement searched along each axis: auto = ceil(max_speed * dt / the frame's smallest "
+        "ground pixel) when the time step and pixel size are known (at most 256), else 16.",
+        unit="px",
+        rule=_int_at_least(1),
+        auto=True,
+        metavar="PX|auto",
+        group="search",
     )
     sigma: float = _spec(
         0.7,
@@ -258,6 +266,14 @@ class TrackParams:
         "--targets clouds: smallest mean cloud probability of a template.",
         flag=8192,
         rule=_number(0, 1),
+        group="qc",
+    )
+    static_check: bool = _spec(
+        True,
+        "bool",
+        "Flag templates whose texture is a static plateau's edge that stands still between the frames "
+        "(space, a radar's out-of-range area); --no-static-check treats plateaus as data.",
+        flag=2048,
         group="qc",
     )
 
@@ -552,6 +568,8 @@ def _check(name: str, spec: Spec, value: Any) -> None:
         ),
         "duration": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
     }[spec.kind]
+    if spec.auto and value == "auto":
+        return  # resolved per run from the data
     if not kind_ok(value):
         what = {
             "int": "an integer",
@@ -561,7 +579,7 @@ def _check(name: str, spec: Spec, value: Any) -> None:
             "range": "a pair [MIN, MAX]",
             "duration": "a duration: seconds or a number with a unit (900, 20min, 1h, 1d)",
         }[spec.kind]
-        raise SettingError(name, f"must be {what}, got {value!r}")
+        raise SettingError(name, f"must be {what}{' or auto' if spec.auto else ''}, got {value!r}")
     if spec.rule is not None:
         problem = spec.rule(value)
         if problem:
@@ -586,6 +604,8 @@ def spec_of(name: str) -> Spec:
 
 def _coerce(name: str, spec: Spec, value: Any) -> Any:
     """Config values: an int where a float is expected, a list where a range is, text for a duration."""
+    if spec.auto and isinstance(value, str) and value.strip().lstrip("+").isdigit():
+        return int(value)  # --search 24 (the option takes text, for "auto")
     if spec.kind in ("float", "duration") and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if spec.kind == "duration" and isinstance(value, str):

@@ -67,6 +67,8 @@ class Spec:
         Fixed values that shell completion offers besides file names, for a setting that
         takes a word or a file (``--profile standard|tropical|FILE.csv``); a setting with
         ``choices`` completes those.
+    auto : bool
+        The value may also be the text ``"auto"``: resolved per run from the data.
     """
 
     kind: str
@@ -83,6 +85,7 @@ class Spec:
     sep: str | None = None
     group: str = ""
     words: tuple[str, ...] = ()
+    auto: bool = False
 
 
 GROUPS = {

@@ -96,9 +96,17 @@ def test_slow_cloud_is_not_surface_locked(tmp_path, run):
     _, col, flag, _ = table(out)
     _, _, flag_all, _ = table(out_all)
     _, cloud = regions(col, 0.3)
-    assert not (flag[cloud] & (Flag.SURFACE | Flag.CLEAR_SKY)).any()
+    assert not (flag[cloud] & Flag.CLEAR_SKY).any()
     was_good = cloud & (flag_all == 0)
-    assert np.mean(flag[was_good] == 0) >= 0.95
+    assert was_good.sum() > 0.9 * cloud.sum()
+    assert np.mean(flag[was_good] == 0) >= 0.95  # about 2 m/s at 2 km and 5 min: still a wind
+    # SURFACE no longer asks for a mostly clear template: it is told apart by the motion alone,
+    # so it may only fire where the 0.3 px drift is within the vector's own expected error
+    rows, _, _, _ = table(out)
+    d = np.array([np.hypot(float(r["dx"] or "nan"), float(r["dy"] or "nan")) for r in rows])
+    ee = np.array([float(r["ee"] or "nan") for r in rows])
+    surface = cloud & ((flag & Flag.SURFACE) != 0)
+    assert np.all(d[surface] < np.fmax(0.1, ee[surface]))
 
 
 def test_surface_test_needs_a_still_clear_template_at_its_lag0_peak():
@@ -123,13 +131,14 @@ def test_surface_test_needs_a_still_clear_template_at_its_lag0_peak():
         refine_failed=None,
         peak_at_border=np.zeros(shape, bool),
         static=None,
+        unchanged=None,
         fb_error=None,
         temporal=None,
         median_residual=np.zeros(shape),
     )
     surface = (assess(field, p).flag & Flag.SURFACE) != 0
-    # still, clear, lag-0 peak | moving 0.3 px | lag 0 is not the peak | cloudy | |d| < ee
-    assert surface.tolist() == [[True, False, False, False, True]]
+    # still, clear, lag-0 peak | moving 0.3 px | lag 0 is not the peak | still and cloudy | |d| < ee
+    assert surface.tolist() == [[True, False, False, True, True]]  # static cloud texture is no wind either
     assert (assess(field, TrackParams()).flag & (Flag.SURFACE | Flag.CLEAR_SKY) == 0).all()  # targets all
 
 

@@ -144,6 +144,7 @@ def test_groups_sorts_and_pairs_goes_sequences(tmp_path, images, run):
         "good_fraction",
         "duration",
         "error",
+        "settings",
     }
     assert rec["status"] == "ok" and rec["error"] is None
     assert rec["inputs"] == [str(src / "a" / goes_name(t0(10))), str(src / "b" / "later" / goes_name(t0(20)))]

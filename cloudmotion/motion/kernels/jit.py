@@ -15,6 +15,11 @@ the template list in a thread pool (numba's own threading layer is not used: it 
 the first compile and, under a forkserver batch worker, leaves a named semaphore that the
 resource tracker reports as leaked). The default is the cores this process may use (its
 CPU affinity), capped by ``NUMBA_NUM_THREADS``.
+
+First run: compiling every kernel takes 30-50 s. A command line registers a callback with
+:func:`on_cold_cache`; the first :func:`split_run` of the process calls it with
+:data:`COMPILE_NOTICE` when a kernel has no usable cache entry (:func:`cold_cache`), so the
+user learns why the first pair is slow. The library itself never prints.
 """
 
 from __future__ import annotations
@@ -26,7 +31,30 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["CACHE_DIR", "choose_cache_dir", "default_threads", "kernel", "split_run"]
+__all__ = [
+    "CACHE_DIR",
+    "COMPILE_NOTICE",
+    "choose_cache_dir",
+    "cold_cache",
+    "default_threads",
+    "kernel",
+    "on_cold_cache",
+    "split_run",
+]
+
+KERNEL_MODULES = (
+    "cloudmotion.motion.kernels.frame",
+    "cloudmotion.motion.kernels.ncc",
+    "cloudmotion.motion.kernels.lucas_kanade",
+    "cloudmotion.motion.kernels.ee",
+)
+"""The modules that define kernels (imported by :func:`cold_cache` to see them all)."""
+
+COMPILE_NOTICE = "compiling kernels once; later runs load them from the cache"
+NO_CACHE_NOTICE = "compiling kernels (no writable cache folder: every run compiles; set NUMBA_CACHE_DIR)"
+
+_KERNELS: list = []  # every dispatcher made by kernel()
+_notice: list = []  # the callback of on_cold_cache, until it is used
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -133,12 +161,67 @@ def kernel(**options) -> Callable:
     def wrap(fn: Callable) -> Callable:
         if CACHE_DIR is not None:
             try:
-                return numba.njit(cache=True, **options)(fn)
+                disp = numba.njit(cache=True, **options)(fn)
+                _KERNELS.append(disp)
+                return disp
             except RuntimeError:  # "no locator available": no writable cache folder after all
                 pass
-        return numba.njit(cache=False, **options)(fn)
+        disp = numba.njit(cache=False, **options)(fn)
+        _KERNELS.append(disp)
+        return disp
 
     return wrap
+
+
+def cold_cache() -> str | None:
+    """What the first kernel call will do, when it compiles: a notice, else None.
+
+    Imports every kernel module and asks numba's cache of each kernel for a valid index
+    (one written for the module's current source); any kernel without one compiles.
+
+    Returns
+    -------
+    str or None
+        :data:`COMPILE_NOTICE` when a kernel has no cached build, :data:`NO_CACHE_NOTICE`
+        when there is no cache at all, None when every kernel loads from the cache (or numba's
+        cache cannot be inspected).
+    """
+    import importlib
+
+    for name in KERNEL_MODULES:
+        importlib.import_module(name)
+    for disp in _KERNELS:
+        if getattr(disp.py_func, "__module__", None) not in KERNEL_MODULES:
+            continue  # a kernel defined elsewhere (a plug-in, a test) is not the package's first run
+        cache = getattr(disp, "_cache", None)
+        if cache is None or type(cache).__name__ == "NullCache":
+            return NO_CACHE_NOTICE
+        try:
+            if disp.signatures or cache._cache_file._load_index():  # compiled here, or cached for this source
+                continue
+        except Exception:  # noqa: BLE001 - numba's private cache API changed: say nothing rather than fail
+            return None
+        return COMPILE_NOTICE
+    return None
+
+
+def on_cold_cache(callback: Callable[[str], None] | None) -> None:
+    """Call ``callback(notice)`` once, before the first kernel runs, if kernels will compile.
+
+    The command line passes a function that prints the line on stderr (not under ``-q``);
+    None removes a callback not yet used.
+    """
+    _notice.clear()
+    if callback is not None:
+        _notice.append(callback)
+
+
+def _announce() -> None:
+    if _notice:
+        callback = _notice.pop()
+        notice = cold_cache()
+        if notice:
+            callback(notice)
 
 
 def default_threads() -> int:
@@ -172,6 +255,7 @@ def split_run(fn: Callable, threads: int | None, head: tuple, per: tuple, tail: 
     ValueError
         If ``threads`` is not a positive integer.
     """
+    _announce()
     n_threads = default_threads() if threads is None else threads
     if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
