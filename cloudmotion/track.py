@@ -14,7 +14,7 @@ import numpy as np
 
 from cloudmotion.grid import Grid, field_jacobian, fill_invalid, make_grid
 from cloudmotion.model import MotionField
-from cloudmotion.motion.expected_error import expected_error, pair_noise, template_terms
+from cloudmotion.motion.expected_error import expected_error, pair_noise, prefilter_noise_factors, template_terms
 from cloudmotion.motion.plateau import (
     misregistration,
     plateau_mask,
@@ -149,6 +149,7 @@ def _expected_error(a: _Prepared, b: _Prepared, field: MotionField, params: Trac
         exclude=exclude,
         chunk=max(64, min(params.chunk, 1024)),
         threads=params.threads,
+        rho=prefilter_noise_factors(params.sigma, params.bandpass)[0],
     )
     clean = (assess(field, params, stop=Flag.STATIC).flag.ravel() & GROSS) == 0
     noise = pair_noise(np.where(clean, t.residual_var, np.nan), t.count)
@@ -162,6 +163,8 @@ def _expected_error(a: _Prepared, b: _Prepared, field: MotionField, params: Trac
         grad_corr=t.grad_corr,
         peak_corr=t.peak_corr,
         curvature=t.curvature,
+        lag_cov=t.lag_cov,
+        lag_noise=t.lag_noise,
     )
     ee[t.count < 0.5 * params.window * params.window] = np.inf  # too few usable pixels left to measure
     ee[~(np.isfinite(dx) & np.isfinite(dy))] = np.nan
