@@ -17,7 +17,7 @@ from pyproj import CRS, Geod, Transformer
 
 from cloudmotion.model import GeoVectors
 
-__all__ = ["GeoVectors", "geolocate", "pixel_to_crs"]
+__all__ = ["GeoVectors", "geolocate", "ground_scale", "pixel_to_crs"]
 
 
 def pixel_to_crs(rows: np.ndarray, cols: np.ndarray, transform: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -161,6 +161,31 @@ def pixel_size(
     return out[0], out[1]
 
 
+def ground_scale(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    *,
+    transform: tuple[float, ...] | None,
+    crs_wkt: str | None,
+    pixel_size: float | None = None,
+) -> np.ndarray | None:
+    """Ground size of a pixel at pixel index positions, m: the geometric mean of its sizes along
+    columns and rows (:func:`pixel_size`) with a CRS, else ``pixel_size`` (frames without a CRS,
+    ``--pixel-size``), else None (unknown).
+
+    Returns
+    -------
+    ndarray of float64 or None
+        Metres per pixel, the shape of ``rows``; NaN off the Earth's disk.
+    """
+    if crs_wkt and transform is not None:
+        along_c, along_r = pixel_size_of(rows, cols, transform=transform, crs_wkt=crs_wkt)
+        return np.sqrt(along_c * along_r)
+    if pixel_size is not None:
+        return np.full(np.shape(rows), float(pixel_size))
+    return None
+
+
 def speed_error(
     ee: np.ndarray,
     row: np.ndarray,
@@ -199,3 +224,6 @@ def speed_error(
     with np.errstate(invalid="ignore", divide="ignore"):
         per_px = np.asarray(speed, dtype=np.float64) / np.hypot(dx, dy)
     return np.where(np.isfinite(per_px), ee * per_px, np.nan)
+
+
+pixel_size_of = pixel_size  # ground_scale's keyword ``pixel_size`` shadows the function's name

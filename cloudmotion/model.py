@@ -147,6 +147,10 @@ class MotionField:
     corr0 : ndarray of float64 or None
         Correlation coefficient at lag 0 (from the peak search), for
         the surface-locked test; None unless ``targets == "clouds"``.
+    ee_limit : ndarray of float64 or None
+        The ``max_error`` threshold of each vector in px (a speed converted with the
+        vector's pixel size and the pair's time step; 0 = no test); None: ``params``'
+        value in px.
     """
 
     grid: Grid
@@ -175,6 +179,7 @@ class MotionField:
     off_earth: np.ndarray | None = None
     cloud_fraction: np.ndarray | None = None  # issue 18: cloud targets
     corr0: np.ndarray | None = None
+    ee_limit: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("fb_error", "temporal"):

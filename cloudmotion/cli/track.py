@@ -72,6 +72,8 @@ def command(
                     f"({100.0 * good / max(n, 1):.1f} %)" + (f", dt {dt:g} s" if dt else ""),
                     err=True,
                 )
+                if "max_error" in vectors.extra:
+                    click.echo(f"cloudmotion: pair {i}: max_error {vectors.extra['max_error']}", err=True)
 
         run_track(
             frames,

@@ -25,13 +25,16 @@ from cloudmotion.settings.durations import parse_duration
 
 __all__ = [
     "DEFAULT_MAX_ERROR",
+    "DEFAULT_MAX_ERROR_SPEED",
     "SECTIONS",
     "SettingError",
     "Settings",
     "Spec",
+    "Speed",
     "TrackParams",
     "build_settings",
     "deprecation_message",
+    "error_limit_px",
     "parse_duration",
     "spec_of",
     "specs",
@@ -45,12 +48,15 @@ from cloudmotion.settings.rules import (  # noqa: F401 - the vocabulary the sett
     _INTERP,
     _SUBPIXEL,
     DEFAULT_MAX_ERROR,
+    DEFAULT_MAX_ERROR_SPEED,
     Rule,
     SettingError,
     Spec,
+    Speed,
     _bandpass,
     _choice,
     _cloud_model,
+    _error_limit,
     _formats,
     _int_at_least,
     _name_pattern,
@@ -59,6 +65,8 @@ from cloudmotion.settings.rules import (  # noqa: F401 - the vocabulary the sett
     _range,
     _spec,
     deprecation_message,
+    error_limit_px,
+    parse_error_limit,
 )
 
 
@@ -106,13 +114,17 @@ class TrackParams:
         cli=False,
         rule=_number(0, 1, lo_open=True),
     )
-    max_error: float = _spec(
-        DEFAULT_MAX_ERROR,
-        "float",
-        "Largest expected error ee of a vector (the pair's own noise against the template's texture); 0 disables.",
-        unit="px",
+    max_error: float | Speed | None = _spec(  # noqa: RUF009 - a frozen dataclass, as every default here
+        None,
+        "error",
+        "Largest expected error ee of a vector (the pair's own noise and evolution against the template's "
+        "texture): px (0.3, 0.3px) or a speed (2.5m/s, converted per vector with the local pixel size and "
+        "the pair's time step); 0 disables.",
         flag=2,
-        rule=_number(0),
+        rule=_error_limit,
+        metavar="PX|M/S",
+        default_text=f"{DEFAULT_MAX_ERROR_SPEED:g}m/s when the pair's time step and pixel size are known, "
+        f"else {DEFAULT_MAX_ERROR}px",
     )
     min_texture: float | None = _spec(
         None,
@@ -212,6 +224,7 @@ class TrackParams:
     )
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "max_error", parse_error_limit(self.max_error))  # "2.5m/s" from the library
         for f in dataclasses.fields(self):
             if getattr(self, f.name) is None and f.default is None:
                 continue  # an optional setting left unset
@@ -454,6 +467,7 @@ def _check(name: str, spec: Spec, value: Any) -> None:
             and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
         ),
         "duration": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "error": lambda v: isinstance(v, Speed) or (isinstance(v, int | float) and not isinstance(v, bool)),
     }[spec.kind]
     if not kind_ok(value):
         what = {
@@ -463,6 +477,7 @@ def _check(name: str, spec: Spec, value: Any) -> None:
             "str": "a string",
             "range": "a pair [MIN, MAX]",
             "duration": "a duration: seconds or a number with a unit (900, 20min, 1h, 1d)",
+            "error": "a number in px (0.3, 0.3px) or a speed (2.5m/s)",
         }[spec.kind]
         raise SettingError(name, f"must be {what}, got {value!r}")
     if spec.rule is not None:
@@ -491,6 +506,8 @@ def _coerce(name: str, spec: Spec, value: Any) -> Any:
     """Config values: an int where a float is expected, a list where a range is, text for a duration."""
     if spec.kind in ("float", "duration") and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if spec.kind == "error":
+        return parse_error_limit(value)
     if spec.kind == "duration" and isinstance(value, str):
         seconds = parse_duration(value)
         return value if seconds is None else seconds
