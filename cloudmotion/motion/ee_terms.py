@@ -19,7 +19,7 @@ import numpy as np
 
 from cloudmotion.grid import extract_windows
 
-__all__ = ["TemplateTerms", "template_terms"]
+__all__ = ["TemplateTerms", "lag_sums", "template_terms"]
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ def template_terms(
         Threads of the compiled kernel; default the cores available.
     lags : int, optional
         Largest lag of the residual-correlation sums ``lag_cov`` and ``lag_noise``, px;
-        default ``window // 2``; 0 leaves them 0.
+        default every lag (``window - 1``); 0 leaves them 0.
     rho : ndarray, shape (2 L + 1, 2 L + 1), optional
         Autocorrelation of the pre-filtered noise (see
         :func:`cloudmotion.motion.expected_error.prefilter_noise_factors`); default no filter
@@ -182,7 +182,7 @@ def template_terms(
     """
     n = len(rows)
     w = window
-    lags = w // 2 if lags is None else min(int(lags), w - 1)
+    lags = w - 1 if lags is None else min(int(lags), w - 1)
     rho = np.ones((1, 1)) if rho is None else np.ascontiguousarray(rho, dtype=np.float64)
     out = {
         "count": np.zeros(n),
@@ -210,10 +210,17 @@ def template_terms(
             np.ascontiguousarray(dx[todo]),
             np.ascontiguousarray(dy[todo]),
         )
-        res = split_run(ee_terms, threads, (ppa, puse, pgm, pgx, pgy, pb, pok, pad), per, (w, lags, rho))
-        names = ("count", "residual_var", "peak_corr", "tensor", "grad_corr", "curvature", "lag_cov", "lag_noise")
-        for name, values in zip(names, res, strict=True):
-            out[name][todo] = values
+        names = ("count", "residual_var", "peak_corr", "tensor", "grad_corr", "curvature")
+        step = max(1, chunk) if lags > 0 else todo.size  # bounds the windows held at once
+        for lo in range(0, todo.size, step):
+            part = tuple(p[lo : lo + step] for p in per)
+            res = split_run(ee_terms, threads, (ppa, puse, pgm, pgx, pgy, pb, pok, pad), part, (w, lags > 0))
+            idx = todo[lo : lo + step]
+            for name, values in zip(names, res[:6], strict=True):
+                out[name][idx] = values
+            if lags > 0:
+                out["lag_cov"][idx], out["lag_noise"][idx] = lag_sums(*res[6:], lags, rho)
+                out["lag_cov"][idx] /= np.maximum(out["count"][idx], 1.0)[:, None]
         return TemplateTerms(**out)
     for lo in range(0, todo.size, chunk):
         idx = todo[lo : lo + chunk]
@@ -266,7 +273,7 @@ def template_terms(
         out["curvature"][idx] = np.stack(curv, axis=1)
         if lags > 0:
             e = _remove_deformation((gain[:, None, None].astype(np.float32) * bc - ac) * m, tgx, tgy)
-            out["lag_cov"][idx], out["lag_noise"][idx] = _lag_sums(e, tgx, tgy, lags, rho)
+            out["lag_cov"][idx], out["lag_noise"][idx] = lag_sums(e, tgx, tgy, lags, rho)
             out["lag_cov"][idx] /= cs[:, None]
     return TemplateTerms(**out)
 
@@ -288,30 +295,49 @@ def _remove_deformation(e: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.nda
     return e - np.einsum("kp,kpn->kn", beta, phi).reshape(e.shape)
 
 
-def _lag_sums(e: np.ndarray, gx: np.ndarray, gy: np.ndarray, lags: int, rho: np.ndarray) -> tuple:
-    """``sum_r G(r) C(r)`` and ``sum_r G(r) rho(r)`` of stacks of windows (numpy reference)."""
+def lag_sums(e: np.ndarray, gx: np.ndarray, gy: np.ndarray, lags: int, rho: np.ndarray) -> tuple:
+    """``sum_r G(r) C(r)`` and ``sum_r G(r) rho(r)`` of stacks of windows, over ``|r_y|, |r_x| <= lags``.
+
+    The lag products come from FFTs of the zero-padded windows (exact, no wrap-around).
+
+    Parameters
+    ----------
+    e, gx, gy : ndarray, shape (K, w, w)
+        Residual and gradients, 0 outside the usable pixels.
+    lags : int
+        Largest lag, px.
+    rho : ndarray, shape (2 L + 1, 2 L + 1)
+        Autocorrelation of the pre-filtered noise.
+
+    Returns
+    -------
+    cov, noise : ndarray, shape (K, 3)
+        ``(xx, xy, yy)`` sums; ``cov`` not yet divided by the pixel count.
+    """
+    from scipy import fft
+
     k, w = e.shape[0], e.shape[1]
+    size = 2 * w  # zero padding: circular lags never wrap onto the window
+    fe, fx, fy = (fft.rfft2(np.asarray(v, dtype=np.float32), s=(size, size), workers=-1) for v in (e, gx, gy))
+    # Parseval: sum_r G(r) C(r) = sum_k |G^(k)| |E^(k)|^2 / size^2, rfft halves counted twice
+    wk = np.full(fe.shape[-1], 2.0, dtype=np.float32)
+    wk[0] = 1.0
+    if size % 2 == 0:
+        wk[-1] = 1.0
+    wk /= size * size
+    ce = fe.real**2 + fe.imag**2
+    if lags < w - 1:  # the residual's autocovariance beyond ``lags`` left out
+        near = np.zeros((size, size), dtype=np.float32)
+        keep = np.arange(-lags, lags + 1) % size
+        near[np.ix_(keep, keep)] = 1.0
+        ce = fft.rfft2(fft.irfft2(ce, s=(size, size), workers=-1) * near, workers=-1).real
+    ce *= wk
     half = rho.shape[0] // 2
-    e, gx, gy = (x.astype(np.float64) for x in (e, gx, gy))
-    sc = np.zeros((k, 3))
-    sr = np.zeros((k, 3))
-    for ry in range(lags + 1):
-        for rx in range(-lags, lags + 1):
-            if ry == 0 and rx < 0:
-                continue
-            f = 1.0 if ry == 0 and rx == 0 else 2.0
-            a = (slice(None), slice(0, w - ry), slice(max(0, -rx), min(w, w - rx)))
-            b = (slice(None), slice(ry, w), slice(max(0, -rx) + rx, min(w, w - rx) + rx))
-            c = (e[a] * e[b]).sum(axis=(1, 2))
-            g = np.stack(
-                [
-                    (gx[a] * gx[b]).sum(axis=(1, 2)),
-                    0.5 * ((gx[a] * gy[b]).sum(axis=(1, 2)) + (gy[a] * gx[b]).sum(axis=(1, 2))),
-                    (gy[a] * gy[b]).sum(axis=(1, 2)),
-                ],
-                axis=1,
-            )
-            sc += f * g * c[:, None]
-            if ry <= half and abs(rx) <= half:
-                sr += f * rho[half + ry, half + rx] * g
-    return sc, sr
+    kernel = np.zeros((size, size))
+    lag = np.arange(-half, half + 1) % size
+    kernel[np.ix_(lag, lag)] = rho
+    rk = (fft.rfft2(kernel).real * wk).astype(np.float32)
+    spectra = (fx.real**2 + fx.imag**2, fx.real * fy.real + fx.imag * fy.imag, fy.real**2 + fy.imag**2)
+    cov = np.stack([(sp * ce).sum(axis=(1, 2), dtype=np.float64) for sp in spectra], axis=1)
+    noise = np.stack([(sp * rk).sum(axis=(1, 2), dtype=np.float64) for sp in spectra], axis=1)
+    return cov.reshape(k, 3), noise.reshape(k, 3)

@@ -33,7 +33,7 @@ from the pair itself:
   model cannot follow): its autocovariance reaches far beyond the noise's, and the
   gradients integrate it over those lags. The sandwich's middle term of the residual as it
   is, less its fit by an affine deformation (which moves no centroid), ``M = sum_r G(r) C(r)``
-  over lags up to half a window (``G(r) = sum_p g_p g_{p+r}^T``
+  over every lag of the window (``G(r) = sum_p g_p g_{p+r}^T``
   the gradients' lag products, ``C(r)`` the template residual's autocovariance), less what
   the noise-like model above already counts, ``C(0) sum_r G(r) rho(r)``, adds
   ``tr(H^-1 (M - C(0) sum_r G(r) rho(r)) H^-1)`` when positive. A noise residual adds

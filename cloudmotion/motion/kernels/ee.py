@@ -5,9 +5,9 @@ One pass per template computes what the numpy reference
 frame B warped by the template's final displacement with the Keys bicubic kernel on a
 window one pixel larger than the template, the motion-compensated residual variance and
 correlation, the structure tensor and the gradients' lag-one correlation, and the
-correlation coefficients one pixel either side of the peak along each axis, and the
-lag sums of the residual's spatial correlation against the gradients'
-(:func:`_lag_sums`). Sums are in
+correlation coefficients one pixel either side of the peak along each axis, and (on
+request) the template's residual, less its affine-deformation fit, and masked gradients as
+windows for the residual-correlation sums. Sums are in
 float64. The kernel is serial and ``nogil``: :func:`cloudmotion.motion.kernels.jit.split_run` runs it
 on parts of the template list in threads.
 """
@@ -62,40 +62,6 @@ def _side_ncc(ta, bw, mt, bok, w, si, sj):
 
 
 @kernel(nogil=True, fastmath=False)
-def _lag_sums(e, gxw, gyw, w, lags, rho, out_c, out_r, k):
-    """``sum_r G(r) C(r)`` and ``sum_r G(r) rho(r)`` over lags ``|r_y|, |r_x| <= lags``.
-
-    ``G(r) = sum_p g_p g_{p+r}^T`` (symmetrised) are the gradients' lag products and
-    ``C(r) = sum_p e_p e_{p+r}`` the residual's (not yet divided by the pixel count);
-    ``rho`` is the pre-filtered noise's autocorrelation at lags ``-L .. L``.
-    """
-    half = rho.shape[0] // 2
-    for ry in range(lags + 1):
-        for rx in range(-lags, lags + 1):
-            if ry == 0 and rx < 0:
-                continue
-            f = 1.0 if ry == 0 and rx == 0 else 2.0  # r and -r give the same products
-            c = 0.0
-            gxx = 0.0
-            gxy = 0.0
-            gyy = 0.0
-            for i in range(w - ry):
-                for j in range(max(0, -rx), min(w, w - rx)):
-                    c += e[i, j] * e[i + ry, j + rx]
-                    gxx += gxw[i, j] * gxw[i + ry, j + rx]
-                    gyy += gyw[i, j] * gyw[i + ry, j + rx]
-                    gxy += 0.5 * (gxw[i, j] * gyw[i + ry, j + rx] + gyw[i, j] * gxw[i + ry, j + rx])
-            out_c[k, 0] += f * gxx * c
-            out_c[k, 1] += f * gxy * c
-            out_c[k, 2] += f * gyy * c
-            if ry <= half and abs(rx) <= half:
-                q = f * rho[half + ry, half + rx]
-                out_r[k, 0] += q * gxx
-                out_r[k, 1] += q * gxy
-                out_r[k, 2] += q * gyy
-
-
-@kernel(nogil=True, fastmath=False)
 def _remove_deformation(e, gxw, gyw, w):
     """Remove from the residual its least-squares fit by an affine deformation about the centre.
 
@@ -134,7 +100,7 @@ def _remove_deformation(e, gxw, gyw, w):
 
 
 @kernel(nogil=True, fastmath=False)
-def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, lags, rho):
+def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, windows):
     """Expected-error terms of templates (one row per template; NaN where dx/dy are not finite).
 
     Parameters
@@ -153,18 +119,17 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, lags
         Final displacements, px.
     w : int
         Template size, px.
-    lags : int
-        Largest lag of the residual-correlation sums, px (0 leaves them 0).
-    rho : ndarray, shape (2 L + 1, 2 L + 1)
-        Autocorrelation of the pre-filtered noise.
+    windows : bool
+        Also return the residual and gradient windows (else arrays of shape (N, 0, 0)).
 
     Returns
     -------
     count, residual_var, peak_corr : ndarray, shape (N,)
     tensor : ndarray, shape (N, 3)
     grad_corr, curvature : ndarray, shape (N, 2)
-    lag_cov, lag_noise : ndarray, shape (N, 3)
-        ``sum_r G(r) C(r) / count`` and ``sum_r G(r) rho(r)``, value^4/px^2 and value^2/px^2.
+    resid_win, gx_win, gy_win : ndarray of float32, shape (N, w, w)
+        The gain- and offset-normalised residual less its affine-deformation fit, and the
+        gradients of A, 0 outside the usable pixels.
     """
     n = rows.shape[0]
     count = np.zeros(n)
@@ -173,8 +138,10 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, lags
     tensor = np.full((n, 3), np.nan)
     gcorr = np.full((n, 2), np.nan)
     curv = np.full((n, 2), np.nan)
-    lag_cov = np.full((n, 3), np.nan)
-    lag_noise = np.full((n, 3), np.nan)
+    nw = w if windows else 0
+    out_e = np.zeros((n, nw, nw), dtype=np.float32)
+    out_gx = np.zeros((n, nw, nw), dtype=np.float32)
+    out_gy = np.zeros((n, nw, nw), dtype=np.float32)
     ew = np.zeros((w, w))
     gxw = np.zeros((w, w))
     gyw = np.zeros((w, w))
@@ -251,7 +218,7 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, lags
                         if i + 1 < w and mt[i + 2, j + 1] and bok[i + 2, j + 1] and pgm[r + i + 2, c + j + 1]:
                             ay += gx * pgx[r + i + 2, c + j + 1] + gy * pgy[r + i + 2, c + j + 1]
         gain = np.sqrt(sa / sb) if sb > 0 else 1.0
-        if lags > 0:
+        if windows:
             for i in range(w):
                 for j in range(w):
                     m = mt[i + 1, j + 1] and bok[i + 1, j + 1]
@@ -260,12 +227,11 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, lags
                     gxw[i, j] = pgx[r + i + 1, c + j + 1] if g_ok else 0.0
                     gyw[i, j] = pgy[r + i + 1, c + j + 1] if g_ok else 0.0
             _remove_deformation(ew, gxw, gyw, w)
-            for q in range(3):
-                lag_cov[k, q] = 0.0
-                lag_noise[k, q] = 0.0
-            _lag_sums(ew, gxw, gyw, w, lags, rho, lag_cov, lag_noise, k)
-            for q in range(3):
-                lag_cov[k, q] /= cs
+            for i in range(w):
+                for j in range(w):
+                    out_e[k, i, j] = ew[i, j]
+                    out_gx[k, i, j] = gxw[i, j]
+                    out_gy[k, i, j] = gyw[i, j]
         count[k] = cnt
         resid[k] = (gain * gain * sb - 2.0 * gain * sab + sa) / max(cnt - 3.0, 1.0)
         peak[k] = sab / np.sqrt(sa * sb) if sa * sb > 0 else np.nan
@@ -278,4 +244,4 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, lags
         rho0 = peak[k]
         curv[k, 0] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, 0, -1) - _side_ncc(ta, bw, mt, bok, w, 0, 1)
         curv[k, 1] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, -1, 0) - _side_ncc(ta, bw, mt, bok, w, 1, 0)
-    return count, resid, peak, tensor, gcorr, curv, lag_cov, lag_noise
+    return count, resid, peak, tensor, gcorr, curv, out_e, out_gx, out_gy
