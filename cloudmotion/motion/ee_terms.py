@@ -214,7 +214,7 @@ def template_terms(
         step = max(1, chunk) if lags > 0 else todo.size  # bounds the windows held at once
         for lo in range(0, todo.size, step):
             part = tuple(p[lo : lo + step] for p in per)
-            res = split_run(ee_terms, threads, (ppa, puse, pgm, pgx, pgy, pb, pok, pad), part, (w, lags > 0))
+            res = split_run(ee_terms, threads, (ppa, puse, pgm, pgx, pgy, pb, pok, pad), part, (w, lags > 0, 4))
             idx = todo[lo : lo + step]
             for name, values in zip(names, res[:6], strict=True):
                 out[name][idx] = values

@@ -62,45 +62,50 @@ def _side_ncc(ta, bw, mt, bok, w, si, sj):
 
 
 @kernel(nogil=True, fastmath=False)
-def _remove_deformation(e, gxw, gyw, w):
-    """Remove from the residual its least-squares fit by an affine deformation about the centre.
+def _modes(gx, gy, x, y, phi):
+    """Residual patterns ``g . (J p)`` of a rotation, two shears and a divergence about the centre."""
+    phi[0] = -gx * y + gy * x  # rotation
+    phi[1] = gx * x - gy * y  # shear along the axes
+    phi[2] = gx * y + gy * x  # shear along the diagonals
+    phi[3] = gx * x + gy * y  # divergence
 
-    A template that deforms (shear, rotation, divergence) leaves the residual
-    ``g . (J p)``, odd about the centre: it moves no centroid, so it is no part of the
-    translation error and must not count as a smooth residual.
+
+@kernel(nogil=True, fastmath=False)
+def _remove_deformation(e, gxw, gyw, w, nm):
+    """Remove from the residual its least-squares fit by the first ``nm`` deformation modes (:func:`_modes`).
+
+    A template that rotates or shears leaves the residual ``g . (J p)``, odd about the
+    centre: it moves no centroid, so it is no part of the translation error and must not
+    count as a smooth residual.
     """
-    a = np.zeros((4, 4))
-    v = np.zeros(4)
+    a = np.zeros((nm, nm))
+    v = np.zeros(nm)
     phi = np.empty(4)
     h = 0.5 * (w - 1)
     for i in range(w):
         for j in range(w):
-            phi[0] = gxw[i, j] * (j - h)
-            phi[1] = gxw[i, j] * (i - h)
-            phi[2] = gyw[i, j] * (j - h)
-            phi[3] = gyw[i, j] * (i - h)
-            for p in range(4):
+            _modes(gxw[i, j], gyw[i, j], j - h, i - h, phi)
+            for p in range(nm):
                 v[p] += phi[p] * e[i, j]
-                for q in range(4):
+                for q in range(nm):
                     a[p, q] += phi[p] * phi[q]
-    tr = a[0, 0] + a[1, 1] + a[2, 2] + a[3, 3]
+    tr = 0.0
+    for p in range(nm):
+        tr += a[p, p]
     if tr <= 0:
         return
-    for p in range(4):
+    for p in range(nm):
         a[p, p] += 1e-9 * tr
     beta = np.linalg.solve(a, v)
     for i in range(w):
         for j in range(w):
-            e[i, j] -= (
-                beta[0] * gxw[i, j] * (j - h)
-                + beta[1] * gxw[i, j] * (i - h)
-                + beta[2] * gyw[i, j] * (j - h)
-                + beta[3] * gyw[i, j] * (i - h)
-            )
+            _modes(gxw[i, j], gyw[i, j], j - h, i - h, phi)
+            for p in range(nm):
+                e[i, j] -= beta[p] * phi[p]
 
 
 @kernel(nogil=True, fastmath=False)
-def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, windows):
+def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, windows, modes):
     """Expected-error terms of templates (one row per template; NaN where dx/dy are not finite).
 
     Parameters
@@ -121,6 +126,8 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, wind
         Template size, px.
     windows : bool
         Also return the residual and gradient windows (else arrays of shape (N, 0, 0)).
+    modes : int
+        Deformation modes removed from the residual windows (:func:`_remove_deformation`).
 
     Returns
     -------
@@ -226,7 +233,7 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, wind
                     g_ok = m and pgm[r + i + 1, c + j + 1]
                     gxw[i, j] = pgx[r + i + 1, c + j + 1] if g_ok else 0.0
                     gyw[i, j] = pgy[r + i + 1, c + j + 1] if g_ok else 0.0
-            _remove_deformation(ew, gxw, gyw, w)
+            _remove_deformation(ew, gxw, gyw, w, modes)
             for i in range(w):
                 for j in range(w):
                     out_e[k, i, j] = ew[i, j]
