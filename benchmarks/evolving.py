@@ -223,7 +223,9 @@ def unchanged_section(p, baseline: str) -> None:
 
 def _commit(tree: str) -> str:
     try:
-        out = subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        out = subprocess.run(
+            ["git", "-C", tree, "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True
+        )
         return out.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
