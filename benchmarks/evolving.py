@@ -42,7 +42,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from expected_error import flow, textures
+import expected_error
+from expected_error import flow
 
 from cloudmotion import Flag, track_pair
 from cloudmotion.tools.consistency import consistency
@@ -56,6 +57,20 @@ RADAR_PX_PER_MPS = 300.0 / 250.0  # 5 min on 250 m pixels
 IR_PX_PER_MPS = 300.0 / 2000.0  # 5 min on 2 km pixels
 RADAR_WINDOWS = ((32, 16), (48, 24), (64, 32))
 RADAR_LIMITS = (0.25, 0.5, 1.0, 2.0)
+
+
+GOES_DIR = os.path.join(ROOT, "..", "shared", "sample_goes")
+
+
+def textures() -> list[tuple[str, np.ndarray]]:
+    """The ee benchmark's textures, with the GOES files looked up in ``GOES_DIR`` (``--sample-goes``)."""
+    import glob
+
+    out = expected_error.textures()[:1]
+    for path in sorted(glob.glob(os.path.join(GOES_DIR, "*RadC*.nc"))):
+        x, v = expected_error.read(f"NETCDF:{path}:Rad")
+        out.append(("GOES-16 C16 CONUS", expected_error.valid_block(x, v)))
+    return out
 
 
 def truth_error(mf, dxf, dyf) -> np.ndarray:
@@ -175,7 +190,9 @@ def radar_section(p, quick: bool) -> None:
 IR_SNIPPET = """
 import json, sys, numpy as np
 sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[2])
-from expected_error import flow, textures
+import evolving
+evolving.GOES_DIR = sys.argv[3]
+from evolving import flow, textures
 from cloudmotion import track_pair
 from cloudmotion.tools.known_motion import add_noise, warp
 from scipy import ndimage
@@ -207,7 +224,7 @@ def unchanged_section(p, baseline: str) -> None:
     res = {}
     for label, tree in (("this", ROOT), ("baseline", baseline)):
         env = dict(os.environ, PYTHONPATH=tree)
-        cmd = [sys.executable, "-c", IR_SNIPPET, tree, HERE]
+        cmd = [sys.executable, "-c", IR_SNIPPET, tree, HERE, GOES_DIR]
         res[label] = json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout)
     p(
         "| texture | noise | good share baseline | good share this | Δ | RMS good baseline px | RMS good this px | Δ px |"
@@ -235,7 +252,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--baseline", default="/work/main", help="source tree of the previous release")
     ap.add_argument("--quick", action="store_true", help="one texture, one radar motion, 512 px radar frames")
+    ap.add_argument("--sample-goes", default=GOES_DIR, help="folder of the GOES sample files (the CONUS texture)")
     args = ap.parse_args()
+    globals()["GOES_DIR"] = args.sample_goes
     t0 = time.time()
     lines: list[str] = []
 
