@@ -93,6 +93,25 @@ def span(r: list[float]) -> str:
     return f"{min(r):.2f}-{max(r):.2f}" if r else "-"
 
 
+class without_smooth_term:
+    """Within this block the tracker's ``ee`` leaves out the smooth residual's share (the model before it)."""
+
+    def __enter__(self):
+        from cloudmotion import track
+
+        self.track, self.orig = track, track.expected_error
+
+        def ee(*args, **kw):
+            kw.pop("lag_cov", None)
+            kw.pop("lag_noise", None)
+            return self.orig(*args, **kw)
+
+        track.expected_error = ee
+
+    def __exit__(self, *exc):
+        self.track.expected_error = self.orig
+
+
 def fb_check(fwd, bwd, err: np.ndarray) -> tuple[float, float]:
     """RMS of fb/sqrt(2) over RMS true error, over the good forward vectors checked."""
     ns = {k: getattr(fwd, k) for k in ("row", "col", "dx", "dy", "flag", "ee")}
@@ -109,9 +128,10 @@ def ir_section(p, quick: bool) -> None:
         "error of the same good vectors: how much the truth-free check sees.\n"
     )
     p(
-        "| texture | growth scale px | amplitude | noise | vectors | all deciles | deciles, ee ≤ 1 px | share ee > 1 px | fb/√2 ÷ true |"
+        "| texture | growth scale px | amplitude | noise | vectors | all deciles | deciles, ee ≤ 1 px "
+        "| same without the smooth term | share ee > 1 px | fb/√2 ÷ true |"
     )
-    p("|---|---:|---:|---:|---:|---|---|---:|---:|")
+    p("|---|---:|---:|---:|---:|---|---|---|---:|---:|")
     for ti, (name, img) in enumerate(textures()):
         if quick and ti > 0:
             break
@@ -131,11 +151,16 @@ def ir_section(p, quick: bool) -> None:
             bgood = SimpleNamespace(**{k: getattr(back, k) for k in ("row", "col", "dx", "dy", "ee")})
             bgood.flag = np.where((back.flag & GROSS) == 0, 0, 1)
             rms_fb, _ = fb_check(good, bgood, err)
+            with without_smooth_term():
+                old = track_pair(a, b, max_error=0.0)
+            oee, oerr = old.ee.ravel(), truth_error(old, dxf, dyf)
+            ook = ((old.flag.ravel() & GROSS) == 0) & np.isfinite(oee) & np.isfinite(oerr) & (oee <= 1.0)
             rms_true = float(np.sqrt(np.mean(err[ok] ** 2)))
             ratio = rms_fb * float(np.mean(ee[ok])) / rms_true if rms_true > 0 else float("nan")
             p(
                 f"| {name} | {scale or '-'} | {amp:.2f} | {100 * noise:.0f} % | {ok.sum()} | "
                 f"{span(deciles(ee[ok], err[ok]))} | {span(deciles(ee[small], err[small]))} | "
+                f"{span(deciles(oee[ook], oerr[ook]))} | "
                 f"{np.mean(ee[ok] > 1):.3f} | {ratio:.2f} |"
             )
     p("")
@@ -169,12 +194,34 @@ def radar_section(p, quick: bool) -> None:
                 a, b, (fx, fy) = radar_echoes((size, size), motion, growth=growth, seed=7 + k)
                 mf = track_pair(a, b, window=window, step=step, search=40, max_error=0.0)
                 runs.append((mf, truth_error(mf, fx, fy), echo_share(a, mf, window) >= 0.25))
+            with without_smooth_term():
+                olds = [
+                    track_pair(
+                        *radar_echoes((size, size), motion, growth=growth, seed=7 + k)[:2],
+                        window=window,
+                        step=step,
+                        search=40,
+                        max_error=0.0,
+                    )
+                    for k, motion in enumerate(RADAR_MOTIONS[: 1 if quick else None])
+                ]
+            oee = np.concatenate([m.ee.ravel() for m in olds])
+            oerr = np.concatenate([e for _, e, _ in runs])
+            oflag = np.concatenate([m.flag.ravel() for m in olds])
+            ook = (
+                ((oflag & GROSS) == 0)
+                & np.isfinite(oee)
+                & np.isfinite(oerr)
+                & (oee <= 1)
+                & np.concatenate([x for _, _, x in runs])
+            )
             ee = np.concatenate([m.ee.ravel() for m, _, _ in runs])
             err = np.concatenate([e for _, e, _ in runs])
             echo = np.concatenate([x for _, _, x in runs])
             flag = np.concatenate([m.flag.ravel() for m, _, _ in runs])
             gross_ok = ((flag & GROSS) == 0) & np.isfinite(ee) & np.isfinite(err) & echo
             cal = span(deciles(ee[gross_ok & (ee <= 1)], err[gross_ok & (ee <= 1)]))
+            cal += f" (without the smooth term {span(deciles(oee[ook], oerr[ook]))})"
             for limit in RADAR_LIMITS:
                 good = echo & (flag == 0) & (ee <= limit * RADAR_PX_PER_MPS) & np.isfinite(err)
                 share = good.sum() / max(echo.sum(), 1)
