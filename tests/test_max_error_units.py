@@ -156,3 +156,17 @@ def test_library_refuses_a_speed_without_a_scale(radiance):
         track_pair(radiance[:128, :128], radiance[:128, :128], max_error="2m/s")
     mf = track_pair(radiance[:128, :128], radiance[:128, :128], max_error="2m/s", px_per_mps=0.15)
     np.testing.assert_allclose(mf.ee_limit, 0.3)
+
+
+def test_outputs_record_a_speed_threshold_as_given(run, tmp_path, pair):
+    import json
+
+    import rasterio
+
+    out = tmp_path / "v.tif"
+    code, _, err = run("track", *_frames(tmp_path, pair), "--max-error", "2.5m/s", "-o", out)
+    assert code == 0, err
+    with rasterio.open(out) as ds:
+        settings = json.loads(ds.tags()["CLOUDMOTION_SETTINGS"])
+    assert settings["max_error"] == "2.5m/s"
+    assert TrackParams(max_error=settings["max_error"]).max_error == Speed(2.5)  # reads back as it was
