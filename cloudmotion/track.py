@@ -110,7 +110,7 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams, px_per_mps=
         median_residual=np.full(shape, np.nan),
         params=params,
         peak_at_border=c["border"].reshape(shape),
-        ee_limit=np.broadcast_to(np.asarray(limit, dtype=np.float64), shape).copy(),
+        ee_limit=None if px_per_mps is None else np.broadcast_to(np.asarray(limit, dtype=np.float64), shape).copy(),
     )
     field.corr0 = c["corr0"].reshape(shape)  # the coefficient at lag 0, for the SURFACE test
     if params.refine:

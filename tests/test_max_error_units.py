@@ -156,6 +156,7 @@ def test_library_refuses_a_speed_without_a_scale(radiance):
         track_pair(radiance[:128, :128], radiance[:128, :128], max_error="2m/s")
     mf = track_pair(radiance[:128, :128], radiance[:128, :128], max_error="2m/s", px_per_mps=0.15)
     np.testing.assert_allclose(mf.ee_limit, 0.3)
+    assert track_pair(radiance[:128, :128], radiance[:128, :128]).ee_limit is None  # the setting's px value applies
 
 
 def test_outputs_record_a_speed_threshold_as_given(run, tmp_path, pair):
