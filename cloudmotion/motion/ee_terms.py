@@ -211,7 +211,8 @@ def template_terms(
             np.ascontiguousarray(dy[todo]),
         )
         names = ("count", "residual_var", "peak_corr", "tensor", "grad_corr", "curvature")
-        step = max(1, chunk) if lags > 0 else todo.size  # bounds the windows held at once
+        # bounds the windows and their padded spectra held at once (about 100 MB at 64 px windows)
+        step = max(1, min(chunk, 2**21 // (w * w))) if lags > 0 else todo.size
         for lo in range(0, todo.size, step):
             part = tuple(p[lo : lo + step] for p in per)
             res = split_run(ee_terms, threads, (ppa, puse, pgm, pgx, pgy, pb, pok, pad), part, (w, lags > 0, 4))
