@@ -17,7 +17,7 @@ from pyproj import CRS, Geod, Transformer
 
 from cloudmotion.model import GeoVectors
 
-__all__ = ["GeoVectors", "geolocate", "lonlat_to_pixel", "pixel_to_crs", "smallest_pixel"]
+__all__ = ["GeoVectors", "geolocate", "ground_scale", "lonlat_to_pixel", "pixel_to_crs", "smallest_pixel"]
 
 
 def pixel_to_crs(rows: np.ndarray, cols: np.ndarray, transform: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -161,6 +161,31 @@ def pixel_size(
     return out[0], out[1]
 
 
+def ground_scale(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    *,
+    transform: tuple[float, ...] | None,
+    crs_wkt: str | None,
+    pixel_size: float | None = None,
+) -> np.ndarray | None:
+    """Ground size of a pixel at pixel index positions, m: the geometric mean of its sizes along
+    columns and rows (:func:`pixel_size`) with a CRS, else ``pixel_size`` (frames without a CRS,
+    ``--pixel-size``), else None (unknown).
+
+    Returns
+    -------
+    ndarray of float64 or None
+        Metres per pixel, the shape of ``rows``; NaN off the Earth's disk.
+    """
+    if crs_wkt and transform is not None:
+        along_c, along_r = pixel_size_of(rows, cols, transform=transform, crs_wkt=crs_wkt)
+        return np.sqrt(along_c * along_r)
+    if pixel_size is not None:
+        return np.full(np.shape(rows), float(pixel_size))
+    return None
+
+
 def speed_error(
     ee: np.ndarray,
     row: np.ndarray,
@@ -271,3 +296,6 @@ def smallest_pixel(
         sizes.append(min(np.hypot(a, d), np.hypot(b, e)))
     positive = [x for x in sizes if x > 0]
     return min(positive) if positive else None
+
+
+pixel_size_of = pixel_size  # ground_scale's keyword ``pixel_size`` shadows the function's name

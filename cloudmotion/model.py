@@ -153,6 +153,11 @@ class MotionField:
     at_search_limit : ndarray of bool or None
         The correlation peak lies on the edge of the search range (``|lag| == search``):
         the motion may be larger than the search.
+
+    ee_limit : ndarray of float64 or None
+        The ``max_error`` threshold of each vector in px (a speed converted with the
+        vector's pixel size and the pair's time step; 0 = no test); None: ``params``'
+        value in px.
     """
 
     grid: Grid
@@ -183,6 +188,8 @@ class MotionField:
     corr0: np.ndarray | None = None
     unchanged: np.ndarray | None = None
     at_search_limit: np.ndarray | None = None
+
+    ee_limit: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("fb_error", "temporal"):

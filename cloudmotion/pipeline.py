@@ -19,6 +19,7 @@ from cloudmotion.geo import geolocate, speed_error
 from cloudmotion.grid import make_grid
 from cloudmotion.model import GeoVectors, MotionField, Vectors
 from cloudmotion.qc.checks import assess, fill_flagged
+from cloudmotion.qc.limits import describe_limit, pair_scales
 from cloudmotion.settings.params import Settings, TrackParams
 from cloudmotion.settings.provenance import provenance
 from cloudmotion.track import iter_track_sequence
@@ -252,8 +253,9 @@ def track_frames(
     kept: dict[int, tuple] = {}
     clouds, fractions = _clouds(infos, settings, read, warn), []
     record = provenance(settings)
+    scales = pair_scales(infos[0], settings, list(steps))
     loaded = (load(i) for i in infos)
-    fields = iter_track_sequence(loaded, steps=list(steps), params=settings.params)
+    fields = iter_track_sequence(loaded, steps=list(steps), params=settings.params, px_per_mps=scales)
     for i, ((a, b), dt, field) in enumerate(zip(itertools.pairwise(infos), steps, fields, strict=True)):
 
         def locate(f: MotionField, a: FrameInfo = a, dt: float | None = dt) -> GeoVectors:
@@ -310,6 +312,7 @@ def track_frames(
         vectors.extra["provenance"] = record  # every output names the version and the settings
         if amv:  # how many vectors got no height, and why (reported with -v)
             vectors.extra["heights"] = height_report(amv, settings.profile, settings.max_ctt)
+        vectors.extra["max_error"] = describe_limit(settings.params, scales[i])
         yield vectors
 
 
@@ -423,6 +426,7 @@ def run_track(
     for _, warning in steps:
         if warning:
             on_warning(warning)
+    pair_scales(infos[0], settings, [s for s, _ in steps])  # a speed threshold that cannot be converted: refused now
     pairs = list(itertools.pairwise(infos))
     targets = [[expand_output(o, i, a, b) for o in outs] for i, (a, b) in enumerate(pairs, start=1)]
     pictures = [expand_output(picture, i, a, b, "--plot") for i, (a, b) in enumerate(pairs, start=1)] if picture else []

@@ -14,7 +14,7 @@ import numpy as np
 
 from cloudmotion.grid import Grid, field_jacobian, fill_invalid, make_grid
 from cloudmotion.model import MotionField
-from cloudmotion.motion.expected_error import expected_error, pair_noise, template_terms
+from cloudmotion.motion.expected_error import expected_error, pair_noise, prefilter_noise_factors, template_terms
 from cloudmotion.motion.plateau import (
     misregistration,
     plateau_mask,
@@ -25,9 +25,9 @@ from cloudmotion.motion.prefilter import prepare_frame
 from cloudmotion.motion.refine import frame_gradients, gradient_bias, lucas_kanade
 from cloudmotion.motion.search import AUTO_FALLBACK, search_peaks
 from cloudmotion.motion.unchanged import background_value, unchanged_pair
-from cloudmotion.qc.checks import GROSS, Flag, assess, no_vector
+from cloudmotion.qc.checks import GROSS, Flag, assess, ee_limit, no_vector
 from cloudmotion.qc.field_stats import temporal_consistency
-from cloudmotion.settings.params import TrackParams
+from cloudmotion.settings.params import TrackParams, error_limit_px
 
 __all__ = ["MotionField", "TrackParams", "iter_track_sequence", "track_pair", "track_sequence"]
 
@@ -71,7 +71,7 @@ def _unchanged(a: _Prepared, b: _Prepared, grid: Grid, window: int) -> np.ndarra
     return unchanged_pair(a.raw, b.raw, a.valid & b.valid, plateau, (a.background, b.background), rows, cols, window)
 
 
-def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionField:
+def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams, px_per_mps=None) -> MotionField:
     """prepare -> correlate -> peak -> refine -> forward-backward -> qc, for one pair."""
     if a.data.shape != b.data.shape:
         raise ValueError(f"frames differ in shape: {a.data.shape} and {b.data.shape}")
@@ -82,6 +82,7 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
             f"vectors, more than {params.max_vectors:,}; use a larger step"
         )
     rows, cols = grid.top_left()
+    limit = error_limit_px(params.max_error, px_per_mps)  # refuses a speed without a scale, before any work
     c = search_peaks(
         a.data,
         a.valid,
@@ -123,6 +124,7 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
         median_residual=np.full(shape, np.nan),
         params=params,
         peak_at_border=c["border"].reshape(shape),
+        ee_limit=None if px_per_mps is None else np.broadcast_to(np.asarray(limit, dtype=np.float64), shape).copy(),
     )
     field.corr0 = c["corr0"].reshape(shape)  # the coefficient at lag 0, for the SURFACE test
     field.unchanged = _unchanged(a, b, grid, params.window).reshape(shape)
@@ -165,6 +167,7 @@ def _expected_error(a: _Prepared, b: _Prepared, field: MotionField, params: Trac
         exclude=exclude,
         chunk=max(64, min(params.chunk, 1024)),
         threads=params.threads,
+        rho=prefilter_noise_factors(params.sigma, params.bandpass)[0],
     )
     clean = (assess(field, params, stop=Flag.STATIC).flag.ravel() & GROSS) == 0
     noise = pair_noise(np.where(clean, t.residual_var, np.nan), t.count)
@@ -178,10 +181,13 @@ def _expected_error(a: _Prepared, b: _Prepared, field: MotionField, params: Trac
         grad_corr=t.grad_corr,
         peak_corr=t.peak_corr,
         curvature=t.curvature,
+        lag_cov=t.lag_cov,
+        lag_noise=t.lag_noise,
     )
     ee[t.count < 0.5 * params.window * params.window] = np.inf  # too few usable pixels left to measure
     ee[~(np.isfinite(dx) & np.isfinite(dy))] = np.nan
     static = np.zeros(grid.size, dtype=bool)
+    limit = np.broadcast_to(np.asarray(ee_limit(field, params), dtype=np.float64), grid.shape).ravel()
     if exclude is not None:
         # what remains must carry the displacement itself: its residual may not call for a larger error
         mis = misregistration(t.tensor, t.residual_var, t.count, noise_var=noise)
@@ -193,7 +199,7 @@ def _expected_error(a: _Prepared, b: _Prepared, field: MotionField, params: Trac
             params.window,
             ee_without=np.fmax(ee, mis),
             min_valid=params.min_valid,
-            max_error=params.max_error or np.inf,
+            max_error=np.where(limit > 0, limit, np.inf),
         )
     return dataclasses.replace(field, ee=ee.reshape(grid.shape), static=static.reshape(grid.shape))
 
@@ -316,6 +322,7 @@ def track_pair(
     raw_a: np.ndarray | None = None,
     raw_b: np.ndarray | None = None,
     params: TrackParams | None = None,
+    px_per_mps: float | np.ndarray | None = None,
     **overrides,
 ) -> MotionField:
     """Measure motion from frame A to frame B on a grid of templates.
@@ -338,6 +345,10 @@ def track_pair(
         pixels are bit-identical in them are flagged UNCHANGED. Default ``a`` and ``b``.
     params : TrackParams, optional
         Settings; keyword ``overrides`` replace single fields, e.g. ``window=48``.
+    px_per_mps : float or ndarray of shape (grid rows, grid cols), optional
+        Pixels per m/s at each template: the pair's time step over the ground size of a
+        pixel there, s/m. It turns a ``max_error`` speed (and the default, 2 m/s) into each
+        vector's threshold in px; without it the default is 0.3 px and a speed is refused.
 
     Returns
     -------
@@ -361,7 +372,7 @@ def track_pair(
     b = np.asarray(b)
     if a.shape != b.shape:
         raise ValueError(f"frames differ in shape: {a.shape} and {b.shape}")
-    return _track_prepared(_prepare(a, mask_a, p, raw_a), _prepare(b, mask_b, p, raw_b), p)
+    return _track_prepared(_prepare(a, mask_a, p, raw_a), _prepare(b, mask_b, p, raw_b), p, px_per_mps)
 
 
 def iter_track_sequence(
@@ -369,6 +380,7 @@ def iter_track_sequence(
     *,
     steps: Sequence[float | None] | None = None,
     params: TrackParams | None = None,
+    px_per_mps: Sequence[float | np.ndarray | None] | None = None,
     **overrides,
 ) -> Iterator[MotionField]:
     """Track consecutive pairs of a stream of frames, holding at most three in memory.
@@ -387,6 +399,8 @@ def iter_track_sequence(
     steps : sequence of float or None, optional
         Seconds of each pair, used to compare pairs of unequal time steps; equal steps
         are assumed where unknown.
+    px_per_mps : sequence, optional
+        For each pair, as for :func:`track_pair`.
     params, overrides
         As for :func:`track_pair`.
 
@@ -404,7 +418,7 @@ def iter_track_sequence(
         cur = _prepare(np.asarray(image), mask, p, raw)
         del image, mask, item  # the filtered copy (and the stored values) is all that is kept
         if prev_frame is not None:
-            field = _track_prepared(prev_frame, cur, p)
+            field = _track_prepared(prev_frame, cur, p, None if px_per_mps is None else px_per_mps[i - 1])
             prev_frame.drop_grads()  # frame A of the next pair is ``cur``: one set of gradients at a time
             if prev_field is not None:
                 yield _with_temporal(prev_field, field, False, _ratio(steps, i - 2, i - 1), p)

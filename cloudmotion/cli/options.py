@@ -109,11 +109,11 @@ def _option(name: str, spec: params.Spec, default) -> Callable:
         return click.option(opt, name, type=str, metavar=spec.metavar or f"MIN{spec.sep}MAX", **kw)
     if spec.kind == "range":
         return click.option(opt, name, type=(float, float), metavar=spec.metavar or "MIN MAX", **kw)
-    typ = str if spec.auto else {"int": int, "float": float, "str": str, "duration": str}[spec.kind]
+    typ = str if spec.auto else {"int": int, "float": float, "str": str, "duration": str, "error": str}[spec.kind]
     metavar = spec.metavar or (
         "|".join(spec.choices())
         if spec.choices
-        else {"int": "INTEGER", "float": "FLOAT", "str": "TEXT", "duration": "DURATION"}[spec.kind]
+        else {"int": "INTEGER", "float": "FLOAT", "str": "TEXT", "duration": "DURATION", "error": "PX|M/S"}[spec.kind]
     )
     if spec.choices or spec.words:
         kw["shell_complete"] = complete_setting(spec)

@@ -100,6 +100,9 @@ def command(
                         err=True,
                     )
 
+                if "max_error" in vectors.extra:
+                    click.echo(f"cloudmotion: pair {i}: max_error {vectors.extra['max_error']}", err=True)
+
         if sites is not None or site_output is not None:
             from cloudmotion.tools.site_winds import run_track_sites
 

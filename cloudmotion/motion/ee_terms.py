@@ -2,8 +2,10 @@
 
 Frame B is warped by the template's displacement with the Keys bicubic kernel (the
 refinement's default), so the residual is the one the estimate leaves; the structure
-tensor, the gradients' lag-one correlation and the correlation coefficients one pixel
-either side of the peak complete the terms. :func:`template_terms` runs the compiled
+tensor, the gradients' lag-one correlation, the correlation coefficients one pixel
+either side of the peak and the residual's spatial correlation weighted by the gradients'
+(``lag_cov``, ``lag_noise``: what tells a smooth residual, growth and decay, from noise)
+complete the terms. :func:`template_terms` runs the compiled
 kernel (:mod:`cloudmotion.motion.kernels.ee`) by default and keeps a vectorised numpy path as
 the reference. See :mod:`cloudmotion.motion.expected_error` for the model and its references.
 """
@@ -17,7 +19,7 @@ import numpy as np
 
 from cloudmotion.grid import extract_windows
 
-__all__ = ["TemplateTerms", "template_terms"]
+__all__ = ["TemplateTerms", "lag_sums", "template_terms"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,14 @@ class TemplateTerms:
     curvature : (N, 2) float
         ``-d^2 rho / d dx^2`` and ``-d^2 rho / d dy^2`` of the correlation peak, per px^2,
         from the coefficients at ``d`` and ``d +- 1`` px along each axis.
+    lag_cov : (N, 3) float
+        ``sum_r G(r) C(r)`` over lags ``|r_y|, |r_x| <= lags``: the gradients' lag products
+        ``G(r) = sum_p g_p g_{p+r}^T`` (xx, xy, yy) against the residual's autocovariance
+        ``C(r) = sum_p e_p e_{p+r} / count``, value^4/px^2; the middle of the sandwich
+        ``Cov(d) = H^-1 M H^-1`` for the residual as it is, smooth parts included.
+    lag_noise : (N, 3) float
+        ``sum_r G(r) rho(r)``, ``rho`` the pre-filtered noise's autocorrelation, value^2/px^2:
+        the same sum had the residual been noise.
     """
 
     count: np.ndarray
@@ -47,6 +57,8 @@ class TemplateTerms:
     grad_corr: np.ndarray
     peak_corr: np.ndarray
     curvature: np.ndarray
+    lag_cov: np.ndarray
+    lag_noise: np.ndarray
 
 
 def _kernel(frac: np.ndarray) -> np.ndarray:
@@ -126,6 +138,8 @@ def template_terms(
     chunk: int = 1024,
     compiled: bool = True,
     threads: int | None = None,
+    lags: int | None = None,
+    rho: np.ndarray | None = None,
 ) -> TemplateTerms:
     """Per-template quantities the expected error is built from, at the final displacement.
 
@@ -154,6 +168,13 @@ def template_terms(
         numpy reference, which gives the same terms to float32 rounding.
     threads : int, optional
         Threads of the compiled kernel; default the cores available.
+    lags : int, optional
+        Largest lag of the residual-correlation sums ``lag_cov`` and ``lag_noise``, px;
+        default every lag (``window - 1``); 0 leaves them 0.
+    rho : ndarray, shape (2 L + 1, 2 L + 1), optional
+        Autocorrelation of the pre-filtered noise (see
+        :func:`cloudmotion.motion.expected_error.prefilter_noise_factors`); default no filter
+        (1 at lag 0 only).
 
     Returns
     -------
@@ -161,6 +182,8 @@ def template_terms(
     """
     n = len(rows)
     w = window
+    lags = w - 1 if lags is None else min(int(lags), w - 1)
+    rho = np.ones((1, 1)) if rho is None else np.ascontiguousarray(rho, dtype=np.float64)
     out = {
         "count": np.zeros(n),
         "tensor": np.full((n, 3), np.nan),
@@ -168,6 +191,8 @@ def template_terms(
         "grad_corr": np.full((n, 2), np.nan),
         "peak_corr": np.full(n, np.nan),
         "curvature": np.full((n, 2), np.nan),
+        "lag_cov": np.full((n, 3), np.nan),
+        "lag_noise": np.full((n, 3), np.nan),
     }
     dx = np.asarray(dx, dtype=np.float64)
     dy = np.asarray(dy, dtype=np.float64)
@@ -185,11 +210,18 @@ def template_terms(
             np.ascontiguousarray(dx[todo]),
             np.ascontiguousarray(dy[todo]),
         )
-        res = split_run(ee_terms, threads, (ppa, puse, pgm, pgx, pgy, pb, pok, pad), per, (w,))
-        for name, values in zip(
-            ("count", "residual_var", "peak_corr", "tensor", "grad_corr", "curvature"), res, strict=True
-        ):
-            out[name][todo] = values
+        names = ("count", "residual_var", "peak_corr", "tensor", "grad_corr", "curvature")
+        # bounds the windows and their padded spectra held at once (about 100 MB at 64 px windows)
+        step = max(1, min(chunk, 2**21 // (w * w))) if lags > 0 else todo.size
+        for lo in range(0, todo.size, step):
+            part = tuple(p[lo : lo + step] for p in per)
+            res = split_run(ee_terms, threads, (ppa, puse, pgm, pgx, pgy, pb, pok, pad), part, (w, lags > 0, 4))
+            idx = todo[lo : lo + step]
+            for name, values in zip(names, res[:6], strict=True):
+                out[name][idx] = values
+            if lags > 0:
+                out["lag_cov"][idx], out["lag_noise"][idx] = lag_sums(res[6], res[7], res[8], lags, rho)
+                out["lag_cov"][idx] /= np.maximum(out["count"][idx], 1.0)[:, None]
         return TemplateTerms(**out)
     for lo in range(0, todo.size, chunk):
         idx = todo[lo : lo + chunk]
@@ -240,4 +272,73 @@ def template_terms(
                 sides.append(_ncc(ta, bw[tuple(sl_b)], mb))
             curv.append(2.0 * rho0 - sides[0] - sides[1])
         out["curvature"][idx] = np.stack(curv, axis=1)
+        if lags > 0:
+            e = _remove_deformation((gain[:, None, None].astype(np.float32) * bc - ac) * m, tgx, tgy)
+            out["lag_cov"][idx], out["lag_noise"][idx] = lag_sums(e, tgx, tgy, lags, rho)
+            out["lag_cov"][idx] /= cs[:, None]
     return TemplateTerms(**out)
+
+
+def _remove_deformation(e: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """The residual less its least-squares fit by an affine deformation ``g . (J p)`` about the centre."""
+    w = e.shape[1]
+    h = 0.5 * (w - 1)
+    jj, ii = np.meshgrid(np.arange(w) - h, np.arange(w) - h)
+    gx, gy = gx.astype(np.float64), gy.astype(np.float64)
+    phi = np.stack([gx * jj, gx * ii, gy * jj, gy * ii], axis=1).reshape(e.shape[0], 4, -1)
+    a = np.einsum("kpn,kqn->kpq", phi, phi)
+    tr = np.trace(a, axis1=1, axis2=2)
+    a += 1e-9 * tr[:, None, None] * np.eye(4)
+    v = np.einsum("kpn,kn->kp", phi, e.reshape(e.shape[0], -1).astype(np.float64))
+    ok = tr > 0
+    beta = np.zeros((e.shape[0], 4))
+    beta[ok] = np.linalg.solve(a[ok], v[ok][:, :, None])[:, :, 0]
+    return e - np.einsum("kp,kpn->kn", beta, phi).reshape(e.shape)
+
+
+def lag_sums(e: np.ndarray, gx: np.ndarray, gy: np.ndarray, lags: int, rho: np.ndarray) -> tuple:
+    """``sum_r G(r) C(r)`` and ``sum_r G(r) rho(r)`` of stacks of windows, over ``|r_y|, |r_x| <= lags``.
+
+    The lag products come from FFTs of the zero-padded windows (exact, no wrap-around).
+
+    Parameters
+    ----------
+    e, gx, gy : ndarray, shape (K, w, w)
+        Residual and gradients, 0 outside the usable pixels.
+    lags : int
+        Largest lag, px.
+    rho : ndarray, shape (2 L + 1, 2 L + 1)
+        Autocorrelation of the pre-filtered noise.
+
+    Returns
+    -------
+    cov, noise : ndarray, shape (K, 3)
+        ``(xx, xy, yy)`` sums; ``cov`` not yet divided by the pixel count.
+    """
+    from scipy import fft
+
+    k, w = e.shape[0], e.shape[1]
+    size = 2 * w  # zero padding: circular lags never wrap onto the window
+    fe, fx, fy = (fft.rfft2(np.asarray(v, dtype=np.float32), s=(size, size), workers=-1) for v in (e, gx, gy))
+    # Parseval: sum_r G(r) C(r) = sum_k |G^(k)| |E^(k)|^2 / size^2, rfft halves counted twice
+    wk = np.full(fe.shape[-1], 2.0, dtype=np.float32)
+    wk[0] = 1.0
+    if size % 2 == 0:
+        wk[-1] = 1.0
+    wk /= size * size
+    ce = fe.real**2 + fe.imag**2
+    if lags < w - 1:  # the residual's autocovariance beyond ``lags`` left out
+        near = np.zeros((size, size), dtype=np.float32)
+        keep = np.arange(-lags, lags + 1) % size
+        near[np.ix_(keep, keep)] = 1.0
+        ce = fft.rfft2(fft.irfft2(ce, s=(size, size), workers=-1) * near, workers=-1).real
+    ce *= wk
+    half = rho.shape[0] // 2
+    kernel = np.zeros((size, size))
+    lag = np.arange(-half, half + 1) % size
+    kernel[np.ix_(lag, lag)] = rho
+    rk = (fft.rfft2(kernel).real * wk).astype(np.float32)
+    spectra = (fx.real**2 + fx.imag**2, fx.real * fy.real + fx.imag * fy.imag, fy.real**2 + fy.imag**2)
+    cov = np.stack([(sp * ce).sum(axis=(1, 2), dtype=np.float64) for sp in spectra], axis=1)
+    noise = np.stack([(sp * rk).sum(axis=(1, 2), dtype=np.float64) for sp in spectra], axis=1)
+    return cov.reshape(k, 3), noise.reshape(k, 3)

@@ -29,6 +29,16 @@ from the pair itself:
   give the same covariance independently of the gradients, ``2 (1 - rho0) F / (n kappa)``
   per axis; the larger of the two estimates is kept, so a broad or low peak is never
   hidden by a sharp tensor;
+* the residual's spatially smooth part (growth, decay, a brightness change the translation
+  model cannot follow): its autocovariance reaches far beyond the noise's, and the
+  gradients integrate it over those lags. The sandwich's middle term of the residual as it
+  is, less its fit by an affine deformation (which moves no centroid), ``M = sum_r G(r) C(r)``
+  over every lag of the window (``G(r) = sum_p g_p g_{p+r}^T``
+  the gradients' lag products, ``C(r)`` the template residual's autocovariance), less what
+  the noise-like model above already counts, ``C(0) sum_r G(r) rho(r)``, adds
+  ``tr(H^-1 (M - C(0) sum_r G(r) rho(r)) H^-1)`` when positive. A noise residual adds
+  (on average) nothing; a smooth one adds what its correlation does to the estimate, so a
+  brightness gradient across a cloud edge counts as the apparent motion it makes;
 * a model-error floor, :data:`FLOOR_PX`, for interpolation and sub-pixel estimation. The
   flow's non-uniformity needs no term of its own: the residual already holds what the
   first-order unbiasing (:func:`cloudmotion.motion.refine.gradient_bias`) leaves, and on warped
@@ -63,6 +73,7 @@ __all__ = [
     "expected_error",
     "pair_noise",
     "prefilter_noise_factors",
+    "smooth_share",
     "template_terms",
 ]
 
@@ -139,6 +150,44 @@ def pair_noise(residual_var: np.ndarray, count: np.ndarray, *, quantile: float =
     return float(np.quantile(residual_var[ok], quantile)) if ok.any() else 0.0
 
 
+def smooth_share(
+    tensor: np.ndarray, lag_cov: np.ndarray, lag_noise: np.ndarray, residual_var: np.ndarray, count: np.ndarray
+) -> np.ndarray:
+    """Variance the residual's spatially correlated part adds beyond the noise model, px^2.
+
+    ``tr(H^-1 X H^-1)`` with ``X = lag_cov - C(0) lag_noise`` and ``C(0)`` the residual's
+    variance over the template's pixels; 0 where negative (a noise residual scatters
+    around 0) or undefined.
+
+    Parameters
+    ----------
+    tensor : ndarray, shape (N, 3)
+        Structure tensor ``H`` (xx, xy, yy), value^2/px^2.
+    lag_cov, lag_noise : ndarray, shape (N, 3)
+        See :class:`TemplateTerms`.
+    residual_var, count : ndarray, shape (N,)
+        The template's residual variance (divided by ``count - 3``) and pixel count.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
+    h = np.asarray(tensor, dtype=np.float64)
+    c0 = np.nan_to_num(residual_var, nan=0.0) * np.maximum(count - 3.0, 1.0) / np.maximum(count, 1.0)
+    x = np.asarray(lag_cov, dtype=np.float64) - c0[:, None] * np.asarray(lag_noise, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        det = h[:, 0] * h[:, 2] - h[:, 1] ** 2
+        ixx, ixy, iyy = h[:, 2] / det, -h[:, 1] / det, h[:, 0] / det
+        # tr(Hi X Hi) = sum_ij (Hi X)_ij Hi_ji
+        tr = (
+            (ixx * x[:, 0] + ixy * x[:, 1]) * ixx
+            + (ixx * x[:, 1] + ixy * x[:, 2]) * ixy
+            + (ixy * x[:, 0] + iyy * x[:, 1]) * ixy
+            + (ixy * x[:, 1] + iyy * x[:, 2]) * iyy
+        )
+    return np.where(np.isfinite(tr) & (tr > 0), tr, 0.0)
+
+
 def expected_error(
     tensor: np.ndarray,
     residual_var: np.ndarray,
@@ -150,6 +199,8 @@ def expected_error(
     grad_corr: np.ndarray | None = None,
     peak_corr: np.ndarray | None = None,
     curvature: np.ndarray | None = None,
+    lag_cov: np.ndarray | None = None,
+    lag_noise: np.ndarray | None = None,
     calibration: float = CALIBRATION,
     floor: float = FLOOR_PX,
 ) -> np.ndarray:
@@ -174,6 +225,10 @@ def expected_error(
         texture (the largest noise correlation factor).
     peak_corr, curvature : ndarray, shapes (N,) and (N, 2), optional
         Correlation peak height and its curvature per px^2 along columns and rows.
+    lag_cov, lag_noise : ndarray, shape (N, 3), optional
+        The residual's autocovariance and the noise's autocorrelation summed against the
+        gradients' lag products (:class:`TemplateTerms`); they add the smooth residual's
+        share (evolution) to ``ee``. None leaves it out.
     calibration, floor : float
         See :data:`CALIBRATION`, :data:`FLOOR_PX`.
 
@@ -219,6 +274,8 @@ def expected_error(
             v_peak = np.where(k_ok, 2.0 * one_minus * f / n * (1.0 / k[:, 0] + 1.0 / k[:, 1]), np.inf)
             v_peak = np.where(np.isfinite(peak_corr), v_peak, np.nan)
             var = np.fmax(var, v_peak)
+        if lag_cov is not None and lag_noise is not None:
+            var = var + smooth_share(tensor, lag_cov, lag_noise, raw_s2, n)
     ee = np.sqrt(calibration * var + floor * floor)
     ee[~np.isfinite(np.asarray(residual_var, dtype=np.float64))] = np.nan
     return ee

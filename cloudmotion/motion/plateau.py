@@ -170,10 +170,13 @@ def static_exclusion(plateau_a: np.ndarray, plateau_b: np.ndarray, sigma: float)
     """Pixels of frame A whose filtered value or gradient depends on a static plateau.
 
     The static part is the plateau present at the same pixels in both frames whose
-    boundary stands still (:func:`standing_plateau`); the band
-    around it, as wide as the pre-filter's kernel (radius ``4 sigma``, as
+    boundary stands still (:func:`standing_plateau`); the band around its *static edge*
+    (edge pixels of the plateau in both frames), as wide as the pre-filter's kernel (radius
+    ``4 sigma``, as
     :func:`cloudmotion.motion.prefilter.normalized_gaussian`) plus one pixel for the central
-    difference, carries the plateau's edge into the data.
+    difference, carries the plateau's edge into the data. An edge that moves between the
+    frames (a zero background around moving radar echoes, a saturated cloud top drifting)
+    is texture that moves with the scene, and stays.
 
     Parameters
     ----------
@@ -189,9 +192,13 @@ def static_exclusion(plateau_a: np.ndarray, plateau_b: np.ndarray, sigma: float)
     static = standing_plateau(plateau_a, plateau_b)
     if not static.any():
         return static
+    still = np.ascontiguousarray(
+        _boundary(np.asarray(plateau_a, dtype=bool)) & _boundary(np.asarray(plateau_b, dtype=bool))
+    )
     radius = (int(4.0 * sigma + 0.5) if sigma > 0 else 0) + 1
     k = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    return cv2.dilate(static.view(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    band = cv2.dilate(still.view(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    return static | band
 
 
 def _boundary(plateau: np.ndarray) -> np.ndarray:

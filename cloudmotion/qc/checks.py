@@ -38,7 +38,7 @@ import numpy as np
 from cloudmotion.errors import UsageError
 from cloudmotion.qc.field_stats import fb_limit, fill_field, median_test, quality_score
 from cloudmotion.registry import PLUGIN_BIT, QC_TESTS
-from cloudmotion.settings.params import DEFAULT_MAX_ERROR, TrackParams
+from cloudmotion.settings.params import DEFAULT_MAX_ERROR, TrackParams, error_limit_px
 
 if TYPE_CHECKING:
     from cloudmotion.model import MotionField
@@ -145,11 +145,26 @@ def _nodata(ctx: QCContext) -> np.ndarray:
     return out if f.off_earth is None else out | f.off_earth
 
 
+def ee_limit(field, params) -> np.ndarray | float:
+    """The ``max_error`` threshold of each vector, px: the field's own (``ee_limit``), else the setting's.
+
+    Raises
+    ------
+    SettingError
+        ``max_error`` is a speed and the field has no per-vector threshold (no time step or
+        pixel size was known to convert it).
+    """
+    limit = getattr(field, "ee_limit", None)
+    return error_limit_px(params.max_error) if limit is None else limit
+
+
 def _low_texture(ctx: QCContext) -> np.ndarray | None:
-    f, p = ctx.field, ctx.params
-    if f.ee is None or p.max_error <= 0:
+    f = ctx.field
+    limit = ee_limit(f, ctx.params)
+    if f.ee is None or not np.any(np.asarray(limit) > 0):
         return None
-    return np.isfinite(f.dx) & ~(f.ee <= p.max_error)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(f.dx) & (np.asarray(limit) > 0) & ~(f.ee <= limit)
 
 
 def _static(ctx: QCContext) -> np.ndarray | None:
@@ -249,8 +264,9 @@ for _name, _test in {
         Flag.LOW_TEXTURE,
         ("max_error",),
         _low_texture,
-        "expected error ee above max_error px: too little texture for the pair's own noise and "
-        "model error (clear sky, flat cloud tops, noisy frames)",
+        "expected error ee above max_error (px, or m/s converted per vector with the local pixel size and "
+        "the time step): too little texture for the pair's own noise, evolution and model error (clear sky, "
+        "flat cloud tops, noisy frames, fast-changing echoes)",
     ),
     "peak_at_border": QCTest(
         Flag.PEAK_AT_BORDER,
@@ -365,7 +381,8 @@ def assess(field, params, *, stop: Flag | None = None):
     resid = ctx.median_residual if ctx.median_residual is not None else field.median_residual
     temporal = field.temporal if field.temporal_diff is not None else None
     ee = field.ee if field.ee is not None else np.full(field.dx.shape, np.nan)
-    scale = params.max_error if params.max_error > 0 else DEFAULT_MAX_ERROR
+    limit = np.asarray(ee_limit(field, params), dtype=np.float64)
+    scale = np.where(limit > 0, limit, DEFAULT_MAX_ERROR)
     quality = quality_score(ee, resid, field.corr, max_error=scale, temporal=temporal)
     quality[np.isnan(field.dx)] = 0.0
     if field.filled is not None:

@@ -92,7 +92,7 @@ def quality_score(
     median_residual: np.ndarray,
     corr: np.ndarray,
     *,
-    max_error: float,
+    max_error: float | np.ndarray,
     temporal: np.ndarray | None = None,
 ) -> np.ndarray:
     """Quality 0-100 that ranks errors.
@@ -116,8 +116,8 @@ def quality_score(
         From :func:`median_test` (NaN = unknown).
     corr : ndarray
         Peak correlation coefficient; NaN gives quality 0.
-    max_error : float
-        The ``--max-error`` threshold, px.
+    max_error : float or ndarray
+        The ``--max-error`` threshold, px (per vector when it is a speed).
     temporal : ndarray, optional
         Temporal consistency in [0, 1] (NaN = unknown).
 
@@ -128,7 +128,9 @@ def quality_score(
     """
     ee = np.asarray(ee, dtype=np.float64)
     with np.errstate(over="ignore"):
-        q_e = np.where(np.isfinite(ee), 1.0 / (1.0 + 3.0 * np.nan_to_num(ee, nan=0.0) / max(max_error, 1e-9)), 0.0)
+        q_e = np.where(
+            np.isfinite(ee), 1.0 / (1.0 + 3.0 * np.nan_to_num(ee, nan=0.0) / np.maximum(max_error, 1e-9)), 0.0
+        )
     res = np.asarray(median_residual, dtype=np.float64)
     q_s = np.where(np.isfinite(res), 1.0 - np.tanh(np.nan_to_num(res, nan=0.0) / 2.0) ** 2, 0.0)
     if temporal is not None:

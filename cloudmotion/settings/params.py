@@ -25,14 +25,17 @@ from cloudmotion.settings.durations import parse_duration
 
 __all__ = [
     "DEFAULT_MAX_ERROR",
+    "DEFAULT_MAX_ERROR_SPEED",
     "GROUPS",
     "SECTIONS",
     "SettingError",
     "Settings",
     "Spec",
+    "Speed",
     "TrackParams",
     "build_settings",
     "deprecation_message",
+    "error_limit_px",
     "parse_duration",
     "spec_of",
     "specs",
@@ -46,13 +49,16 @@ from cloudmotion.settings.rules import (  # noqa: F401 - the vocabulary the sett
     _INTERP,
     _SUBPIXEL,
     DEFAULT_MAX_ERROR,
+    DEFAULT_MAX_ERROR_SPEED,
     GROUPS,
     Rule,
     SettingError,
     Spec,
+    Speed,
     _bandpass,
     _choice,
     _cloud_model,
+    _error_limit,
     _formats,
     _int_at_least,
     _name_pattern,
@@ -61,6 +67,8 @@ from cloudmotion.settings.rules import (  # noqa: F401 - the vocabulary the sett
     _range,
     _spec,
     deprecation_message,
+    error_limit_px,
+    parse_error_limit,
 )
 
 
@@ -134,13 +142,17 @@ class TrackParams:
         rule=_number(0, 1, lo_open=True),
         group="search",
     )
-    max_error: float = _spec(
-        DEFAULT_MAX_ERROR,
-        "float",
-        "Largest expected error ee of a vector (the pair's own noise against the template's texture); 0 disables.",
-        unit="px",
+    max_error: float | Speed | None = _spec(  # noqa: RUF009 - a frozen dataclass, as every default here
+        None,
+        "error",
+        "Largest expected error ee of a vector (the pair's own noise and evolution against the template's "
+        "texture): px (0.3, 0.3px) or a speed (2.5m/s, converted per vector with the local pixel size and "
+        "the pair's time step); 0 disables.",
         flag=2,
-        rule=_number(0),
+        rule=_error_limit,
+        metavar="PX|M/S",
+        default_text=f"{DEFAULT_MAX_ERROR_SPEED:g}m/s when the pair's time step and pixel size are known, "
+        f"else {DEFAULT_MAX_ERROR}px",
         group="qc",
     )
     min_texture: float | None = _spec(
@@ -282,6 +294,7 @@ class TrackParams:
     ``[qc.NAME]`` tables of a config file; a test reads its own as ``ctx.options``."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "max_error", parse_error_limit(self.max_error))  # "2.5m/s" from the library
         for f in dataclasses.fields(self):
             if "spec" not in f.metadata or (getattr(self, f.name) is None and f.default is None):
                 continue  # an optional setting left unset, or the plug-ins' own options
@@ -567,6 +580,7 @@ def _check(name: str, spec: Spec, value: Any) -> None:
             and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
         ),
         "duration": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "error": lambda v: isinstance(v, Speed) or (isinstance(v, int | float) and not isinstance(v, bool)),
     }[spec.kind]
     if spec.auto and value == "auto":
         return  # resolved per run from the data
@@ -578,6 +592,7 @@ def _check(name: str, spec: Spec, value: Any) -> None:
             "str": "a string",
             "range": "a pair [MIN, MAX]",
             "duration": "a duration: seconds or a number with a unit (900, 20min, 1h, 1d)",
+            "error": "a number in px (0.3, 0.3px) or a speed (2.5m/s)",
         }[spec.kind]
         raise SettingError(name, f"must be {what}{' or auto' if spec.auto else ''}, got {value!r}")
     if spec.rule is not None:
@@ -608,6 +623,8 @@ def _coerce(name: str, spec: Spec, value: Any) -> Any:
         return int(value)  # --search 24 (the option takes text, for "auto")
     if spec.kind in ("float", "duration") and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if spec.kind == "error":
+        return parse_error_limit(value)
     if spec.kind == "duration" and isinstance(value, str):
         seconds = parse_duration(value)
         return value if seconds is None else seconds

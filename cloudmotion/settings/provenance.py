@@ -19,6 +19,10 @@ is the same byte for byte whether it ran serially, in a worker (threads shared o
 
 
 def _plain(value: Any) -> Any:
+    from cloudmotion.settings.rules import Speed
+
+    if isinstance(value, Speed):
+        return str(value)  # "2.5m/s", as a config file gives it
     return list(value) if isinstance(value, tuple) else value
 
 

@@ -10,7 +10,18 @@ from typing import Any
 
 from cloudmotion import registry
 
-__all__ = ["DEFAULT_MAX_ERROR", "GROUPS", "Rule", "SettingError", "Spec", "deprecation_message"]
+__all__ = [
+    "DEFAULT_MAX_ERROR",
+    "DEFAULT_MAX_ERROR_SPEED",
+    "GROUPS",
+    "Rule",
+    "SettingError",
+    "Spec",
+    "Speed",
+    "deprecation_message",
+    "error_limit_px",
+    "parse_error_limit",
+]
 
 
 class SettingError(ValueError):
@@ -32,9 +43,11 @@ class Spec:
 
     Attributes
     ----------
-    kind : {"int", "float", "bool", "str", "range", "duration"}
+    kind : {"int", "float", "bool", "str", "range", "duration", "error"}
         Value type; ``range`` is a (min, max) pair of floats; ``duration`` is seconds,
-        given as a number or as text with a unit (``900``, ``20min``, ``1h``).
+        given as a number or as text with a unit (``900``, ``20min``, ``1h``); ``error``
+        is a length in px (a number, ``0.3`` or ``0.3px``) or a speed (``2.5m/s``, a
+        :class:`Speed`), see :func:`parse_error_limit`.
     unit : str
         Unit of the value ("px", "m/s", "s", "" when unit-free).
     help : str
@@ -102,7 +115,91 @@ GROUPS = {
 
 
 DEFAULT_MAX_ERROR = 0.3
-"""Default ``max_error``, px: chosen by measurement (benchmarks/expected_error.py, RESULTS.md)."""
+"""Default ``max_error``, px, where a pair's time step or pixel size is unknown: chosen by
+measurement (benchmarks/expected_error.py, RESULTS.md)."""
+
+DEFAULT_MAX_ERROR_SPEED = 2.0
+"""Default ``max_error``, m/s, where both are known: 0.3 px of a 2 km pixel in 5 min."""
+
+
+@dataclass(frozen=True)
+class Speed:
+    """A threshold given as a speed, m/s (``--max-error 2.5m/s``)."""
+
+    value: float
+
+    def __str__(self) -> str:
+        return f"{self.value:g}m/s"
+
+
+def parse_error_limit(value: Any) -> Any:
+    """``max_error`` as given: a number or ``"0.3"``/``"0.3px"`` -> float px; ``"2.5m/s"`` -> :class:`Speed`.
+
+    Anything else is returned as it is, for the type check to name.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower().replace(" ", "")
+    for suffix, make in (("m/s", Speed), ("px", float), ("", float)):
+        if text.endswith(suffix):
+            try:
+                number = float(text[: len(text) - len(suffix)] if suffix else text)
+            except ValueError:
+                continue
+            return make(number)
+    return value
+
+
+def error_limit_px(value: Any, px_per_mps: Any = None) -> Any:
+    """The ``max_error`` threshold in px: per vector when it is a speed.
+
+    Parameters
+    ----------
+    value : float, Speed or None
+        ``max_error``: px, m/s, or None for the default (:data:`DEFAULT_MAX_ERROR_SPEED`
+        where ``px_per_mps`` is known, else :data:`DEFAULT_MAX_ERROR` px).
+    px_per_mps : float or ndarray, optional
+        Pixels per m/s of each vector: the pair's time step over the local ground size of
+        a pixel, s/m (NaN where unknown, e.g. off the Earth).
+
+    Returns
+    -------
+    float or ndarray
+        px; 0 disables the test. Where ``px_per_mps`` is NaN a speed gives NaN (no vector
+        there passes) and the default gives :data:`DEFAULT_MAX_ERROR`.
+
+    Raises
+    ------
+    SettingError
+        A speed without ``px_per_mps``.
+    """
+    import numpy as np
+
+    if isinstance(value, Speed):
+        if px_per_mps is None:
+            raise SettingError(
+                "max_error",
+                f"is a speed ({value}): it needs the pair's time step (file names, tags or --dt) and pixel "
+                "size (a CRS or --pixel-size); give it in px (e.g. 0.3px) otherwise",
+            )
+        return value.value * np.asarray(px_per_mps, dtype=np.float64)
+    if value is None:
+        if px_per_mps is None:
+            return DEFAULT_MAX_ERROR
+        scale = np.asarray(px_per_mps, dtype=np.float64)
+        return np.where(np.isfinite(scale), DEFAULT_MAX_ERROR_SPEED * scale, DEFAULT_MAX_ERROR)
+    return float(value)
+
+
+def _error_limit(v: Any) -> str | None:
+    number = v.value if isinstance(v, Speed) else v
+    if math.isfinite(number) and number >= 0:
+        return None
+    return "must be a finite number >= 0, in px (0.3, 0.3px) or m/s (2.5m/s)"
 
 
 def deprecation_message(name: str, value: float) -> str:
@@ -110,7 +207,8 @@ def deprecation_message(name: str, value: float) -> str:
     effect = "0 disables the texture test" if value == 0 else "the value is ignored"
     return (
         f"{name} is deprecated: LOW_TEXTURE now flags vectors whose expected error ee exceeds "
-        f"max_error (--max-error, default {DEFAULT_MAX_ERROR} px); {effect}"
+        f"max_error (--max-error, default {DEFAULT_MAX_ERROR_SPEED:g} m/s, or {DEFAULT_MAX_ERROR} px "
+        f"without a time step and pixel size); {effect}"
     )
 
 

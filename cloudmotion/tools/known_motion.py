@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["add_noise", "correlated_noise", "uniform_field", "vortex_shear_field", "warp"]
+__all__ = [
+    "add_noise",
+    "correlated_noise",
+    "evolve",
+    "radar_echoes",
+    "uniform_field",
+    "vortex_shear_field",
+    "warp",
+]
 
 
 def correlated_noise(shape: tuple[int, int], corr_length: float, *, seed: int = 0) -> np.ndarray:
@@ -149,3 +157,77 @@ def add_noise(a: np.ndarray, b: np.ndarray, level: float, seed: int = 0) -> tupl
     rng = np.random.default_rng(seed)
     sd = level * float(np.nanstd(a))
     return a + sd * rng.standard_normal(a.shape), b + sd * rng.standard_normal(b.shape)
+
+
+def evolve(b: np.ndarray, scale: float, amplitude: float, *, seed: int = 0) -> np.ndarray:
+    """Growth and decay: a spatially correlated change of brightness added to frame B.
+
+    Parameters
+    ----------
+    b : ndarray, shape (rows, cols)
+        Frame B (already moved by the known flow).
+    scale : float
+        Correlation length of the change, px (:func:`correlated_noise`).
+    amplitude : float
+        Standard deviation of the change as a share of frame B's (0.1 = 10 %).
+    seed : int
+        Seed of the change field.
+
+    Returns
+    -------
+    ndarray of float64
+    """
+    if amplitude == 0:
+        return np.asarray(b, dtype=np.float64)
+    return b + amplitude * float(np.nanstd(b)) * correlated_noise(b.shape, scale, seed=seed)
+
+
+def radar_echoes(
+    shape: tuple[int, int],
+    motion: tuple[float, float] = (18.0, -9.0),
+    *,
+    growth: float = 2.0,
+    growth_scale: float = 16.0,
+    step: float = 0.5,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """A radar-like pair: smooth echoes (dBZ) on a zero background, quantised, moving and evolving.
+
+    Echoes are a sum of correlated fields of 6 and 24 px (1.5 and 6 km on a 250 m grid),
+    thresholded so that about a third of the frame holds echo, rising from 0 to about
+    50 dBZ; frame B is frame A moved by ``motion`` plus a weak shear (2 px across the frame),
+    changed by a correlated growth-and-decay field of ``growth`` dBZ standard deviation,
+    and both frames are quantised to ``step`` dBZ (values below ``step`` are 0).
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Frame shape (rows, cols).
+    motion : (float, float)
+        Mean displacement (dx, dy), px per frame.
+    growth : float
+        Standard deviation of the growth-and-decay field, dBZ.
+    growth_scale : float
+        Its correlation length, px.
+    step : float
+        Quantisation step, dBZ.
+    seed : int
+        Seed of the echo and growth fields.
+
+    Returns
+    -------
+    a, b : ndarray of float64
+        Frames A and B, dBZ.
+    flow : (ndarray, ndarray)
+        The known displacement field (dx, dy), px.
+    """
+    field = 0.6 * correlated_noise(shape, 24.0, seed=seed) + 0.4 * correlated_noise(shape, 6.0, seed=seed + 1)
+    field /= field.std()
+    dbz = np.clip(22.0 * (field - 0.45), 0.0, None)  # about a third of the frame above 0.45 sd
+    dxf, dyf = vortex_shear_field(shape, strength=0.0, shear=1.0, drift=motion)
+    moved = warp(dbz, dxf, dyf)
+    change = growth * correlated_noise(shape, growth_scale, seed=seed + 2)
+    b = np.where(moved > 0, np.clip(moved + change, 0.0, None), 0.0)  # echoes grow and decay, nothing appears
+    a = np.round(dbz / step) * step
+    b = np.round(b / step) * step
+    return a, b, (dxf, dyf)

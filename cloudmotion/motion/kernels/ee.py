@@ -5,7 +5,9 @@ One pass per template computes what the numpy reference
 frame B warped by the template's final displacement with the Keys bicubic kernel on a
 window one pixel larger than the template, the motion-compensated residual variance and
 correlation, the structure tensor and the gradients' lag-one correlation, and the
-correlation coefficients one pixel either side of the peak along each axis. Sums are in
+correlation coefficients one pixel either side of the peak along each axis, and (on
+request) the template's residual, less its affine-deformation fit, and masked gradients as
+windows for the residual-correlation sums. Sums are in
 float64. The kernel is serial and ``nogil``: :func:`cloudmotion.motion.kernels.jit.split_run` runs it
 on parts of the template list in threads.
 """
@@ -60,7 +62,50 @@ def _side_ncc(ta, bw, mt, bok, w, si, sj):
 
 
 @kernel(nogil=True, fastmath=False)
-def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
+def _modes(gx, gy, x, y, phi):
+    """Residual patterns ``g . (J p)`` of a rotation, two shears and a divergence about the centre."""
+    phi[0] = -gx * y + gy * x  # rotation
+    phi[1] = gx * x - gy * y  # shear along the axes
+    phi[2] = gx * y + gy * x  # shear along the diagonals
+    phi[3] = gx * x + gy * y  # divergence
+
+
+@kernel(nogil=True, fastmath=False)
+def _remove_deformation(e, gxw, gyw, w, nm):
+    """Remove from the residual its least-squares fit by the first ``nm`` deformation modes (:func:`_modes`).
+
+    A template that rotates or shears leaves the residual ``g . (J p)``, odd about the
+    centre: it moves no centroid, so it is no part of the translation error and must not
+    count as a smooth residual.
+    """
+    a = np.zeros((nm, nm))
+    v = np.zeros(nm)
+    phi = np.empty(4)
+    h = 0.5 * (w - 1)
+    for i in range(w):
+        for j in range(w):
+            _modes(gxw[i, j], gyw[i, j], j - h, i - h, phi)
+            for p in range(nm):
+                v[p] += phi[p] * e[i, j]
+                for q in range(nm):
+                    a[p, q] += phi[p] * phi[q]
+    tr = 0.0
+    for p in range(nm):
+        tr += a[p, p]
+    if tr <= 0:
+        return
+    for p in range(nm):
+        a[p, p] += 1e-9 * tr
+    beta = np.linalg.solve(a, v)
+    for i in range(w):
+        for j in range(w):
+            _modes(gxw[i, j], gyw[i, j], j - h, i - h, phi)
+            for p in range(nm):
+                e[i, j] -= beta[p] * phi[p]
+
+
+@kernel(nogil=True, fastmath=False)
+def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, windows, modes):
     """Expected-error terms of templates (one row per template; NaN where dx/dy are not finite).
 
     Parameters
@@ -79,12 +124,19 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
         Final displacements, px.
     w : int
         Template size, px.
+    windows : bool
+        Also return the residual and gradient windows (else arrays of shape (N, 0, 0)).
+    modes : int
+        Deformation modes removed from the residual windows (:func:`_remove_deformation`).
 
     Returns
     -------
     count, residual_var, peak_corr : ndarray, shape (N,)
     tensor : ndarray, shape (N, 3)
     grad_corr, curvature : ndarray, shape (N, 2)
+    resid_win, gx_win, gy_win : ndarray of float32, shape (N, w, w)
+        The gain- and offset-normalised residual less its affine-deformation fit, and the
+        gradients of A, 0 outside the usable pixels.
     """
     n = rows.shape[0]
     count = np.zeros(n)
@@ -93,6 +145,13 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
     tensor = np.full((n, 3), np.nan)
     gcorr = np.full((n, 2), np.nan)
     curv = np.full((n, 2), np.nan)
+    nw = w if windows else 0
+    out_e = np.zeros((n, nw, nw), dtype=np.float32)
+    out_gx = np.zeros((n, nw, nw), dtype=np.float32)
+    out_gy = np.zeros((n, nw, nw), dtype=np.float32)
+    ew = np.zeros((w, w))
+    gxw = np.zeros((w, w))
+    gyw = np.zeros((w, w))
     wy = np.empty(4)
     wx = np.empty(4)
     s = w + 2
@@ -166,6 +225,20 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
                         if i + 1 < w and mt[i + 2, j + 1] and bok[i + 2, j + 1] and pgm[r + i + 2, c + j + 1]:
                             ay += gx * pgx[r + i + 2, c + j + 1] + gy * pgy[r + i + 2, c + j + 1]
         gain = np.sqrt(sa / sb) if sb > 0 else 1.0
+        if windows:
+            for i in range(w):
+                for j in range(w):
+                    m = mt[i + 1, j + 1] and bok[i + 1, j + 1]
+                    ew[i, j] = gain * (bw[i + 1, j + 1] - mu_b) - (ta[i, j] - mu_a) if m else 0.0
+                    g_ok = m and pgm[r + i + 1, c + j + 1]
+                    gxw[i, j] = pgx[r + i + 1, c + j + 1] if g_ok else 0.0
+                    gyw[i, j] = pgy[r + i + 1, c + j + 1] if g_ok else 0.0
+            _remove_deformation(ew, gxw, gyw, w, modes)
+            for i in range(w):
+                for j in range(w):
+                    out_e[k, i, j] = ew[i, j]
+                    out_gx[k, i, j] = gxw[i, j]
+                    out_gy[k, i, j] = gyw[i, j]
         count[k] = cnt
         resid[k] = (gain * gain * sb - 2.0 * gain * sab + sa) / max(cnt - 3.0, 1.0)
         peak[k] = sab / np.sqrt(sa * sb) if sa * sb > 0 else np.nan
@@ -178,4 +251,4 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
         rho0 = peak[k]
         curv[k, 0] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, 0, -1) - _side_ncc(ta, bw, mt, bok, w, 0, 1)
         curv[k, 1] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, -1, 0) - _side_ncc(ta, bw, mt, bok, w, 1, 0)
-    return count, resid, peak, tensor, gcorr, curv
+    return count, resid, peak, tensor, gcorr, curv, out_e, out_gx, out_gy
