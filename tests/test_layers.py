@@ -18,6 +18,7 @@ LAYERS = [
     ("batch",),
     ("tools",),
     ("pipeline",),
+    ("inputs",),
     ("formats",),
     ("files",),
     ("track",),

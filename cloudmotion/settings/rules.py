@@ -18,6 +18,7 @@ __all__ = [
     "SettingError",
     "Spec",
     "Speed",
+    "check_value",
     "deprecation_message",
     "error_limit_px",
     "parse_error_limit",
@@ -290,3 +291,37 @@ def _profile(v: str) -> str | None:
 
 _CHANNELS = lambda: list(registry.CHANNELS)
 _INTERP = lambda: list(registry.INTERPOLATIONS)
+
+
+def check_value(name: str, spec: Spec, value: Any) -> None:
+    """Raise :class:`SettingError` naming ``name`` when ``value`` is not of the spec's kind or breaks its rule."""
+    kind_ok = {
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "bool": lambda v: isinstance(v, bool),
+        "str": lambda v: isinstance(v, str),
+        "range": lambda v: (
+            isinstance(v, tuple)
+            and len(v) == 2
+            and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+        ),
+        "duration": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "error": lambda v: isinstance(v, Speed) or (isinstance(v, int | float) and not isinstance(v, bool)),
+    }[spec.kind]
+    if spec.auto and value == "auto":
+        return  # resolved per run from the data
+    if not kind_ok(value):
+        what = {
+            "int": "an integer",
+            "float": "a number",
+            "bool": "true or false",
+            "str": "a string",
+            "range": "a pair [MIN, MAX]",
+            "duration": "a duration: seconds or a number with a unit (900, 20min, 1h, 1d)",
+            "error": "a number in px (0.3, 0.3px) or a speed (2.5m/s)",
+        }[spec.kind]
+        raise SettingError(name, f"must be {what}{' or auto' if spec.auto else ''}, got {value!r}")
+    if spec.rule is not None:
+        problem = spec.rule(value)
+        if problem:
+            raise SettingError(name, f"{problem}, got {value!r}")
