@@ -39,12 +39,12 @@ _LAZY = {
     "MotionField": "cloudmotion.model",
     "Vectors": "cloudmotion.model",
     "TrackParams": "cloudmotion.settings.params",
-    "iter_track_sequence": "cloudmotion.track",
+    "iter_track_sequence": "cloudmotion.sequence",
     "open_frame": "cloudmotion.formats.readers",
     "read_frame": "cloudmotion.formats.readers",
     "read_vectors": "cloudmotion.formats.vectors",
     "track_pair": "cloudmotion.track",
-    "track_sequence": "cloudmotion.track",
+    "track_sequence": "cloudmotion.sequence",
     "write_vectors": "cloudmotion.formats.writers",
 }
 

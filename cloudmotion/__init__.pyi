@@ -8,10 +8,10 @@ from cloudmotion.formats.writers import write_vectors as write_vectors
 from cloudmotion.model import MotionField as MotionField
 from cloudmotion.model import Vectors as Vectors
 from cloudmotion.qc.checks import Flag as Flag
+from cloudmotion.sequence import iter_track_sequence as iter_track_sequence
+from cloudmotion.sequence import track_sequence as track_sequence
 from cloudmotion.settings.params import TrackParams as TrackParams
-from cloudmotion.track import iter_track_sequence as iter_track_sequence
 from cloudmotion.track import track_pair as track_pair
-from cloudmotion.track import track_sequence as track_sequence
 
 __version__: str
 MOVED: dict[str, str]

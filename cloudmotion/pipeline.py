@@ -21,9 +21,9 @@ from cloudmotion.inputs import check_trackable, open_frames, pair_steps, plateau
 from cloudmotion.model import GeoVectors, MotionField, Vectors
 from cloudmotion.qc.checks import assess, fill_flagged
 from cloudmotion.qc.limits import describe_limit, pair_scales
+from cloudmotion.sequence import iter_track_sequence
 from cloudmotion.settings.params import Settings, TrackParams
 from cloudmotion.settings.provenance import provenance
-from cloudmotion.track import iter_track_sequence
 
 __all__ = [
     "Plotter",

@@ -21,6 +21,7 @@ LAYERS = [
     ("inputs",),
     ("formats",),
     ("files",),
+    ("sequence",),
     ("track",),
     ("amv", "nowcast"),
     ("qc",),
