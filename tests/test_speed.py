@@ -167,3 +167,27 @@ def test_track_command_imports_no_scipy_array_api_layer(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "none"
     assert out.read_text().count("\n") > 100
+
+
+def test_kernel_helpers_are_never_called_with_literal_ints():
+    """A literal int argument makes numba compile one more copy of the helper (a longer first run)."""
+    import ast
+    import pathlib
+
+    folder = pathlib.Path(ROOT, "cloudmotion", "motion", "kernels")
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        kernels = {
+            f.name
+            for f in tree.body
+            if isinstance(f, ast.FunctionDef)
+            and any(isinstance(d, ast.Call) and getattr(d.func, "id", "") == "kernel" for d in f.decorator_list)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in kernels:
+                for arg in node.args:
+                    inner = arg.operand if isinstance(arg, ast.UnaryOp) else arg
+                    if isinstance(inner, ast.Constant) and type(inner.value) is int:
+                        found.append(f"{path.name}:{node.lineno} {node.func.id}")
+    assert not found, found

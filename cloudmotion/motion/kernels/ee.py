@@ -101,6 +101,7 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
     bok = np.empty((s, s), dtype=np.bool_)
     mt = np.empty((s, s), dtype=np.bool_)
     ta = np.empty((w, w))
+    zero, minus, plus = np.int64(0), np.int64(-1), np.int64(1)
     for k in range(n):
         if not (np.isfinite(dx[k]) and np.isfinite(dy[k])):
             continue
@@ -176,6 +177,7 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
         gcorr[k, 0] = min(max(ax / tr, 0.0), 0.999)
         gcorr[k, 1] = min(max(ay / tr, 0.0), 0.999)
         rho0 = peak[k]
-        curv[k, 0] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, 0, -1) - _side_ncc(ta, bw, mt, bok, w, 0, 1)
-        curv[k, 1] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, -1, 0) - _side_ncc(ta, bw, mt, bok, w, 1, 0)
+        # offsets as int64 values: literal ints would compile one copy of _side_ncc per call
+        curv[k, 0] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, zero, minus) - _side_ncc(ta, bw, mt, bok, w, zero, plus)
+        curv[k, 1] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, minus, zero) - _side_ncc(ta, bw, mt, bok, w, plus, zero)
     return count, resid, peak, tensor, gcorr, curv
