@@ -191,3 +191,60 @@ def test_kernel_helpers_are_never_called_with_literal_ints():
                     if isinstance(inner, ast.Constant) and type(inner.value) is int:
                         found.append(f"{path.name}:{node.lineno} {node.func.id}")
     assert not found, found
+
+
+def _holes(shape, seed):
+    rng = np.random.default_rng(seed)
+    valid = np.ones(shape, bool)
+    valid[rng.random(shape) < 0.02] = False
+    valid[40:70, 10:45] = False  # a NoData block
+    return valid
+
+
+def test_normalized_gaussian_equals_scipy_normalised_convolution(radiance):
+    from cloudmotion.motion.prefilter import normalized_gaussian
+
+    img = radiance[:200, :260].copy()
+    valid = _holes(img.shape, 4)
+    img[~valid] = np.nan
+    got = normalized_gaussian(img, valid, 1.3)
+    x = np.where(valid, img, 0.0)
+    num = ndimage.gaussian_filter(x, 1.3, mode="constant")
+    den = ndimage.gaussian_filter(valid.astype(np.float64), 1.3, mode="constant")
+    want = np.where(valid, num / np.maximum(den, 1e-12), 0.0)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6 * np.abs(want).max())
+    assert np.all(got[~valid] == 0)
+
+
+def test_expected_error_frames_equal_numpy_gradient_and_pad(radiance):
+    from cloudmotion.motion.ee_terms import _frames
+
+    a = radiance[:150, :180].astype(np.float32)
+    b = np.roll(a, (2, -3), axis=(0, 1))
+    va, vb = _holes(a.shape, 5), _holes(a.shape, 6)
+    exclude = np.zeros(a.shape, bool)
+    exclude[5:20, 100:130] = True
+    dx = np.array([3.5, -7.25])
+    dy = np.array([-1.0, 9.9])
+    ppa, puse, pgm, pgx, pgy, pb, pok, pad = _frames(a, va, b, vb, dx, dy, exclude)
+    # the formulation with np.gradient and np.pad
+    use = va & ~exclude
+    offset = float(np.mean(a[va]))
+    pa = np.where(va, a - offset, 0).astype(np.float32)
+    gy, gx = np.gradient(pa)
+    gm = ndimage.binary_erosion(use, ndimage.generate_binary_structure(2, 1), border_value=0)
+    assert pad == 15
+    assert np.array_equal(ppa, np.pad(pa, 1))
+    assert np.array_equal(puse, np.pad(use, 1))
+    assert np.array_equal(pgm, np.pad(gm, 1))
+    assert np.array_equal(pgx, np.pad(gx * gm, 1))  # -0.0 == 0.0
+    assert np.array_equal(pgy, np.pad(gy * gm, 1))
+    assert np.array_equal(pb, np.pad(np.where(vb, b - offset, 0).astype(np.float32), pad))
+    support = np.pad(vb, pad)
+    full = np.ones_like(support)
+    for i in range(-1, 3):
+        for j in range(-1, 3):
+            full &= np.roll(support, (-i, -j), axis=(0, 1))
+    inner = (slice(2, -3), slice(2, -3))
+    assert np.array_equal(pok[inner], full[inner])

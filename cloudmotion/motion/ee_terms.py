@@ -83,32 +83,48 @@ def _ncc(t: np.ndarray, u: np.ndarray, m: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / den, np.nan)
 
 
+def _pad(x: np.ndarray, pad: int) -> np.ndarray:
+    """``np.pad(x, pad)`` (zeros) for float32 or bool frames, in one OpenCV pass."""
+    src = x.view(np.uint8) if x.dtype == np.bool_ else x
+    out = cv2.copyMakeBorder(src, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    return out.view(np.bool_) if x.dtype == np.bool_ else out
+
+
 def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
     """Padded frames both paths read: A (offset removed), usable pixels, masked gradients, B and its support."""
     use = valid_a if exclude is None else valid_a & ~exclude
     offset = float(np.mean(a[valid_a])) if valid_a.any() else 0.0
     pa = np.where(valid_a, a - offset, 0).astype(np.float32)
-    gy, gx = np.gradient(pa)
     gmask = cv2.erode(
         use.view(np.uint8),
         np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8),
         borderType=cv2.BORDER_CONSTANT,
         borderValue=0,
     ).view(bool)
+    # central differences (np.gradient's interior formula, in float32) straight into the padded
+    # arrays; the frame's outer pixels are never in the eroded mask, so their one-sided
+    # differences would be masked to 0 anyway
+    h, w = pa.shape
+    pgx = np.zeros((h + 2, w + 2), np.float32)
+    pgy = np.zeros((h + 2, w + 2), np.float32)
+    if h > 2 and w > 2:
+        np.subtract(pa[:, 2:], pa[:, :-2], out=pgx[1:-1, 2:-2])
+        np.subtract(pa[2:, :], pa[:-2, :], out=pgy[2:-2, 1:-1])
+        for g in (pgx, pgy):
+            inner = g[1:-1, 1:-1]
+            np.divide(inner, np.float32(2.0), out=inner)
+            np.multiply(inner, gmask, out=inner)
     lim = float(np.max(np.abs(np.concatenate([dx, dy])))) if dx.size else 0.0
     pad = int(np.ceil(lim)) + 5
-    pb = np.pad(np.where(valid_b, b - offset, 0).astype(np.float32), pad)
+    pb = _pad(np.where(valid_b, b - offset, 0).astype(np.float32), pad)
     pok = cv2.erode(
-        np.pad(valid_b, pad).view(np.uint8),
+        _pad(valid_b, pad).view(np.uint8),
         np.ones((4, 4), np.uint8),
         anchor=(1, 1),
         borderType=cv2.BORDER_CONSTANT,
         borderValue=0,
     ).view(bool)
-    ppa = np.pad(pa, 1)
-    pgm = np.pad(gmask, 1)
-    pgx, pgy = np.pad(gx * gmask, 1), np.pad(gy * gmask, 1)
-    return ppa, np.pad(use, 1), pgm, pgx, pgy, pb, pok, pad
+    return _pad(pa, 1), _pad(use, 1), _pad(gmask, 1), pgx, pgy, pb, pok, pad
 
 
 def template_terms(
