@@ -18,6 +18,9 @@ from cloudmotion.motion.kernels.jit import kernel
 
 __all__ = ["ee_terms"]
 
+_FM = {"reassoc", "contract", "nsz", "arcp"}
+"""Fast-math flags of the fully valid templates' path: sums may be reordered (SIMD), no NaN/inf assumptions."""
+
 
 @kernel(nogil=True, fastmath=False)
 def _keys(t: float, out: np.ndarray) -> None:
@@ -57,6 +60,124 @@ def _side_ncc(ta, bw, mt, bok, w, si, sj):
                 vb += y * y
     den = np.sqrt(va * vb)
     return num / den if den > 0 else np.nan
+
+
+@kernel(nogil=True, fastmath=_FM)
+def _side_ncc_full(ta, bw, w, si, sj):
+    """:func:`_side_ncc` where every pixel is valid: no masks, row slices, so the sums vectorise."""
+    sa = 0.0
+    sb = 0.0
+    for i in range(w):
+        arow, brow = ta[i], bw[i + 1 + si, 1 + sj : 1 + sj + w]
+        for j in range(w):
+            sa += arow[j]
+            sb += brow[j]
+    n = np.float64(w * w)
+    ma = sa / n
+    mb = sb / n
+    num = 0.0
+    va = 0.0
+    vb = 0.0
+    for i in range(w):
+        arow, brow = ta[i], bw[i + 1 + si, 1 + sj : 1 + sj + w]
+        for j in range(w):
+            x = arow[j] - ma
+            y = brow[j] - mb
+            num += x * y
+            va += x * x
+            vb += y * y
+    den = np.sqrt(va * vb)
+    return num / den if den > 0 else np.nan
+
+
+@kernel(nogil=True, fastmath=_FM)
+def _sums_full(ta, bw, pgx, pgy, r, c, w):
+    """The sums of :func:`ee_terms` for a template whose every pixel, support and gradient is valid."""
+    sum_a = 0.0
+    sum_b = 0.0
+    for i in range(w):
+        arow, brow = ta[i], bw[i + 1, 1 : 1 + w]
+        for j in range(w):
+            sum_a += arow[j]
+            sum_b += brow[j]
+    n = np.float64(w * w)
+    mu_a = sum_a / n
+    mu_b = sum_b / n
+    sa = 0.0
+    sb = 0.0
+    sab = 0.0
+    hxx = 0.0
+    hxy = 0.0
+    hyy = 0.0
+    ax = 0.0
+    ay = 0.0
+    for i in range(w):
+        arow, brow = ta[i], bw[i + 1, 1 : 1 + w]
+        xrow, yrow = pgx[r + i + 1, c + 1 : c + w + 1], pgy[r + i + 1, c + 1 : c + w + 1]
+        for j in range(w):
+            x = arow[j] - mu_a
+            y = brow[j] - mu_b
+            sa += x * x
+            sb += y * y
+            sab += x * y
+            gx = xrow[j]
+            gy = yrow[j]
+            hxx += gx * gx
+            hxy += gx * gy
+            hyy += gy * gy
+        for j in range(w - 1):
+            ax += xrow[j] * xrow[j + 1] + yrow[j] * yrow[j + 1]
+    for i in range(w - 1):
+        xrow, yrow = pgx[r + i + 1, c + 1 : c + w + 1], pgy[r + i + 1, c + 1 : c + w + 1]
+        xnext, ynext = pgx[r + i + 2, c + 1 : c + w + 1], pgy[r + i + 2, c + 1 : c + w + 1]
+        for j in range(w):
+            ay += xrow[j] * xnext[j] + yrow[j] * ynext[j]
+    return n, sa, sb, sab, hxx, hxy, hyy, ax, ay
+
+
+@kernel(nogil=True, fastmath=False)
+def _sums_masked(ta, bw, mt, bok, pgm, pgx, pgy, r, c, w):
+    """The sums of :func:`ee_terms` over the usable pixels of a template (exact order)."""
+    cnt = 0.0
+    sum_a = 0.0
+    sum_b = 0.0
+    for i in range(w):
+        for j in range(w):
+            if mt[i + 1, j + 1] and bok[i + 1, j + 1]:
+                cnt += 1.0
+                sum_a += ta[i, j]
+                sum_b += bw[i + 1, j + 1]
+    cs = max(cnt, 1.0)
+    mu_a = sum_a / cs
+    mu_b = sum_b / cs
+    sa = 0.0
+    sb = 0.0
+    sab = 0.0
+    hxx = 0.0
+    hxy = 0.0
+    hyy = 0.0
+    ax = 0.0
+    ay = 0.0
+    for i in range(w):
+        for j in range(w):
+            m = mt[i + 1, j + 1] and bok[i + 1, j + 1]
+            if m:
+                x = ta[i, j] - mu_a
+                y = bw[i + 1, j + 1] - mu_b
+                sa += x * x
+                sb += y * y
+                sab += x * y
+                if pgm[r + i + 1, c + j + 1]:
+                    gx = pgx[r + i + 1, c + j + 1]
+                    gy = pgy[r + i + 1, c + j + 1]
+                    hxx += gx * gx
+                    hxy += gx * gy
+                    hyy += gy * gy
+                    if j + 1 < w and mt[i + 1, j + 2] and bok[i + 1, j + 2] and pgm[r + i + 1, c + j + 2]:
+                        ax += gx * pgx[r + i + 1, c + j + 2] + gy * pgy[r + i + 1, c + j + 2]
+                    if i + 1 < w and mt[i + 2, j + 1] and bok[i + 2, j + 1] and pgm[r + i + 2, c + j + 1]:
+                        ay += gx * pgx[r + i + 2, c + j + 1] + gy * pgy[r + i + 2, c + j + 1]
+    return cnt, sa, sb, sab, hxx, hxy, hyy, ax, ay
 
 
 @kernel(nogil=True, fastmath=False)
@@ -113,59 +234,31 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
         _keys(dx[k] - ix, wx)
         r0 = pad + r + iy - 2
         c0 = pad + c + ix - 2
-        for p in range(s + 3):  # separable: along columns first, then along rows
+        # separable: along columns first, then along rows (row slices: no negative-index checks)
+        for p in range(s + 3):
+            src, dst = pb[r0 + p, c0 : c0 + s + 3], hrow[p]
             for q in range(s):
-                hrow[p, q] = (
-                    wx[0] * pb[r0 + p, c0 + q]
-                    + wx[1] * pb[r0 + p, c0 + q + 1]
-                    + wx[2] * pb[r0 + p, c0 + q + 2]
-                    + wx[3] * pb[r0 + p, c0 + q + 3]
-                )
+                dst[q] = wx[0] * src[q] + wx[1] * src[q + 1] + wx[2] * src[q + 2] + wx[3] * src[q + 3]
+        for p in range(s):
+            h0, h1, h2, h3, dst = hrow[p], hrow[p + 1], hrow[p + 2], hrow[p + 3], bw[p]
+            okrow = pok[pad + r + iy - 1 + p, pad + c + ix - 1 : pad + c + ix - 1 + s]
+            userow = puse[r + p, c : c + s]
+            for q in range(s):
+                dst[q] = wy[0] * h0[q] + wy[1] * h1[q] + wy[2] * h2[q] + wy[3] * h3[q]
+                bok[p, q] = okrow[q]
+                mt[p, q] = userow[q]
+        full = True  # every template pixel usable, its gradient defined, the support valid one pixel around
         for p in range(s):
             for q in range(s):
-                bw[p, q] = wy[0] * hrow[p, q] + wy[1] * hrow[p + 1, q] + wy[2] * hrow[p + 2, q] + wy[3] * hrow[p + 3, q]
-                bok[p, q] = pok[pad + r + iy - 1 + p, pad + c + ix - 1 + q]
-                mt[p, q] = puse[r + p, c + q]
-        cnt = 0.0
-        sum_a = 0.0
-        sum_b = 0.0
+                full &= bok[p, q]
         for i in range(w):
             for j in range(w):
                 ta[i, j] = ppa[r + i + 1, c + j + 1]
-                if mt[i + 1, j + 1] and bok[i + 1, j + 1]:
-                    cnt += 1.0
-                    sum_a += ta[i, j]
-                    sum_b += bw[i + 1, j + 1]
-        cs = max(cnt, 1.0)
-        mu_a = sum_a / cs
-        mu_b = sum_b / cs
-        sa = 0.0
-        sb = 0.0
-        sab = 0.0
-        hxx = 0.0
-        hxy = 0.0
-        hyy = 0.0
-        ax = 0.0
-        ay = 0.0
-        for i in range(w):
-            for j in range(w):
-                m = mt[i + 1, j + 1] and bok[i + 1, j + 1]
-                if m:
-                    x = ta[i, j] - mu_a
-                    y = bw[i + 1, j + 1] - mu_b
-                    sa += x * x
-                    sb += y * y
-                    sab += x * y
-                    if pgm[r + i + 1, c + j + 1]:
-                        gx = pgx[r + i + 1, c + j + 1]
-                        gy = pgy[r + i + 1, c + j + 1]
-                        hxx += gx * gx
-                        hxy += gx * gy
-                        hyy += gy * gy
-                        if j + 1 < w and mt[i + 1, j + 2] and bok[i + 1, j + 2] and pgm[r + i + 1, c + j + 2]:
-                            ax += gx * pgx[r + i + 1, c + j + 2] + gy * pgy[r + i + 1, c + j + 2]
-                        if i + 1 < w and mt[i + 2, j + 1] and bok[i + 2, j + 1] and pgm[r + i + 2, c + j + 1]:
-                            ay += gx * pgx[r + i + 2, c + j + 1] + gy * pgy[r + i + 2, c + j + 1]
+                full &= mt[i + 1, j + 1] and pgm[r + i + 1, c + j + 1]
+        if full:
+            cnt, sa, sb, sab, hxx, hxy, hyy, ax, ay = _sums_full(ta, bw, pgx, pgy, r, c, w)
+        else:
+            cnt, sa, sb, sab, hxx, hxy, hyy, ax, ay = _sums_masked(ta, bw, mt, bok, pgm, pgx, pgy, r, c, w)
         gain = np.sqrt(sa / sb) if sb > 0 else 1.0
         count[k] = cnt
         resid[k] = (gain * gain * sb - 2.0 * gain * sab + sa) / max(cnt - 3.0, 1.0)
@@ -178,6 +271,12 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
         gcorr[k, 1] = min(max(ay / tr, 0.0), 0.999)
         rho0 = peak[k]
         # offsets as int64 values: literal ints would compile one copy of _side_ncc per call
-        curv[k, 0] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, zero, minus) - _side_ncc(ta, bw, mt, bok, w, zero, plus)
-        curv[k, 1] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, minus, zero) - _side_ncc(ta, bw, mt, bok, w, plus, zero)
+        if full:
+            left, right = _side_ncc_full(ta, bw, w, zero, minus), _side_ncc_full(ta, bw, w, zero, plus)
+            up, down = _side_ncc_full(ta, bw, w, minus, zero), _side_ncc_full(ta, bw, w, plus, zero)
+        else:
+            left, right = _side_ncc(ta, bw, mt, bok, w, zero, minus), _side_ncc(ta, bw, mt, bok, w, zero, plus)
+            up, down = _side_ncc(ta, bw, mt, bok, w, minus, zero), _side_ncc(ta, bw, mt, bok, w, plus, zero)
+        curv[k, 0] = 2.0 * rho0 - left - right
+        curv[k, 1] = 2.0 * rho0 - up - down
     return count, resid, peak, tensor, gcorr, curv
