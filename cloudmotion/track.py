@@ -113,6 +113,7 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionFi
     field.corr0 = c["corr0"].reshape(shape)  # the coefficient at lag 0, for the SURFACE test
     if params.refine:
         field = _refine(a, b, field, params)
+    a.drop_grads()  # only the refinement reads A's gradients: free them before the expected-error frames
     field = _expected_error(a, b, field, params)
     if params.fb_check:
         fb = _forward_backward(a, b, grid, field.dx.ravel(), field.dy.ravel(), params)

@@ -90,11 +90,24 @@ def _pad(x: np.ndarray, pad: int) -> np.ndarray:
     return out.view(np.bool_) if x.dtype == np.bool_ else out
 
 
+def _centred(x: np.ndarray, valid: np.ndarray, offset: float, pad: int) -> np.ndarray:
+    """``np.pad(np.where(valid, x - offset, 0).astype(np.float32), pad)`` written into one array (no temporaries)."""
+    h, w = x.shape
+    out = np.zeros((h + 2 * pad, w + 2 * pad), np.float32)
+    np.subtract(x, offset, out=out[pad : pad + h, pad : pad + w], where=valid)
+    return out
+
+
 def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
-    """Padded frames both paths read: A (offset removed), usable pixels, masked gradients, B and its support."""
+    """Padded frames both paths read: A (offset removed), usable pixels, masked gradients, B and its support.
+
+    Each array is allocated once at its padded size and filled in place: on a full-disk
+    frame every temporary copy costs about 110 MiB of peak memory.
+    """
     use = valid_a if exclude is None else valid_a & ~exclude
     offset = float(np.mean(a[valid_a])) if valid_a.any() else 0.0
-    pa = np.where(valid_a, a - offset, 0).astype(np.float32)
+    ppa = _centred(a, valid_a, offset, 1)
+    pa = ppa[1:-1, 1:-1]
     gmask = cv2.erode(
         use.view(np.uint8),
         np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8),
@@ -116,7 +129,7 @@ def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
             np.multiply(inner, gmask, out=inner)
     lim = float(np.max(np.abs(np.concatenate([dx, dy])))) if dx.size else 0.0
     pad = int(np.ceil(lim)) + 5
-    pb = _pad(np.where(valid_b, b - offset, 0).astype(np.float32), pad)
+    pb = _centred(b, valid_b, offset, pad)
     pok = cv2.erode(
         _pad(valid_b, pad).view(np.uint8),
         np.ones((4, 4), np.uint8),
@@ -124,7 +137,7 @@ def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
         borderType=cv2.BORDER_CONSTANT,
         borderValue=0,
     ).view(bool)
-    return _pad(pa, 1), _pad(use, 1), _pad(gmask, 1), pgx, pgy, pb, pok, pad
+    return ppa, _pad(use, 1), _pad(gmask, 1), pgx, pgy, pb, pok, pad
 
 
 def template_terms(
