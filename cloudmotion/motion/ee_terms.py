@@ -99,7 +99,7 @@ def _centred(x: np.ndarray, valid: np.ndarray, offset: float, pad: int) -> np.nd
 
 
 def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
-    """Padded frames both paths read: A (offset removed), usable pixels, masked gradients, B and its support.
+    """Padded frames both paths read: A (offset removed), usable pixels, gradient mask, B and its support.
 
     Each array is allocated once at its padded size and filled in place: on a full-disk
     frame every temporary copy costs about 110 MiB of peak memory.
@@ -107,26 +107,12 @@ def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
     use = valid_a if exclude is None else valid_a & ~exclude
     offset = float(np.mean(a[valid_a])) if valid_a.any() else 0.0
     ppa = _centred(a, valid_a, offset, 1)
-    pa = ppa[1:-1, 1:-1]
     gmask = cv2.erode(
         use.view(np.uint8),
         np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8),
         borderType=cv2.BORDER_CONSTANT,
         borderValue=0,
     ).view(bool)
-    # central differences (np.gradient's interior formula, in float32) straight into the padded
-    # arrays; the frame's outer pixels are never in the eroded mask, so their one-sided
-    # differences would be masked to 0 anyway
-    h, w = pa.shape
-    pgx = np.zeros((h + 2, w + 2), np.float32)
-    pgy = np.zeros((h + 2, w + 2), np.float32)
-    if h > 2 and w > 2:
-        np.subtract(pa[:, 2:], pa[:, :-2], out=pgx[1:-1, 2:-2])
-        np.subtract(pa[2:, :], pa[:-2, :], out=pgy[2:-2, 1:-1])
-        for g in (pgx, pgy):
-            inner = g[1:-1, 1:-1]
-            np.divide(inner, np.float32(2.0), out=inner)
-            np.multiply(inner, gmask, out=inner)
     lim = float(np.max(np.abs(np.concatenate([dx, dy])))) if dx.size else 0.0
     pad = int(np.ceil(lim)) + 5
     pb = _centred(b, valid_b, offset, pad)
@@ -137,7 +123,25 @@ def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
         borderType=cv2.BORDER_CONSTANT,
         borderValue=0,
     ).view(bool)
-    return ppa, _pad(use, 1), _pad(gmask, 1), pgx, pgy, pb, pok, pad
+    return ppa, _pad(use, 1), _pad(gmask, 1), pb, pok, pad
+
+
+def _gradients(ppa: np.ndarray, pgm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Masked central differences of the padded frame A (``np.gradient``'s interior formula, float32).
+
+    The frame's outer pixels are never in the eroded mask, so their one-sided differences
+    would be masked to 0 anyway. The compiled kernel computes the same values per template.
+    """
+    pgx = np.zeros(ppa.shape, np.float32)
+    pgy = np.zeros(ppa.shape, np.float32)
+    h, w = ppa.shape[0] - 2, ppa.shape[1] - 2
+    if h > 2 and w > 2:
+        np.subtract(ppa[1:-1, 3:-1], ppa[1:-1, 1:-3], out=pgx[1:-1, 2:-2])
+        np.subtract(ppa[3:-1, 1:-1], ppa[1:-3, 1:-1], out=pgy[2:-2, 1:-1])
+        for g in (pgx, pgy):
+            np.divide(g, np.float32(2.0), out=g)
+            np.multiply(g, pgm, out=g)
+    return pgx, pgy
 
 
 def template_terms(
@@ -203,7 +207,7 @@ def template_terms(
     todo = np.flatnonzero(np.isfinite(dx) & np.isfinite(dy))
     if todo.size == 0:
         return TemplateTerms(**out)
-    ppa, puse, pgm, pgx, pgy, pb, pok, pad = _frames(a, valid_a, b, valid_b, dx[todo], dy[todo], exclude)
+    ppa, puse, pgm, pb, pok, pad = _frames(a, valid_a, b, valid_b, dx[todo], dy[todo], exclude)
     if compiled:
         from cloudmotion.motion.kernels.ee import ee_terms
         from cloudmotion.motion.kernels.jit import split_run
@@ -214,12 +218,13 @@ def template_terms(
             np.ascontiguousarray(dx[todo]),
             np.ascontiguousarray(dy[todo]),
         )
-        res = split_run(ee_terms, threads, (ppa, puse, pgm, pgx, pgy, pb, pok, pad), per, (w,))
+        res = split_run(ee_terms, threads, (ppa, puse, pgm, pb, pok, pad), per, (w,))
         for name, values in zip(
             ("count", "residual_var", "peak_corr", "tensor", "grad_corr", "curvature"), res, strict=True
         ):
             out[name][todo] = values
         return TemplateTerms(**out)
+    pgx, pgy = _gradients(ppa, pgm)
     for lo in range(0, todo.size, chunk):
         idx = todo[lo : lo + chunk]
         r, c = rows[idx], cols[idx]

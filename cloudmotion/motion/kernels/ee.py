@@ -91,7 +91,7 @@ def _side_ncc_full(ta, bw, w, si, sj):
 
 
 @kernel(nogil=True, fastmath=_FM)
-def _sums_full(ta, bw, pgx, pgy, r, c, w):
+def _sums_full(ta, bw, gx, gy, w):
     """The sums of :func:`ee_terms` for a template whose every pixel, support and gradient is valid."""
     sum_a = 0.0
     sum_b = 0.0
@@ -112,31 +112,27 @@ def _sums_full(ta, bw, pgx, pgy, r, c, w):
     ax = 0.0
     ay = 0.0
     for i in range(w):
-        arow, brow = ta[i], bw[i + 1, 1 : 1 + w]
-        xrow, yrow = pgx[r + i + 1, c + 1 : c + w + 1], pgy[r + i + 1, c + 1 : c + w + 1]
+        arow, brow, xrow, yrow = ta[i], bw[i + 1, 1 : 1 + w], gx[i], gy[i]
         for j in range(w):
             x = arow[j] - mu_a
             y = brow[j] - mu_b
             sa += x * x
             sb += y * y
             sab += x * y
-            gx = xrow[j]
-            gy = yrow[j]
-            hxx += gx * gx
-            hxy += gx * gy
-            hyy += gy * gy
+            hxx += xrow[j] * xrow[j]
+            hxy += xrow[j] * yrow[j]
+            hyy += yrow[j] * yrow[j]
         for j in range(w - 1):
             ax += xrow[j] * xrow[j + 1] + yrow[j] * yrow[j + 1]
     for i in range(w - 1):
-        xrow, yrow = pgx[r + i + 1, c + 1 : c + w + 1], pgy[r + i + 1, c + 1 : c + w + 1]
-        xnext, ynext = pgx[r + i + 2, c + 1 : c + w + 1], pgy[r + i + 2, c + 1 : c + w + 1]
+        xrow, yrow, xnext, ynext = gx[i], gy[i], gx[i + 1], gy[i + 1]
         for j in range(w):
             ay += xrow[j] * xnext[j] + yrow[j] * ynext[j]
     return n, sa, sb, sab, hxx, hxy, hyy, ax, ay
 
 
 @kernel(nogil=True, fastmath=False)
-def _sums_masked(ta, bw, mt, bok, pgm, pgx, pgy, r, c, w):
+def _sums_masked(ta, bw, mt, bok, pgm, gx, gy, r, c, w):
     """The sums of :func:`ee_terms` over the usable pixels of a template (exact order)."""
     cnt = 0.0
     sum_a = 0.0
@@ -168,28 +164,30 @@ def _sums_masked(ta, bw, mt, bok, pgm, pgx, pgy, r, c, w):
                 sb += y * y
                 sab += x * y
                 if pgm[r + i + 1, c + j + 1]:
-                    gx = pgx[r + i + 1, c + j + 1]
-                    gy = pgy[r + i + 1, c + j + 1]
-                    hxx += gx * gx
-                    hxy += gx * gy
-                    hyy += gy * gy
+                    ex = gx[i, j]
+                    ey = gy[i, j]
+                    hxx += ex * ex
+                    hxy += ex * ey
+                    hyy += ey * ey
                     if j + 1 < w and mt[i + 1, j + 2] and bok[i + 1, j + 2] and pgm[r + i + 1, c + j + 2]:
-                        ax += gx * pgx[r + i + 1, c + j + 2] + gy * pgy[r + i + 1, c + j + 2]
+                        ax += ex * gx[i, j + 1] + ey * gy[i, j + 1]
                     if i + 1 < w and mt[i + 2, j + 1] and bok[i + 2, j + 1] and pgm[r + i + 2, c + j + 1]:
-                        ay += gx * pgx[r + i + 2, c + j + 1] + gy * pgy[r + i + 2, c + j + 1]
+                        ay += ex * gx[i + 1, j] + ey * gy[i + 1, j]
     return cnt, sa, sb, sab, hxx, hxy, hyy, ax, ay
 
 
 @kernel(nogil=True, fastmath=False)
-def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
+def ee_terms(ppa, puse, pgm, pb, pok, pad, rows, cols, dx, dy, w):
     """Expected-error terms of templates (one row per template; NaN where dx/dy are not finite).
 
     Parameters
     ----------
     ppa, puse : ndarray, shape (H + 2, W + 2)
         Frame A (float32, offset removed, 0 where invalid) and its usable pixels, padded by 1.
-    pgm, pgx, pgy : ndarray, shape (H + 2, W + 2)
-        Gradient validity and the masked gradients of A along columns and rows, padded by 1.
+    pgm : ndarray of bool, shape (H + 2, W + 2)
+        Where A's central-difference gradient is defined (the pixel and its 4 neighbours
+        usable), padded by 1. The gradients themselves, ``np.gradient``'s central differences
+        of ``ppa`` in float32, 0 where undefined, are computed per template.
     pb, pok : ndarray, shape (H + 2 pad, W + 2 pad)
         Frame B (float32, offset removed) and where its 4 x 4 bicubic support is valid.
     pad : int
@@ -222,6 +220,9 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
     bok = np.empty((s, s), dtype=np.bool_)
     mt = np.empty((s, s), dtype=np.bool_)
     ta = np.empty((w, w))
+    gx = np.empty((w, w), np.float32)
+    gy = np.empty((w, w), np.float32)
+    two = np.float32(2.0)
     zero, minus, plus = np.int64(0), np.int64(-1), np.int64(1)
     for k in range(n):
         if not (np.isfinite(dx[k]) and np.isfinite(dy[k])):
@@ -252,13 +253,21 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w):
             for q in range(s):
                 full &= bok[p, q]
         for i in range(w):
+            up, row, down, grow = ppa[r + i], ppa[r + i + 1], ppa[r + i + 2], pgm[r + i + 1]
             for j in range(w):
-                ta[i, j] = ppa[r + i + 1, c + j + 1]
-                full &= mt[i + 1, j + 1] and pgm[r + i + 1, c + j + 1]
+                x = c + j + 1
+                ta[i, j] = row[x]
+                full &= mt[i + 1, j + 1] and grow[x]
+                if grow[x]:
+                    gx[i, j] = (row[x + 1] - row[x - 1]) / two
+                    gy[i, j] = (down[x] - up[x]) / two
+                else:
+                    gx[i, j] = 0.0
+                    gy[i, j] = 0.0
         if full:
-            cnt, sa, sb, sab, hxx, hxy, hyy, ax, ay = _sums_full(ta, bw, pgx, pgy, r, c, w)
+            cnt, sa, sb, sab, hxx, hxy, hyy, ax, ay = _sums_full(ta, bw, gx, gy, w)
         else:
-            cnt, sa, sb, sab, hxx, hxy, hyy, ax, ay = _sums_masked(ta, bw, mt, bok, pgm, pgx, pgy, r, c, w)
+            cnt, sa, sb, sab, hxx, hxy, hyy, ax, ay = _sums_masked(ta, bw, mt, bok, pgm, gx, gy, r, c, w)
         gain = np.sqrt(sa / sb) if sb > 0 else 1.0
         count[k] = cnt
         resid[k] = (gain * gain * sb - 2.0 * gain * sab + sa) / max(cnt - 3.0, 1.0)
