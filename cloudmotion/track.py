@@ -36,6 +36,7 @@ class _Prepared:
     data: np.ndarray
     valid: np.ndarray
     std: float
+    mean: float = 0.0  # mean of data over valid (float32 pairwise sum, as np.mean(data[valid]))
     _grads: tuple | None = None
     plateau: np.ndarray | None = None  # static-plateau pixels of the raw frame (cloudmotion.motion.plateau)
 
@@ -52,9 +53,14 @@ class _Prepared:
 
 def _prepare(image: np.ndarray, mask: np.ndarray | None, params: TrackParams) -> _Prepared:
     data, valid = prepare_frame(image, mask, params.sigma, bandpass=params.bandpass, equalize=params.equalize)
-    data = data.astype(np.float32)  # halves the working set; every later stage computes in float32
-    std = float(data[valid].std(dtype=np.float64)) if valid.any() else 0.0
-    return _Prepared(data=data, valid=valid, std=std, plateau=plateau_mask(image, valid))
+    # float32 halves the working set (prepare_frame's result is a new array: no copy); every
+    # later stage computes in float32
+    data = data.astype(np.float32, copy=False)
+    kept = data[valid]  # one gathered copy for both statistics, while little else is held
+    std = float(kept.std(dtype=np.float64)) if kept.size else 0.0
+    mean = float(np.mean(kept)) if kept.size else 0.0  # the offset refinement and ee_terms remove
+    del kept
+    return _Prepared(data=data, valid=valid, std=std, mean=mean, plateau=plateau_mask(image, valid))
 
 
 def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams) -> MotionField:
@@ -150,6 +156,7 @@ def _expected_error(a: _Prepared, b: _Prepared, field: MotionField, params: Trac
         exclude=exclude,
         chunk=max(64, min(params.chunk, 1024)),
         threads=params.threads,
+        offset=a.mean,
     )
     clean = (assess(field, params, stop=Flag.STATIC).flag.ravel() & GROSS) == 0
     noise = pair_noise(np.where(clean, t.residual_var, np.nan), t.count)
@@ -205,6 +212,7 @@ def _refine(a: _Prepared, b: _Prepared, field: MotionField, params: TrackParams)
         interpolation=params.interpolation,
         chunk=params.chunk,
         threads=params.threads,
+        offset=a.mean,
     )
     failed = np.zeros(grid.size, dtype=bool)
     failed[todo] = res.failed
@@ -252,6 +260,7 @@ def _forward_backward(
         interpolation=params.interpolation,
         chunk=params.chunk,
         threads=params.threads,
+        offset=b.mean,
     )
     miss = np.hypot(res.dx + dx[todo], res.dy + dy[todo])
     out[todo] = np.where(res.failed, np.inf, miss)

@@ -98,14 +98,15 @@ def _centred(x: np.ndarray, valid: np.ndarray, offset: float, pad: int) -> np.nd
     return out
 
 
-def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
+def _frames(a, valid_a, b, valid_b, dx, dy, exclude, offset=None):
     """Padded frames both paths read: A (offset removed), usable pixels, gradient mask, B and its support.
 
     Each array is allocated once at its padded size and filled in place: on a full-disk
     frame every temporary copy costs about 110 MiB of peak memory.
     """
     use = valid_a if exclude is None else valid_a & ~exclude
-    offset = float(np.mean(a[valid_a])) if valid_a.any() else 0.0
+    if offset is None:  # the caller may know it: np.mean(a[valid_a]) gathers a copy of the frame
+        offset = float(np.mean(a[valid_a])) if valid_a.any() else 0.0
     ppa = _centred(a, valid_a, offset, 1)
     gmask = cv2.erode(
         use.view(np.uint8),
@@ -159,6 +160,7 @@ def template_terms(
     chunk: int = 1024,
     compiled: bool = True,
     threads: int | None = None,
+    offset: float | None = None,
 ) -> TemplateTerms:
     """Per-template quantities the expected error is built from, at the final displacement.
 
@@ -187,6 +189,8 @@ def template_terms(
         numpy reference, which gives the same terms to float32 rounding.
     threads : int, optional
         Threads of the compiled kernel; default the cores available.
+    offset : float, optional
+        ``np.mean(a[valid_a])`` when the caller has it already (saves a gathered copy of A).
 
     Returns
     -------
@@ -207,7 +211,7 @@ def template_terms(
     todo = np.flatnonzero(np.isfinite(dx) & np.isfinite(dy))
     if todo.size == 0:
         return TemplateTerms(**out)
-    ppa, puse, pgm, pb, pok, pad = _frames(a, valid_a, b, valid_b, dx[todo], dy[todo], exclude)
+    ppa, puse, pgm, pb, pok, pad = _frames(a, valid_a, b, valid_b, dx[todo], dy[todo], exclude, offset)
     if compiled:
         from cloudmotion.motion.kernels.ee import ee_terms
         from cloudmotion.motion.kernels.jit import split_run

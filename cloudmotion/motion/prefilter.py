@@ -120,7 +120,7 @@ def normalized_gaussian(image: np.ndarray, mask: np.ndarray, sigma: float, *, tr
     ndarray of float32, shape (rows, cols)
         Smoothed values at valid pixels, 0 at invalid pixels.
     """
-    x = np.where(mask, image, 0).astype(np.float32)
+    x = np.where(mask, image, 0).astype(np.float32, copy=False)  # np.where made a new array already
     if sigma <= 0:
         return x
     # separable sampled Gaussian, zeros outside the frame (as scipy.ndimage mode="constant"),
