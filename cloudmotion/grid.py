@@ -11,9 +11,16 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
-__all__ = ["Grid", "box_sums", "extract_windows", "integral_image", "make_grid", "window_sums"]
+__all__ = [
+    "Grid",
+    "box_sums",
+    "extract_windows",
+    "gaussian_zero_border",
+    "integral_image",
+    "make_grid",
+    "window_sums",
+]
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,34 @@ def box_sums(x: np.ndarray, w: int) -> np.ndarray:
     return c[..., w:, w:] - c[..., :-w, w:] - c[..., w:, :-w] + c[..., :-w, :-w]
 
 
+def gaussian_zero_border(x: np.ndarray, sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """Gaussian smoothing with zeros outside the array, as ``scipy.ndimage.gaussian_filter(mode="constant")``.
+
+    The same sampled, normalised kernel (radius ``int(truncate * sigma + 0.5)``) applied as
+    two OpenCV 1-D passes in float64: equal to scipy's result to rounding, without importing
+    scipy.ndimage (whose import costs about 0.4 s).
+
+    Parameters
+    ----------
+    x : ndarray, shape (rows, cols)
+        Values (float64 result).
+    sigma : float
+        Gaussian standard deviation in array cells (> 0).
+    truncate : float
+        Kernel half-width in standard deviations.
+
+    Returns
+    -------
+    ndarray of float64, shape (rows, cols)
+    """
+    radius = int(truncate * float(sigma) + 0.5)
+    taps = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (taps / float(sigma)) ** 2)
+    k /= k.sum()
+    src = np.ascontiguousarray(x, dtype=np.float64)
+    return cv2.sepFilter2D(src, cv2.CV_64F, k, k, borderType=cv2.BORDER_CONSTANT)
+
+
 def fill_invalid(values: np.ndarray, good: np.ndarray, *, sigma: float = 1.0, max_rounds: int = 50) -> np.ndarray:
     """Fill the cells of a grid field that are not good by normalised convolution.
 
@@ -186,8 +221,8 @@ def fill_invalid(values: np.ndarray, good: np.ndarray, *, sigma: float = 1.0, ma
     out = v.copy()
     have = m > 0
     for _ in range(max_rounds):
-        num = ndimage.gaussian_filter(np.where(have, out, 0.0), sigma, mode="constant")
-        den = ndimage.gaussian_filter(have.astype(np.float64), sigma, mode="constant")
+        num = gaussian_zero_border(np.where(have, out, 0.0), sigma)
+        den = gaussian_zero_border(have.astype(np.float64), sigma)
         new = ~have & (den > 1e-3)
         out[new] = num[new] / den[new]
         have |= new

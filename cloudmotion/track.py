@@ -35,6 +35,7 @@ class _Prepared:
     data: np.ndarray
     valid: np.ndarray
     std: float
+    mean: float = 0.0  # mean of data over valid (float32 pairwise sum, as np.mean(data[valid]))
     _grads: tuple | None = None
     plateau: np.ndarray | None = None  # static-plateau pixels of the raw frame (cloudmotion.motion.plateau)
     raw: np.ndarray | None = None  # the stored values, for the UNCHANGED test (cloudmotion.motion.unchanged)
@@ -55,11 +56,18 @@ def _prepare(
     image: np.ndarray, mask: np.ndarray | None, params: TrackParams, raw: np.ndarray | None = None
 ) -> _Prepared:
     data, valid = prepare_frame(image, mask, params.sigma, bandpass=params.bandpass, equalize=params.equalize)
-    data = data.astype(np.float32)  # halves the working set; every later stage computes in float32
-    std = float(data[valid].std(dtype=np.float64)) if valid.any() else 0.0
+    # float32 halves the working set (prepare_frame's result is a new array: no copy); every
+    # later stage computes in float32
+    data = data.astype(np.float32, copy=False)
+    kept = data[valid]  # one gathered copy for both statistics, while little else is held
+    std = float(kept.std(dtype=np.float64)) if kept.size else 0.0
+    mean = float(np.mean(kept)) if kept.size else 0.0  # the offset the refinement removes
+    del kept
     raw = image if raw is None else np.asarray(raw)
     plateau = plateau_mask(image, valid) if params.static_check else None
-    return _Prepared(data=data, valid=valid, std=std, plateau=plateau, raw=raw, background=background_value(raw, valid))
+    return _Prepared(
+        data=data, valid=valid, std=std, mean=mean, plateau=plateau, raw=raw, background=background_value(raw, valid)
+    )
 
 
 def _unchanged(a: _Prepared, b: _Prepared, grid: Grid, window: int) -> np.ndarray:
@@ -129,6 +137,7 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams, px_per_mps=
     field.at_search_limit = c["limit"].reshape(shape)  # for the "search too small" warning
     if params.refine:
         field = _refine(a, b, field, params)
+    a.drop_grads()  # only the refinement reads A's gradients: free them before the expected-error frames
     field = _expected_error(a, b, field, params)
     if params.fb_check:
         fb = _forward_backward(a, b, grid, field.dx.ravel(), field.dy.ravel(), params)
@@ -224,6 +233,7 @@ def _refine(a: _Prepared, b: _Prepared, field: MotionField, params: TrackParams)
         interpolation=params.interpolation,
         chunk=params.chunk,
         threads=params.threads,
+        offset=a.mean,
     )
     failed = np.zeros(grid.size, dtype=bool)
     failed[todo] = res.failed
@@ -271,6 +281,7 @@ def _forward_backward(
         interpolation=params.interpolation,
         chunk=params.chunk,
         threads=params.threads,
+        offset=b.mean,
     )
     miss = np.hypot(res.dx + dx[todo], res.dy + dy[todo])
     out[todo] = np.where(res.failed, np.inf, miss)

@@ -4,11 +4,34 @@ from __future__ import annotations
 
 import functools
 import sys
+from typing import Self
 
 import click
 
 from cloudmotion.cli.main import compile_notice, set_verbosity, warn
 from cloudmotion.cli.options import GroupedCommand, settings_from, tracker_options, verbosity
+
+
+class _NoBar:
+    """Stands in for a disabled progress bar (tqdm's import costs ~0.1 s, so it is skipped when hidden)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        return None
+
+
+def _progress_bar(show: bool, total: int):
+    """A tqdm bar on stderr when shown, else a no-op with the same ``update``."""
+    if not show:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, file=sys.stderr, unit="pair")
 
 
 @click.command("track", cls=GroupedCommand)
@@ -68,8 +91,6 @@ def command(
     eastward/northward m/s; direction is where the wind comes from (degrees clockwise
     from north). flag 0 marks a good vector.
     """
-    from tqdm import tqdm
-
     from cloudmotion.formats.amv_checks import height_note
     from cloudmotion.pipeline import run_track
     from cloudmotion.tools.pair_picture import QUICKLOOK
@@ -78,7 +99,7 @@ def command(
     settings = settings_from(opts, ctx)
     compile_notice(ctx)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
-    with tqdm(total=max(len(frames) - 1, 0), disable=not show, file=sys.stderr, unit="pair") as bar:
+    with _progress_bar(show, max(len(frames) - 1, 0)) as bar:
 
         def on_pair(i, a, b, dt, vectors) -> None:
             bar.update(1)

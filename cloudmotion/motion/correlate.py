@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from scipy import fft as sfft
 
 from cloudmotion.grid import box_sums, extract_windows, integral_image, window_sums
 from cloudmotion.motion.subpixel import fit_subpixel, locate_peaks
@@ -37,21 +36,28 @@ FFT sample per template)."""
 _WORKERS = max(1, os.cpu_count() or 1)
 
 
+def _sfft():
+    """scipy.fft, imported on first use: only the exhaustive search needs it, and its import is slow."""
+    from scipy import fft
+
+    return fft
+
+
 def ncc_fft_size(length: int) -> int:
     """FFT length used for regions of ``length`` pixels (the next fast real length)."""
-    return sfft.next_fast_len(length, real=True)
+    return _sfft().next_fast_len(length, real=True)
 
 
 def _template_spectra(x: np.ndarray, p: int) -> np.ndarray:
     """rfft2 of (..., w, w) zero-padded to (p, p), skipping the transforms of all-zero rows."""
-    half = sfft.rfft(x, n=p, axis=-1, workers=_WORKERS)
-    return sfft.fft(half, n=p, axis=-2, workers=_WORKERS, overwrite_x=True)
+    half = _sfft().rfft(x, n=p, axis=-1, workers=_WORKERS)
+    return _sfft().fft(half, n=p, axis=-2, workers=_WORKERS, overwrite_x=True)
 
 
 def _valid_lags(product: np.ndarray, p: int, k: int) -> np.ndarray:
     """Inverse rfft2 of (..., p, p // 2 + 1) spectra, keeping lags [0, k) on both axes only."""
-    rows = sfft.ifft(product, axis=-2, workers=_WORKERS, overwrite_x=True)[..., :k, :]
-    return sfft.irfft(rows, n=p, axis=-1, workers=_WORKERS)[..., :k]
+    rows = _sfft().ifft(product, axis=-2, workers=_WORKERS, overwrite_x=True)[..., :k, :]
+    return _sfft().irfft(rows, n=p, axis=-1, workers=_WORKERS)[..., :k]
 
 
 def ncc_dense(t: np.ndarray, s: np.ndarray, snorm: np.ndarray | None = None) -> np.ndarray:
@@ -82,7 +88,7 @@ def ncc_dense(t: np.ndarray, s: np.ndarray, snorm: np.ndarray | None = None) -> 
     tnorm = np.sqrt(np.einsum("nij,nij->n", t, t).astype(np.float64))
     ft = _template_spectra(t, p)
     np.conjugate(ft, out=ft)
-    ft *= sfft.rfft2(s, s=(p, p), workers=_WORKERS)
+    ft *= _sfft().rfft2(s, s=(p, p), workers=_WORKERS)
     num = _valid_lags(ft, p, k)
     if snorm is None:
         s64 = s.astype(np.float64)
@@ -114,7 +120,7 @@ def ncc_masked(t: np.ndarray, mt: np.ndarray, s: np.ndarray, ms: np.ndarray, min
     t = (t - tmean[:, None, None].astype(t.dtype)) * mt
     s = (s - smean[:, None, None].astype(s.dtype)) * ms
     ft = np.conj(_template_spectra(np.stack([t, t * t, mt]), p))
-    fs = sfft.rfft2(np.stack([s, s * s, ms]), s=(p, p), workers=_WORKERS)
+    fs = _sfft().rfft2(np.stack([s, s * s, ms]), s=(p, p), workers=_WORKERS)
     prods = np.stack([ft[0] * fs[0], ft[0] * fs[2], ft[1] * fs[2], ft[2] * fs[0], ft[2] * fs[1], ft[2] * fs[2]])
     sts, st, st2, ss, ss2, cnt = _valid_lags(prods, p, k).astype(np.float64)
     cnt = np.round(cnt)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from cloudmotion.grid import integral_image, window_sums
 
@@ -83,7 +82,9 @@ def _candidates(image: np.ndarray, valid: np.ndarray, min_pixels: int) -> np.nda
 def _regions(image: np.ndarray, valid: np.ndarray, value: float, border_px: int, large_px: int):
     """Qualifying regions of one value: (mask, count, touches border)."""
     eq = valid & (image == value)
-    lab, n = ndimage.label(eq)
+    # 4-connected labels in one compiled pass (scipy.ndimage.label's default structure)
+    count, lab = cv2.connectedComponents(eq.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+    n = count - 1
     if n == 0:
         return np.zeros_like(eq), 0, False
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
@@ -203,8 +204,10 @@ def static_exclusion(plateau_a: np.ndarray, plateau_b: np.ndarray, sigma: float)
 
 def _boundary(plateau: np.ndarray) -> np.ndarray:
     """Plateau pixels with a 4-neighbour off the plateau (the frame's own border does not count)."""
-    inner = ndimage.binary_erosion(plateau, structure=ndimage.generate_binary_structure(2, 1), border_value=1)
-    return plateau & ~inner
+    cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
+    p = np.ascontiguousarray(plateau, dtype=bool)
+    inner = cv2.erode(p.view(np.uint8), cross, borderType=cv2.BORDER_CONSTANT, borderValue=1).view(bool)
+    return p & ~inner
 
 
 def standing_plateau(plateau_a: np.ndarray, plateau_b: np.ndarray, *, share: float = STANDING_SHARE) -> np.ndarray:
@@ -234,7 +237,8 @@ def standing_plateau(plateau_a: np.ndarray, plateau_b: np.ndarray, *, share: flo
     if not both.any():
         return both
     ea, eb = _boundary(pa), _boundary(pb)
-    lab, n = ndimage.label(pa | pb)
+    count, lab = cv2.connectedComponents((pa | pb).view(np.uint8), connectivity=4)
+    n = count - 1
     edges = np.bincount(lab[ea | eb], minlength=n + 1)
     standing = np.bincount(lab[ea & eb], minlength=n + 1)
     still = standing >= share * edges  # a region without a boundary (the whole frame) stands still

@@ -120,21 +120,22 @@ def normalized_gaussian(image: np.ndarray, mask: np.ndarray, sigma: float, *, tr
     ndarray of float32, shape (rows, cols)
         Smoothed values at valid pixels, 0 at invalid pixels.
     """
-    x = np.where(mask, image, 0).astype(np.float32)
+    x = np.where(mask, image, 0).astype(np.float32, copy=False)  # np.where made a new array already
     if sigma <= 0:
         return x
     # separable sampled Gaussian, zeros outside the frame (as scipy.ndimage mode="constant"),
     # in float32 on values centred by their mean
+    # (masked in-place ufuncs rather than boolean indexing: no gathered copies of the frame)
     kernel = gaussian_kernel(sigma, truncate)[:, None]
-    offset = np.float32(x[mask].mean(dtype=np.float64)) if mask.any() else np.float32(0)
-    x[mask] -= offset
+    m8 = mask.view(np.uint8)
+    count = cv2.countNonZero(m8)
+    offset = np.float32(x.sum(dtype=np.float64) / count) if count else np.float32(0)  # x is 0 where invalid
+    np.subtract(x, offset, out=x, where=mask)
     num = cv2.sepFilter2D(x, cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_CONSTANT)
-    den = cv2.sepFilter2D(
-        mask.view(np.uint8).astype(np.float32), cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_CONSTANT
-    )
+    den = cv2.sepFilter2D(m8, cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_CONSTANT)
     x.fill(0)
     np.divide(num, den, out=x, where=mask & (den > 1e-6))
-    x[mask] += offset
+    np.add(x, offset, out=x, where=mask)
     return x
 
 

@@ -113,6 +113,7 @@ def lucas_kanade(
     interpolation: str = "bicubic",
     chunk: int = 4096,
     threads: int | None = None,
+    offset: float | None = None,
 ) -> RefineResult:
     """Refine window displacements from a starting estimate by float Lucas-Kanade.
 
@@ -149,6 +150,8 @@ def lucas_kanade(
         Ignored (the numpy path's batch size; the kernel needs no chunking).
     threads : int, optional
         Kernel threads; default the cores available.
+    offset : float, optional
+        ``np.mean(a[mask_a])`` when the caller has it already (saves a gathered copy of A).
 
     Returns
     -------
@@ -163,9 +166,18 @@ def lucas_kanade(
     dy0 = np.asarray(dy0, dtype=np.float64)
     start_ok = np.isfinite(dx0) & np.isfinite(dy0)
     gy, gx, gmask = (np.ascontiguousarray(g) for g in grads)
-    g2 = float(np.mean(gx[gmask] ** 2 + gy[gmask] ** 2)) / 2.0 if gmask.any() else 0.0
+    g2 = 0.0
+    if gmask.any():  # mean of gx^2 + gy^2 over gmask, squared in place: two gathered copies at most
+        sq = gx[gmask]
+        np.square(sq, out=sq)
+        sq_y = gy[gmask]
+        np.square(sq_y, out=sq_y)
+        sq += sq_y
+        del sq_y
+        g2 = float(np.mean(sq)) / 2.0
     g2 = g2 if g2 > 0 else 1.0
-    offset = float(np.mean(a[mask_a])) if mask_a.any() else 0.0
+    if offset is None:
+        offset = float(np.mean(a[mask_a])) if mask_a.any() else 0.0
     # valid where the whole 4 x 4 kernel support (rows and cols -1 .. +2) is valid
     support = cv2.erode(
         np.ascontiguousarray(mask_b).view(np.uint8),

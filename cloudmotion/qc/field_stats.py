@@ -18,7 +18,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import ndimage
 
 __all__ = ["QUALITY_WEIGHTS", "fb_limit", "fill_field", "median_test", "quality_score", "temporal_consistency"]
 
@@ -205,6 +204,8 @@ def temporal_consistency(
     good = other_good & np.isfinite(other_dx) & np.isfinite(other_dy)
     w = good.astype(np.float64)
     coords = [np.nan_to_num(pr.ravel(), nan=-1e9), np.nan_to_num(pc.ravel(), nan=-1e9)]
+
+    from scipy import ndimage  # here: its import is slow and only this check needs it
 
     def sample(values: np.ndarray) -> np.ndarray:
         return ndimage.map_coordinates(values, coords, order=1, mode="constant", cval=0.0).reshape(row.shape)

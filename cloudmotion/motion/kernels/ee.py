@@ -71,6 +71,38 @@ def _modes(gx, gy, x, y, phi):
 
 
 @kernel(nogil=True, fastmath=False)
+def _solve_spd(a, v, n):
+    """Solve ``a x = v`` for a small symmetric positive definite ``a`` (n x n) by Cholesky.
+
+    Written out so that the kernel needs no LAPACK (numba's ``np.linalg.solve`` loads
+    scipy.linalg, which costs every run a quarter of a second of imports).
+    """
+    low = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1):
+            acc = a[i, j]
+            for k in range(j):
+                acc -= low[i, k] * low[j, k]
+            if i == j:
+                low[i, i] = np.sqrt(max(acc, 1e-300))
+            else:
+                low[i, j] = acc / low[j, j]
+    y = np.empty(n)
+    for i in range(n):
+        acc = v[i]
+        for k in range(i):
+            acc -= low[i, k] * y[k]
+        y[i] = acc / low[i, i]
+    x = np.empty(n)
+    for i in range(n - 1, -1, -1):
+        acc = y[i]
+        for k in range(i + 1, n):
+            acc -= low[k, i] * x[k]
+        x[i] = acc / low[i, i]
+    return x
+
+
+@kernel(nogil=True, fastmath=False)
 def _remove_deformation(e, gxw, gyw, w, nm):
     """Remove from the residual its least-squares fit by the first ``nm`` deformation modes (:func:`_modes`).
 
@@ -96,7 +128,7 @@ def _remove_deformation(e, gxw, gyw, w, nm):
         return
     for p in range(nm):
         a[p, p] += 1e-9 * tr
-    beta = np.linalg.solve(a, v)
+    beta = _solve_spd(a, v, nm)
     for i in range(w):
         for j in range(w):
             _modes(gxw[i, j], gyw[i, j], j - h, i - h, phi)
@@ -249,6 +281,8 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, wind
         gcorr[k, 0] = min(max(ax / tr, 0.0), 0.999)
         gcorr[k, 1] = min(max(ay / tr, 0.0), 0.999)
         rho0 = peak[k]
-        curv[k, 0] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, 0, -1) - _side_ncc(ta, bw, mt, bok, w, 0, 1)
-        curv[k, 1] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, -1, 0) - _side_ncc(ta, bw, mt, bok, w, 1, 0)
+        # lags as int64 values, not literals: a literal argument would compile another copy of the helper
+        zero, one = np.int64(0), np.int64(1)
+        curv[k, 0] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, zero, -one) - _side_ncc(ta, bw, mt, bok, w, zero, one)
+        curv[k, 1] = 2.0 * rho0 - _side_ncc(ta, bw, mt, bok, w, -one, zero) - _side_ncc(ta, bw, mt, bok, w, one, zero)
     return count, resid, peak, tensor, gcorr, curv, out_e, out_gx, out_gy

@@ -24,7 +24,9 @@ user learns why the first pair is slow. The library itself never prints.
 
 from __future__ import annotations
 
+import importlib.abc
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -147,6 +149,38 @@ import numba  # after choose_cache_dir: the cache folder must be known before nu
 
 if CACHE_DIR:
     numba.config.CACHE_DIR = CACHE_DIR  # type: ignore[attr-defined]
+
+
+class _HideScipyLinalg(importlib.abc.MetaPathFinder):
+    """Import finder that reports ``scipy.linalg`` (and its submodules) as missing."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "scipy.linalg" or name.startswith("scipy.linalg."):
+            raise ModuleNotFoundError(f"{name} is not needed by cloudmotion's kernels", name=name)
+
+
+def _load_numba_arraymath() -> None:
+    """Import numba's array-math lowering without probing scipy's BLAS.
+
+    Loading any kernel, cached or not, makes numba import ``numba.np.arraymath``, which
+    checks once whether ``scipy.linalg.cython_blas`` imports. That import pulls in all of
+    ``scipy.linalg`` and scipy's array-API layer (0.4-0.9 s, more than loading the kernels).
+    None of these kernels calls BLAS, so the probe runs with ``scipy.linalg`` hidden: numba
+    then uses its own loop for ``np.correlate``/``np.convolve`` in compiled code of this
+    process (the only effect of the probe); ``np.dot`` and ``np.linalg`` in compiled code
+    still import scipy when they are compiled. Nothing is hidden if scipy.linalg is loaded.
+    """
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    finder = _HideScipyLinalg()
+    sys.meta_path.insert(0, finder)
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        sys.meta_path.remove(finder)
+
+
+_load_numba_arraymath()
 
 
 def kernel(**options) -> Callable:

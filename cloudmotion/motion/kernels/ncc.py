@@ -347,9 +347,12 @@ def climb(A, Am, B, Bm, rows, cols, cy, cx, w, rad, half, max_moves, min_overlap
         t = np.empty((w, w), np.float32)
         tm = np.empty((w, w), np.float32)
         bufs = _buffers(w, nk)  # sized exactly: the numerators view the region flat
-        bufs3 = _buffers(w, 3)
+        # sizes as int64 values, not literals: a literal argument would compile another copy
+        # of each helper (numba specialises on literal ints), lengthening the first run
+        three, zero, one_lag = np.int64(3), np.int64(0), np.int64(1)
+        bufs3 = _buffers(w, three)
         blk = np.empty((max(nk, 3), max(nk, 3)), np.float32)
-        one = _buffers(w, 1)
+        one = _buffers(w, one_lag)
         b1 = np.empty((1, 1), np.float32)
         for k in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
             nt, tsq = _load(A, Am, rows[k], cols[k], w, t, tm)
@@ -382,7 +385,7 @@ def climb(A, Am, B, Bm, rows, cols, cy, cx, w, rad, half, max_moves, min_overlap
             val[k, 6] = 0.0 if edge and half > 0 else 1.0
             bsz = nk
             if not (0 < bi < nk - 1 and 0 < bj < nk - 1):  # moves exhausted, or a 1 x 1 block: re-centre
-                _block(B, Bm, rows[k], cols[k], w, y - 1, x - 1, 3, rad, min_overlap, t, tm, nt, tsq, bufs3, blk)
+                _block(B, Bm, rows[k], cols[k], w, y - 1, x - 1, three, rad, min_overlap, t, tm, nt, tsq, bufs3, blk)
                 bi, bj, bsz = 1, 1, 3
             val[k, 1], val[k, 2] = blk[bi - 1, bj], blk[bi + 1, bj]
             val[k, 3], val[k, 4] = blk[bi, bj - 1], blk[bi, bj + 1]
@@ -391,6 +394,6 @@ def climb(A, Am, B, Bm, rows, cols, cy, cx, w, rad, half, max_moves, min_overlap
                 if 0 <= oy < bsz and 0 <= ox < bsz:
                     val[k, 5] = blk[oy, ox]
                 else:
-                    _block(B, Bm, rows[k], cols[k], w, 0, 0, 1, rad, min_overlap, t, tm, nt, tsq, one, b1)
+                    _block(B, Bm, rows[k], cols[k], w, zero, zero, one_lag, rad, min_overlap, t, tm, nt, tsq, one, b1)
                     val[k, 5] = b1[0, 0]
     return pos, val
