@@ -3,7 +3,7 @@
 Every registry maps a name to ``"module:attribute"`` and imports the entry only when it is
 first asked for, so listing the choices (for ``--help``, or to validate a setting) imports
 nothing heavy. A new entry is one call to :meth:`Registry.register`, with an object or a
-``"module:attribute"`` path; the README's development section has a recipe per registry.
+``"module:attribute"`` path; CONTRIBUTING.md has a recipe per registry.
 
 =================  ==============================================================
 registry           contract of an entry

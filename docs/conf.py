@@ -13,14 +13,15 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # the checkout's package wins over an installed one
+# the checkout's package wins over an installed one
+sys.path.insert(0, os.path.dirname(HERE))
 
-import cloudmotion  # noqa: E402
-from cloudmotion.cli.main import COMMANDS  # noqa: E402
+import cloudmotion
+from cloudmotion.cli.main import COMMANDS
 
 project = "cloudmotion"
 author = "the cloudmotion authors"
-copyright = "the cloudmotion authors, BSD-3-Clause"  # noqa: A001 - Sphinx's name
+copyright = "the cloudmotion authors, BSD-3-Clause"
 release = version = cloudmotion.__version__
 
 extensions = [
@@ -57,7 +58,17 @@ html_theme_options = {
 html_sidebars = {"**": ["sidebar-nav-bs"]}
 
 # One man page per command, from its generated CLI reference page.
-man_pages = [("reference/cli/index", "cloudmotion", "cloud motion vectors from satellite frames", [author], 1)]
-man_pages += [(f"reference/cli/{name}", f"cloudmotion-{name}", short, [author], 1)
-              for name, (_, short) in COMMANDS.items()]
+man_pages = [
+    (
+        "reference/cli/index",
+        "cloudmotion",
+        "cloud motion vectors from satellite frames",
+        [author],
+        1,
+    )
+]
+man_pages += [
+    (f"reference/cli/{name}", f"cloudmotion-{name}", short, [author], 1)
+    for name, (_, short) in COMMANDS.items()
+]
 man_show_urls = False
