@@ -3,7 +3,7 @@
 Build: ``sphinx-build -W --keep-going -b html docs docs/_build/html`` (the ``docs`` extra
 installs the generators); man pages: ``sphinx-build -W -b man docs docs/_build/man``.
 The references are generated: the CLI from the click commands (sphinx-click), the settings
-from ``cloudmotion/params.py`` (``reference/settings.md``, kept in sync by a test), the
+from ``cloudmotion/settings/params.py`` (``reference/settings.md``, kept in sync by a test), the
 API from the numpydoc docstrings (autodoc, autosummary).
 """
 
