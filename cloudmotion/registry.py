@@ -34,16 +34,16 @@ registry           contract of an entry
 Installed packages add entries through entry points, which are listed by name without
 importing anything (so ``--help`` stays light) and imported when first used:
 
-=========================  ============  ==========================================
-entry-point group          registry      ordering
-=========================  ============  ==========================================
-``cloudmotion.correlators``  CORRELATORS  after the built-in methods
-``cloudmotion.subpixel``     SUBPIXEL     after the built-in fits
-``cloudmotion.readers``      READERS      before the built-in readers (asked first)
-``cloudmotion.writers``      WRITERS      after the built-in writers; suffixes from
-                                          the entry's ``Writer.suffixes``
-``cloudmotion.qc_tests``     QC_TESTS     after the built-in tests
-=========================  ============  ==========================================
+===========================  ============  ==========================================
+entry-point group            registry      ordering
+===========================  ============  ==========================================
+``cloudmotion.correlators``  CORRELATORS   after the built-in methods
+``cloudmotion.subpixel``     SUBPIXEL      after the built-in fits
+``cloudmotion.readers``      READERS       before the built-in readers (asked first)
+``cloudmotion.writers``      WRITERS       after the built-in writers; suffixes from
+                                           the entry's ``Writer.suffixes``
+``cloudmotion.qc_tests``     QC_TESTS      after the built-in tests
+===========================  ============  ==========================================
 
 An entry point's name is the registry name and its value the ``"module:attribute"`` of
 the entry, e.g. in the plug-in's ``pyproject.toml``::

@@ -68,7 +68,6 @@ man_pages = [
     )
 ]
 man_pages += [
-    (f"reference/cli/{name}", f"cloudmotion-{name}", short, [author], 1)
-    for name, (_, short) in COMMANDS.items()
+    (f"reference/cli/{name}", f"cloudmotion-{name}", short, [author], 1) for name, (_, short) in COMMANDS.items()
 ]
 man_show_urls = False

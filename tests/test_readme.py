@@ -20,9 +20,7 @@ README = os.path.join(ROOT, "README.md")
 
 
 def _section(text: str, title: str) -> str:
-    m = re.search(
-        rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.DOTALL | re.MULTILINE
-    )
+    m = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.DOTALL | re.MULTILINE)
     assert m, f"README lost its '{title}' section"
     return m.group(1)
 
@@ -30,11 +28,7 @@ def _section(text: str, title: str) -> str:
 def _commands(block: str) -> list[str]:
     """Shell lines of a block, continuation lines joined, comments and blank lines left out."""
     joined = re.sub(r"\\\n\s*", "", block)
-    return [
-        line.strip()
-        for line in joined.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+    return [line.strip() for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
 def example_blocks() -> list[list[str]]:
@@ -49,34 +43,22 @@ def test_readme_is_short_and_keeps_the_set_up_commands():
         text = fh.read()
     assert len(text.splitlines()) <= 150
     # .ci/run greps this line and runs it; the first line installs and tracks the samples
-    assert (
-        'python3 -m venv .venv && .venv/bin/pip install ".[test]" && .venv/bin/pytest -q'
-        in text
-    )
-    assert (
-        "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/cloudmotion track sample_data/*.tif"
-        in text
-    )
+    assert 'python3 -m venv .venv && .venv/bin/pip install ".[test]" && .venv/bin/pytest -q' in text
+    assert "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/cloudmotion track sample_data/*.tif" in text
     assert len(example_blocks()) >= 3, "the pair, batch and nowcast examples"
 
 
 def _shim(bindir) -> None:
     """A ``cloudmotion`` on the PATH that runs this checkout with this interpreter."""
     path = bindir / "cloudmotion"
-    path.write_text(
-        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m cloudmotion.cli.main "$@"\n'
-    )
+    path.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m cloudmotion.cli.main "$@"\n')
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
 
 
 @pytest.mark.parametrize("commands", example_blocks(), ids=lambda c: c[0].split()[1])
 def test_readme_example_runs_verbatim(tmp_path, commands):
     pytest.importorskip("matplotlib")  # the examples draw a quick-look: the plot extra
-    missing = sorted(
-        {c.split()[0] for c in commands}
-        - {"cloudmotion"}
-        - {p for p in ("jq",) if shutil.which(p)}
-    )
+    missing = sorted({c.split()[0] for c in commands} - {"cloudmotion"} - {p for p in ("jq",) if shutil.which(p)})
     if missing:
         pytest.skip(f"needs {', '.join(missing)} on the PATH")
     bindir = tmp_path / "bin"
