@@ -6,7 +6,7 @@
   with its times and georeference. Every writer takes it, :func:`read_vectors` returns it,
   and ``plot``, ``score`` and the benchmarks use it.
 
-Conventions (DESIGN.md): ``row``/``col`` are 0-based pixel indices of the template centre
+Conventions (docs/design.md): ``row``/``col`` are 0-based pixel indices of the template centre
 in frame A (an integer is a pixel centre); ``dx`` is along columns, ``dy`` along rows,
 pixels from frame A to frame B; ``u`` eastward, ``v`` northward, m/s; ``direction`` is
 where the wind blows from, degrees clockwise from north. NaN means unknown.
@@ -79,7 +79,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("lon_corrected", "%.6f", "parallax-corrected origin longitude, degrees east"),
     Column("lat_corrected", "%.6f", "parallax-corrected origin latitude, degrees north"),
 )
-"""The output columns in the contract's order (DESIGN.md); a new column goes at the end."""
+"""The output columns in the contract's order (docs/design.md); a new column goes at the end."""
 
 CSV_COLUMNS = tuple(c.name for c in COLUMNS)
 """CSV header, in order."""

@@ -3,7 +3,7 @@
 Every registry maps a name to ``"module:attribute"`` and imports the entry only when it is
 first asked for, so listing the choices (for ``--help``, or to validate a setting) imports
 nothing heavy. A new entry is one call to :meth:`Registry.register`, with an object or a
-``"module:attribute"`` path; the README's development section has a recipe per registry.
+``"module:attribute"`` path; CONTRIBUTING.md has a recipe per registry.
 
 =================  ==============================================================
 registry           contract of an entry
@@ -34,16 +34,16 @@ registry           contract of an entry
 Installed packages add entries through entry points, which are listed by name without
 importing anything (so ``--help`` stays light) and imported when first used:
 
-=========================  ============  ==========================================
-entry-point group          registry      ordering
-=========================  ============  ==========================================
-``cloudmotion.correlators``  CORRELATORS  after the built-in methods
-``cloudmotion.subpixel``     SUBPIXEL     after the built-in fits
-``cloudmotion.readers``      READERS      before the built-in readers (asked first)
-``cloudmotion.writers``      WRITERS      after the built-in writers; suffixes from
-                                          the entry's ``Writer.suffixes``
-``cloudmotion.qc_tests``     QC_TESTS     after the built-in tests
-=========================  ============  ==========================================
+===========================  ============  ==========================================
+entry-point group            registry      ordering
+===========================  ============  ==========================================
+``cloudmotion.correlators``  CORRELATORS   after the built-in methods
+``cloudmotion.subpixel``     SUBPIXEL      after the built-in fits
+``cloudmotion.readers``      READERS       before the built-in readers (asked first)
+``cloudmotion.writers``      WRITERS       after the built-in writers; suffixes from
+                                           the entry's ``Writer.suffixes``
+``cloudmotion.qc_tests``     QC_TESTS      after the built-in tests
+===========================  ============  ==========================================
 
 An entry point's name is the registry name and its value the ``"module:attribute"`` of
 the entry, e.g. in the plug-in's ``pyproject.toml``::

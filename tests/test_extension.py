@@ -1,6 +1,6 @@
 """Each extension point takes a new entry by registration alone, and it runs end to end.
 
-These are the README's "how to add one" recipes, executed: a toy correlation method, a
+These are CONTRIBUTING.md's "how to add one" recipes, executed: a toy correlation method, a
 toy reader (.npy frames), a toy writer chosen by the longest suffix, and a toy QC test.
 """
 

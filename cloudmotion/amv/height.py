@@ -6,7 +6,7 @@ tropical model atmosphere (tropical tops, 190-210 K, are colder than the standar
 atmosphere's 216.65 K tropopause) or a user's sounding. Semi-transparent cirrus lets warmer
 radiation through from below, so its temperature, and therefore its height, comes out too low.
 
-Choices (documented in the README):
+Choices (documented in the manual, docs/howto/amv.md):
 
 - The tropopause is the profile's cold point: its coldest level at pressures of 70 hPa or
   more, the lowest one if several are equally cold (11 km in the standard atmosphere).

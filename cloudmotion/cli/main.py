@@ -59,7 +59,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Cloud motion vectors from consecutive geostationary satellite frames.
 
     -v and -q work before the command (cloudmotion -q batch ...) as well as after it.
-    Shell completion: see the README (eval "$(_CLOUDMOTION_COMPLETE=bash_source cloudmotion)").
+    Shell completion: eval "$(_CLOUDMOTION_COMPLETE=bash_source cloudmotion)" (zsh, fish: see the manual).
     """
     ctx.ensure_object(dict)
     ctx.obj.update(verbose=verbose, quiet=quiet)

@@ -1,7 +1,7 @@
 """Read motion vectors written by ``cloudmotion track`` (CSV or GeoTIFF grid) back into arrays.
 
 The inverse of the writers: one :class:`cloudmotion.model.Vectors` per tracked pair, with
-flat arrays in the conventions of DESIGN.md (``row``/``col`` pixel index of the origin in
+flat arrays in the conventions of docs/design.md (``row``/``col`` pixel index of the origin in
 frame A, ``dx`` along columns, ``dy`` along rows, pixels).
 """
 

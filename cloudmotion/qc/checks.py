@@ -47,7 +47,7 @@ __all__ = ["GROSS", "QC_TESTS", "Flag", "QCContext", "QCTest", "assess", "fill_f
 
 
 class Flag(enum.IntFlag):
-    """Reasons a vector is not good; ``flag == 0`` means good (bits fixed by DESIGN.md)."""
+    """Reasons a vector is not good; ``flag == 0`` means good (bits fixed by docs/design.md)."""
 
     NODATA = 1
     LOW_TEXTURE = 2

@@ -3,12 +3,13 @@
 Each field of :class:`TrackParams` (the numeric core's settings) and :class:`Settings`
 (a run's settings: reading, times, physical units, post-processing) carries a
 :class:`Spec`. The command-line options (``cloudmotion.cli.options``), the TOML keys of
-``--config``, ``configs/default.toml`` and the README's options table are all generated
+``--config``, ``configs/default.toml`` and the settings reference of the manual
+(``docs/reference/settings.md``) are all generated
 from, or tested against, these specs; validation lives only here, so a value from a
 config file and the same value on the command line meet the same rule.
 
 Run ``python -m cloudmotion.settings.text`` to print ``configs/default.toml``,
-``python -m cloudmotion.settings.text --readme`` to print the README's settings table and
+``python -m cloudmotion.settings.text --readme`` to print the settings reference's table and
 ``python -m cloudmotion.settings.text --readme batch`` the table of batch's own settings.
 """
 

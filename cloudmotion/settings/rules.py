@@ -52,7 +52,7 @@ class Spec:
     unit : str
         Unit of the value ("px", "m/s", "s", "" when unit-free).
     help : str
-        One line for ``--help`` and the README.
+        One line for ``--help`` and the settings reference.
     cli : bool
         Whether the setting is a command-line option (``--name-with-dashes``); all
         settings are TOML keys.
@@ -74,7 +74,7 @@ class Spec:
         instead of two words (``--valid-range 200 320``); a TOML list works either way.
     scope : str or None
         ``"batch"`` for a setting only ``batch`` has (an option of ``batch`` only, its own
-        README table); None for the shared tracker and reading settings.
+        settings reference's table); None for the shared tracker and reading settings.
     group : str
         The heading the option is listed under in ``--help``: a key of :data:`GROUPS`.
     words : tuple of str

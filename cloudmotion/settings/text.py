@@ -1,5 +1,5 @@
-"""The text generated from the settings' specs: ``configs/default.toml``, the README's
-tables, option names and help lines (see :mod:`cloudmotion.settings.params`)."""
+"""The text generated from the settings' specs: ``configs/default.toml``, the tables of
+the settings reference (``docs/reference/settings.md``), option names and help lines (see :mod:`cloudmotion.settings.params`)."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def option_name(name: str) -> str:
 
 
 def option_usage(name: str, spec: Spec) -> str:
-    """How the option is written in the README (``--window PX``, ``--refine/--no-refine``)."""
+    """How the option is written in the settings reference (``--window PX``, ``--refine/--no-refine``)."""
     opt = option_name(name)
     if spec.kind == "bool":
         return f"{opt}/--no-{name.replace('_', '-')}"
@@ -79,7 +79,7 @@ def option_usage(name: str, spec: Spec) -> str:
 
 
 def readme_table(scope: str | None = None) -> str:
-    """The README's table of the tracker and reading options, or with ``scope="batch"`` of
+    """The settings reference's table of the tracker and reading options, or with ``scope="batch"`` of
     batch's own settings (generated; a test keeps both in sync)."""
     rows = ["| option | meaning |", "|---|---|"]
     for name, spec, default in specs():

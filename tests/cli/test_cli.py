@@ -18,7 +18,7 @@ HEADER = (
     "time_a,time_b,row,col,x,y,lon,lat,dx,dy,u,v,speed,direction,corr,peak_ratio,quality,flag,"
     "ee,ee_speed,cloud_fraction,ctt,pressure,height,height_flag,lon_corrected,lat_corrected"
 )
-"""The contract of DESIGN.md, written out by hand: the order never changes."""
+"""The contract of docs/design.md, written out by hand: the order never changes."""
 
 
 @pytest.fixture(scope="module")

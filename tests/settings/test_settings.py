@@ -1,5 +1,6 @@
 """One source of truth for settings: every default, help text, TOML key and rule comes from
-cloudmotion.settings.params, and these tests fail when the CLI, the presets or the README drift."""
+cloudmotion.settings.params, and these tests fail when the CLI, the presets or the settings
+reference (docs/reference/settings.md) drift."""
 
 from __future__ import annotations
 
@@ -32,11 +33,11 @@ def test_default_preset_equals_the_code_defaults_and_step_follows_the_window():
 
 
 @pytest.mark.parametrize(("marker", "scope"), [("settings table", None), ("batch settings table", "batch")])
-def test_readme_settings_table_is_generated_from_params(marker, scope):
-    with open(os.path.join(ROOT, "README.md")) as fh:
+def test_settings_reference_table_is_generated_from_params(marker, scope):
+    with open(os.path.join(ROOT, "docs", "reference", "settings.md")) as fh:
         text = fh.read()
     m = re.search(rf"<!-- {marker}:[^\n]*-->\n(.*?)<!-- end of {marker} -->", text, re.DOTALL)
-    assert m, f"README lost its generated {marker}"
+    assert m, f"docs/reference/settings.md lost its generated {marker}"
     assert m.group(1) == settings_text.readme_table(scope), (
         "regenerate: python -m cloudmotion.settings.text --readme " + (scope or "")
     )
