@@ -14,7 +14,7 @@ import importlib.machinery
 import sys
 import warnings
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
 
 __all__ = [
     "Flag",

@@ -34,7 +34,7 @@ def interior(field, margin: int = 8):
 
 
 def test_a_registered_correlation_method_tracks_a_known_shift(pair):
-    registry.CORRELATORS.register("toy-sad", toy_plugins.sad_surfaces)
+    registry.CORRELATORS.register("toy-sad", "toy_plugins:sad_surfaces")
     try:
         field = track_pair(*pair, window=24, step=12, search=4, correlation="toy-sad")
     finally:
