@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from cloudmotion.motion.kernels.jit import kernel
+from cloudmotion.motion.kernels.jit import EXACT, kernel
 
 __all__ = ["ee_terms"]
 
 
-@kernel(nogil=True, fastmath=False)
+@kernel(nogil=True, fastmath=EXACT)
 def _keys(t: float, out: np.ndarray) -> None:
     t2 = t * t
     t3 = t2 * t
@@ -31,7 +31,7 @@ def _keys(t: float, out: np.ndarray) -> None:
     out[3] = 0.5 * t3 - 0.5 * t2
 
 
-@kernel(nogil=True, fastmath=False)
+@kernel(nogil=True, fastmath=EXACT)
 def _side_ncc(ta, bw, mt, bok, w, si, sj):
     """NCC of the template against the warped window shifted by (si, sj) px, over valid pixels."""
     n = 0.0
@@ -61,7 +61,7 @@ def _side_ncc(ta, bw, mt, bok, w, si, sj):
     return num / den if den > 0 else np.nan
 
 
-@kernel(nogil=True, fastmath=False)
+@kernel(nogil=True, fastmath=EXACT)
 def _modes(gx, gy, x, y, phi):
     """Residual patterns ``g . (J p)`` of a rotation, two shears and a divergence about the centre."""
     phi[0] = -gx * y + gy * x  # rotation
@@ -70,7 +70,7 @@ def _modes(gx, gy, x, y, phi):
     phi[3] = gx * x + gy * y  # divergence
 
 
-@kernel(nogil=True, fastmath=False)
+@kernel(nogil=True, fastmath=EXACT)
 def _solve_spd(a, v, n):
     """Solve ``a x = v`` for a small symmetric positive definite ``a`` (n x n) by Cholesky.
 
@@ -102,7 +102,7 @@ def _solve_spd(a, v, n):
     return x
 
 
-@kernel(nogil=True, fastmath=False)
+@kernel(nogil=True, fastmath=EXACT)
 def _remove_deformation(e, gxw, gyw, w, nm):
     """Remove from the residual its least-squares fit by the first ``nm`` deformation modes (:func:`_modes`).
 
@@ -136,7 +136,7 @@ def _remove_deformation(e, gxw, gyw, w, nm):
                 e[i, j] -= beta[p] * phi[p]
 
 
-@kernel(nogil=True, fastmath=False)
+@kernel(nogil=True, fastmath=EXACT)
 def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, windows, modes):
     """Expected-error terms of templates (one row per template; NaN where dx/dy are not finite).
 

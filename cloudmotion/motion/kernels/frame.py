@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cloudmotion.motion.kernels.jit import kernel
+from cloudmotion.motion.kernels.jit import FAST, kernel
 
 __all__ = ["halve", "template_stats"]
-
-_FM = {"reassoc", "contract", "nsz", "arcp"}  # no nnan/ninf
 
 
 @kernel(nogil=True)
@@ -41,7 +39,7 @@ def halve(data, valid):
     return out, ok
 
 
-@kernel(nogil=True, fastmath=_FM)
+@kernel(nogil=True, fastmath=FAST)
 def template_stats(data, valid, rows, cols, w):
     """Valid-pixel count, mean and variance of each template (float64, two passes)."""
     n = rows.size

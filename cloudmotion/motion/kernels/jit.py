@@ -183,6 +183,15 @@ def _load_numba_arraymath() -> None:
 _load_numba_arraymath()
 
 
+FAST = {"reassoc", "contract", "nsz", "arcp"}
+"""numba fastmath flags of the search and refinement kernels: reassociation and fused
+multiply-adds for speed, never ``nnan``/``ninf`` (NaN marks undefined lags and failed fits)."""
+
+EXACT = False
+"""fastmath setting of the expected-error kernels: exact IEEE arithmetic, so that they equal
+their numpy reference term for term (their sums decide thresholds)."""
+
+
 def kernel(**options) -> Callable:
     """``numba.njit`` with the cache set up above; falls back to no cache rather than failing.
 

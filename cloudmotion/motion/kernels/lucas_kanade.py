@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cloudmotion.motion.kernels.jit import kernel
+from cloudmotion.motion.kernels.jit import FAST, kernel
 
 __all__ = ["gradients", "lk_refine"]
-
-_FM = {"reassoc", "contract", "nsz", "arcp"}
 
 
 @kernel(nogil=True)
@@ -66,7 +64,7 @@ def _weights(frac, bicubic, out):
         out[3] = 0.0
 
 
-@kernel(nogil=True, fastmath=_FM)
+@kernel(nogil=True, fastmath=FAST)
 def _warp(b, offset, y0, x0, w, wy, wx, tmp, out):
     """out[i, j] = sum_kl (B - offset)[y0 - 1 + i + k, x0 - 1 + j + l] wy[k] wx[l]; 0 outside B."""
     hb, wb = b.shape
@@ -111,7 +109,7 @@ def _support_full(support, y0, x0, w):
     return True
 
 
-@kernel(nogil=True, error_model="numpy", fastmath=_FM)
+@kernel(nogil=True, error_model="numpy", fastmath=FAST)
 def lk_refine(
     a, gy, gx, gmask, b, support, rows, cols, dx, dy, w, max_iter, tol, max_move, min_eig, bicubic, g2, offset
 ):

@@ -28,15 +28,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from cloudmotion.motion.kernels.jit import kernel
+from cloudmotion.motion.kernels.jit import FAST, kernel
 
 __all__ = ["climb", "coarse_search"]
 
-_FM = {"reassoc", "contract", "nsz", "arcp"}  # no nnan/ninf: NaN marks undefined lags
 _CHUNK = 32  # templates per buffer allocation
 
 
-@kernel(nogil=True, fastmath=_FM)
+@kernel(nogil=True, fastmath=FAST)
 def _all_valid(M, y0, x0, size):
     for i in range(size):
         row = M[y0 + i, x0 : x0 + size]
@@ -48,7 +47,7 @@ def _all_valid(M, y0, x0, size):
     return True
 
 
-@kernel(nogil=True, fastmath=_FM)
+@kernel(nogil=True, fastmath=FAST)
 def _centre_dense(X, y0, x0, size, out, om):
     """out = X[y0:, x0:][:size, :size] minus its mean (float64 mean); returns the sum of squares."""
     tot = 0.0
@@ -112,7 +111,7 @@ def _load(X, M, y0, x0, size, out, om):
     return _load_masked(X, M, y0, x0, size, out, om)
 
 
-@kernel(nogil=True, fastmath=_FM)
+@kernel(nogil=True, fastmath=FAST)
 def _numerators(t, s, nk, w, num, tl):
     """num[ky, kx] = sum_ij t[i, j] s[i + ky, j + kx], float32.
 
@@ -138,7 +137,7 @@ def _numerators(t, s, nk, w, num, tl):
             num[ky, kx] = acc
 
 
-@kernel(nogil=True, fastmath=_FM)
+@kernel(nogil=True, fastmath=FAST)
 def _block_dense(t, tn2, s, nk, w, num, c1, c2, tl, out):
     """NCC at nk x nk lags when template and region are fully valid.
 
@@ -187,7 +186,7 @@ def _block_dense(t, tn2, s, nk, w, num, c1, c2, tl, out):
             out[ky, kx] = min(max(num[ky, kx] / den, -1.0), 1.0) if den > floor else np.nan
 
 
-@kernel(nogil=True, fastmath=_FM)
+@kernel(nogil=True, fastmath=FAST)
 def _block_masked(t, tm, nt, tsq, s, sm, ns, ssq, nk, w, min_overlap, out):
     """Masked NCC (Padfield 2012) at nk x nk lags; float32 row sums, float64 totals."""
     need = max(min_overlap * nt, 2.0)
