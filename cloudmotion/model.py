@@ -68,7 +68,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("corr", "%.4f", "peak normalised correlation coefficient", grid=True),
     Column("peak_ratio", "%.3f", "first over second correlation peak"),
     Column("quality", "%.1f", "quality index, 0-100", grid=True),
-    Column("flag", "%d", "flag bitmask, 0 = good (see the README flags table)", grid=True),
+    Column("flag", "%d", "flag bitmask, 0 = good (bits: docs/design.md of the manual)", grid=True),
     Column("ee", "%.4f", "expected error of the displacement, px", grid=True),
     Column("ee_speed", "%.3f", "expected error of the speed, m/s", grid=True),
     Column("cloud_fraction", "%.3f", "cloudy share of the template (mean cloud probability), 0-1", grid=True),
@@ -131,7 +131,7 @@ class MotionField:
     speed : ndarray of float64 or None
         Geodesic speed in m/s, once geolocated with a time step.
     filled : ndarray of bool or None
-        Interpolated by :func:`cloudmotion.qc.checks.fill_flagged`, not measured.
+        Interpolated by :func:`cloudmotion.qc.fill.fill_flagged`, not measured.
     ee : ndarray of float64 or None
         Expected error in px, the RMS of ``|d - d_true|`` over vectors of the same ``ee``
         (:func:`cloudmotion.motion.expected_error.expected_error`); NaN where not measured.

@@ -19,7 +19,8 @@ from cloudmotion.geo import geolocate, speed_error
 from cloudmotion.grid import make_grid
 from cloudmotion.inputs import check_trackable, open_frames, pair_steps, plateau_warnings
 from cloudmotion.model import GeoVectors, MotionField, Vectors
-from cloudmotion.qc.checks import assess, fill_flagged
+from cloudmotion.qc.checks import assess
+from cloudmotion.qc.fill import fill_flagged
 from cloudmotion.qc.limits import describe_limit, pair_scales
 from cloudmotion.sequence import iter_track_sequence
 from cloudmotion.settings.params import Settings, TrackParams

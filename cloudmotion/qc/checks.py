@@ -7,7 +7,7 @@ fraction, correlation, refinement outcome, forward-backward miss, temporal diffe
 speed), and :func:`assess` runs every registered :class:`QCTest` over them in order, in
 one pass, and returns the field with ``flag``, ``median_residual`` and ``quality`` set.
 When a later stage adds a diagnostic (the next pair's vectors, the speed in m/s) it calls
-:func:`assess` again. Only :func:`fill_flagged` changes a field after that (``FILLED``).
+:func:`assess` again. Only :func:`cloudmotion.qc.fill.fill_flagged` changes a field after that (``FILLED``).
 
 Adding a test: write ``test(ctx) -> mask`` (True = flag the vector; None = not
 applicable, e.g. no speed known) and register it::
@@ -36,14 +36,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cloudmotion.errors import UsageError
-from cloudmotion.qc.field_stats import fb_limit, fill_field, median_test, quality_score
+from cloudmotion.qc.field_stats import fb_limit, median_test, quality_score
 from cloudmotion.registry import PLUGIN_BIT, QC_TESTS
 from cloudmotion.settings.params import DEFAULT_MAX_ERROR, TrackParams, error_limit_px
 
 if TYPE_CHECKING:
     from cloudmotion.model import MotionField
 
-__all__ = ["GROSS", "QC_TESTS", "Flag", "QCContext", "QCTest", "assess", "fill_flagged", "no_vector"]
+__all__ = ["GROSS", "QC_TESTS", "Flag", "QCContext", "QCTest", "assess", "no_vector"]
 
 
 class Flag(enum.IntFlag):
@@ -388,28 +388,3 @@ def assess(field, params, *, stop: Flag | None = None):
     if field.filled is not None:
         quality[field.filled] = 0.0
     return dataclasses.replace(field, flag=ctx.flag, median_residual=resid, quality=quality)
-
-
-def fill_flagged(field, *, sigma: float = 1.0):
-    """Replace vectors that are not good by interpolation of good neighbours.
-
-    Interpolated vectors keep their flag bits plus :attr:`Flag.FILLED` and get quality 0,
-    so they are never mistaken for measurements.
-
-    Parameters
-    ----------
-    field : MotionField
-        An assessed field.
-    sigma : float
-        Normalised-convolution width in grid cells.
-
-    Returns
-    -------
-    MotionField
-        A new field; the input is not modified.
-    """
-    dx, dy, filled = fill_field(field.dx, field.dy, field.good, sigma=sigma)
-    flag = field.flag.copy()
-    flag[filled] |= Flag.FILLED
-    quality = np.where(filled, 0.0, field.quality)
-    return dataclasses.replace(field, dx=dx, dy=dy, flag=flag, quality=quality, filled=filled)

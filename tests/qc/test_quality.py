@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cloudmotion import Flag, track_pair, track_sequence
-from cloudmotion.qc.checks import fill_flagged
+from cloudmotion.qc.fill import fill_flagged
 from cloudmotion.tools.known_motion import uniform_field, warp
 
 DX, DY = 2.3, -1.4
