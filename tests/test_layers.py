@@ -116,3 +116,8 @@ def test_no_import_circle():
 def test_root_holds_at_most_twelve_modules():
     root = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(root) <= 12, root
+
+
+def test_modules_stay_small():
+    big = {mod: n for mod, p in MODULES.items() if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert not big, f"modules over 400 lines: {big}"
