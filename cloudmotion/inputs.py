@@ -15,12 +15,22 @@ import numpy as np
 
 from cloudmotion.errors import DataError, UsageError
 from cloudmotion.formats.alignment import check_compatible
-from cloudmotion.formats.amv_checks import check_temperature
 from cloudmotion.formats.readers import Frame, FrameInfo, open_frame
+from cloudmotion.geo import smallest_pixel
 from cloudmotion.grid import make_grid
+from cloudmotion.motion.search import AUTO_FALLBACK, auto_search
 from cloudmotion.settings.params import Settings, TrackParams
 
-__all__ = ["check_amv_settings", "check_trackable", "open_frames", "pair_steps", "plateau_warnings"]
+__all__ = [
+    "check_amv_settings",
+    "check_temperature",
+    "check_trackable",
+    "frame_pixel",
+    "open_frames",
+    "pair_steps",
+    "plateau_warnings",
+    "resolve_search",
+]
 
 
 def open_frames(paths: Sequence[str], settings: Settings) -> list[FrameInfo]:
@@ -164,3 +174,66 @@ def plateau_warnings(frame: Frame, previous: np.ndarray | None = None) -> tuple[
         need = WARN_SHARE * frame.data.size
         plateaus = [p for p in plateaus if np.count_nonzero(still & (frame.data == p.value)) >= need]
     return [f"{frame.info.path}: {w}" for w in plateau_warning(plateaus)], mask
+
+
+BT = "brightness_temperature"
+
+
+def check_temperature(info: FrameInfo, parallax: bool, profile: str) -> None:
+    """Refuse ``--parallax``, or a ``--profile`` other than the default, on a frame not in
+    brightness temperature: no vector could get a height.
+
+    Parameters
+    ----------
+    info : FrameInfo
+        Frame A of the run (after ``--calibrate`` is resolved).
+    parallax : bool
+        ``--parallax`` asked for.
+    profile : str
+        The ``--profile`` setting; anything but ``standard`` (the default) asks for heights.
+
+    Raises
+    ------
+    DataError
+        Naming the frame's quantity and what gives brightness temperature.
+    """
+    if info.quantity == BT:
+        return
+    if parallax:
+        asked = "--parallax"
+    elif profile != "standard":
+        asked = f"--profile {profile}"
+    else:
+        return
+    held = info.quantity.replace("_", " ") if info.quantity else "values of unknown quantity (as stored)"
+    raise DataError(
+        f"{asked}: {info.path} holds {held}, not brightness temperature, so no vector would get a height; "
+        "use --calibrate bt on a GOES ABI L1b netCDF of an infrared band (7-16), or frames in brightness "
+        "temperature (K)"
+    )
+
+
+def frame_pixel(info: FrameInfo, settings: Settings) -> float | None:
+    """The frame's smallest ground pixel, m: from its CRS, else ``--pixel-size``, else None."""
+    if info.crs_wkt and info.transform is not None:
+        try:
+            return smallest_pixel(info.shape, transform=info.transform, crs_wkt=info.crs_wkt)
+        except (ValueError, RuntimeError):  # a CRS pyproj cannot place on the Earth: no ground size
+            return settings.pixel_size
+    return settings.pixel_size
+
+
+def resolve_search(settings: Settings, infos: Sequence[FrameInfo], steps: Sequence[float | None]) -> Settings:
+    """``settings`` with ``search = "auto"`` replaced by pixels; an explicit search is kept.
+
+    Auto is :func:`cloudmotion.motion.search.auto_search` of the largest known time step
+    of the run's pairs and the first frame's smallest ground pixel (all frames share one
+    grid), or :data:`~cloudmotion.motion.search.AUTO_FALLBACK` when either is unknown.
+    """
+    p = settings.params
+    if p.search != "auto":
+        return settings
+    known = [s for s in steps if s]
+    pixel = frame_pixel(infos[0], settings) if known else None
+    n = auto_search(p.max_speed, max(known), pixel, infos[0].shape) if known and pixel else AUTO_FALLBACK
+    return dataclasses.replace(settings, params=dataclasses.replace(p, search=n))

@@ -10,15 +10,16 @@ from typing import Protocol
 
 import numpy as np
 
+from cloudmotion.amv.height import height_counts
 from cloudmotion.errors import UsageError
 from cloudmotion.formats.alignment import align_frame
-from cloudmotion.formats.amv_checks import height_report
 from cloudmotion.formats.readers import Frame, FrameInfo, read_frame
 from cloudmotion.formats.writers import write_vectors
 from cloudmotion.geo import geolocate, speed_error
 from cloudmotion.grid import make_grid
-from cloudmotion.inputs import check_trackable, open_frames, pair_steps, plateau_warnings
+from cloudmotion.inputs import check_trackable, open_frames, pair_steps, plateau_warnings, resolve_search
 from cloudmotion.model import GeoVectors, MotionField, Vectors
+from cloudmotion.motion.search import border_share
 from cloudmotion.qc.checks import assess
 from cloudmotion.qc.fill import fill_flagged
 from cloudmotion.qc.limits import describe_limit, pair_scales
@@ -36,6 +37,34 @@ __all__ = [
     "track_frames",
     "write_result",
 ]
+
+
+BORDER_WARN_SHARE = 0.05
+"""Share of the textured templates peaking at the search border above which a pair warns."""
+
+
+def border_warning(field: MotionField, a: FrameInfo, b: FrameInfo) -> str | None:
+    """One line when more than :data:`BORDER_WARN_SHARE` of the textured templates peak at the search border."""
+    p = field.params
+    if p is None or field.at_search_limit is None:
+        return None
+    share = border_share(field.at_search_limit, field.valid_fraction, field.texture, p.min_valid)
+    if share <= BORDER_WARN_SHARE:
+        return None
+    return (
+        f"{a.path} -> {b.path}: {100 * share:.0f} % of the textured templates peak at the search border "
+        f"(--search {p.search}): the motion may be larger; --search {2 * p.search} would cover twice the range"
+    )
+
+
+def height_report(columns: dict[str, np.ndarray], profile: str, max_ctt: float) -> dict[str, int]:
+    """:func:`cloudmotion.amv.height.height_counts` of a pair's AMV ``columns``, plus ``dropped_levels``: the levels of
+    the ``--profile`` sounding file left out for an empty cell (0 for a named profile)."""
+    from cloudmotion.formats.profile import load_profile
+
+    report = height_counts(columns["ctt"], columns["height"], max_ctt)
+    report["dropped_levels"] = load_profile(profile).dropped
+    return report
 
 
 def amv_extra(
@@ -112,8 +141,6 @@ def track_frames(
         if clouds is not None and info is not infos[-1]:  # frame A of a pair: its templates' cloud share
             fractions.append(cloud_fractions(clouds, frame, settings.params))
         return frame.data, frame.valid, frame.raw
-
-    from cloudmotion.formats.search_range import border_warning, resolve_search
 
     settings = resolve_search(settings, infos, steps)  # search = "auto": from the pixel size and time steps
     said: set[str] = set()

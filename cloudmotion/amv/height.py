@@ -43,6 +43,7 @@ __all__ = [
     "assign_height",
     "geometric_height",
     "geopotential_height",
+    "height_counts",
     "named_profile",
     "profile_from_table",
     "tropical",
@@ -273,3 +274,27 @@ def assign_height(
     none = ~np.isfinite(t) | (t > max_ctt)
     pressure = np.where(none, np.nan, np.exp(ln_p))
     return pressure, np.where(none, np.nan, geometric_height(h)), np.where(none, np.nan, flag)
+
+
+def height_counts(ctt: np.ndarray, height: np.ndarray, max_ctt: float) -> dict[str, int]:
+    """How many vectors have no height, and why.
+
+    Parameters
+    ----------
+    ctt, height : ndarray
+        The pair's ``ctt`` (K) and ``height`` (m) columns, any shape, NaN where none.
+    max_ctt : float
+        Warmer ``ctt`` is clear sky, K.
+
+    Returns
+    -------
+    dict
+        ``without`` (no height), ``clear`` (ctt warmer than ``max_ctt``) and ``no_ctt``
+        (no valid pixel to take a cloud-top temperature from); ``without = clear + no_ctt``
+        plus any other reason.
+    """
+    ctt, height = np.asarray(ctt, dtype=np.float64).ravel(), np.asarray(height, dtype=np.float64).ravel()
+    without = ~np.isfinite(height)
+    clear = without & np.isfinite(ctt) & (ctt > max_ctt)
+    no_ctt = without & ~np.isfinite(ctt)
+    return {"without": int(without.sum()), "clear": int(clear.sum()), "no_ctt": int(no_ctt.sum())}

@@ -34,6 +34,18 @@ def _progress_bar(show: bool, total: int):
     return tqdm(total=total, file=sys.stderr, unit="pair")
 
 
+def height_note(counts: dict[str, int] | None, max_ctt: float) -> str:
+    """``", 12 without a height (10 clear sky: ctt above 273 K; 2 no cloud-top temperature)"``, or ``""``."""
+    if not counts or not counts["without"]:
+        return ""
+    why = []
+    if counts["clear"]:
+        why.append(f"{counts['clear']} clear sky: ctt above {max_ctt:g} K")
+    if counts["no_ctt"]:
+        why.append(f"{counts['no_ctt']} no cloud-top temperature")
+    return f", {counts['without']} without a height" + (f" ({'; '.join(why)})" if why else "")
+
+
 @click.command("track", cls=GroupedCommand)
 @click.argument("frames", nargs=-1, required=True, metavar="FRAME FRAME [FRAME ...]", type=click.Path(readable=False))
 @click.option(
@@ -91,7 +103,6 @@ def command(
     eastward/northward m/s; direction is where the wind comes from (degrees clockwise
     from north). flag 0 marks a good vector.
     """
-    from cloudmotion.formats.amv_checks import height_note
     from cloudmotion.pipeline import run_track
     from cloudmotion.tools.pair_picture import QUICKLOOK
 
