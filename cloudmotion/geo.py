@@ -161,6 +161,9 @@ def pixel_size(
     return out[0], out[1]
 
 
+pixel_size_of = pixel_size  # ground_scale's keyword ``pixel_size`` shadows the function's name
+
+
 def ground_scale(
     rows: np.ndarray,
     cols: np.ndarray,
@@ -296,6 +299,3 @@ def smallest_pixel(
         sizes.append(min(np.hypot(a, d), np.hypot(b, e)))
     positive = [x for x in sizes if x > 0]
     return min(positive) if positive else None
-
-
-pixel_size_of = pixel_size  # ground_scale's keyword ``pixel_size`` shadows the function's name
