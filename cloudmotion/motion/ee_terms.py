@@ -17,9 +17,18 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from cloudmotion.grid import extract_windows
+from cloudmotion.motion.ee_reference import spectral_weights
 
-__all__ = ["TemplateTerms", "lag_sums", "template_terms"]
+__all__ = ["LAG_BIN", "TemplateTerms", "binned_noise", "template_terms"]
+
+LAG_BIN = 2
+"""Block size, px, of the residual-correlation sums (:func:`template_terms`).
+
+They measure the residual's spatially smooth part (growth, decay, brightness changes),
+whose autocovariance reaches far beyond the noise's; on 2 x 2 px block sums of the
+residual and the gradients, that part is summed as at full resolution (its
+autocovariance hardly changes over one pixel), the noise model is binned the same way
+(:func:`binned_noise`), and the FFTs the sums need cost a fifth."""
 
 
 @dataclass(frozen=True)
@@ -59,40 +68,6 @@ class TemplateTerms:
     curvature: np.ndarray
     lag_cov: np.ndarray
     lag_noise: np.ndarray
-
-
-def _kernel(frac: np.ndarray) -> np.ndarray:
-    """Keys bicubic weights at offsets -1, 0, +1, +2, shape (N, 4)."""
-    t = frac[:, None]
-    t2, t3 = t * t, t * t * t
-    return np.hstack(
-        [-0.5 * t3 + t2 - 0.5 * t, 1.5 * t3 - 2.5 * t2 + 1.0, -1.5 * t3 + 2.0 * t2 + 0.5 * t, 0.5 * t3 - 0.5 * t2]
-    ).astype(np.float32)
-
-
-def _warp(pb: np.ndarray, pok: np.ndarray, pad: int, rows, cols, w: int, dy, dx, grow: int):
-    """B sampled at (row + i + dy, col + j + dx), i, j in range(-grow, w + grow), and its validity."""
-    iy = np.floor(dy).astype(np.int64)
-    ix = np.floor(dx).astype(np.int64)
-    wy, wx = _kernel(dy - iy), _kernel(dx - ix)
-    s = w + 2 * grow
-    patch = extract_windows(pb, pad, rows + iy - 1 - grow, cols + ix - 1 - grow, s + 3)
-    tmp = sum(patch[:, :, k : k + s] * wx[:, k, None, None] for k in range(4))
-    out = sum(tmp[:, k : k + s] * wy[:, k, None, None] for k in range(4))
-    ok = extract_windows(pok, pad, rows + iy - grow, cols + ix - grow, s)
-    return out, ok
-
-
-def _ncc(t: np.ndarray, u: np.ndarray, m: np.ndarray) -> np.ndarray:
-    n = np.maximum(m.sum(axis=(1, 2)), 1.0)
-    tm = (t * m).sum(axis=(1, 2)) / n
-    um = (u * m).sum(axis=(1, 2)) / n
-    tc = (t - tm[:, None, None]) * m
-    uc = (u - um[:, None, None]) * m
-    num = (tc * uc).sum(axis=(1, 2), dtype=np.float64)
-    den = np.sqrt((tc * tc).sum(axis=(1, 2), dtype=np.float64) * (uc * uc).sum(axis=(1, 2), dtype=np.float64))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, np.nan)
 
 
 def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
@@ -138,7 +113,7 @@ def template_terms(
     chunk: int = 1024,
     compiled: bool = True,
     threads: int | None = None,
-    lags: int | None = None,
+    smooth: bool = True,
     rho: np.ndarray | None = None,
 ) -> TemplateTerms:
     """Per-template quantities the expected error is built from, at the final displacement.
@@ -168,9 +143,9 @@ def template_terms(
         numpy reference, which gives the same terms to float32 rounding.
     threads : int, optional
         Threads of the compiled kernel; default the cores available.
-    lags : int, optional
-        Largest lag of the residual-correlation sums ``lag_cov`` and ``lag_noise``, px;
-        default every lag (``window - 1``); 0 leaves them 0.
+    smooth : bool
+        Measure the residual-correlation sums ``lag_cov`` and ``lag_noise`` (over every lag
+        of the window, on :data:`LAG_BIN` px blocks); False leaves them 0.
     rho : ndarray, shape (2 L + 1, 2 L + 1), optional
         Autocorrelation of the pre-filtered noise (see
         :func:`cloudmotion.motion.expected_error.prefilter_noise_factors`); default no filter
@@ -182,165 +157,99 @@ def template_terms(
     """
     n = len(rows)
     w = window
-    lags = w - 1 if lags is None else min(int(lags), w - 1)
     rho = np.ones((1, 1)) if rho is None else np.ascontiguousarray(rho, dtype=np.float64)
-    out = {
-        "count": np.zeros(n),
-        "tensor": np.full((n, 3), np.nan),
-        "residual_var": np.full(n, np.nan),
-        "grad_corr": np.full((n, 2), np.nan),
-        "peak_corr": np.full(n, np.nan),
-        "curvature": np.full((n, 2), np.nan),
-        "lag_cov": np.full((n, 3), np.nan),
-        "lag_noise": np.full((n, 3), np.nan),
-    }
+    f = LAG_BIN
+    rho_bin = binned_noise(rho, f) / f**4  # what the binned residual's lag sums hold for noise
+    nan = {"count": (0.0, ()), "residual_var": (np.nan, ()), "peak_corr": (np.nan, ())}
+    nan.update(tensor=(np.nan, (3,)), grad_corr=(np.nan, (2,)), curvature=(np.nan, (2,)))
+    nan.update(lag_cov=(np.nan, (3,)), lag_noise=(np.nan, (3,)))
+    out = {name: np.full((n, *shape), fill) for name, (fill, shape) in nan.items()}
     dx = np.asarray(dx, dtype=np.float64)
     dy = np.asarray(dy, dtype=np.float64)
     todo = np.flatnonzero(np.isfinite(dx) & np.isfinite(dy))
     if todo.size == 0:
         return TemplateTerms(**out)
-    ppa, puse, pgm, pgx, pgy, pb, pok, pad = _frames(a, valid_a, b, valid_b, dx[todo], dy[todo], exclude)
+    frames = _frames(a, valid_a, b, valid_b, dx[todo], dy[todo], exclude)
+    per = (
+        np.ascontiguousarray(rows[todo], dtype=np.int64),
+        np.ascontiguousarray(cols[todo], dtype=np.int64),
+        np.ascontiguousarray(dx[todo]),
+        np.ascontiguousarray(dy[todo]),
+    )
     if compiled:
-        from cloudmotion.motion.kernels.ee import ee_terms
         from cloudmotion.motion.kernels.jit import split_run
 
-        per = (
-            np.ascontiguousarray(rows[todo], dtype=np.int64),
-            np.ascontiguousarray(cols[todo], dtype=np.int64),
-            np.ascontiguousarray(dx[todo]),
-            np.ascontiguousarray(dy[todo]),
-        )
-        names = ("count", "residual_var", "peak_corr", "tensor", "grad_corr", "curvature")
-        # bounds the windows and their padded spectra held at once (about 100 MB at 64 px windows)
-        step = max(1, min(chunk, 2**21 // (w * w))) if lags > 0 else todo.size
-        for lo in range(0, todo.size, step):
-            part = tuple(p[lo : lo + step] for p in per)
-            res = split_run(ee_terms, threads, (ppa, puse, pgm, pgx, pgy, pb, pok, pad), part, (w, lags > 0, 4))
-            idx = todo[lo : lo + step]
-            for name, values in zip(names, res[:6], strict=True):
-                out[name][idx] = values
-            if lags > 0:
-                out["lag_cov"][idx], out["lag_noise"][idx] = lag_sums(res[6], res[7], res[8], lags, rho)
-                out["lag_cov"][idx] /= np.maximum(out["count"][idx], 1.0)[:, None]
-        return TemplateTerms(**out)
-    for lo in range(0, todo.size, chunk):
-        idx = todo[lo : lo + chunk]
-        r, c = rows[idx], cols[idx]
-        # template and the warped window one pixel larger on every side (for the +-1 px lags)
-        t = extract_windows(ppa, 1, r - 1, c - 1, w + 2)
-        mt = extract_windows(puse, 1, r - 1, c - 1, w + 2)
-        bw, bok = _warp(pb, pok, pad, r, c, w, dy[idx], dx[idx], grow=1)
-        core = (slice(None), slice(1, w + 1), slice(1, w + 1))
-        m = (mt[core] & bok[core]).astype(np.float32)
-        cnt = m.sum(axis=(1, 2), dtype=np.float64)
-        cs = np.maximum(cnt, 1.0)
-        ta, tb = t[core], bw[core]
-        mu_a = (ta * m).sum(axis=(1, 2), dtype=np.float64) / cs
-        mu_b = (tb * m).sum(axis=(1, 2), dtype=np.float64) / cs
-        ac = (ta - mu_a[:, None, None].astype(np.float32)) * m
-        bc = (tb - mu_b[:, None, None].astype(np.float32)) * m
-        sa = (ac * ac).sum(axis=(1, 2), dtype=np.float64)
-        sb = (bc * bc).sum(axis=(1, 2), dtype=np.float64)
-        sab = (ac * bc).sum(axis=(1, 2), dtype=np.float64)
-        gain = np.where(sb > 0, np.sqrt(sa / np.where(sb > 0, sb, 1.0)), 1.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out["residual_var"][idx] = (gain * gain * sb - 2 * gain * sab + sa) / np.maximum(cnt - 3.0, 1.0)
-            out["peak_corr"][idx] = np.where(sa * sb > 0, sab / np.sqrt(sa * sb), np.nan)
-        out["count"][idx] = cnt
-        # gradients over pixels whose central-difference cross is usable
-        gm = extract_windows(pgm, 1, r, c, w) & (m > 0)
-        tgx = extract_windows(pgx, 1, r, c, w) * gm
-        tgy = extract_windows(pgy, 1, r, c, w) * gm
-        hxx = (tgx * tgx).sum(axis=(1, 2), dtype=np.float64)
-        hxy = (tgx * tgy).sum(axis=(1, 2), dtype=np.float64)
-        hyy = (tgy * tgy).sum(axis=(1, 2), dtype=np.float64)
-        out["tensor"][idx] = np.stack([hxx, hxy, hyy], axis=1)
-        tr = np.maximum(hxx + hyy, 1e-30)
-        ax = (tgx[:, :, 1:] * tgx[:, :, :-1]).sum(axis=(1, 2)) + (tgy[:, :, 1:] * tgy[:, :, :-1]).sum(axis=(1, 2))
-        ay = (tgx[:, 1:] * tgx[:, :-1]).sum(axis=(1, 2)) + (tgy[:, 1:] * tgy[:, :-1]).sum(axis=(1, 2))
-        out["grad_corr"][idx] = np.clip(np.stack([ax, ay], axis=1) / tr[:, None], 0.0, 0.999)
-        # correlation peak: coefficients at d +- 1 px along each axis (template shifted by -+1 px
-        # against the warped window is the same lag, and needs no second warp)
-        rho0 = out["peak_corr"][idx]
-        curv = []
-        for axis in (2, 1):  # columns, then rows
-            sides = []
-            for s in (-1, 1):
-                sl_b = [slice(None), slice(1, w + 1), slice(1, w + 1)]
-                sl_b[axis] = slice(1 + s, w + 1 + s)
-                mb = (mt[core] & bok[tuple(sl_b)]).astype(np.float32)
-                sides.append(_ncc(ta, bw[tuple(sl_b)], mb))
-            curv.append(2.0 * rho0 - sides[0] - sides[1])
-        out["curvature"][idx] = np.stack(curv, axis=1)
-        if lags > 0:
-            e = _remove_deformation((gain[:, None, None].astype(np.float32) * bc - ac) * m, tgx, tgy)
-            out["lag_cov"][idx], out["lag_noise"][idx] = lag_sums(e, tgx, tgy, lags, rho)
-            out["lag_cov"][idx] /= cs[:, None]
+        spectral = spectral_weights(2 * (-(-w // f)), rho_bin) if smooth else None
+        res = split_run(_terms_part, threads, frames, per, (w, f, spectral))
+        names = ("count", "residual_var", "peak_corr", "tensor", "grad_corr", "curvature", "lag_cov", "lag_noise")
+        found = dict(zip(names, res, strict=True))
+    else:
+        from cloudmotion.motion.ee_reference import terms_numpy
+
+        found = terms_numpy(*frames, *per, w, f, rho_bin, chunk=chunk, smooth=smooth)
+    for name, values in found.items():
+        out[name][todo] = values
+    out["lag_cov"][todo] /= f * f * np.maximum(out["count"][todo], 1.0)[:, None]
     return TemplateTerms(**out)
 
 
-def _remove_deformation(e: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    """The residual less its least-squares fit by an affine deformation ``g . (J p)`` about the centre."""
-    w = e.shape[1]
-    h = 0.5 * (w - 1)
-    jj, ii = np.meshgrid(np.arange(w) - h, np.arange(w) - h)
-    gx, gy = gx.astype(np.float64), gy.astype(np.float64)
-    phi = np.stack([gx * jj, gx * ii, gy * jj, gy * ii], axis=1).reshape(e.shape[0], 4, -1)
-    a = np.einsum("kpn,kqn->kpq", phi, phi)
-    tr = np.trace(a, axis1=1, axis2=2)
-    a += 1e-9 * tr[:, None, None] * np.eye(4)
-    v = np.einsum("kpn,kn->kp", phi, e.reshape(e.shape[0], -1).astype(np.float64))
-    ok = tr > 0
-    beta = np.zeros((e.shape[0], 4))
-    beta[ok] = np.linalg.solve(a[ok], v[ok][:, :, None])[:, :, 0]
-    return e - np.einsum("kp,kpn->kn", beta, phi).reshape(e.shape)
+def _terms_part(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, f, spectral) -> tuple:
+    """The compiled terms of a part of the templates, in blocks small enough to stay in cache.
+
+    Each block's binned residual and gradient windows go straight to their spectra (scipy's
+    FFT, one thread: the parts already run in threads) and the compiled spectral sums, so
+    that no frame-sized stack of windows or spectra is ever held. ``spectral`` is None when
+    the residual-correlation sums are not wanted.
+    """
+    from scipy import fft
+
+    from cloudmotion.motion.kernels.ee import ee_terms, spectral_sums
+
+    n = rows.shape[0]
+    smooth = spectral is not None
+    block = max(1, 2**16 // (w * w)) if smooth else max(n, 1)
+    parts = []
+    for lo in range(0, n, block):
+        sl = slice(lo, lo + block)
+        *terms, win = ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows[sl], cols[sl], dx[sl], dy[sl], w, smooth, f)
+        if smooth:
+            # the upper half-rows of the padded windows are zeros: transform along rows first,
+            # then along the columns of the padded size, so the padding costs no row transforms
+            size = 2 * win.shape[-1]
+            spec = fft.fft(fft.rfft(win, n=size, axis=-1), n=size, axis=-2, overwrite_x=True)
+            sums = spectral_sums(spec, *spectral)
+        else:
+            sums = (np.zeros((len(terms[0]), 3)), np.zeros((len(terms[0]), 3)))
+        parts.append((*terms, *sums))
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
 
 
-def lag_sums(e: np.ndarray, gx: np.ndarray, gy: np.ndarray, lags: int, rho: np.ndarray) -> tuple:
-    """``sum_r G(r) C(r)`` and ``sum_r G(r) rho(r)`` of stacks of windows, over ``|r_y|, |r_x| <= lags``.
+def binned_noise(rho: np.ndarray, f: int) -> np.ndarray:
+    """Lag covariance of ``f x f`` block sums of noise whose autocorrelation is ``rho``.
 
-    The lag products come from FFTs of the zero-padded windows (exact, no wrap-around).
+    ``rho_f(R) = sum_{a, b} rho(f R + b - a)`` over the pixel offsets ``a, b`` of two blocks
+    (``f^4`` pairs), in units of the noise variance.
 
     Parameters
     ----------
-    e, gx, gy : ndarray, shape (K, w, w)
-        Residual and gradients, 0 outside the usable pixels.
-    lags : int
-        Largest lag, px.
     rho : ndarray, shape (2 L + 1, 2 L + 1)
-        Autocorrelation of the pre-filtered noise.
+        Autocorrelation of the noise at pixel lags ``-L .. L`` (rows, cols).
+    f : int
+        Block size, px.
 
     Returns
     -------
-    cov, noise : ndarray, shape (K, 3)
-        ``(xx, xy, yy)`` sums; ``cov`` not yet divided by the pixel count.
+    ndarray, shape (2 M + 1, 2 M + 1)
+        At block lags ``-M .. M``, ``M = ceil((L + f - 1) / f)``.
     """
-    # scipy's batched real FFT is about 3x numpy's on these stacks of small windows, which
-    # outweighs its import (about 0.2 s, scipy's array-API layer included); imported here only
-    from scipy import fft
-
-    k, w = e.shape[0], e.shape[1]
-    size = 2 * w  # zero padding: circular lags never wrap onto the window
-    fe, fx, fy = (fft.rfft2(np.asarray(v, dtype=np.float32), s=(size, size), workers=-1) for v in (e, gx, gy))
-    # Parseval: sum_r G(r) C(r) = sum_k |G^(k)| |E^(k)|^2 / size^2, rfft halves counted twice
-    wk = np.full(fe.shape[-1], 2.0, dtype=np.float32)
-    wk[0] = 1.0
-    if size % 2 == 0:
-        wk[-1] = 1.0
-    wk /= size * size
-    ce = fe.real**2 + fe.imag**2
-    if lags < w - 1:  # the residual's autocovariance beyond ``lags`` left out
-        near = np.zeros((size, size), dtype=np.float32)
-        keep = np.arange(-lags, lags + 1) % size
-        near[np.ix_(keep, keep)] = 1.0
-        ce = fft.rfft2(fft.irfft2(ce, s=(size, size), workers=-1) * near, workers=-1).real
-    ce *= wk
     half = rho.shape[0] // 2
-    kernel = np.zeros((size, size))
-    lag = np.arange(-half, half + 1) % size
-    kernel[np.ix_(lag, lag)] = rho
-    rk = (fft.rfft2(kernel).real * wk).astype(np.float32)
-    spectra = (fx.real**2 + fx.imag**2, fx.real * fy.real + fx.imag * fy.imag, fy.real**2 + fy.imag**2)
-    cov = np.stack([(sp * ce).sum(axis=(1, 2), dtype=np.float64) for sp in spectra], axis=1)
-    noise = np.stack([(sp * rk).sum(axis=(1, 2), dtype=np.float64) for sp in spectra], axis=1)
-    return cov.reshape(k, 3), noise.reshape(k, 3)
+    m = -(-(half + f - 1) // f)
+    big = np.zeros((2 * (f * m + f) + 1,) * 2)
+    c = big.shape[0] // 2
+    big[c - half : c + half + 1, c - half : c + half + 1] = rho
+    out = np.zeros((2 * m + 1, 2 * m + 1))
+    for d_y in range(-(f - 1), f):
+        for d_x in range(-(f - 1), f):
+            times = (f - abs(d_y)) * (f - abs(d_x))  # block pixel pairs with this offset
+            out += times * big[c + d_y - f * m : c + d_y + f * m + 1 : f, c + d_x - f * m : c + d_x + f * m + 1 : f]
+    return out

@@ -13,8 +13,10 @@ from scipy import ndimage
 from support import ROOT
 
 from cloudmotion import Flag, track_pair
-from cloudmotion.motion.ee_terms import lag_sums, template_terms
+from cloudmotion.motion.ee_reference import lag_sums
+from cloudmotion.motion.ee_terms import binned_noise, template_terms
 from cloudmotion.motion.expected_error import prefilter_noise_factors
+from cloudmotion.motion.prefilter import filter_kernels
 from cloudmotion.settings.config import resolve_settings
 from cloudmotion.tools.consistency import CALIBRATED_MEDIAN, consistency
 from cloudmotion.tools.known_motion import add_noise, evolve, radar_echoes, vortex_shear_field, warp
@@ -127,6 +129,41 @@ def test_lag_sums_by_fft_equal_the_direct_sums(lags):
     want = _brute_lag_sums(e, gx, gy, lags, rho)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4 * np.abs(w).max())
+
+
+@pytest.mark.parametrize("sigma, bandpass", [(1.0, None), (0.0, (1.0, 4.0))])
+def test_binned_noise_is_the_covariance_of_block_sums(sigma, bandpass):
+    """Filtered white noise summed over 2 x 2 blocks: its lag covariances, measured, against the formula."""
+    rng = np.random.default_rng(8)
+    noise = rng.standard_normal((1024, 1024))
+    filtered = sum(
+        wt * ndimage.correlate1d(ndimage.correlate1d(noise, k, axis=0, mode="wrap"), k, axis=1, mode="wrap")
+        for wt, k in filter_kernels(sigma, bandpass)
+    )
+    blocks = filtered.reshape(512, 2, 512, 2).sum(axis=(1, 3))
+    # the filtered noise's autocorrelation at every lag it reaches (the 2-D kernel's own)
+    size = max(k.size for _, k in filter_kernels(sigma, bandpass))
+    kern = sum(wt * np.pad(np.outer(k, k), (size - k.size) // 2) for wt, k in filter_kernels(sigma, bandpass))
+    rho = ndimage.correlate(np.pad(kern, size // 2), kern, mode="constant") / (kern**2).sum()
+    want = binned_noise(rho, 2) * filtered.var()
+    m = want.shape[0] // 2
+    for ry, rx in [(0, 0), (0, 1), (1, 0), (1, 1), (0, 2)]:
+        got = np.mean(blocks * np.roll(blocks, (-ry, -rx), axis=(0, 1)))
+        assert got == pytest.approx(want[m + ry, m + rx], abs=0.03 * want[m, m])
+
+
+def test_binned_lag_sums_keep_a_smooth_residual():
+    """A residual smooth over 2 px (growth, decay) gives the same lag sums on 2 x 2 blocks."""
+    rng = np.random.default_rng(6)
+    w = 32
+    e = ndimage.gaussian_filter(rng.standard_normal((8, w, w)), (0, 5.0, 5.0))
+    texture = ndimage.gaussian_filter(rng.standard_normal((8, w + 2, w + 2)), (0, 1.0, 1.0))
+    gy, gx = (g[:, 1:-1, 1:-1] for g in np.gradient(texture, axis=(1, 2)))
+    rho = np.ones((1, 1))
+    full = lag_sums(e, gx, gy, w - 1, rho)[0]
+    blocks = [v.reshape(8, w // 2, 2, w // 2, 2).sum(axis=(2, 4)) for v in (e, gx, gy)]
+    binned = lag_sums(*blocks, w // 2 - 1, binned_noise(rho, 2) / 16)[0] / 4
+    np.testing.assert_allclose(binned, full, rtol=0.05, atol=0.02 * np.abs(full).max())
 
 
 def test_compiled_and_numpy_residual_terms_agree(radiance):
