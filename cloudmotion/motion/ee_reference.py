@@ -1,7 +1,7 @@
 """The numpy reference of the expected-error terms (:func:`cloudmotion.motion.ee_terms.template_terms`).
 
 Vectorised over stacks of template windows, it computes what the compiled kernel
-(:func:`cloudmotion.motion.kernels.ee.ee_terms` with :func:`cloudmotion.motion.kernels.ee.spectral_sums`)
+(:func:`cloudmotion.motion.kernels.ee.ee_terms` with :func:`cloudmotion.motion.kernels.ee_smooth.spectral_sums`)
 computes one template at a time, to float32 rounding; tests compare the two. It is also the
 home of :func:`lag_sums`, the residual-correlation sums by FFT in plain numpy.
 """

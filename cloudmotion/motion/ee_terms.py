@@ -203,7 +203,8 @@ def _terms_part(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, f
     """
     from scipy import fft
 
-    from cloudmotion.motion.kernels.ee import ee_terms, spectral_sums
+    from cloudmotion.motion.kernels.ee import ee_terms
+    from cloudmotion.motion.kernels.ee_smooth import spectral_sums
 
     n = rows.shape[0]
     smooth = spectral is not None

@@ -49,6 +49,7 @@ KERNEL_MODULES = (
     "cloudmotion.motion.kernels.ncc",
     "cloudmotion.motion.kernels.lucas_kanade",
     "cloudmotion.motion.kernels.ee",
+    "cloudmotion.motion.kernels.ee_smooth",
 )
 """The modules that define kernels (imported by :func:`cold_cache` to see them all)."""
 
