@@ -8,6 +8,7 @@ home of :func:`lag_sums`, the residual-correlation sums by FFT in plain numpy.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from cloudmotion.grid import extract_windows
@@ -49,7 +50,7 @@ def _ncc(t: np.ndarray, u: np.ndarray, m: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / den, np.nan)
 
 
-def terms_numpy(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, f, rho_bin, *, chunk=1024, smooth=True):
+def terms_numpy(ppa, puse, pb, pok, pad, rows, cols, dx, dy, w, f, rho_bin, *, chunk=1024, smooth=True):
     """The terms of templates with finite displacements, in the order of ``rows``.
 
     Arguments as prepared by :func:`cloudmotion.motion.ee_terms.template_terms` (padded
@@ -62,6 +63,16 @@ def terms_numpy(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, f
         ``count, residual_var, peak_corr`` (N,), ``tensor`` (N, 3), ``grad_corr, curvature``
         (N, 2), ``lag_cov, lag_noise`` (N, 3); ``lag_cov`` not divided by the pixel count.
     """
+    # gradients where the pixel's 3 x 3 cross is usable (the ring of padding is not)
+    pgm = cv2.erode(
+        puse.view(np.uint8),
+        np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8),
+        borderType=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    ).view(bool)
+    pgy, pgx = np.gradient(ppa)
+    pgx *= pgm
+    pgy *= pgm
     n = len(rows)
     out = {
         "count": np.zeros(n),

@@ -71,20 +71,17 @@ class TemplateTerms:
 
 
 def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
-    """Padded frames both paths read: A (offset removed), usable pixels, masked gradients, B and its support."""
+    """Padded frames both paths read, built in place (no unpadded copies): A with its offset
+    removed and 0 where invalid, and its usable pixels, padded by 1 px; B likewise, padded to
+    cover every displacement, and where its 4 x 4 bicubic support is valid."""
     use = valid_a if exclude is None else valid_a & ~exclude
     offset = float(np.mean(a[valid_a])) if valid_a.any() else 0.0
-    pa = np.where(valid_a, a - offset, 0).astype(np.float32)
-    gy, gx = np.gradient(pa)
-    gmask = cv2.erode(
-        use.view(np.uint8),
-        np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8),
-        borderType=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    ).view(bool)
+    ppa = np.zeros((a.shape[0] + 2, a.shape[1] + 2), dtype=np.float32)
+    np.subtract(a, offset, out=ppa[1:-1, 1:-1], where=valid_a, casting="same_kind")
     lim = float(np.max(np.abs(np.concatenate([dx, dy])))) if dx.size else 0.0
     pad = int(np.ceil(lim)) + 5
-    pb = np.pad(np.where(valid_b, b - offset, 0).astype(np.float32), pad)
+    pb = np.zeros((b.shape[0] + 2 * pad, b.shape[1] + 2 * pad), dtype=np.float32)
+    np.subtract(b, offset, out=pb[pad:-pad, pad:-pad], where=valid_b, casting="same_kind")
     pok = cv2.erode(
         np.pad(valid_b, pad).view(np.uint8),
         np.ones((4, 4), np.uint8),
@@ -92,10 +89,7 @@ def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
         borderType=cv2.BORDER_CONSTANT,
         borderValue=0,
     ).view(bool)
-    ppa = np.pad(pa, 1)
-    pgm = np.pad(gmask, 1)
-    pgx, pgy = np.pad(gx * gmask, 1), np.pad(gy * gmask, 1)
-    return ppa, np.pad(use, 1), pgm, pgx, pgy, pb, pok, pad
+    return ppa, np.pad(use, 1), pb, pok, pad
 
 
 def template_terms(
@@ -193,7 +187,7 @@ def template_terms(
     return TemplateTerms(**out)
 
 
-def _terms_part(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, f, spectral) -> tuple:
+def _terms_part(ppa, puse, pb, pok, pad, rows, cols, dx, dy, w, f, spectral) -> tuple:
     """The compiled terms of a part of the templates, in blocks small enough to stay in cache.
 
     Each block's binned residual and gradient windows go straight to their spectra (scipy's
@@ -212,7 +206,7 @@ def _terms_part(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, f
     parts = []
     for lo in range(0, n, block):
         sl = slice(lo, lo + block)
-        *terms, win = ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows[sl], cols[sl], dx[sl], dy[sl], w, smooth, f)
+        *terms, win = ee_terms(ppa, puse, pb, pok, pad, rows[sl], cols[sl], dx[sl], dy[sl], w, smooth, f)
         if smooth:
             # the upper half-rows of the padded windows are zeros: transform along rows first,
             # then along the columns of the padded size, so the padding costs no row transforms

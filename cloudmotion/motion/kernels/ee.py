@@ -85,29 +85,36 @@ def _side_ncc_dense(ta, bw, w, si, sj, sum_a, sum_aa):
 
 
 @kernel(nogil=True, fastmath=EXACT)
-def _all_usable(mt, bok, pgm, r, c, w):
-    """True when every pixel of the template, its gradients and B's support one pixel around are valid."""
-    for p in range(w + 2):
-        for q in range(w + 2):
-            if not bok[p, q]:
-                return False
-    for i in range(w):
-        for j in range(w):
-            if not (mt[i + 1, j + 1] and pgm[r + i + 1, c + j + 1]):
+def _all_true(m):
+    for p in range(m.shape[0]):
+        for q in range(m.shape[1]):
+            if not m[p, q]:
                 return False
     return True
 
 
 @kernel(nogil=True, fastmath=EXACT)
-def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, windows, factor):
+def _gradients(ppa, mt, r, c, w, gm, gxl, gyl):
+    """Central differences of A over the template, where the pixel's 3 x 3 cross is usable (else 0)."""
+    for i in range(w):
+        for j in range(w):
+            ok = mt[i + 1, j + 1] and mt[i + 1, j] and mt[i + 1, j + 2] and mt[i, j + 1] and mt[i + 2, j + 1]
+            gm[i, j] = ok
+            y = r + i + 1
+            x = c + j + 1
+            # float32 differences halved: what numpy's gradient gives on the float32 frame
+            gxl[i, j] = (ppa[y, x + 1] - ppa[y, x - 1]) * 0.5 if ok else 0.0
+            gyl[i, j] = (ppa[y + 1, x] - ppa[y - 1, x]) * 0.5 if ok else 0.0
+
+
+@kernel(nogil=True, fastmath=EXACT)
+def ee_terms(ppa, puse, pb, pok, pad, rows, cols, dx, dy, w, windows, factor):
     """Expected-error terms of templates (one row per template; NaN where dx/dy are not finite).
 
     Parameters
     ----------
     ppa, puse : ndarray, shape (H + 2, W + 2)
         Frame A (float32, offset removed, 0 where invalid) and its usable pixels, padded by 1.
-    pgm, pgx, pgy : ndarray, shape (H + 2, W + 2)
-        Gradient validity and the masked gradients of A along columns and rows, padded by 1.
     pb, pok : ndarray, shape (H + 2 pad, W + 2 pad)
         Frame B (float32, offset removed) and where its 4 x 4 bicubic support is valid.
     pad : int
@@ -153,6 +160,9 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, wind
     bok = np.empty((s, s), dtype=np.bool_)
     mt = np.empty((s, s), dtype=np.bool_)
     ta = np.empty((w, w))
+    gm = np.empty((w, w), dtype=np.bool_)
+    gxl = np.empty((w, w))
+    gyl = np.empty((w, w))
     for k in range(n):
         if not (np.isfinite(dx[k]) and np.isfinite(dy[k])):
             continue
@@ -178,7 +188,8 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, wind
                 bok[p, q] = pok[pad + r + iy - 1 + p, pad + c + ix - 1 + q]
                 mt[p, q] = puse[r + p, c + q]
         # templates with no NoData near them (most) take branch-free loops
-        dense = _all_usable(mt, bok, pgm, r, c, w)
+        _gradients(ppa, mt, r, c, w, gm, gxl, gyl)
+        dense = _all_true(mt) and _all_true(bok)
         cnt = 0.0
         sum_a = 0.0
         sum_aa = 0.0
@@ -210,18 +221,18 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, wind
                     sa += x * x
                     sb += y * y
                     sab += x * y
-                    gx = pgx[r + i + 1, c + j + 1]
-                    gy = pgy[r + i + 1, c + j + 1]
+                    gx = gxl[i, j]
+                    gy = gyl[i, j]
                     hxx += gx * gx
                     hxy += gx * gy
                     hyy += gy * gy
                 for j in range(w - 1):
-                    ax += pgx[r + i + 1, c + j + 1] * pgx[r + i + 1, c + j + 2]
-                    ax += pgy[r + i + 1, c + j + 1] * pgy[r + i + 1, c + j + 2]
+                    ax += gxl[i, j] * gxl[i, j + 1]
+                    ax += gyl[i, j] * gyl[i, j + 1]
                 if i + 1 < w:
                     for j in range(w):
-                        ay += pgx[r + i + 1, c + j + 1] * pgx[r + i + 2, c + j + 1]
-                        ay += pgy[r + i + 1, c + j + 1] * pgy[r + i + 2, c + j + 1]
+                        ay += gxl[i, j] * gxl[i + 1, j]
+                        ay += gyl[i, j] * gyl[i + 1, j]
         else:
             for i in range(w):
                 for j in range(w):
@@ -232,25 +243,25 @@ def ee_terms(ppa, puse, pgm, pgx, pgy, pb, pok, pad, rows, cols, dx, dy, w, wind
                         sa += x * x
                         sb += y * y
                         sab += x * y
-                        if pgm[r + i + 1, c + j + 1]:
-                            gx = pgx[r + i + 1, c + j + 1]
-                            gy = pgy[r + i + 1, c + j + 1]
+                        if gm[i, j]:
+                            gx = gxl[i, j]
+                            gy = gyl[i, j]
                             hxx += gx * gx
                             hxy += gx * gy
                             hyy += gy * gy
-                            if j + 1 < w and mt[i + 1, j + 2] and bok[i + 1, j + 2] and pgm[r + i + 1, c + j + 2]:
-                                ax += gx * pgx[r + i + 1, c + j + 2] + gy * pgy[r + i + 1, c + j + 2]
-                            if i + 1 < w and mt[i + 2, j + 1] and bok[i + 2, j + 1] and pgm[r + i + 2, c + j + 1]:
-                                ay += gx * pgx[r + i + 2, c + j + 1] + gy * pgy[r + i + 2, c + j + 1]
+                            if j + 1 < w and mt[i + 1, j + 2] and bok[i + 1, j + 2] and gm[i, j + 1]:
+                                ax += gx * gxl[i, j + 1] + gy * gyl[i, j + 1]
+                            if i + 1 < w and mt[i + 2, j + 1] and bok[i + 2, j + 1] and gm[i + 1, j]:
+                                ay += gx * gxl[i + 1, j] + gy * gyl[i + 1, j]
         gain = np.sqrt(sa / sb) if sb > 0 else 1.0
         if windows:
             for i in range(w):
                 for j in range(w):
                     m = dense or (mt[i + 1, j + 1] and bok[i + 1, j + 1])
                     ew[i, j] = gain * (bw[i + 1, j + 1] - mu_b) - (ta[i, j] - mu_a) if m else 0.0
-                    g_ok = m and (dense or pgm[r + i + 1, c + j + 1])
-                    gxw[i, j] = pgx[r + i + 1, c + j + 1] if g_ok else 0.0
-                    gyw[i, j] = pgy[r + i + 1, c + j + 1] if g_ok else 0.0
+                    g_ok = m and (dense or gm[i, j])
+                    gxw[i, j] = gxl[i, j] if g_ok else 0.0
+                    gyw[i, j] = gyl[i, j] if g_ok else 0.0
             remove_deformation(ew, gxw, gyw, w)
             for i in range(w):
                 for j in range(w):
