@@ -166,15 +166,12 @@ def lucas_kanade(
     dy0 = np.asarray(dy0, dtype=np.float64)
     start_ok = np.isfinite(dx0) & np.isfinite(dy0)
     gy, gx, gmask = (np.ascontiguousarray(g) for g in grads)
+    # mean of (gx^2 + gy^2) / 2 over gmask, summed in float64 by OpenCV without a gathered copy
+    inside = np.ascontiguousarray(gmask).view(np.uint8)
+    count = cv2.countNonZero(inside)
     g2 = 0.0
-    if gmask.any():  # mean of gx^2 + gy^2 over gmask, squared in place: two gathered copies at most
-        sq = gx[gmask]
-        np.square(sq, out=sq)
-        sq_y = gy[gmask]
-        np.square(sq_y, out=sq_y)
-        sq += sq_y
-        del sq_y
-        g2 = float(np.mean(sq)) / 2.0
+    if count:
+        g2 = (cv2.norm(gx, cv2.NORM_L2SQR, mask=inside) + cv2.norm(gy, cv2.NORM_L2SQR, mask=inside)) / count / 2.0
     g2 = g2 if g2 > 0 else 1.0
     if offset is None:
         offset = float(np.mean(a[mask_a])) if mask_a.any() else 0.0
