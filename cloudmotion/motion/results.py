@@ -13,9 +13,7 @@ from frame A to frame B.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Self
 
 import numpy as np
 
@@ -26,6 +24,9 @@ __all__ = ["Displacements", "RefineResult", "SearchResult"]
 class Displacements:
     """Per-template displacements, the fields every stage result starts with.
 
+    Code that needs only the displacements of a stage (a search or a refinement) can take
+    a ``Displacements``; the subclasses add their stage's own fields after these.
+
     Attributes
     ----------
     dx, dy : ndarray of float64, shape (N,)
@@ -34,17 +35,6 @@ class Displacements:
 
     dx: np.ndarray
     dy: np.ndarray
-
-    def __len__(self) -> int:
-        return int(np.shape(self.dx)[0])
-
-    def take(self, index: np.ndarray | slice) -> Self:
-        """The same result for the templates ``index`` only (a bool mask, indices or a slice).
-
-        Every field is indexed along its first (template) axis; the arrays are copies
-        unless ``index`` is a slice.
-        """
-        return type(self)(**{f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)})
 
 
 @dataclass(frozen=True, eq=False)
