@@ -186,14 +186,17 @@ def test_reference_has_the_compiled_signature(stage):
     assert [p.default for p in got.values()] == [p.default for p in want.values()]
 
 
-def test_search_under_reference_kernels_agrees_with_the_compiled_search(pair):
-    pa, pb, rows, cols = pair
-    c = search_peaks(pa.data, pa.valid, pb.data, pb.valid, rows, cols, WINDOW, SEARCH, frame_std=pa.std)
+@pytest.mark.parametrize(("window", "search"), [(32, 16), (32, 3), (32, 64), (48, 130)])
+def test_search_under_reference_kernels_agrees_with_the_compiled_search(pair, window, search):
+    """One pyramid level, none, two and three: the intermediate climbs run on the references too."""
+    pa, pb, _, _ = pair
+    rows, cols = make_grid(pa.data.shape, window, 12).top_left()
+    c = search_peaks(pa.data, pa.valid, pb.data, pb.valid, rows, cols, window, search, frame_std=pa.std)
     with reference_kernels():
-        r = search_peaks(pa.data, pa.valid, pb.data, pb.valid, rows, cols, WINDOW, SEARCH, frame_std=pa.std)
+        r = search_peaks(pa.data, pa.valid, pb.data, pb.valid, rows, cols, window, search, frame_std=pa.std)
     assert isinstance(c, SearchResult) and isinstance(r, SearchResult)
     both = np.isfinite(c.dx) & np.isfinite(r.dx)
-    assert both.mean() > 0.9
+    assert both.sum() > 300  # at search 3 most peaks of this flow lie on the border: NaN on both sides
     assert np.mean(np.isfinite(c.dx) == np.isfinite(r.dx)) >= 0.995
     close = (np.abs(c.dx - r.dx) <= 1e-3) & (np.abs(c.dy - r.dy) <= 1e-3)
     assert close[both].mean() >= 0.995, (~close[both]).sum()
@@ -201,6 +204,10 @@ def test_search_under_reference_kernels_agrees_with_the_compiled_search(pair):
         x, y = getattr(c, name)[close], getattr(r, name)[close]
         np.testing.assert_array_equal(np.isnan(x), np.isnan(y))
         np.testing.assert_allclose(x, y, atol=1e-4)
+    second = np.isfinite(c.second) & np.isfinite(r.second) & close
+    assert np.mean(np.abs(c.second - r.second)[second] <= 1e-4) >= 0.99
+    np.testing.assert_array_equal(c.border[close], r.border[close])
+    np.testing.assert_array_equal(c.limit[close], r.limit[close])
     np.testing.assert_array_equal(c.valid, r.valid)
     np.testing.assert_allclose(c.std, r.std, rtol=1e-9)
     assert (c.valid < 1).sum() > 100  # masked templates were compared too
