@@ -107,10 +107,10 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams, px_per_mps=
         correlation=params.correlation,
     )
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(np.isfinite(c["second"]) & (c["second"] > 0), c["corr"] / c["second"], np.inf)
-    ratio[~np.isfinite(c["corr"])] = np.nan
-    dx, dy = c["dx"], c["dy"]
-    nodata = no_vector(c["valid"], c["corr"], params.min_valid)
+        ratio = np.where(np.isfinite(c.second) & (c.second > 0), c.corr / c.second, np.inf)
+    ratio[~np.isfinite(c.corr)] = np.nan
+    dx, dy = c.dx.copy(), c.dy.copy()  # the result is frozen: blank the no-data vectors in copies
+    nodata = no_vector(c.valid, c.corr, params.min_valid)
     dx[nodata] = np.nan
     dy[nodata] = np.nan
     shape = grid.shape
@@ -121,20 +121,20 @@ def _track_prepared(a: _Prepared, b: _Prepared, params: TrackParams, px_per_mps=
         col=col,
         dx=dx.reshape(shape),
         dy=dy.reshape(shape),
-        corr=c["corr"].reshape(shape),
+        corr=c.corr.reshape(shape),
         peak_ratio=ratio.reshape(shape),
         quality=np.zeros(shape),
         flag=np.zeros(shape, dtype=np.int32),
-        valid_fraction=c["valid"].reshape(shape),
-        texture=c["std"].reshape(shape),
+        valid_fraction=c.valid.reshape(shape),
+        texture=c.std.reshape(shape),
         median_residual=np.full(shape, np.nan),
         params=params,
-        peak_at_border=c["border"].reshape(shape),
+        peak_at_border=c.border.reshape(shape),
         ee_limit=None if px_per_mps is None else np.broadcast_to(np.asarray(limit, dtype=np.float64), shape).copy(),
     )
-    field.corr0 = c["corr0"].reshape(shape)  # the coefficient at lag 0, for the SURFACE test
+    field.corr0 = c.corr0.reshape(shape)  # the coefficient at lag 0, for the SURFACE test
     field.unchanged = _unchanged(a, b, grid, params.window).reshape(shape)
-    field.at_search_limit = c["limit"].reshape(shape)  # for the "search too small" warning
+    field.at_search_limit = c.limit.reshape(shape)  # for the "search too small" warning
     if params.refine:
         field = _refine(a, b, field, params)
     a.drop_grads()  # only the refinement reads A's gradients: free them before the expected-error frames

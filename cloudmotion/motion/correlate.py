@@ -24,6 +24,7 @@ import os
 import numpy as np
 
 from cloudmotion.grid import box_sums, extract_windows, integral_image, window_sums
+from cloudmotion.motion.results import SearchResult
 from cloudmotion.motion.subpixel import fit_subpixel, locate_peaks
 from cloudmotion.registry import CORRELATORS
 
@@ -215,7 +216,7 @@ def correlate_grid(
     subpixel: str = "gaussian",
     chunk: int = 2048,
     correlation: str = "ncc",
-) -> dict[str, np.ndarray]:
+) -> SearchResult:
     """The correlation stage: every template of frame A searched in frame B, in chunks.
 
     Parameters
@@ -241,11 +242,11 @@ def correlate_grid(
 
     Returns
     -------
-    dict of str to ndarray, each shape (N,) in grid order
-        ``dx``, ``dy`` (sub-pixel peak, px; NaN on the border), ``corr`` (peak
-        coefficient), ``second`` (second peak), ``border`` (bool), ``valid`` (valid
-        fraction of the template) and ``std`` (template standard deviation over
-        ``a_std``), and ``corr0``, the coefficient at lag 0.
+    SearchResult
+        Arrays of shape (N,) in grid order: ``dx``, ``dy`` (sub-pixel peak, px; NaN on the
+        border), ``corr`` (peak coefficient), ``second`` (second peak), ``valid`` (valid
+        fraction of the template), ``std`` (template standard deviation over ``a_std``),
+        ``border``, ``corr0`` (the coefficient at lag 0) and ``limit``.
     """
     correlator = CORRELATORS.get(correlation)
     w, r = window, search
@@ -306,4 +307,4 @@ def correlate_grid(
         out["border"][sl] = peaks.on_border & np.isfinite(peaks.value)
         edge = (peaks.iy == 0) | (peaks.iy == k - 1) | (peaks.ix == 0) | (peaks.ix == k - 1)
         out["limit"][sl] = edge & np.isfinite(peaks.value)  # on the search range's own edge
-    return out
+    return SearchResult(**out)

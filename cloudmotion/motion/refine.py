@@ -21,54 +21,21 @@ IEEE Trans. ASSP 29(6), 1153-1160.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
-__all__ = ["INTERPOLATIONS", "RefineResult", "frame_gradients", "gradient_bias", "lucas_kanade"]
-
+from cloudmotion.motion.kernels.backend import implementation
+from cloudmotion.motion.results import RefineResult
 from cloudmotion.registry import INTERPOLATIONS
 
-
-@dataclass(frozen=True)
-class RefineResult:
-    """Outcome of :func:`lucas_kanade` for N windows.
-
-    Attributes
-    ----------
-    dx, dy : ndarray of float64, shape (N,)
-        Refined displacement in pixels (+ = increasing col / row). Where ``failed`` is
-        True, the starting estimate is returned unchanged.
-    iterations : ndarray of int, shape (N,)
-        Gauss-Newton iterations used.
-    min_eig : ndarray of float64, shape (N,)
-        Smallest eigenvalue of the structure tensor divided by the number of pixels
-        used and by the frame's mean squared gradient: a unit-free texture measure.
-    converged, failed : ndarray of bool, shape (N,)
-        ``converged``: the last update was below ``tol``. ``failed``: not converged,
-        ill-conditioned, or moved further than ``max_move`` from the start.
-    tensor : ndarray of float64, shape (N, 3)
-        Structure tensor ``(sum gx^2, sum gx gy, sum gy^2)`` over the template.
-    moments : ndarray of float64, shape (N, 2, 3)
-        First moments of the tensor, ``sum G(p) o_k(p)`` for the offset from the template
-        centre along columns (k = 0) and rows (k = 1); see :func:`gradient_bias`.
-    sigma : ndarray of float64, shape (N,)
-        Predicted standard error of the displacement along its worst direction, px:
-        ``sqrt(s2 / lambda_min(H))`` with ``s2`` the residual variance at the last
-        iteration (the Gauss-Newton covariance ``s2 H^-1``). Large where noise swamps
-        the texture.
-    """
-
-    dx: np.ndarray
-    dy: np.ndarray
-    iterations: np.ndarray
-    min_eig: np.ndarray
-    converged: np.ndarray
-    failed: np.ndarray
-    tensor: np.ndarray
-    moments: np.ndarray
-    sigma: np.ndarray
+__all__ = [
+    "INTERPOLATIONS",
+    "RefineResult",
+    "frame_gradients",
+    "gradient_bias",
+    "lucas_kanade",
+    "lucas_kanade_compiled",
+]
 
 
 def frame_gradients(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,10 +54,15 @@ def frame_gradients(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np
         d/drow and d/dcol in value units per pixel, 0 where undefined.
     gmask : ndarray of bool
         True where both gradients are defined (valid 3x3 cross around the pixel).
-    """
-    from cloudmotion.motion.kernels.lucas_kanade import gradients
 
-    gy, gx, gmask = gradients(np.ascontiguousarray(image, dtype=np.float32), np.ascontiguousarray(mask, dtype=bool))
+    Notes
+    -----
+    Runs the ``gradients`` stage of :mod:`cloudmotion.motion.kernels.backend` (compiled, or
+    its numpy reference inside ``reference_kernels()``).
+    """
+    gy, gx, gmask = implementation("gradients")(
+        np.ascontiguousarray(image, dtype=np.float32), np.ascontiguousarray(mask, dtype=bool)
+    )
     return gy, gx, gmask
 
 
@@ -117,9 +89,10 @@ def lucas_kanade(
 ) -> RefineResult:
     """Refine window displacements from a starting estimate by float Lucas-Kanade.
 
-    Compiled kernel (:func:`cloudmotion.motion.kernels.lucas_kanade.lk_refine`), threads over windows:
-    the iterations of :func:`cloudmotion.motion.refine_reference.lucas_kanade_numpy` (the first
-    release's vectorised numpy path), with float64 sums and no frame-sized temporaries.
+    Runs the ``refine`` stage of :mod:`cloudmotion.motion.kernels.backend`:
+    :func:`lucas_kanade_compiled` (a compiled kernel, threads over windows), or inside
+    ``reference_kernels()`` its numpy reference
+    :func:`cloudmotion.motion.references.refine.lucas_kanade_numpy`, which agree to rounding.
 
     Parameters
     ----------
@@ -147,15 +120,64 @@ def lucas_kanade(
     interpolation : {"bicubic", "bilinear"}
         Kernel used to warp B.
     chunk : int
-        Ignored (the numpy path's batch size; the kernel needs no chunking).
+        Windows processed at once by the numpy reference (the kernel needs no chunking).
     threads : int, optional
-        Kernel threads; default the cores available.
+        Kernel threads; default the cores available (unused by the reference).
     offset : float, optional
         ``np.mean(a[mask_a])`` when the caller has it already (saves a gathered copy of A).
 
     Returns
     -------
     RefineResult
+    """
+    return implementation("refine")(
+        a,
+        grads,
+        mask_a,
+        b,
+        mask_b,
+        rows,
+        cols,
+        window,
+        dx0,
+        dy0,
+        max_iter=max_iter,
+        tol=tol,
+        max_move=max_move,
+        min_eig=min_eig,
+        interpolation=interpolation,
+        chunk=chunk,
+        threads=threads,
+        offset=offset,
+    )
+
+
+def lucas_kanade_compiled(
+    a: np.ndarray,
+    grads: tuple[np.ndarray, np.ndarray, np.ndarray],
+    mask_a: np.ndarray,
+    b: np.ndarray,
+    mask_b: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    window: int,
+    dx0: np.ndarray,
+    dy0: np.ndarray,
+    *,
+    max_iter: int = 20,
+    tol: float = 1e-3,
+    max_move: float = 1.5,
+    min_eig: float = 1e-3,
+    interpolation: str = "bicubic",
+    chunk: int = 4096,
+    threads: int | None = None,
+    offset: float | None = None,
+) -> RefineResult:
+    """The ``refine`` stage compiled: :func:`cloudmotion.motion.kernels.lucas_kanade.lk_refine` in threads.
+
+    The iterations of :func:`cloudmotion.motion.references.refine.lucas_kanade_numpy` (the first
+    release's vectorised numpy path), with float64 sums and no frame-sized temporaries.
+    Parameters and result as :func:`lucas_kanade`; ``chunk`` is unused.
     """
     from cloudmotion.motion.kernels.jit import split_run
     from cloudmotion.motion.kernels.lucas_kanade import lk_refine

@@ -14,8 +14,14 @@ climbs higher than the main peak the two swap, so a wrong coarse basin is caught
 Templates or regions with NoData go through the same scheme with the masked
 coefficient and the full-resolution ``min_overlap`` rule at every full-resolution lag.
 
+The compiled kernels of ``"c2f"`` (:mod:`cloudmotion.motion.kernels.ncc`,
+:mod:`cloudmotion.motion.kernels.frame`) are stages of :mod:`cloudmotion.motion.kernels.backend`:
+inside ``reference_kernels()`` the same search runs their numpy references
+(:mod:`cloudmotion.motion.references.search`).
+
 ``mode="full"`` is the exhaustive FFT search of the first release (every lag of every
-template, Leese et al. 1971; Padfield 2012 for NoData), kept as the reference.
+template, Leese et al. 1971; Padfield 2012 for NoData): another algorithm, global, with no
+coarse-to-fine step that could miss a peak, chosen by the user.
 
 Conventions: arrays (rows, cols); lag ``dy`` along rows, ``dx`` along columns, + =
 increasing index, pixels, from A to B. Templates are given by their top-left pixel.
@@ -32,6 +38,8 @@ from __future__ import annotations
 import numpy as np
 
 from cloudmotion.motion.correlate import correlate_grid
+from cloudmotion.motion.kernels.backend import implementation, run
+from cloudmotion.motion.results import SearchResult
 from cloudmotion.motion.subpixel import FITTERS
 from cloudmotion.registry import SEARCH_MODES
 
@@ -128,7 +136,7 @@ def search_peaks(
     frame_std: float | None = None,
     chunk: int = 2048,
     correlation: str = "ncc",
-) -> dict[str, np.ndarray]:
+) -> SearchResult:
     """Correlation peak of every template of A inside +-``search`` px of B.
 
     Parameters
@@ -150,7 +158,7 @@ def search_peaks(
         Name of a three-point fitter of :data:`cloudmotion.motion.subpixel.FITTERS`.
     mode : {"c2f", "full"}
         Coarse-to-fine direct search (compiled kernels) or exhaustive FFT search
-        (:func:`cloudmotion.motion.correlate.correlate_grid`, the reference).
+        (:func:`cloudmotion.motion.correlate.correlate_grid`).
     threads : int, optional
         Threads of the compiled kernels (``"c2f"``); default the cores available.
     frame_std : float, optional
@@ -163,14 +171,11 @@ def search_peaks(
 
     Returns
     -------
-    dict of ndarray, each of shape (N,)
-        ``dx``, ``dy``: sub-pixel peak, px (NaN where the peak is on the border of the
-        search or undefined); ``corr``: peak coefficient (NaN when no lag is defined);
-        ``second``: best competing local maximum more than 2 px from the peak (NaN if
-        none); ``corr0``: coefficient at lag 0; ``valid``: valid fraction of the
-        template; ``std``: template standard deviation over ``frame_std``; ``border``:
-        the peak is on the edge of the search or next to an undefined lag; ``limit``: the
-        peak is on the edge of the search range itself (``|lag| == search``).
+    SearchResult
+        Arrays of shape (N,): ``dx``, ``dy`` the sub-pixel peak, px (NaN where the peak is
+        on the border of the search or undefined); ``corr`` the peak coefficient;
+        ``second`` the best competing local maximum more than 2 px from the peak;
+        ``valid``, ``std``, ``border``, ``corr0``, ``limit`` (see the class).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -202,10 +207,7 @@ def search_peaks(
 
 
 def _search_c2f(a, am, b, bm, rows, cols, w, r, min_overlap, subpixel, frame_std, threads):
-    from cloudmotion.motion.kernels import frame as F
-    from cloudmotion.motion.kernels import ncc as K
-    from cloudmotion.motion.kernels.jit import split_run
-
+    """The coarse-to-fine search; its kernels are the backend's halve, template_stats, coarse_search, climb stages."""
     a, b = (np.ascontiguousarray(x, dtype=np.float32) for x in (a, b))
     am, bm = (np.ascontiguousarray(x, dtype=bool) for x in (am, bm))
     n = rows.size
@@ -217,18 +219,17 @@ def _search_c2f(a, am, b, bm, rows, cols, w, r, min_overlap, subpixel, frame_std
         lr, lc = (x if sel is None else x[sel] for x in (rows >> level, cols >> level))
         starts = (np.ascontiguousarray(start[:, 0]), np.ascontiguousarray(start[:, 1]))
         limit = moves if level == 0 else 2 * rad
-        return split_run(
-            K.climb, threads, pyr[level], (lr, lc, *starts), (w >> level, rad, half, limit, min_overlap, lag0)
-        )
+        return run("climb", threads, pyr[level], (lr, lc, *starts), (w >> level, rad, half, limit, min_overlap, lag0))
 
-    count, _mean, var = split_run(F.template_stats, threads, (a, am), (rows, cols), (w,))
+    count, _mean, var = run("template_stats", threads, (a, am), (rows, cols), (w,))
+    halve = implementation("halve")
     pyr = [(a, am, b, bm)]
     for _ in range(levels):
         pa, pam, pb, pbm = pyr[-1]
-        pyr.append((*F.halve(pa, pam), *F.halve(pb, pbm)))
+        pyr.append((*halve(pa, pam), *halve(pb, pbm)))
     top = levels
-    pos, val = split_run(
-        K.coarse_search,
+    pos, val = run(
+        "coarse_search",
         threads,
         (*pyr[top],),
         (rows >> top, cols >> top),
@@ -259,8 +260,8 @@ def _search_c2f(a, am, b, bm, rows, cols, w, r, min_overlap, subpixel, frame_std
     return _finish(mpos, mval, second, count, var, w, r, subpixel, frame_std)
 
 
-def _finish(pos, val, second, count, var, w, r, subpixel, frame_std):
-    """Flat result arrays from integer peaks and their four neighbours."""
+def _finish(pos, val, second, count, var, w, r, subpixel, frame_std) -> SearchResult:
+    """The search result from integer peaks and their four neighbours."""
     corr = val[:, 0]
     nb = val[:, 1:5]
     fit = FITTERS[subpixel]
@@ -272,14 +273,14 @@ def _finish(pos, val, second, count, var, w, r, subpixel, frame_std):
     dy = np.where(bad, np.nan, pos[:, 0] + fy)
     dx = np.where(bad, np.nan, pos[:, 1] + fx)
     std = np.sqrt(var) / frame_std if frame_std > 0 else np.zeros(count.size)
-    return {
-        "dx": dx,
-        "dy": dy,
-        "corr": corr.copy(),
-        "second": second,
-        "valid": count / float(w * w),
-        "std": std,
-        "border": border,
-        "corr0": val[:, 5].copy(),
-        "limit": np.isfinite(corr) & (np.abs(pos) >= r).any(axis=1),
-    }
+    return SearchResult(
+        dx=dx,
+        dy=dy,
+        corr=corr.copy(),
+        second=second,
+        valid=count / float(w * w),
+        std=std,
+        border=border,
+        corr0=val[:, 5].copy(),
+        limit=np.isfinite(corr) & (np.abs(pos) >= r).any(axis=1),
+    )

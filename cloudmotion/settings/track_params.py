@@ -179,7 +179,8 @@ class TrackParams:
     search_mode: str = _spec(
         "c2f",
         "str",
-        "Peak search: coarse-to-fine with compiled kernels, or the exhaustive FFT search (the reference).",
+        "Peak search: coarse-to-fine with compiled kernels, or the exhaustive FFT search over every lag "
+        "(slower; no pyramid level to miss a peak).",
         rule=_choice(lambda: list(registry.SEARCH_MODES)),
         choices=lambda: list(registry.SEARCH_MODES),
         group="search",

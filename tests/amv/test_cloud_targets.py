@@ -152,7 +152,7 @@ def test_lag0_coefficient_is_pearson_over_pixels_valid_in_both(radiance, mode):
     vb = va.copy()
     vb[8:12, 8:12] = False
     rows, cols = np.array([8, 40]), np.array([8, 24])
-    got = search_peaks(a, va, b, vb, rows, cols, 32, 8, mode=mode)["corr0"]
+    got = search_peaks(a, va, b, vb, rows, cols, 32, 8, mode=mode).corr0
     for k, (r, c) in enumerate(zip(rows, cols, strict=True)):
         m = (va & vb)[r : r + 32, c : c + 32]
         want = np.corrcoef(a[r : r + 32, c : c + 32][m], b[r : r + 32, c : c + 32][m])[0, 1]

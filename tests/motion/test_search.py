@@ -1,7 +1,8 @@
-"""Coarse-to-fine search against the exhaustive one, compiled LK against numpy, kernel cache."""
+"""Coarse-to-fine search against the exhaustive one, the kernel cache and threads (compiled against numpy: test_kernel_references.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -12,8 +13,6 @@ from support import ROOT
 
 from cloudmotion import track_pair
 from cloudmotion.grid import make_grid
-from cloudmotion.motion.refine import frame_gradients, lucas_kanade
-from cloudmotion.motion.refine_reference import lucas_kanade_numpy
 from cloudmotion.motion.search import search_peaks
 from cloudmotion.settings.params import TrackParams
 from cloudmotion.tools.known_motion import uniform_field, vortex_shear_field, warp
@@ -45,8 +44,8 @@ def _both(pa, pb, window=32, step=8, search=16, **kw):
 
 def _same_peak(c, f):
     """Both undefined, or the same peak (same integer lag and hence the same 3-point fit)."""
-    both_nan = np.isnan(c["dx"]) & np.isnan(f["dx"])
-    close = (np.abs(c["dx"] - f["dx"]) < 0.01) & (np.abs(c["dy"] - f["dy"]) < 0.01)
+    both_nan = np.isnan(c.dx) & np.isnan(f.dx)
+    close = (np.abs(c.dx - f.dx) < 0.01) & (np.abs(c.dy - f.dy) < 0.01)
     return both_nan | close
 
 
@@ -62,20 +61,20 @@ def test_c2f_equals_exhaustive_peak_on_warped_real_frame(vortex_pair):
     assert same.size > 3000
     assert same.mean() >= 0.999, (~same).sum()
     for key in ("corr", "corr0"):
-        ok = np.isfinite(f[key]) & same
-        np.testing.assert_allclose(c[key][ok], f[key][ok], atol=2e-4)
-    np.testing.assert_array_equal(c["valid"], f["valid"])
-    np.testing.assert_allclose(c["std"], f["std"], rtol=1e-3)
-    np.testing.assert_array_equal(c["border"][same], f["border"][same])
+        ok = np.isfinite(getattr(f, key)) & same
+        np.testing.assert_allclose(getattr(c, key)[ok], getattr(f, key)[ok], atol=2e-4)
+    np.testing.assert_array_equal(c.valid, f.valid)
+    np.testing.assert_allclose(c.std, f.std, rtol=1e-3)
+    np.testing.assert_array_equal(c.border[same], f.border[same])
 
 
 def test_c2f_second_peak_never_above_exhaustive(vortex_pair):
     c, f = _both(*vortex_pair)
-    same = _same_peak(c, f) & np.isfinite(c["second"]) & np.isfinite(f["second"])
+    same = _same_peak(c, f) & np.isfinite(c.second) & np.isfinite(f.second)
     # the climbed competitor is a true local maximum: at most the exhaustive second peak
-    assert np.all(c["second"][same] <= f["second"][same] + 1e-4)
-    assert np.isfinite(c["second"]).mean() > 0.8
-    assert np.mean(np.abs(c["second"][same] - f["second"][same]) < 1e-4) > 0.6
+    assert np.all(c.second[same] <= f.second[same] + 1e-4)
+    assert np.isfinite(c.second).mean() > 0.8
+    assert np.mean(np.abs(c.second[same] - f.second[same]) < 1e-4) > 0.6
 
 
 @pytest.mark.parametrize("search", [4, 32])
@@ -88,11 +87,11 @@ def test_c2f_agrees_at_other_search_ranges(vortex_pair, search):
 def test_c2f_subpixel_accuracy(radiance, dx, dy):
     pa, pb = _pair(radiance, uniform_field(radiance.shape, dx, dy), noise=0.0)
     c, f = _both(pa, pb, step=16, subpixel="gaussian")
-    ok = np.isfinite(c["dx"])
+    ok = np.isfinite(c.dx)
     assert ok.mean() > 0.9
-    err_c = np.sqrt(np.mean((c["dx"][ok] - dx) ** 2 + (c["dy"][ok] - dy) ** 2))
-    ok_f = np.isfinite(f["dx"])
-    err_f = np.sqrt(np.mean((f["dx"][ok_f] - dx) ** 2 + (f["dy"][ok_f] - dy) ** 2))
+    err_c = np.sqrt(np.mean((c.dx[ok] - dx) ** 2 + (c.dy[ok] - dy) ** 2))
+    ok_f = np.isfinite(f.dx)
+    err_f = np.sqrt(np.mean((f.dx[ok_f] - dx) ** 2 + (f.dy[ok_f] - dy) ** 2))
     assert err_c < 0.35  # correlation alone, before refinement
     assert abs(err_c - err_f) < 2e-3
     mf = track_pair(radiance, warp(radiance, *uniform_field(radiance.shape, dx, dy)))
@@ -105,9 +104,9 @@ def test_c2f_nodata_stripe_matches_exhaustive(radiance):
     stripe[200:260, :] = True
     pa, pb = _pair(radiance, uniform_field(radiance.shape, 2.3, -1.6), nodata=stripe)
     c, f = _both(pa, pb)
-    np.testing.assert_array_equal(np.isnan(c["corr"]), np.isnan(f["corr"]))
+    np.testing.assert_array_equal(np.isnan(c.corr), np.isnan(f.corr))
     assert _same_peak(c, f).mean() >= 0.995
-    touched = (c["valid"] < 1) & (c["valid"] > 0)
+    touched = (c.valid < 1) & (c.valid > 0)
     assert touched.sum() > 100  # templates straddling the stripe go through the masked path
     assert _same_peak(c, f)[touched].mean() >= 0.99
 
@@ -123,17 +122,17 @@ def test_min_overlap_rule_at_full_resolution():
     for mode in ("c2f", "full"):
         strict = search_peaks(a, ok, b, valid_b, rows, cols, 32, 8, min_overlap=0.75, mode=mode)
         loose = search_peaks(a, ok, b, valid_b, rows, cols, 32, 8, min_overlap=0.6, mode=mode)
-        assert np.isnan(strict["corr0"][0]), mode
-        assert loose["corr0"][0] == pytest.approx(1.0, abs=1e-5), mode
-        assert abs(loose["dx"][0]) < 0.1 and abs(loose["dy"][0]) < 0.1  # the integer peak at lag 0
+        assert np.isnan(strict.corr0[0]), mode
+        assert loose.corr0[0] == pytest.approx(1.0, abs=1e-5), mode
+        assert abs(loose.dx[0]) < 0.1 and abs(loose.dy[0]) < 0.1  # the integer peak at lag 0
 
 
 def test_threads_do_not_change_results(vortex_pair):
     pa, pb = vortex_pair
     rows, cols = make_grid(pa.data.shape, 32, 16).top_left()
     one, two = (search_peaks(pa.data, pa.valid, pb.data, pb.valid, rows, cols, 32, 16, threads=t) for t in (1, 2))
-    for key in one:
-        np.testing.assert_array_equal(one[key], two[key])
+    for field in dataclasses.fields(one):
+        np.testing.assert_array_equal(getattr(one, field.name), getattr(two, field.name))
 
 
 def test_track_params_validate_mode_and_threads():
@@ -144,23 +143,6 @@ def test_track_params_validate_mode_and_threads():
         TrackParams(threads=0)
     with pytest.raises(ValueError, match="mode"):
         search_peaks(*(np.zeros((40, 40), np.float32), np.ones((40, 40), bool)) * 2, [0], [0], 32, 4, mode="x")
-
-
-@pytest.mark.parametrize("interpolation", ["bicubic", "bilinear"])
-def test_compiled_lk_matches_numpy_lk(vortex_pair, interpolation):
-    pa, pb = vortex_pair
-    rows, cols = make_grid(pa.data.shape, 32, 16).top_left()
-    c = search_peaks(pa.data, pa.valid, pb.data, pb.valid, rows, cols, 32, 16)
-    todo = np.isfinite(c["dx"])
-    grads = frame_gradients(pa.data, pa.valid)
-    args = (pa.data, grads, pa.valid, pb.data, pb.valid, rows[todo], cols[todo], 32, c["dx"][todo], c["dy"][todo])
-    kw = {"max_iter": 20, "tol": 5e-3, "interpolation": interpolation}
-    new, old = lucas_kanade(*args, **kw), lucas_kanade_numpy(*args, **kw)
-    d = np.hypot(new.dx - old.dx, new.dy - old.dy)
-    assert np.sqrt(np.mean(d**2)) < 1e-3 and d.max() < 0.02
-    assert np.mean(new.failed != old.failed) < 0.005
-    np.testing.assert_allclose(new.tensor, old.tensor, rtol=1e-6)
-    np.testing.assert_allclose(new.moments, old.moments, rtol=1e-5, atol=1e-6 * np.abs(old.moments).max())
 
 
 def test_cache_dir_falls_back_when_package_dir_is_read_only(tmp_path):
@@ -201,7 +183,7 @@ def test_search_runs_with_home_unset_and_a_read_only_cache(tmp_path):
         "import numpy as np; from cloudmotion.motion.search import search_peaks; "
         "a = np.random.default_rng(0).standard_normal((80, 80)).astype(np.float32); m = np.ones(a.shape, bool); "
         "o = search_peaks(a, m, np.roll(a, 2, 1), m, np.array([24]), np.array([24]), 32, 8); "
-        "assert abs(o['dx'][0] - 2) < 1e-3, o"
+        "assert abs(o.dx[0] - 2) < 1e-3, o"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME", "NUMBA_CACHE_DIR")}
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "file" / "cache")  # under a file: never creatable
@@ -215,20 +197,6 @@ def test_search_runs_with_home_unset_and_a_read_only_cache(tmp_path):
         [sys.executable, "-c", code], check=False, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0, proc.stderr
-
-
-def test_compiled_gradients_equal_numpy_gradients():
-    from scipy import ndimage
-
-    rng = np.random.default_rng(3)
-    img = rng.standard_normal((61, 47)).astype(np.float32)
-    mask = rng.random(img.shape) > 0.1
-    gy, gx, gm = frame_gradients(img, mask)
-    ry, rx = np.gradient(img)
-    rm = ndimage.binary_erosion(mask, structure=ndimage.generate_binary_structure(2, 1), border_value=0)
-    np.testing.assert_array_equal(gm, rm)
-    np.testing.assert_array_equal(gy, np.where(rm, ry, 0))
-    np.testing.assert_array_equal(gx, np.where(rm, rx, 0))
 
 
 def test_batch_workers_share_the_cores_between_kernel_threads(monkeypatch):

@@ -136,6 +136,6 @@ def test_c2f_agrees_with_the_exhaustive_search_at_the_largest_auto_range(window)
     kw = {"frame_std": float(a.std())}
     fast = search_peaks(a, valid, b, valid, rows, cols, window, AUTO_MAX, mode="c2f", **kw)
     full = search_peaks(a, valid, b, valid, rows, cols, window, AUTO_MAX, mode="full", **kw)
-    same = (np.round(fast["dx"]) == np.round(full["dx"])) & (np.round(fast["dy"]) == np.round(full["dy"]))
+    same = (np.round(fast.dx) == np.round(full.dx)) & (np.round(fast.dy) == np.round(full.dy))
     assert same.mean() >= 0.99
-    assert np.all(np.round(full["dx"]) == 150) and np.all(np.round(full["dy"]) == -110)
+    assert np.all(np.round(full.dx) == 150) and np.all(np.round(full.dy) == -110)

@@ -1,1 +1,1 @@
-"""Compiled kernels (numba) of the motion stage, each with a numpy reference it is tested against."""
+"""Compiled kernels (numba) of the motion stage; backend.py pairs each with its numpy reference (motion/references)."""

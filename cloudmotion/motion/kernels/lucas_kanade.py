@@ -3,7 +3,7 @@
 One template per loop iteration (serial, ``nogil``: threads run parts of the template list,
 see :func:`cloudmotion.motion.kernels.jit.split_run`): the separable bicubic
 (Keys) or bilinear warp of B around the current displacement, the Gauss-Newton normal
-equations with the brightness/contrast normalisation of :class:`cloudmotion.motion.refine_reference._Template`, the
+equations with the brightness/contrast normalisation of :class:`cloudmotion.motion.references.refine._Template`, the
 2 x 2 solve and the stopping rules, all without frame-sized temporaries. Sums are in
 float64 (the numpy path sums in float32), so results differ from it by rounding only.
 
@@ -119,7 +119,7 @@ def lk_refine(
     -------
     its : int64 (N,), eig : float64 (N,), conv : bool (N,), tensor : float64 (N, 3),
     moments : float64 (N, 2, 3), sigma : float64 (N,)
-        As :class:`cloudmotion.motion.refine.RefineResult` (``eig`` is the unit-free
+        As :class:`cloudmotion.motion.results.RefineResult` (``eig`` is the unit-free
         eigenvalue); ``failed`` and the reset of failed windows are left to the caller.
     """
     n = rows.size

@@ -1,8 +1,11 @@
-"""Vectorised numpy Lucas-Kanade: the first release's refinement, kept as the reference.
+"""numpy references of the refinement's compiled stages: frame gradients and Lucas-Kanade.
 
-:func:`cloudmotion.motion.refine.lucas_kanade` runs the same iterations as a compiled kernel;
-this module is what it is tested against. Conventions, parameters and references as in
-:mod:`cloudmotion.motion.refine`.
+:func:`lucas_kanade_numpy` is the first release's vectorised refinement; the compiled
+stage (:func:`cloudmotion.motion.refine.lucas_kanade_compiled`, kernel
+:func:`cloudmotion.motion.kernels.lucas_kanade.lk_refine`) runs the same iterations.
+:func:`gradients` is the reference of :func:`cloudmotion.motion.kernels.lucas_kanade.gradients`.
+:mod:`cloudmotion.motion.kernels.backend` switches between them. Conventions, parameters and
+references as in :mod:`cloudmotion.motion.refine`.
 """
 
 from __future__ import annotations
@@ -11,9 +14,43 @@ import cv2
 import numpy as np
 
 from cloudmotion.grid import extract_windows, integral_image, window_sums
-from cloudmotion.motion.refine import INTERPOLATIONS, RefineResult
+from cloudmotion.motion.results import RefineResult
+from cloudmotion.registry import INTERPOLATIONS
 
-__all__ = ["lucas_kanade_numpy"]
+__all__ = ["gradients", "lucas_kanade_numpy"]
+
+
+def gradients(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Central differences (float32, as ``np.gradient``) where the valid 3 x 3 cross allows, else 0.
+
+    Parameters
+    ----------
+    image : ndarray of float32, shape (rows, cols)
+    mask : ndarray of bool, shape (rows, cols)
+        True where valid.
+
+    Returns
+    -------
+    gy, gx : ndarray of float32
+        d/drow and d/dcol, 0 where undefined.
+    gmask : ndarray of bool
+        The pixel and its four neighbours are valid, none outside the frame (the binary
+        erosion of ``mask`` by a cross).
+    """
+    image = np.asarray(image, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    gy = np.zeros(image.shape, np.float32)
+    gx = np.zeros(image.shape, np.float32)
+    gm = np.zeros(image.shape, bool)
+    if min(image.shape) < 3:
+        return gy, gx, gm
+    c = (slice(1, -1), slice(1, -1))
+    gm[c] = mask[c] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
+    two = np.float32(2.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        gy[c] = np.where(gm[c], (image[2:, 1:-1] - image[:-2, 1:-1]) / two, np.float32(0))
+        gx[c] = np.where(gm[c], (image[1:-1, 2:] - image[1:-1, :-2]) / two, np.float32(0))
+    return gy, gx, gm
 
 
 def _kernel(frac: np.ndarray, method: str) -> np.ndarray:
@@ -165,13 +202,15 @@ def lucas_kanade_numpy(
     min_eig: float = 1e-3,
     interpolation: str = "bicubic",
     chunk: int = 4096,
+    threads: int | None = None,
+    offset: float | None = None,
 ) -> RefineResult:
-    """Vectorised numpy Lucas-Kanade: the first release's path, kept as the reference.
+    """Vectorised numpy Lucas-Kanade: the first release's refinement, the compiled stage's reference.
 
     Same parameters and result as :func:`cloudmotion.motion.refine.lucas_kanade` (see there),
-    which runs compiled kernels and agrees with this one to rounding (0.0002 px RMS on
-    the CONUS benchmark pair), except that ``chunk`` (windows processed at once) bounds
-    this path's memory.
+    whose compiled stage agrees with this one to rounding (0.0002 px RMS on the CONUS
+    benchmark pair). Here ``chunk`` (windows processed at once) bounds the memory, and
+    ``threads`` is unused (numpy).
     """
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"unknown interpolation {interpolation!r}; choose from {INTERPOLATIONS}")
@@ -194,7 +233,8 @@ def lucas_kanade_numpy(
     limit = float(np.nanmax(np.abs(np.concatenate([dx[start_ok], dy[start_ok], [0.0]])))) + max_move + 2
     pad = int(np.ceil(limit)) + 3
     # one common offset keeps float32 sums of products accurate (brightness is normalised anyway)
-    offset = float(np.mean(a[mask_a])) if mask_a.any() else 0.0
+    if offset is None:
+        offset = float(np.mean(a[mask_a])) if mask_a.any() else 0.0
     pb = np.pad((b - offset).astype(np.float32), pad)
     # valid where the whole 4 x 4 kernel support (rows and cols -1 .. +2) is valid
     pbm = cv2.erode(
