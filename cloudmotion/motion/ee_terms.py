@@ -5,9 +5,10 @@ refinement's default), so the residual is the one the estimate leaves; the struc
 tensor, the gradients' lag-one correlation, the correlation coefficients one pixel
 either side of the peak and the residual's spatial correlation weighted by the gradients'
 (``lag_cov``, ``lag_noise``: what tells a smooth residual, growth and decay, from noise)
-complete the terms. :func:`template_terms` runs the compiled
-kernel (:mod:`cloudmotion.motion.kernels.ee`) by default and keeps a vectorised numpy path as
-the reference. See :mod:`cloudmotion.motion.expected_error` for the model and its references.
+complete the terms. :func:`template_terms` runs the compiled kernels
+(:mod:`cloudmotion.motion.kernels.ee`, :mod:`cloudmotion.motion.kernels.ee_smooth`), or their
+numpy reference (:mod:`cloudmotion.motion.references.ee`) under
+:func:`cloudmotion.motion.kernels.backend.reference_kernels`. See :mod:`cloudmotion.motion.expected_error` for the model and its references.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from cloudmotion.motion.ee_reference import spectral_weights
+from cloudmotion.motion.references.ee import spectral_weights
 
 __all__ = ["LAG_BIN", "TemplateTerms", "binned_noise", "template_terms"]
 
@@ -105,7 +106,6 @@ def template_terms(
     *,
     exclude: np.ndarray | None = None,
     chunk: int = 1024,
-    compiled: bool = True,
     threads: int | None = None,
     smooth: bool = True,
     rho: np.ndarray | None = None,
@@ -131,10 +131,9 @@ def template_terms(
         Pixels of A to leave out (e.g. a static plateau and its filtered boundary, see
         :mod:`cloudmotion.motion.plateau`).
     chunk : int
-        Templates processed at once (numpy path).
-    compiled : bool
-        Use the compiled kernel (:func:`cloudmotion.motion.kernels.ee.ee_terms`); False runs the
-        numpy reference, which gives the same terms to float32 rounding.
+        Templates processed at once by the numpy reference (see
+        :mod:`cloudmotion.motion.kernels.backend`: the compiled kernels run unless
+        :func:`~cloudmotion.motion.kernels.backend.reference_kernels` is in force).
     threads : int, optional
         Threads of the compiled kernel; default the cores available.
     smooth : bool
@@ -170,21 +169,36 @@ def template_terms(
         np.ascontiguousarray(dx[todo]),
         np.ascontiguousarray(dy[todo]),
     )
-    if compiled:
-        from cloudmotion.motion.kernels.jit import split_run
+    from cloudmotion.motion.kernels.backend import implementation
 
-        spectral = spectral_weights(2 * (-(-w // f)), rho_bin) if smooth else None
-        res = split_run(_terms_part, threads, frames, per, (w, f, spectral))
-        names = ("count", "residual_var", "peak_corr", "tensor", "grad_corr", "curvature", "lag_cov", "lag_noise")
-        found = dict(zip(names, res, strict=True))
-    else:
-        from cloudmotion.motion.ee_reference import terms_numpy
-
-        found = terms_numpy(*frames, *per, w, f, rho_bin, chunk=chunk, smooth=smooth)
+    found = implementation("ee")(*frames, *per, w, f, rho_bin, chunk=chunk, smooth=smooth, threads=threads)
     for name, values in found.items():
         out[name][todo] = values
     out["lag_cov"][todo] /= f * f * np.maximum(out["count"][todo], 1.0)[:, None]
     return TemplateTerms(**out)
+
+
+def terms_compiled(
+    ppa, puse, pb, pok, pad, rows, cols, dx, dy, w, f, rho_bin, *, chunk=1024, smooth=True, threads=None
+):
+    """The terms of templates with finite displacements by the compiled kernels, in threads.
+
+    The compiled side of the ``ee`` stage (:mod:`cloudmotion.motion.kernels.backend`); its
+    reference is :func:`cloudmotion.motion.references.ee.terms_numpy`, with the same
+    arguments and result. ``chunk`` is the reference's batch size, unused here.
+
+    Returns
+    -------
+    dict of ndarray
+        ``count, residual_var, peak_corr`` (N,), ``tensor`` (N, 3), ``grad_corr, curvature``
+        (N, 2), ``lag_cov, lag_noise`` (N, 3); ``lag_cov`` not divided by the pixel count.
+    """
+    from cloudmotion.motion.kernels.jit import split_run
+
+    spectral = spectral_weights(2 * (-(-w // f)), rho_bin) if smooth else None
+    res = split_run(_terms_part, threads, (ppa, puse, pb, pok, pad), (rows, cols, dx, dy), (w, f, spectral))
+    names = ("count", "residual_var", "peak_corr", "tensor", "grad_corr", "curvature", "lag_cov", "lag_noise")
+    return dict(zip(names, res, strict=True))
 
 
 def _terms_part(ppa, puse, pb, pok, pad, rows, cols, dx, dy, w, f, spectral) -> tuple:

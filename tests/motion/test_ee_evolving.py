@@ -13,10 +13,11 @@ from scipy import ndimage
 from support import ROOT
 
 from cloudmotion import Flag, track_pair
-from cloudmotion.motion.ee_reference import lag_sums
 from cloudmotion.motion.ee_terms import binned_noise, template_terms
 from cloudmotion.motion.expected_error import prefilter_noise_factors
+from cloudmotion.motion.kernels.backend import reference_kernels
 from cloudmotion.motion.prefilter import filter_kernels
+from cloudmotion.motion.references.ee import lag_sums
 from cloudmotion.settings.config import resolve_settings
 from cloudmotion.tools.consistency import CALIBRATED_MEDIAN, consistency
 from cloudmotion.tools.known_motion import add_noise, evolve, radar_echoes, vortex_shear_field, warp
@@ -174,8 +175,9 @@ def test_compiled_and_numpy_residual_terms_agree(radiance):
     rows, cols = rows.ravel(), cols.ravel()
     dx, dy = np.full(rows.size, 1.3), np.full(rows.size, 0.4)
     rho = prefilter_noise_factors(0.7)[0]
-    ref = template_terms(a, va, b, vb, rows, cols, 32, dx, dy, compiled=False, rho=rho)
-    got = template_terms(a, va, b, vb, rows, cols, 32, dx, dy, compiled=True, threads=2, rho=rho)
+    with reference_kernels():
+        ref = template_terms(a, va, b, vb, rows, cols, 32, dx, dy, rho=rho)
+    got = template_terms(a, va, b, vb, rows, cols, 32, dx, dy, threads=2, rho=rho)
     for name in ("lag_cov", "lag_noise"):
         np.testing.assert_allclose(getattr(got, name), getattr(ref, name), rtol=2e-3, err_msg=name)
     assert np.all(ref.lag_cov[:, 0] > 0) and np.all(ref.lag_noise[:, 2] > 0)

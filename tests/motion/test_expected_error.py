@@ -115,30 +115,3 @@ def test_median_test_unknown_without_measured_neighbours():
 def test_fb_limit_scales_with_ee():
     lim = fb_limit(np.array([0.01, 0.5, np.nan]), 0.5)
     assert lim[0] == 0.5 and lim[1] == pytest.approx(3 * np.sqrt(2) * 0.5) and lim[2] == 0.5
-
-
-def test_compiled_terms_equal_the_numpy_reference(radiance):
-    from cloudmotion.grid import make_grid
-    from cloudmotion.motion.expected_error import template_terms
-
-    a = radiance[:200, :200].astype(np.float32)
-    dxf, dyf = vortex_shear_field(a.shape, strength=2.0, radius=60.0, shear=0.5, drift=(1.3, -0.7))
-    b = warp(a.astype(np.float64), dxf, dyf).astype(np.float32)
-    va = np.ones(a.shape, bool)
-    va[40:60, 100:130] = False  # NoData inside some templates
-    vb = np.roll(va, 1, axis=1)
-    rows, cols = make_grid(a.shape, 32, 16).top_left()
-    rng = np.random.default_rng(3)
-    dx = 1.3 + 0.3 * rng.standard_normal(rows.size)
-    dy = -0.7 + 0.3 * rng.standard_normal(rows.size)
-    dx[5] = np.nan  # no displacement: NaN terms
-    kw = {"exclude": np.zeros(a.shape, bool)}
-    ref = template_terms(a, va, b, vb, rows, cols, 32, dx, dy, compiled=False, **kw)
-    got = template_terms(a, va, b, vb, rows, cols, 32, dx, dy, compiled=True, threads=2, **kw)
-    for name in ("count", "tensor", "residual_var", "grad_corr", "peak_corr", "curvature"):
-        x, y = getattr(ref, name), getattr(got, name)
-        assert np.array_equal(np.isnan(x), np.isnan(y)), name
-        ok = np.isfinite(x)
-        np.testing.assert_allclose(
-            y[ok], x[ok], rtol=2e-4, atol=1e-5 * max(1.0, float(np.abs(x[ok]).max())), err_msg=name
-        )

@@ -147,7 +147,34 @@ def _case_refine(pair):
         np.testing.assert_allclose(new.moments, old.moments, rtol=1e-5, atol=1e-6 * np.abs(old.moments).max())
 
 
+def _case_ee(pair):
+    """Terms at displacements near the warp's, with NoData, holes and a left-out patch in A."""
+    from cloudmotion.motion.ee_terms import template_terms
+    from cloudmotion.motion.expected_error import prefilter_noise_factors
+
+    pa, pb, rows, cols = pair
+    rng = np.random.default_rng(3)
+    dx = 3.0 + 0.5 * rng.standard_normal(rows.size)
+    dy = -2.0 + 0.5 * rng.standard_normal(rows.size)
+    dx[5] = np.nan  # no displacement: NaN terms
+    exclude = np.zeros(pa.data.shape, bool)
+    exclude[300:340, 300:360] = True
+    args = (pa.data, pa.valid, pb.data, pb.valid, rows, cols, WINDOW, dx, dy)
+    kw = {"exclude": exclude, "rho": prefilter_noise_factors(1.0)[0]}
+    with reference_kernels():
+        ref = template_terms(*args, **kw)
+    got = template_terms(*args, threads=2, **kw)
+    assert ((ref.count > 0) & (ref.count < WINDOW * WINDOW)).sum() > 50  # templates on the gaps
+    for name in ("count", "tensor", "residual_var", "grad_corr", "peak_corr", "curvature", "lag_cov", "lag_noise"):
+        x, y = getattr(ref, name), getattr(got, name)
+        assert np.array_equal(np.isnan(x), np.isnan(y)), name
+        ok = np.isfinite(x)
+        scale = max(1.0, float(np.abs(x[ok]).max()))
+        np.testing.assert_allclose(y[ok], x[ok], rtol=2e-3, atol=1e-5 * scale, err_msg=name)
+
+
 CASES = {
+    "ee": _case_ee,
     "halve": _case_halve,
     "template_stats": _case_template_stats,
     "coarse_search": _case_coarse_search,

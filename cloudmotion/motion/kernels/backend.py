@@ -84,8 +84,8 @@ STAGES: dict[str, Stage] = {
         "cloudmotion.motion.refine:lucas_kanade_compiled", f"{_REFINE}:lucas_kanade_numpy", "fast", per_template=False
     ),
     "ee": Stage(
-        "cloudmotion.motion.ee_terms:_terms_compiled",
-        "cloudmotion.motion.ee_terms:_terms_numpy",
+        "cloudmotion.motion.ee_terms:terms_compiled",
+        "cloudmotion.motion.references.ee:terms_numpy",
         "exact",
         per_template=False,
     ),

@@ -1,7 +1,7 @@
 """Compiled per-template terms of the expected error (see :func:`cloudmotion.motion.ee_terms.template_terms`).
 
 One pass per template computes what the numpy reference
-(:func:`cloudmotion.motion.ee_reference.terms_numpy`) builds from stacks of windows:
+(:func:`cloudmotion.motion.references.ee.terms_numpy`) builds from stacks of windows:
 frame B warped by the template's final displacement with the Keys bicubic kernel on a
 window one pixel larger than the template, the motion-compensated residual variance and
 correlation, the structure tensor and the gradients' lag-one correlation, and the

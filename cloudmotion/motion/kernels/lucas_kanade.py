@@ -183,7 +183,11 @@ def lk_refine(
                 mom[1, 1] += sxy * oi
                 mom[1, 2] += syy * oi
             tensor[k, 0], tensor[k, 1], tensor[k, 2] = hxx0, hxy0, hyy0
-            moments[k] = mom
+            # element by element: an array assigned to a slice compiles numba's shape-mismatch
+            # error formatting, seconds of the first run's compile
+            for p in range(2):
+                for q in range(3):
+                    moments[k, p, q] = mom[p, q]
             if not (np.isfinite(dx[k]) and np.isfinite(dy[k])):
                 continue
             mean_a = np.float32(tsum / max(count, 1.0))

@@ -50,12 +50,13 @@ def _ncc(t: np.ndarray, u: np.ndarray, m: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / den, np.nan)
 
 
-def terms_numpy(ppa, puse, pb, pok, pad, rows, cols, dx, dy, w, f, rho_bin, *, chunk=1024, smooth=True):
+def terms_numpy(ppa, puse, pb, pok, pad, rows, cols, dx, dy, w, f, rho_bin, *, chunk=1024, smooth=True, threads=None):
     """The terms of templates with finite displacements, in the order of ``rows``.
 
     Arguments as prepared by :func:`cloudmotion.motion.ee_terms.template_terms` (padded
     frames, per-template top-left pixels and displacements, template size ``w``, block size
-    ``f`` and the binned noise autocorrelation ``rho_bin`` of the residual-correlation sums).
+    ``f`` and the binned noise autocorrelation ``rho_bin`` of the residual-correlation sums);
+    ``threads`` is accepted for the compiled side's signature and unused.
 
     Returns
     -------
