@@ -153,10 +153,11 @@ def template_terms(
     rho = np.ones((1, 1)) if rho is None else np.ascontiguousarray(rho, dtype=np.float64)
     f = LAG_BIN
     rho_bin = binned_noise(rho, f) / f**4  # what the binned residual's lag sums hold for noise
-    nan = {"count": (0.0, ()), "residual_var": (np.nan, ()), "peak_corr": (np.nan, ())}
-    nan.update(tensor=(np.nan, (3,)), grad_corr=(np.nan, (2,)), curvature=(np.nan, (2,)))
-    nan.update(lag_cov=(np.nan, (3,)), lag_noise=(np.nan, (3,)))
-    out = {name: np.full((n, *shape), fill) for name, (fill, shape) in nan.items()}
+    # what a template without a displacement keeps: no pixels, NaN terms; (columns per template)
+    columns = {"count": 0, "residual_var": 0, "peak_corr": 0, "tensor": 3, "grad_corr": 2, "curvature": 2}
+    columns.update(lag_cov=3, lag_noise=3)
+    out = {name: np.full((n, k) if k else n, np.nan) for name, k in columns.items()}
+    out["count"][:] = 0.0
     dx = np.asarray(dx, dtype=np.float64)
     dy = np.asarray(dy, dtype=np.float64)
     todo = np.flatnonzero(np.isfinite(dx) & np.isfinite(dy))
