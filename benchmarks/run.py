@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
 
         peer_cli(*args.peer_cli)
         return 0
-    from benchmarks.report import loadavg, machine_info, versions, write_report
+    from benchmarks.machine import loadavg, machine_info, versions
+    from benchmarks.report import write_report
 
     if args.report_from:
         with open(args.report_from, "rb") as fh:
