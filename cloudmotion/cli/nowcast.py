@@ -102,6 +102,7 @@ def command(
         raise UsageError("--flow: the motion field is written beside the nowcast GeoTIFFs; give -o as well")
     if output is None and sites is None:
         raise UsageError("-o/--output: missing; name the nowcast GeoTIFFs (or give --sites and --site-output)")
+    site = None
     if sites is not None or site_output is not None:
         from cloudmotion.tools.site_nowcast import run_site_nowcast
         from cloudmotion.tools.site_winds import check_site_output
@@ -135,6 +136,7 @@ def command(
         flow=flow,
         overwrite=overwrite,
         on_warning=lambda msg: warn(ctx, msg),
+        tracked=site.pairs if site is not None else None,
     )
     if verbose:
         mx, my = result.median

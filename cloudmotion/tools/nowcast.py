@@ -150,6 +150,7 @@ def run_nowcast(
     flow: str | None = None,
     overwrite: bool = False,
     on_warning: Callable[[str], None] = lambda msg: None,
+    tracked: Sequence[Vectors] | None = None,
 ) -> Nowcast:
     """The ``nowcast`` command as a library call.
 
@@ -166,6 +167,11 @@ def run_nowcast(
         Also write the dense field (bands dx, dy in px per frame interval, u, v in m/s).
     overwrite : bool
     on_warning : callable
+    tracked : sequence of Vectors, optional
+        The pairs of ``frames`` already tracked with these settings (one per consecutive
+        pair, e.g. by :func:`cloudmotion.tools.site_nowcast.run_site_nowcast` in the same
+        run); the last ``settings.pairs`` are used instead of tracking again, so that the
+        frame and the site nowcasts of one run extrapolate the same motion.
 
     Raises
     ------
@@ -210,7 +216,12 @@ def run_nowcast(
     check_destinations(paths + flow_paths, overwrite)
     check_not_inputs(paths + flow_paths, frames)
     remove_stale_temps(paths + flow_paths)
-    pairs = list(track_frames(infos, settings, [s for s, _ in steps], warn=on_warning))
+    if tracked is not None:
+        if len(tracked) != len(frames) - 1:
+            raise ValueError(f"tracked: {len(tracked)} pairs for {len(frames)} frames")
+        pairs = list(tracked[-settings.pairs :])
+    else:
+        pairs = list(track_frames(infos, settings, [s for s, _ in steps], warn=on_warning))
     if not any(v.good.any() for v in pairs):
         raise DataError(f"{use[-1]}: no good vector in the last {len(pairs)} pair(s); nothing to extrapolate")
     frame = read_frame(source, nodata=settings.nodata, valid_range=settings.valid_range, dqf=settings.dqf)

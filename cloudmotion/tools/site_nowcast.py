@@ -60,6 +60,8 @@ class SiteNowcast:
     issue_time: datetime | None
     leads: list[float]
     note: str
+    pairs: list[Vectors]
+    """Every consecutive pair of the frames, as tracked (the frame nowcast of the same run reuses them)."""
 
 
 def _dense_ee(pairs: Sequence[Vectors], shape, length: float) -> np.ndarray:
@@ -209,7 +211,7 @@ def run_site_nowcast(
         check_not_inputs([site_output], list(frames) + [sites], option="--site-output")
     leads_s = lead_times(lead, every)
     infos = open_frames(frames, settings)
-    steps = pair_steps(infos, settings.dt, settings.max_dt)
+    steps = pair_steps(infos, settings.dt, settings.max_gap)
     dt = steps[-1][0]
     if dt is None:
         raise DataError(f"{infos[-2].path}, {infos[-1].path}: no time in the file names or tags; give --dt SECONDS")
@@ -269,4 +271,4 @@ def run_site_nowcast(
     header = own + table.extra_names
     if site_output is not None:
         write_site_rows(site_output, header, rows_out, stdout=stdout)
-    return SiteNowcast(header, rows_out, sigma1, scale, n_fit, info.time, leads_s, note)
+    return SiteNowcast(header, rows_out, sigma1, scale, n_fit, info.time, leads_s, note, pairs)

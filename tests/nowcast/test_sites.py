@@ -373,6 +373,46 @@ def test_two_frames_spread_is_the_motion_error_alone_and_verbose_says_so(steady,
     assert all(float(r["p10"]) < float(r["p50"]) < float(r["p90"]) for r in table)
 
 
+def test_frame_and_site_nowcasts_of_one_run_track_the_frames_once(steady, tmp_path, run, monkeypatch):
+    """With --sites and -o, both nowcasts extrapolate the same tracked pairs: the field at a site
+    equals the site nowcast's unperturbed value there."""
+    from cloudmotion import pipeline
+
+    _, frames = steady
+    calls = []
+    original = pipeline.track_frames
+
+    def counting(infos, *args, **kw):
+        calls.append(len(infos))
+        return original(infos, *args, **kw)
+
+    monkeypatch.setattr(pipeline, "track_frames", counting)
+    sites = write_sites(tmp_path / "s.csv", frames[0], [150, 250], [150, 300], far=False)
+    out, grid = tmp_path / "nc.csv", tmp_path / "n_{lead}.tif"
+    code, _, err = run(
+        "nowcast", *frames[:3], "--sites", sites, "--site-output", out, "-o", grid,
+        "--lead", "5min", "--every", "5min", "--members", "4",
+    )  # fmt: skip
+    assert code == 0, err
+    assert calls == [3]  # all three frames, once
+    table = list(csv.DictReader(out.read_text().splitlines()))
+    with rasterio.open(tmp_path / "n_5.tif") as ds:
+        field = ds.read(1)
+    values = np.array([float(r["value"]) for r in table])
+    near = np.array([field[r - 1 : r + 2, c - 1 : c + 2] for r, c in ((150, 150), (250, 300))])
+    assert np.all((values >= near.min(axis=(1, 2)) - 1e-6) & (values <= near.max(axis=(1, 2)) + 1e-6))
+
+
+def test_site_nowcast_honours_max_gap(steady, tmp_path, run):
+    _, frames = steady
+    sites = write_sites(tmp_path / "s.csv", frames[0], [150], [150], far=False)
+    out = tmp_path / "nc.csv"
+    code, _, err = run("nowcast", *frames[:3], "--sites", sites, "--site-output", out, "--max-gap", "60")
+    assert code == 1
+    one_line_error(err, f"{frames[1]}: 300 s after {frames[0]}, more than --max-gap 60 s")
+    assert not out.exists()
+
+
 def test_cloud_probability_at_sites_is_verified_with_a_brier_score(steady, tmp_path, run):
     _, frames = steady
     sites = write_sites(tmp_path / "s.csv", frames[0], [150, 250, 350, 100], [150, 300, 200, 400], far=False)
