@@ -8,8 +8,8 @@ One run (``python -m benchmarks.side_by_side`` from the repository root) measure
   and accuracy against the known warp at cloudmotion's vector origins;
 - peak RSS of a fresh process tracking one pair (frames included), per method;
 - the whole ``cloudmotion track A B -o v.csv`` command against the peers' equivalent
-  script, interleaved, and its breakdown (interpreter, imports, kernel load, read,
-  track, geolocation and QC, write);
+  script, interleaved, and its breakdown (:mod:`benchmarks.whole_command`: interpreter,
+  imports, kernel load, read, track, geolocation, write, the command's other steps, exit);
 - a first run with an empty kernel cache against a warm one;
 - a full-disk 5424 x 5424 pair: track time and peak RSS of a fresh process.
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import numpy as np
 
 from benchmarks import speed
 from benchmarks.common import CONUS_DEFAULT, HERE, ROOT, log
+from benchmarks.whole_command import breakdown
 
 OUT = HERE / "out" / "side_by_side.json"
 SEARCH = 16
@@ -218,7 +218,12 @@ def main() -> int:
     state.update(inproc=rec, accuracy=acc, piv=piv, vectors=int(pairs[0][0].size and acc["cloudmotion"][0]["n"]))
     state["memory"] = memory_runs(pairs[0], tmp)
     state["cli"] = cli_runs(pairs[0], valid, tmp, args.cli_runs)
-    state["breakdown"] = breakdown(tmp)
+    try:
+        state["breakdown"], state["breakdown_wall"] = breakdown(
+            state["cli"]["paths"][0], state["cli"]["paths"][1], str(tmp / "bd.csv"), search=SEARCH
+        )
+    except RuntimeError as exc:
+        log(f"breakdown failed: {exc}")
     if not args.no_cold:
         state["cold"] = cold_start()
     if not args.no_full_disk:
@@ -294,69 +299,6 @@ def cli_runs(pair, valid, tmp: Path, runs: int) -> dict:
             out[name].append(_wait(cmd))
     out["paths"] = [pa, pb]
     return out
-
-
-BREAKDOWN = r"""
-import json, sys, time
-t0 = time.perf_counter()
-with open("/proc/self/stat") as fh:
-    start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
-import os
-with open("/proc/uptime") as fh:
-    up = float(fh.read().split()[0])
-interp = up - start_ticks / os.sysconf("SC_CLK_TCK")  # process start -> this line
-out = {"interpreter": interp}
-t = time.perf_counter()
-import cloudmotion.cli.main, cloudmotion.cli.track, cloudmotion.pipeline, cloudmotion.formats.csv  # the track path
-from cloudmotion.pipeline import open_frames, pair_steps, track_frames
-from cloudmotion.formats.readers import read_frame
-from cloudmotion.settings.config import resolve_settings
-from cloudmotion.formats.csv import write_csv
-import numpy as np
-out["imports"] = time.perf_counter() - t
-settings = resolve_settings({"search": 16}, None)
-t = time.perf_counter()
-from cloudmotion import track_pair
-z = np.random.default_rng(0).standard_normal((96, 96)).astype(np.float32)
-track_pair(z, np.roll(z, 1, axis=1), search=16)
-out["kernel load"] = time.perf_counter() - t
-t = time.perf_counter()
-infos = open_frames(sys.argv[1:3], settings)
-fa, fb = (read_frame(i, nodata=settings.nodata, valid_range=settings.valid_range, dqf=settings.dqf) for i in infos)
-out["read"] = time.perf_counter() - t
-t = time.perf_counter()
-field = track_pair(fa.data, fb.data, mask_a=fa.valid, mask_b=fb.valid, params=settings.params)
-out["track"] = time.perf_counter() - t
-steps = [s for s, _ in pair_steps(infos, settings.dt, settings.max_gap)]
-t = time.perf_counter()
-from cloudmotion.geo import geolocate
-geolocate(field.row, field.col, field.dx, field.dy, transform=infos[0].transform, crs_wkt=infos[0].crs_wkt,
-          dt=steps[0], pixel_size=settings.pixel_size)
-out["geolocation"] = time.perf_counter() - t
-vectors = next(track_frames(infos, settings, steps))  # the command's own result, for the writer
-t = time.perf_counter()
-write_csv(sys.argv[3], vectors)
-out["write CSV"] = time.perf_counter() - t
-print(json.dumps(out))
-"""
-
-
-def breakdown(tmp: Path, runs: int = 3) -> dict:
-    """Median of each stage of a fresh process doing what ``track A B -o v.csv`` does, stage by stage."""
-    res = []
-    for _ in range(runs):
-        proc = subprocess.run(
-            [sys.executable, "-c", BREAKDOWN, str(tmp / "a.tif"), str(tmp / "b.tif"), str(tmp / "bd.csv")],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=False,
-        )
-        if proc.returncode != 0:
-            log(f"breakdown failed: {proc.stderr[-600:]}")
-            return {}
-        res.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    return {k: statistics.median(r[k] for r in res) for k in res[0]}
 
 
 def cold_start() -> dict:

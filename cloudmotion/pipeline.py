@@ -98,6 +98,8 @@ def track_frames(
     settings: Settings,
     steps: Sequence[float | None],
     warn: Callable[[str], None] | None = None,
+    *,
+    scales: Sequence[np.ndarray | None] | None = None,
 ) -> Iterator[Vectors]:
     """Read, track and geolocate each consecutive pair, reading each frame once, lazily.
 
@@ -110,6 +112,10 @@ def track_frames(
         Seconds per pair, from :func:`pair_steps`.
     warn : callable, optional
         Called with each frame warning (undeclared plateau values), once per message.
+    scales : sequence, optional
+        Pixels per m/s at the templates of each pair, as :func:`pair_scales` returns for
+        ``infos[0]``, ``settings`` and ``steps`` (a caller that checked them already passes
+        them on); computed here when not given.
 
     Yields
     ------
@@ -148,7 +154,8 @@ def track_frames(
     kept: dict[int, tuple] = {}
     clouds, fractions = _clouds(infos, settings, read, warn), []
     record = provenance(settings)
-    scales = pair_scales(infos[0], settings, list(steps))
+    if scales is None:
+        scales = pair_scales(infos[0], settings, list(steps))
     loaded = (load(i) for i in infos)
     fields = iter_track_sequence(loaded, steps=list(steps), params=settings.params, px_per_mps=scales)
     for i, ((a, b), dt, field) in enumerate(zip(itertools.pairwise(infos), steps, fields, strict=True)):
@@ -321,7 +328,7 @@ def run_track(
     for _, warning in steps:
         if warning:
             on_warning(warning)
-    pair_scales(infos[0], settings, [s for s, _ in steps])  # a speed threshold that cannot be converted: refused now
+    scales = pair_scales(infos[0], settings, [s for s, _ in steps])  # a speed that cannot be converted: refused now
     pairs = list(itertools.pairwise(infos))
     targets = [[expand_output(o, i, a, b) for o in outs] for i, (a, b) in enumerate(pairs, start=1)]
     pictures = [expand_output(picture, i, a, b, "--plot") for i, (a, b) in enumerate(pairs, start=1)] if picture else []
@@ -341,7 +348,7 @@ def run_track(
             on_pair(i, a, b, steps[i - 1][0], vectors)
 
     write_pairs(
-        track_frames(infos, settings, [s for s, _ in steps], warn=on_warning),
+        track_frames(infos, settings, [s for s, _ in steps], warn=on_warning, scales=scales),
         outs,
         targets,
         stdout=stdout,

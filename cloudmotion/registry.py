@@ -57,6 +57,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,6 +72,26 @@ __all__ = [
     "WRITERS",
     "Registry",
 ]
+
+
+_installed: dict[tuple[str, ...], Any] = {}  # sys.path -> every installed entry point, read once
+
+
+def installed_entry_points(group: str) -> dict[str, str]:
+    """Installed entry points of ``group``: name -> ``"module:attribute"`` (nothing imported).
+
+    The metadata of the installed packages is read once per process for every group (one
+    pass over the folders of :data:`sys.path`, about 15 ms with a few hundred packages,
+    rather than one pass per registry), and again only when :data:`sys.path` changes. The
+    names and order are those of ``importlib.metadata.entry_points(group=group)``.
+    """
+    key = tuple(sys.path)
+    if key not in _installed:
+        from importlib.metadata import entry_points
+
+        _installed.clear()
+        _installed[key] = entry_points()
+    return {ep.name: ep.value for ep in _installed[key].select(group=group)}
 
 
 class Registry:
@@ -101,9 +122,7 @@ class Registry:
     def plugins(self) -> dict[str, Any]:
         """Installed plug-ins of this registry's entry-point group: name -> entry (nothing imported)."""
         if self._plugins is None:
-            from importlib.metadata import entry_points
-
-            self._plugins = {ep.name: ep.value for ep in entry_points(group=self.group or "")}
+            self._plugins = installed_entry_points(self.group or "")
         return self._plugins
 
     def _all(self) -> dict[str, Any]:

@@ -11,6 +11,8 @@ SIGTERM.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import sys
 import traceback
@@ -111,12 +113,32 @@ def warn(ctx: click.Context, msg: str) -> None:
         click.echo(f"cloudmotion: warning: {msg}", err=True)
 
 
+_exit_hook: list[bool] = []  # whether freeze_at_exit is registered in this process
+
+
+def freeze_at_exit() -> None:
+    """At interpreter exit, leave the objects still alive to the operating system, not to the collector.
+
+    Loaded kernels keep numba's compiler state alive, about 130,000 objects; after the
+    command has finished, the interpreter's shutdown would traverse them all in its
+    cyclic garbage collections (about 0.2 s on a CONUS pair). :func:`gc.freeze`, run as
+    the last exit handler, takes them out of those collections. Every other exit handler,
+    the flush of the standard streams and the finalizers of objects freed by reference
+    counting still run; the memory goes back with the process. Registered once per
+    process, so in-process callers (tests) meet it only at their own exit.
+    """
+    if not _exit_hook:
+        atexit.register(gc.freeze)  # handlers run last-registered first: numba's, registered later, run before
+        _exit_hook.append(True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
     0 success, 1 data or runtime error, 2 usage error, 130 interrupted (SIGINT), 143
     terminated (SIGTERM); temporary files are removed on every way out.
     """
+    freeze_at_exit()
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a == "--verbose" or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
     stdout.reserve_std_fds()

@@ -7,11 +7,13 @@ whose ``Rad``/``CMI`` variable is picked automatically, or ``NETCDF:file.nc:VAR`
 from __future__ import annotations
 
 import functools
+import math
 import os
 import warnings
 
 import numpy as np
 import rasterio
+from rasterio.enums import MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from cloudmotion.errors import DataError, UsageError
@@ -290,7 +292,10 @@ def read_frame(
             with rasterio.open(info.source) as ds:
                 idx = list(info.bands)
                 raw = ds.read(idx)
-                valid = np.logical_and.reduce([ds.read_masks(b) > 0 for b in idx])
+                valid = np.ones(raw.shape[1:], dtype=bool)
+                for b in idx:
+                    if mask_adds(ds, b):
+                        valid &= ds.read_masks(b) > 0
                 meta_nodata = metadata_nodata(ds, idx)
                 scales = [ds.scales[b - 1] if ds.scales else 1.0 for b in idx]
                 offsets = [ds.offsets[b - 1] if ds.offsets else 0.0 for b in idx]
@@ -314,20 +319,40 @@ def read_frame(
             data = raw.astype(np.float64) * scale + offset
         valid &= np.all(np.isfinite(data), axis=0)
         valid &= np.all(np.abs(data) < EXTREME, axis=0)  # ±3.4e38: float32 fill values, never physical
-        data = calibration.apply(data, info)  # --calibrate: --valid-range is in the calibrated unit
-        valid &= np.all(np.isfinite(data), axis=0)
+        calibrated = calibration.apply(data, info)  # --calibrate: --valid-range is in the calibrated unit
+        if calibrated is not data:  # the values changed: test them again
+            valid &= np.all(np.isfinite(calibrated), axis=0)
+        data = calibrated
         if valid_range is not None:
             lo, hi = valid_range
             valid &= np.all((data >= lo) & (data <= hi), axis=0)
     stored = raw[0] if raw.shape[0] == 1 else raw  # bit-identical stored values mean unchanged data
+    as_tested = data.dtype == np.float32 and info.channels is None  # the values tested finite above, unchanged
     data = data[0] if info.channels is None else reduce_channels(data, valid, info.channels)
     with np.errstate(over="ignore", invalid="ignore"):
-        data = data.astype(np.float32)
-    valid &= np.isfinite(data)
+        data = data.astype(np.float32)  # a copy even of float32 values: ``stored`` keeps the file's
+    if not as_tested:  # float64 values may overflow float32; combined channels are new values
+        valid &= np.isfinite(data)
     if not valid.any():
         raise DataError(f"{info.path}: no valid pixel (all NoData, masked or non-finite)")
     data[~valid] = np.nan
     return Frame(info=info, data=data, valid=valid, raw=stored)
+
+
+def mask_adds(ds, band: int) -> bool:
+    """Whether GDAL's validity mask of ``band`` (1-based) can mark a pixel that :func:`read_frame`'s
+    value tests keep.
+
+    Not when the band has no mask (every pixel valid), nor when its mask only marks a NaN
+    NoData value: the non-finite test marks those pixels, and reading the mask is one more
+    pass over the frame. A mask band, alpha, or a NoData number (which GDAL may compare with
+    a tolerance) is read.
+    """
+    flags = ds.mask_flag_enums[band - 1]
+    if flags == [MaskFlags.all_valid]:
+        return False
+    nodata = ds.nodatavals[band - 1]
+    return not (flags == [MaskFlags.nodata] and nodata is not None and math.isnan(nodata))
 
 
 def _open_generic(path: str, *, band: int | None = None, channels: str | None = None) -> FrameInfo:
