@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+if not __package__:  # run as a script (as its --child processes are): the repository root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.conus_pairs import make_pair, read_conus, score, tile_texture, vortex
 
 HERE = Path(__file__).resolve().parent
