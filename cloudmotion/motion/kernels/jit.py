@@ -16,7 +16,7 @@ the first compile and, under a forkserver batch worker, leaves a named semaphore
 resource tracker reports as leaked). The default is the cores this process may use (its
 CPU affinity), capped by ``NUMBA_NUM_THREADS``.
 
-First run: compiling every kernel takes 30-50 s. A command line registers a callback with
+First run: compiling every kernel takes 20-40 s. A command line registers a callback with
 :func:`on_cold_cache`; the first :func:`split_run` of the process calls it with
 :data:`COMPILE_NOTICE` when a kernel has no usable cache entry (:func:`cold_cache`), so the
 user learns why the first pair is slow. The library itself never prints.
