@@ -168,10 +168,11 @@ def run_nowcast(
     overwrite : bool
     on_warning : callable
     tracked : sequence of Vectors, optional
-        The pairs of ``frames`` already tracked with these settings (one per consecutive
-        pair, e.g. by :func:`cloudmotion.tools.site_nowcast.run_site_nowcast` in the same
-        run); the last ``settings.pairs`` are used instead of tracking again, so that the
-        frame and the site nowcasts of one run extrapolate the same motion.
+        Every consecutive pair of ``frames``, already tracked together with these settings
+        (by :func:`cloudmotion.tools.site_nowcast.run_site_nowcast` in the same run). Used
+        instead of tracking again only when ``frames`` are the ``settings.pairs + 1`` frames
+        the nowcast tracks: pairs tracked within a longer sequence carry its temporal
+        checks and its search range, and would change the nowcast.
 
     Raises
     ------
@@ -216,10 +217,10 @@ def run_nowcast(
     check_destinations(paths + flow_paths, overwrite)
     check_not_inputs(paths + flow_paths, frames)
     remove_stale_temps(paths + flow_paths)
-    if tracked is not None:
-        if len(tracked) != len(frames) - 1:
-            raise ValueError(f"tracked: {len(tracked)} pairs for {len(frames)} frames")
-        pairs = list(tracked[-settings.pairs :])
+    if tracked is not None and len(tracked) != len(frames) - 1:
+        raise ValueError(f"tracked: {len(tracked)} pairs for {len(frames)} frames")
+    if tracked is not None and len(use) == len(frames):
+        pairs = list(tracked)
     else:
         pairs = list(track_frames(infos, settings, [s for s, _ in steps], warn=on_warning))
     if not any(v.good.any() for v in pairs):

@@ -121,15 +121,17 @@ def _brute_lag_sums(e, gx, gy, lags, rho):
     return cov, noise
 
 
-@pytest.mark.parametrize("lags", [15, 6])
-def test_lag_sums_by_fft_equal_the_direct_sums(lags):
+# (16, 15), (16, 6): full and partial lag ranges; (2, 1), (3, 2): windows of 2 and 3 blocks
+# (a 4 or 6 px template on 2 x 2 blocks), smaller than the noise autocorrelation's reach
+@pytest.mark.parametrize(("w", "lags"), [(16, 15), (16, 6), (2, 1), (3, 2)])
+def test_lag_sums_by_fft_equal_the_direct_sums(w, lags):
     rng = np.random.default_rng(4)
-    e, gx, gy = (rng.standard_normal((6, 16, 16)) for _ in range(3))
+    e, gx, gy = (rng.standard_normal((6, w, w)) for _ in range(3))
     rho = prefilter_noise_factors(0.7)[0]
     got = lag_sums(e, gx, gy, lags, rho)
     want = _brute_lag_sums(e, gx, gy, lags, rho)
-    for g, w in zip(got, want, strict=True):
-        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4 * np.abs(w).max())
+    for g, ref in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
 
 @pytest.mark.parametrize("sigma, bandpass", [(1.0, None), (0.0, (1.0, 4.0))])

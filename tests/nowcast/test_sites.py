@@ -374,8 +374,8 @@ def test_two_frames_spread_is_the_motion_error_alone_and_verbose_says_so(steady,
 
 
 def test_frame_and_site_nowcasts_of_one_run_track_the_frames_once(steady, tmp_path, run, monkeypatch):
-    """With --sites and -o, both nowcasts extrapolate the same tracked pairs: the field at a site
-    equals the site nowcast's unperturbed value there."""
+    """On pairs + 1 frames both nowcasts extrapolate the same tracked pair; on more frames the
+    frame nowcast tracks its own, and --sites leaves it exactly as it is without."""
     from cloudmotion import pipeline
 
     _, frames = steady
@@ -388,19 +388,29 @@ def test_frame_and_site_nowcasts_of_one_run_track_the_frames_once(steady, tmp_pa
 
     monkeypatch.setattr(pipeline, "track_frames", counting)
     sites = write_sites(tmp_path / "s.csv", frames[0], [150, 250], [150, 300], far=False)
+    common = ("--lead", "5min", "--every", "5min", "--members", "4")
     out, grid = tmp_path / "nc.csv", tmp_path / "n_{lead}.tif"
-    code, _, err = run(
-        "nowcast", *frames[:3], "--sites", sites, "--site-output", out, "-o", grid,
-        "--lead", "5min", "--every", "5min", "--members", "4",
-    )  # fmt: skip
+    code, _, err = run("nowcast", *frames[:2], "--sites", sites, "--site-output", out, "-o", grid, *common)
     assert code == 0, err
-    assert calls == [3]  # all three frames, once
+    assert calls == [2]  # one pair, tracked once
     table = list(csv.DictReader(out.read_text().splitlines()))
     with rasterio.open(tmp_path / "n_5.tif") as ds:
         field = ds.read(1)
     values = np.array([float(r["value"]) for r in table])
     near = np.array([field[r - 1 : r + 2, c - 1 : c + 2] for r, c in ((150, 150), (250, 300))])
     assert np.all((values >= near.min(axis=(1, 2)) - 1e-6) & (values <= near.max(axis=(1, 2)) + 1e-6))
+    # three frames: the sites track all three, the frame nowcast its last two, as it does alone
+    calls.clear()
+    alone = tmp_path / "alone_{lead}.tif"
+    assert run("nowcast", *frames[:3], "-o", alone, *common[:4])[0] == 0
+    code, _, err = run(
+        "nowcast", *frames[:3], "--sites", sites, "--site-output", tmp_path / "nc3.csv", "-o", grid, "--overwrite",
+        *common,
+    )  # fmt: skip
+    assert code == 0, err
+    assert calls == [2, 3, 2]
+    with rasterio.open(tmp_path / "alone_5.tif") as a, rasterio.open(tmp_path / "n_5.tif") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
 
 
 def test_site_nowcast_honours_max_gap(steady, tmp_path, run):

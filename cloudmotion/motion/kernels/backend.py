@@ -25,8 +25,10 @@ The contract of a stage, checked by ``tests/motion/test_kernel_references.py``:
   multiply-adds; never ``nnan``/``ninf``) and sum in another order than numpy, so values
   differ by float32 rounding (about 1e-6 of a coefficient); an integer peak may then differ
   where two lags tie to that rounding. The error-term kernels (``ee``) are compiled
-  :data:`~cloudmotion.motion.kernels.jit.EXACT` on purpose: their sums decide thresholds,
-  and they equal their reference term for term. ``flags`` in each :class:`Stage` says which
+  :data:`~cloudmotion.motion.kernels.jit.EXACT` on purpose: their sums decide thresholds.
+  They agree with their reference to float32 rounding too (the windows and spectra are
+  float32, summed in another order; about 1e-4 relative for the residual-correlation sums,
+  1e-6 for the others). ``flags`` in each :class:`Stage` says which
   set the compiled side uses (``"exact"``: no fastmath).
 
 The coarse-to-fine orchestration (pyramid levels, climbs, the swap of a competitor that

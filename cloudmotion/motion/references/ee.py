@@ -171,7 +171,8 @@ def spectral_weights(size: int, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """Half-spectrum column weights over ``size^2`` and the noise autocorrelation's spectrum times them.
 
     Parseval over a real-to-complex spectrum: every column but the first (and the last, for
-    an even size) stands for its mirror too, so it counts twice.
+    an even size) stands for its mirror too, so it counts twice. ``size`` is the padded size
+    of windows of at most ``size / 2`` px: ``rho`` is used out to the lags they have.
     """
     from scipy import fft
 
@@ -180,10 +181,12 @@ def spectral_weights(size: int, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray
     if size % 2 == 0:
         wk[-1] = 1.0
     wk /= size * size
-    half = rho.shape[0] // 2
+    # lags beyond size / 2 - 1 would wrap onto others; windows of size / 2 px have no such lags
+    c = rho.shape[0] // 2
+    half = min(c, size // 2 - 1)
     kernel = np.zeros((size, size))
     lag = np.arange(-half, half + 1) % size
-    kernel[np.ix_(lag, lag)] = rho
+    kernel[np.ix_(lag, lag)] = rho[c - half : c + half + 1, c - half : c + half + 1]
     rk = (fft.rfft2(kernel).real * wk).astype(np.float32)
     return wk, rk
 
