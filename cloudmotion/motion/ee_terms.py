@@ -29,9 +29,9 @@ They measure the residual's spatially smooth part (growth, decay, brightness cha
 whose autocovariance reaches far beyond the noise's; on 2 x 2 px block sums of the
 residual and the gradients, that part is summed as at full resolution (its
 autocovariance hardly changes over one pixel), the noise model is binned the same way
-(:func:`binned_noise`), and the FFTs the sums need cost a fifth. With an odd window the last
-block row and column hold one pixel row or column: their smooth part counts less (at 33 px,
-about 5 % of the smooth share)."""
+(:func:`binned_noise`), and the FFTs the sums need cost a fifth. A window the blocks do not
+tile (an odd size) is summed pixel by pixel: a partial block would count its share of the
+smooth part short."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def template_terms(
         Threads of the compiled kernel; default the cores available.
     smooth : bool
         Measure the residual-correlation sums ``lag_cov`` and ``lag_noise`` (over every lag
-        of the window, on :data:`LAG_BIN` px blocks); False leaves them 0.
+        of the window, on :data:`LAG_BIN` px blocks where they tile it); False leaves them 0.
     rho : ndarray, shape (2 L + 1, 2 L + 1), optional
         Autocorrelation of the pre-filtered noise (see
         :func:`cloudmotion.motion.expected_error.prefilter_noise_factors`); default no filter
@@ -157,7 +157,7 @@ def template_terms(
     n = len(rows)
     w = window
     rho = np.ones((1, 1)) if rho is None else np.ascontiguousarray(rho, dtype=np.float64)
-    f = LAG_BIN
+    f = LAG_BIN if w % LAG_BIN == 0 else 1  # blocks that tile the window, else every pixel
     rho_bin = binned_noise(rho, f) / f**4  # what the binned residual's lag sums hold for noise
     # what a template without a displacement keeps: no pixels, NaN terms; (columns per template)
     columns = {"count": 0, "residual_var": 0, "peak_corr": 0, "tensor": 3, "grad_corr": 2, "curvature": 2}

@@ -155,6 +155,28 @@ def test_binned_noise_is_the_covariance_of_block_sums(sigma, bandpass):
         assert got == pytest.approx(want[m + ry, m + rx], abs=0.03 * want[m, m])
 
 
+def test_windows_the_blocks_do_not_tile_are_summed_pixel_by_pixel(radiance, monkeypatch):
+    """An odd window gets the full-resolution sums (a partial block would count short); an even one the blocks'."""
+    import cloudmotion.motion.ee_terms as terms
+
+    a = radiance[:160, :160]
+    b = evolve(warp(a, *vortex_shear_field(a.shape, strength=1.0, drift=(1.3, 0.4))), 8.0, 0.1, seed=2)
+    valid = np.ones(a.shape, bool)
+    rows, cols = (x.ravel() for x in np.meshgrid(np.arange(0, 120, 24), np.arange(0, 120, 24), indexing="ij"))
+    dx, dy = np.full(rows.size, 1.3), np.full(rows.size, 0.4)
+    rho = prefilter_noise_factors(0.7)[0]
+
+    def sums(w):
+        t = template_terms(a, valid, b, valid, rows, cols, w, dx, dy, rho=rho)
+        return np.concatenate([t.lag_cov, t.lag_noise], axis=1)
+
+    binned = {w: sums(w) for w in (32, 33)}
+    monkeypatch.setattr(terms, "LAG_BIN", 1)
+    full = {w: sums(w) for w in (32, 33)}
+    np.testing.assert_array_equal(binned[33], full[33])
+    assert not np.allclose(binned[32], full[32], rtol=1e-3)
+
+
 def test_binned_lag_sums_keep_a_smooth_residual():
     """A residual smooth over 2 px (growth, decay) gives the same lag sums on 2 x 2 blocks."""
     rng = np.random.default_rng(6)

@@ -159,18 +159,21 @@ def _case_ee(pair):
     dx[5] = np.nan  # no displacement: NaN terms
     exclude = np.zeros(pa.data.shape, bool)
     exclude[300:340, 300:360] = True
-    args = (pa.data, pa.valid, pb.data, pb.valid, rows, cols, WINDOW, dx, dy)
     kw = {"exclude": exclude, "rho": prefilter_noise_factors(1.0)[0]}
-    with reference_kernels():
-        ref = template_terms(*args, **kw)
-    got = template_terms(*args, threads=2, **kw)
-    assert ((ref.count > 0) & (ref.count < WINDOW * WINDOW)).sum() > 50  # templates on the gaps
-    for name in ("count", "tensor", "residual_var", "grad_corr", "peak_corr", "curvature", "lag_cov", "lag_noise"):
-        x, y = getattr(ref, name), getattr(got, name)
-        assert np.array_equal(np.isnan(x), np.isnan(y)), name
-        ok = np.isfinite(x)
-        scale = max(1.0, float(np.abs(x[ok]).max()))
-        np.testing.assert_allclose(y[ok], x[ok], rtol=2e-3, atol=1e-5 * scale, err_msg=name)
+    for window in (WINDOW, WINDOW + 1):  # 2 x 2 px blocks, and pixel by pixel (an odd window)
+        inside = (rows + window <= pa.data.shape[0]) & (cols + window <= pa.data.shape[1])
+        args = (pa.data, pa.valid, pb.data, pb.valid, rows[inside], cols[inside], window, dx[inside], dy[inside])
+        with reference_kernels():
+            ref = template_terms(*args, **kw)
+        got = template_terms(*args, threads=2, **kw)
+        assert ((ref.count > 0) & (ref.count < window * window)).sum() > 50  # templates on the gaps
+        names = ("count", "tensor", "residual_var", "grad_corr", "peak_corr", "curvature", "lag_cov", "lag_noise")
+        for name in names:
+            x, y = getattr(ref, name), getattr(got, name)
+            assert np.array_equal(np.isnan(x), np.isnan(y)), name
+            ok = np.isfinite(x)
+            scale = max(1.0, float(np.abs(x[ok]).max()))
+            np.testing.assert_allclose(y[ok], x[ok], rtol=2e-3, atol=1e-5 * scale, err_msg=f"{name}, {window} px")
 
 
 CASES = {
