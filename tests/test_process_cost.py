@@ -5,6 +5,7 @@ Behaviour only (what is called, read or imported, and how often), never timings.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -125,3 +126,17 @@ def test_a_frame_without_nodata_has_no_mask_to_read(tmp_path, mask_reads):
     frame = read_frame(open_frame(path))
     assert mask_reads == []
     assert np.array_equal(frame.valid, np.isfinite(data))  # NaN is still invalid without a NoData tag
+
+
+def test_the_command_runs_openblas_on_one_thread_unless_told_otherwise():
+    """Set before numpy loads (nothing the command module imports first loads numpy), and a user's choice wins."""
+    probe = (
+        "import sys; import cloudmotion.cli; early = 'numpy' in sys.modules; import cloudmotion.cli.main; "
+        "import os; print(early, os.environ.get('OPENBLAS_NUM_THREADS'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.split() == ["False", "1"]
+    env["OPENBLAS_NUM_THREADS"] = "3"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.split() == ["False", "3"]
