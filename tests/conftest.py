@@ -18,6 +18,24 @@ def radiance() -> np.ndarray:
 
 
 @pytest.fixture
+def hide_module(monkeypatch):
+    """``hide_module("netCDF4")``: importing that package (or its submodules) fails, as if not installed."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def hide(prefix: str) -> None:
+        def guarded(name, *a, **k):
+            if name.startswith(prefix):
+                raise ImportError(f"No module named '{prefix}'")
+            return real_import(name, *a, **k)
+
+        monkeypatch.setattr(builtins, "__import__", guarded)
+
+    return hide
+
+
+@pytest.fixture
 def run(capsys):
     """Run the CLI in-process; return (exit status, stdout, stderr)."""
 

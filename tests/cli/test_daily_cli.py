@@ -81,17 +81,8 @@ def test_one_error_prefix_for_usage_errors(run):
     assert code == 2 and err.startswith("cloudmotion: error: ")
 
 
-def test_missing_extra_is_status_2_with_one_form(tmp_path, run, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_netcdf(name, *a, **k):
-        if name.startswith("netCDF4"):
-            raise ImportError("No module named 'netCDF4'")
-        return real_import(name, *a, **k)
-
-    monkeypatch.setattr(builtins, "__import__", no_netcdf)
+def test_missing_extra_is_status_2_with_one_form(tmp_path, run, hide_module):
+    hide_module("netCDF4")
     code, _, err = run("track", SAMPLE[0], SAMPLE[1], "-o", tmp_path / "v.nc")
     assert code == 2
     one_line_error(

@@ -4,7 +4,6 @@ says, untimed frames write GeoTIFFs, and plot without FRAME is a usage error."""
 
 from __future__ import annotations
 
-import builtins
 import csv
 import io
 import os
@@ -48,16 +47,9 @@ def test_netcdf4_is_a_core_dependency_and_the_extra_stays():
     assert project["optional-dependencies"]["netcdf"] == []  # old install lines keep working
 
 
-def test_calibrate_without_netcdf4_blames_the_library_not_the_file(tmp_path, run, monkeypatch):
+def test_calibrate_without_netcdf4_blames_the_library_not_the_file(tmp_path, run, hide_module):
     later = goes_copy(tmp_path, start="20193002005275")
-    real_import = builtins.__import__
-
-    def no_netcdf(name, *a, **k):
-        if name.startswith("netCDF4"):
-            raise ImportError("No module named 'netCDF4'")
-        return real_import(name, *a, **k)
-
-    monkeypatch.setattr(builtins, "__import__", no_netcdf)
+    hide_module("netCDF4")
     code, _, err = run("track", SAMPLE_NC, later, "--calibrate", "bt", "-o", tmp_path / "v.csv")
     assert code == 2
     line = one_line_error(err, "--calibrate bt", "calibration constants not read", "netCDF4", "not installed")

@@ -156,17 +156,8 @@ def test_track_plot_in_one_go(tmp_path, run):
     assert code == 2 and "{pair}" in err
 
 
-def test_plot_without_matplotlib_says_how_to_install(tmp_path, run, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_mpl(name, *a, **k):
-        if name.startswith("matplotlib"):
-            raise ImportError("No module named 'matplotlib'")
-        return real_import(name, *a, **k)
-
-    monkeypatch.setattr(builtins, "__import__", no_mpl)
+def test_plot_without_matplotlib_says_how_to_install(tmp_path, run, hide_module):
+    hide_module("matplotlib")
     code, _, err = run("plot", SAMPLE[0], SAMPLE[0], "-o", tmp_path / "q.png")
     assert code == 2 and "pip install 'cloudmotion[plot]'" in err and len(err.strip().splitlines()) == 1
     assert "pip install '.[plot]'" in err and err.startswith("cloudmotion: error: plotting needs the plot extra")
