@@ -179,6 +179,7 @@ def _expected_error(a: _Prepared, b: _Prepared, field: MotionField, params: Trac
         chunk=max(64, min(params.chunk, 1024)),
         threads=params.threads,
         rho=prefilter_noise_factors(params.sigma, params.bandpass)[0],
+        offset=a.mean,
     )
     clean = (assess(field, params, stop=Flag.STATIC).flag.ravel() & GROSS) == 0
     noise = pair_noise(np.where(clean, t.residual_var, np.nan), t.count)

@@ -77,12 +77,13 @@ class TemplateTerms:
     lag_noise: np.ndarray
 
 
-def _frames(a, valid_a, b, valid_b, dx, dy, exclude):
+def _frames(a, valid_a, b, valid_b, dx, dy, exclude, offset):
     """Padded frames both paths read, built in place (no unpadded copies): A with its offset
     removed and 0 where invalid, and its usable pixels, padded by 1 px; B likewise, padded to
     cover every displacement, and where its 4 x 4 bicubic support is valid."""
     use = valid_a if exclude is None else valid_a & ~exclude
-    offset = float(np.mean(a[valid_a])) if valid_a.any() else 0.0
+    if offset is None:
+        offset = float(np.mean(a[valid_a])) if valid_a.any() else 0.0
     ppa = np.zeros((a.shape[0] + 2, a.shape[1] + 2), dtype=np.float32)
     np.subtract(a, offset, out=ppa[1:-1, 1:-1], where=valid_a, casting="same_kind")
     lim = float(np.max(np.abs(np.concatenate([dx, dy])))) if dx.size else 0.0
@@ -115,6 +116,7 @@ def template_terms(
     threads: int | None = None,
     smooth: bool = True,
     rho: np.ndarray | None = None,
+    offset: float | None = None,
 ) -> TemplateTerms:
     """Per-template quantities the expected error is built from, at the final displacement.
 
@@ -150,6 +152,8 @@ def template_terms(
         :func:`cloudmotion.motion.expected_error.prefilter_noise_factors`); default no filter
         (1 at lag 0 only).
 
+    offset : float, optional
+        ``np.mean(a[valid_a])`` when the caller has it already (saves a gathered copy of A).
     Returns
     -------
     TemplateTerms
@@ -169,7 +173,7 @@ def template_terms(
     todo = np.flatnonzero(np.isfinite(dx) & np.isfinite(dy))
     if todo.size == 0:
         return TemplateTerms(**out)
-    frames = _frames(a, valid_a, b, valid_b, dx[todo], dy[todo], exclude)
+    frames = _frames(a, valid_a, b, valid_b, dx[todo], dy[todo], exclude, offset)
     per = (
         np.ascontiguousarray(rows[todo], dtype=np.int64),
         np.ascontiguousarray(cols[todo], dtype=np.int64),
