@@ -10,7 +10,8 @@ One run (``python -m benchmarks.side_by_side`` from the repository root) measure
 - the whole ``cloudmotion track A B -o v.csv`` command against the peers' equivalent
   script, interleaved, and its breakdown (:mod:`benchmarks.whole_command`: interpreter,
   imports, kernel load, read, track, geolocation, write, the command's other steps, exit);
-- a first run with an empty kernel cache against a warm one;
+- the command's first run on ``sample_data/`` with an empty kernel cache (with and without
+  its compile helper process) against a warm one;
 - a full-disk 5424 x 5424 pair: track time and peak RSS of a fresh process.
 
 The pairs are the GOES-16 CONUS band-16 frame (``../shared/sample_goes``) warped by a
@@ -301,18 +302,40 @@ def cli_runs(pair, valid, tmp: Path, runs: int) -> dict:
     return out
 
 
-def cold_start() -> dict:
-    """First run with an empty kernel cache, then a warm one (speed.py's 256 x 256 start child)."""
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        t, c = time.perf_counter(), os.times()
-        cold = speed.child(["start"], env)
-        cold["cpu"] = sum(os.times()[2:4]) - sum(c[2:4])
-        c = os.times()
-        warm = speed.child(["start"], env)
-        warm["cpu"] = sum(os.times()[2:4]) - sum(c[2:4])
-        del t
-    return {"cold": cold, "warm": warm}
+FIRST_RUN = """
+import sys
+from cloudmotion.cli.main import main
+if sys.argv[1] == "off":  # the same command without the helper process that compiles alongside
+    from cloudmotion.motion.kernels import ahead
+    ahead.start = lambda: False
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _command_run(helper: str, env: dict, out: Path) -> dict:
+    """One ``cloudmotion track sample_data/*.tif -o out.csv`` process: wall and CPU s (its children included)."""
+    frames = sorted(str(p) for p in (ROOT / "sample_data").glob("*.tif"))
+    argv = [sys.executable, "-c", FIRST_RUN, helper, "-q", "track", *frames, "-o", str(out), "--overwrite"]
+    c, t = os.times(), time.perf_counter()
+    subprocess.run(argv, check=True, env=env, cwd=str(ROOT))
+    wall, c2 = time.perf_counter() - t, os.times()
+    return {"process_wall": wall, "cpu": (c2[2] + c2[3]) - (c[2] + c[3])}
+
+
+def cold_start(warm_runs: int = 3) -> dict:
+    """The command on the sample frames with an empty kernel cache (a fresh install), with and
+    without its compile helper, then warm (median of ``warm_runs``)."""
+    import statistics
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "v.csv"
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(Path(tmp) / "off")}
+        off = _command_run("off", env, out)
+        env["NUMBA_CACHE_DIR"] = str(Path(tmp) / "on")
+        cold = _command_run("on", env, out)
+        warm = [_command_run("on", env, out) for _ in range(warm_runs)]
+    med = {k: statistics.median(w[k] for w in warm) for k in ("process_wall", "cpu")}
+    return {"cold": cold, "cold_no_helper": off, "warm": med, "warm_runs": warm_runs}
 
 
 def full_disk(conus: Path, tmp: Path) -> dict:

@@ -94,24 +94,25 @@ def set_verbosity(ctx: click.Context, quiet: bool, verbose: int) -> tuple[bool, 
 def compile_notice(ctx: click.Context, *, now: bool = False) -> None:
     """One line on stderr before the first kernel compiles (a cold numba cache); silent under -q.
 
-    ``now``: check at once (when the tracking runs in worker processes), not before the
-    first kernel call of this process.
+    When this process tracks, a cold cache also starts the helper process that compiles the
+    refinement and error-term kernels alongside the search's
+    (:mod:`cloudmotion.motion.kernels.ahead`). ``now``: check at once (when the tracking runs
+    in worker processes), not before the first kernel call of this process.
     """
     from cloudmotion.motion.kernels.jit import cold_cache, on_cold_cache
 
     on_cold_cache(None)  # a callback left by an earlier command of this process is dropped
-    if (ctx.obj or {}).get("quiet"):
-        return
+    quiet = bool((ctx.obj or {}).get("quiet"))
 
     def say(msg: str) -> None:
         click.echo(f"cloudmotion: {msg}", err=True)
 
     if now:
-        notice = cold_cache()
+        notice = None if quiet else cold_cache()
         if notice:
             say(notice)
-    else:
-        on_cold_cache(say)
+    else:  # this process compiles: the refinement's kernels compile alongside, in a helper process
+        on_cold_cache(None if quiet else say, compile_ahead=True)
 
 
 def warn(ctx: click.Context, msg: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import sys
 import pytest
 from support import ROOT, write_frame
 
-from cloudmotion.motion.kernels import jit
+from cloudmotion.motion.kernels import ahead, jit
 
 NOTICE = "cloudmotion: compiling kernels once; later runs load them from the cache"
 
@@ -41,3 +42,60 @@ def test_quiet_and_warm_cache_say_nothing(pair, monkeypatch, run):
     assert err.splitlines()[0] == NOTICE  # before the first pair, the first line
     code, _, err = run("track", *pair)
     assert NOTICE in err  # every command that tracks asks (a test's monkeypatched cache stays cold)
+
+
+HELPER_CHECK = """
+import json, sys
+from cloudmotion.cli.main import main
+from cloudmotion.motion.kernels import ahead
+from cloudmotion.motion.kernels.backend import resolve
+code = main(["-q", "track", *sys.argv[1:]])
+names = (*ahead.HELPER_KERNELS, "cloudmotion.motion.kernels.ncc:coarse_search")
+stats = {n: [sum(resolve(n).stats.cache_hits.values()), sum(resolve(n).stats.cache_misses.values())] for n in names}
+print(json.dumps({"code": code, "stats": stats, "running": ahead.helper_running()}))
+"""
+
+
+@pytest.mark.skipif(jit.default_threads() < 2, reason="the helper process needs 2 cores")
+def test_first_run_compiles_the_refinement_in_a_helper_process(tmp_path, pair):
+    """With an empty cache the command compiles the search itself and loads the refinement's
+    and the error terms' kernels as built by its helper process (cache hits, no compile)."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "PYTHONPATH": ROOT}
+    out = tmp_path / "v.csv"
+    proc = subprocess.run(
+        [sys.executable, "-c", HELPER_CHECK, *map(str, pair), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout.splitlines()[-1])
+    assert found["code"] == 0 and not found["running"]
+    stats = found["stats"]
+    for name in ahead.HELPER_KERNELS:
+        hits, misses = stats[name]
+        assert (hits, misses) == (1, 0), f"{name} compiled in the main process: {stats}"
+    assert stats["cloudmotion.motion.kernels.ncc:coarse_search"][1] == 1  # the search compiled here
+    assert len(out.read_text().splitlines()) > 1
+
+
+def test_a_failing_helper_leaves_the_command_whole(pair, tmp_path, monkeypatch, run):
+    """A helper that dies at once: the command waits for it, compiles (or loads) on its own and succeeds."""
+    started = []
+    monkeypatch.setattr(ahead, "_cold", lambda: True)
+    monkeypatch.setattr(jit, "default_threads", lambda: 2)
+    monkeypatch.setattr(ahead, "_command", lambda: started.append(1) or [sys.executable, "-c", "raise SystemExit(3)"])
+    code, _, err = run("-q", "track", *pair, "-o", tmp_path / "v.csv")
+    assert code == 0 and err == ""
+    assert started == [1] and not ahead.helper_running()
+    assert len((tmp_path / "v.csv").read_text().splitlines()) > 1
+
+
+def test_no_helper_on_one_core(monkeypatch):
+    """One core: a second compiling process would only take turns with this one."""
+    monkeypatch.setattr(ahead, "_cold", lambda: True)
+    monkeypatch.setattr(jit, "default_threads", lambda: 1)
+    monkeypatch.setattr(ahead, "_command", lambda: pytest.fail("a helper was started"))
+    assert ahead.start() is False and not ahead.helper_running()

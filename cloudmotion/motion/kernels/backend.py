@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import importlib
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -126,7 +127,12 @@ def implementation(stage: str) -> Callable[..., Any]:
         If ``stage`` is not in :data:`STAGES`.
     """
     entry = STAGES[stage]
-    return resolve(entry.reference if _REFERENCE.get() else entry.compiled)
+    if _REFERENCE.get():
+        return resolve(entry.reference)
+    ahead = sys.modules.get("cloudmotion.motion.kernels.ahead")
+    if ahead is not None and ahead.helper_running():
+        ahead.wait(stage)  # a first run's helper process compiles this stage: load its build
+    return resolve(entry.compiled)
 
 
 @contextlib.contextmanager

@@ -16,10 +16,12 @@ the first compile and, under a forkserver batch worker, leaves a named semaphore
 resource tracker reports as leaked). The default is the cores this process may use (its
 CPU affinity), capped by ``NUMBA_NUM_THREADS``.
 
-First run: compiling every kernel takes 20-40 s. A command line registers a callback with
-:func:`on_cold_cache`; the first :func:`split_run` of the process calls it with
+First run: compiling every kernel takes 20-40 s in one process. A command line registers a
+callback with :func:`on_cold_cache`; the first :func:`split_run` of the process calls it with
 :data:`COMPILE_NOTICE` when a kernel has no usable cache entry (:func:`cold_cache`), so the
-user learns why the first pair is slow. The library itself never prints.
+user learns why the first pair is slow, and starts the helper process of
+:mod:`cloudmotion.motion.kernels.ahead`, which compiles the refinement's and the error
+terms' kernels while this process compiles the search's. The library itself never prints.
 """
 
 from __future__ import annotations
@@ -241,30 +243,51 @@ def cold_cache() -> str | None:
         if cache is None or type(cache).__name__ == "NullCache":
             return NO_CACHE_NOTICE
         try:
-            if disp.signatures or cache._cache_file._load_index():  # compiled here, or cached for this source
-                continue
+            if cold_kernel(disp):
+                return COMPILE_NOTICE
         except Exception:  # noqa: BLE001 - numba's private cache API changed: say nothing rather than fail
             return None
-        return COMPILE_NOTICE
     return None
 
 
-def on_cold_cache(callback: Callable[[str], None] | None) -> None:
-    """Call ``callback(notice)`` once, before the first kernel runs, if kernels will compile.
+def cold_kernel(disp) -> bool:
+    """True if the kernel ``disp`` will compile: not compiled in this process, no cached build of its source.
 
-    The command line passes a function that prints the line on stderr (not under ``-q``);
-    None removes a callback not yet used.
+    Raises
+    ------
+    Exception
+        Whatever numba's private cache API raises if it changed (callers decide).
+    """
+    cache = getattr(disp, "_cache", None)
+    if disp.signatures:
+        return False
+    if cache is None or type(cache).__name__ == "NullCache":
+        return True
+    return not cache._cache_file._load_index()  # an index written for the module's current source
+
+
+def on_cold_cache(callback: Callable[[str], None] | None, *, compile_ahead: bool = False) -> None:
+    """Before the first kernel runs, if kernels will compile: call ``callback(notice)`` once.
+
+    The command line passes a function that prints the line on stderr (None under ``-q``).
+    ``compile_ahead`` also starts the helper process of :mod:`cloudmotion.motion.kernels.ahead`
+    then, which compiles the refinement and error-term kernels alongside. None and False
+    remove what was registered and not yet used.
     """
     _notice.clear()
-    if callback is not None:
-        _notice.append(callback)
+    if callback is not None or compile_ahead:
+        _notice.append((callback, compile_ahead))
 
 
 def _announce() -> None:
     if _notice:
-        callback = _notice.pop()
-        notice = cold_cache()
-        if notice:
+        callback, ahead = _notice.pop()
+        if ahead:
+            from cloudmotion.motion.kernels import ahead as helper
+
+            helper.start()
+        notice = cold_cache() if callback is not None else None
+        if notice and callback is not None:
             callback(notice)
 
 
