@@ -20,16 +20,15 @@ The contract of a stage, checked by ``tests/motion/test_kernel_references.py``:
 - **same result type**: the same tuple of arrays (kernel stages), or the same
   :mod:`cloudmotion.motion.results` dataclass (``refine``); references import result types
   from there, never from the module they check;
-- **same results to float32 rounding**: the compiled search and refinement kernels use the
-  :data:`~cloudmotion.motion.kernels.jit.FAST` fastmath flags (reassociation, fused
-  multiply-adds; never ``nnan``/``ninf``) and sum in another order than numpy, so values
-  differ by float32 rounding (about 1e-6 of a coefficient); an integer peak may then differ
-  where two lags tie to that rounding. The error-term kernels (``ee``) are compiled
-  :data:`~cloudmotion.motion.kernels.jit.EXACT` on purpose: their sums decide thresholds.
-  They agree with their reference to float32 rounding too (the windows and spectra are
-  float32, summed in another order; about 1e-4 relative for the residual-correlation sums,
-  1e-6 for the others). ``flags`` in each :class:`Stage` says which
-  set the compiled side uses (``"exact"``: no fastmath).
+- **same results to float32 rounding**: the compiled kernels of the search, the
+  refinement and the error terms use the :data:`~cloudmotion.motion.kernels.jit.FAST`
+  fastmath flags (reassociation, fused multiply-adds; never ``nnan``/``ninf``) and sum in
+  another order than numpy, so values differ by float32 rounding (about 1e-6 of a
+  coefficient; about 1e-4 relative for the residual-correlation sums, whose windows and
+  spectra are float32); an integer peak may then differ where two lags tie to that
+  rounding. ``halve`` and ``gradients`` are :data:`~cloudmotion.motion.kernels.jit.EXACT`
+  and equal their references bit for bit. ``flags`` in each :class:`Stage` says which set
+  the compiled side uses (``"exact"``: no fastmath).
 
 The coarse-to-fine orchestration (pyramid levels, climbs, the swap of a competitor that
 climbs higher) is numpy code in :mod:`cloudmotion.motion.search` shared by both sides; only
@@ -89,7 +88,7 @@ STAGES: dict[str, Stage] = {
     "ee": Stage(
         "cloudmotion.motion.ee_terms:terms_compiled",
         "cloudmotion.motion.references.ee:terms_numpy",
-        "exact",
+        "fast",
         per_template=False,
     ),
 }

@@ -187,12 +187,14 @@ _load_numba_arraymath()
 
 
 FAST = {"reassoc", "contract", "nsz", "arcp"}
-"""numba fastmath flags of the search and refinement kernels: reassociation and fused
-multiply-adds for speed, never ``nnan``/``ninf`` (NaN marks undefined lags and failed fits)."""
+"""numba fastmath flags of the search, refinement and error-term kernels: reassociation and
+fused multiply-adds for speed (sums vectorise), never ``nnan``/``ninf`` (NaN marks undefined
+lags and failed fits). Their sums are float64; reassociating them moves the error terms by
+about 1e-7 of their value, far below what a threshold can tell."""
 
 EXACT = False
-"""fastmath setting of the expected-error kernels: exact IEEE arithmetic, so that they equal
-their numpy reference term for term (their sums decide thresholds)."""
+"""fastmath setting of kernels that must equal their numpy reference bit for bit: exact IEEE
+arithmetic (``halve`` and ``gradients`` compile without fastmath, as this says)."""
 
 
 def kernel(**options) -> Callable:

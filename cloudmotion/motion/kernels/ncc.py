@@ -221,7 +221,7 @@ def _block_masked(t, tm, nt, tsq, s, sm, ns, ssq, nk, w, min_overlap, out):
                 st2 += a3
                 ss += a4
                 ss2 += a5
-            cnt = np.round(cnt)
+            cnt = np.floor(cnt + 0.5)  # a count summed in floats: the nearest whole number
             res = np.nan
             if cnt >= need:
                 num = sts - st * ss / cnt
