@@ -7,6 +7,8 @@ tracks consecutive pairs of a list of frames with the same steps, filtering each
 from __future__ import annotations
 
 import dataclasses
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -15,12 +17,7 @@ import numpy as np
 from cloudmotion.grid import Grid, field_jacobian, fill_invalid, make_grid
 from cloudmotion.model import MotionField
 from cloudmotion.motion.expected_error import expected_error, pair_noise, prefilter_noise_factors, template_terms
-from cloudmotion.motion.plateau import (
-    misregistration,
-    plateau_mask,
-    static_exclusion,
-    static_templates,
-)
+from cloudmotion.motion.plateau import misregistration, plateau_mask, static_exclusion, static_templates
 from cloudmotion.motion.prefilter import prepare_frame
 from cloudmotion.motion.refine import frame_gradients, gradient_bias, lucas_kanade
 from cloudmotion.motion.search import AUTO_FALLBACK, search_peaks
@@ -72,6 +69,11 @@ def _prepare(
     return _Prepared(
         data=data, valid=valid, std=std, mean=mean, plateau=plateau, raw=raw, background=background_value(raw, valid)
     )
+
+
+def _cores(params: TrackParams) -> int:
+    """Threads a pair may use: ``params.threads``, else the cores this process may run on."""
+    return params.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def _unchanged(a: _Prepared, b: _Prepared, grid: Grid, window: int) -> np.ndarray:
@@ -386,4 +388,10 @@ def track_pair(
     b = np.asarray(b)
     if a.shape != b.shape:
         raise ValueError(f"frames differ in shape: {a.shape} and {b.shape}")
-    return _track_prepared(_prepare(a, mask_a, p, raw_a), _prepare(b, mask_b, p, raw_b), p, px_per_mps)
+    if _cores(p) > 1:  # filter both frames at once: OpenCV and numpy release the GIL
+        with ThreadPoolExecutor(1) as pool:
+            later = pool.submit(_prepare, b, mask_b, p, raw_b)
+            pa, pb = _prepare(a, mask_a, p, raw_a), later.result()
+    else:
+        pa, pb = _prepare(a, mask_a, p, raw_a), _prepare(b, mask_b, p, raw_b)
+    return _track_prepared(pa, pb, p, px_per_mps)
