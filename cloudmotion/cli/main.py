@@ -91,6 +91,10 @@ def set_verbosity(ctx: click.Context, quiet: bool, verbose: int) -> tuple[bool, 
     return quiet, verbose
 
 
+HELPER = ("-m", "cloudmotion.cli.compile_helper")
+"""Arguments of the first run's helper process (after the interpreter)."""
+
+
 def compile_notice(ctx: click.Context, *, now: bool = False) -> None:
     """One line on stderr before the first kernel compiles (a cold numba cache); silent under -q.
 
@@ -105,14 +109,22 @@ def compile_notice(ctx: click.Context, *, now: bool = False) -> None:
     quiet = bool((ctx.obj or {}).get("quiet"))
 
     def say(msg: str) -> None:
-        click.echo(f"cloudmotion: {msg}", err=True)
+        if not quiet:
+            click.echo(f"cloudmotion: {msg}", err=True)
 
     if now:
         notice = None if quiet else cold_cache()
         if notice:
             say(notice)
-    else:  # this process compiles: the refinement's kernels compile alongside, in a helper process
-        on_cold_cache(None if quiet else say, compile_ahead=True)
+        return
+
+    def first_run(msg: str) -> None:  # this process compiles: the refinement's kernels compile alongside
+        say(msg)
+        from cloudmotion.motion.kernels import ahead
+
+        ahead.start([sys.executable, *HELPER])
+
+    on_cold_cache(first_run)
 
 
 def warn(ctx: click.Context, msg: str) -> None:

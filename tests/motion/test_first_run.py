@@ -44,13 +44,15 @@ def test_quiet_and_warm_cache_say_nothing(pair, monkeypatch, run):
     assert NOTICE in err  # every command that tracks asks (a test's monkeypatched cache stays cold)
 
 
+FAILING = [sys.executable, "-c", "raise SystemExit(3)"]
+
 HELPER_CHECK = """
 import json, sys
 from cloudmotion.cli.main import main
 from cloudmotion.motion.kernels import ahead
 from cloudmotion.motion.kernels.backend import resolve
 code = main(["-q", "track", *sys.argv[1:]])
-names = (*ahead.HELPER_KERNELS, "cloudmotion.motion.kernels.ncc:coarse_search")
+names = [f"{m}:{f}" for m, f in ahead.HELPER_KERNELS] + ["cloudmotion.motion.kernels.ncc:coarse_search"]
 stats = {n: [sum(resolve(n).stats.cache_hits.values()), sum(resolve(n).stats.cache_misses.values())] for n in names}
 print(json.dumps({"code": code, "stats": stats, "running": ahead.helper_running()}))
 """
@@ -74,9 +76,9 @@ def test_first_run_compiles_the_refinement_in_a_helper_process(tmp_path, pair):
     found = json.loads(proc.stdout.splitlines()[-1])
     assert found["code"] == 0 and not found["running"]
     stats = found["stats"]
-    for name in ahead.HELPER_KERNELS:
-        hits, misses = stats[name]
-        assert (hits, misses) == (1, 0), f"{name} compiled in the main process: {stats}"
+    for module, fn in ahead.HELPER_KERNELS:
+        hits, misses = stats[f"{module}:{fn}"]
+        assert (hits, misses) == (1, 0), f"{module}.{fn} compiled in the main process: {stats}"
     assert stats["cloudmotion.motion.kernels.ncc:coarse_search"][1] == 1  # the search compiled here
     assert len(out.read_text().splitlines()) > 1
 
@@ -85,11 +87,13 @@ def test_a_failing_helper_leaves_the_command_whole(pair, tmp_path, monkeypatch, 
     """A helper that dies at once: the command waits for it, compiles (or loads) on its own and succeeds."""
     started = []
     monkeypatch.setattr(ahead, "_cold", lambda: True)
+    monkeypatch.setattr(jit, "cold_cache", lambda: jit.COMPILE_NOTICE)  # as on a first run
     monkeypatch.setattr(jit, "default_threads", lambda: 2)
-    monkeypatch.setattr(ahead, "_command", lambda: started.append(1) or [sys.executable, "-c", "raise SystemExit(3)"])
+    real_start = ahead.start
+    monkeypatch.setattr(ahead, "start", lambda command: started.append(command) or real_start(FAILING))
     code, _, err = run("-q", "track", *pair, "-o", tmp_path / "v.csv")
     assert code == 0 and err == ""
-    assert started == [1] and not ahead.helper_running()
+    assert started == [[sys.executable, "-m", "cloudmotion.cli.compile_helper"]] and not ahead.helper_running()
     assert len((tmp_path / "v.csv").read_text().splitlines()) > 1
 
 
@@ -97,5 +101,5 @@ def test_no_helper_on_one_core(monkeypatch):
     """One core: a second compiling process would only take turns with this one."""
     monkeypatch.setattr(ahead, "_cold", lambda: True)
     monkeypatch.setattr(jit, "default_threads", lambda: 1)
-    monkeypatch.setattr(ahead, "_command", lambda: pytest.fail("a helper was started"))
-    assert ahead.start() is False and not ahead.helper_running()
+    monkeypatch.setattr(ahead.subprocess, "Popen", lambda *a, **k: pytest.fail("a helper was started"))
+    assert ahead.start(FAILING) is False and not ahead.helper_running()

@@ -5,10 +5,12 @@ for the search (``coarse_search``, ``climb``, ``template_stats``, ``halve``) and
 for the refinement and the expected-error terms (``lk_refine``, ``gradients``,
 ``ee_terms``, ``spectral_sums``). Those two sets share no code, so on a machine with two or
 more cores :func:`start` launches a helper process that compiles the second set into the
-same cache (by tracking a small synthetic pair with the exhaustive FFT search, which uses
-no search kernel), while this process compiles the search. When this process reaches the
-refinement, :func:`wait` waits for the helper, and numba then loads the kernels from the
-cache instead of compiling them.
+same cache, while this process compiles the search. The command line gives the helper's
+command (``python -m cloudmotion.cli.compile_helper``, which tracks a small synthetic pair
+with the exhaustive FFT search: no search kernel). When this process reaches the
+refinement, :func:`wait` (registered with
+:func:`cloudmotion.motion.kernels.backend.before_compiled`) waits for the helper, and numba
+then loads the kernels from the cache instead of compiling them.
 
 The helper only ever writes numba's cache (whose writes are atomic renames). If it cannot
 start, fails, or compiled for other argument types, this process compiles what it still
@@ -18,19 +20,20 @@ needs itself, as without it: the result never depends on the helper, only the ti
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 import subprocess
-import sys
 
 from cloudmotion.motion.kernels import jit
+from cloudmotion.motion.kernels.backend import before_compiled
 
 __all__ = ["HELPER_KERNELS", "HELPER_STAGES", "helper_running", "start", "wait"]
 
 HELPER_KERNELS = (
-    "cloudmotion.motion.kernels.lucas_kanade:gradients",
-    "cloudmotion.motion.kernels.lucas_kanade:lk_refine",
-    "cloudmotion.motion.kernels.ee:ee_terms",
-    "cloudmotion.motion.kernels.ee_smooth:spectral_sums",
+    ("cloudmotion.motion.kernels.lucas_kanade", "gradients"),
+    ("cloudmotion.motion.kernels.lucas_kanade", "lk_refine"),
+    ("cloudmotion.motion.kernels.ee", "ee_terms"),
+    ("cloudmotion.motion.kernels.ee_smooth", "spectral_sums"),
 )
 """The kernels the helper compiles (their callees come with them)."""
 
@@ -43,22 +46,22 @@ WAIT_S = 600.0
 _helper: list[subprocess.Popen] = []  # the running helper, until waited for
 
 
-def _command() -> list[str]:
-    return [sys.executable, "-m", "cloudmotion.motion.kernels.ahead"]
-
-
 def _cold() -> bool:
     """True if one of :data:`HELPER_KERNELS` has no cached build for its current source."""
-    from cloudmotion.motion.kernels.backend import resolve
-
     try:
-        return any(jit.cold_kernel(resolve(name)) for name in HELPER_KERNELS)
+        return any(jit.cold_kernel(getattr(importlib.import_module(m), f)) for m, f in HELPER_KERNELS)
     except Exception:  # noqa: BLE001 - numba's private cache API changed: no helper, this process compiles
         return False
 
 
-def start() -> bool:
+def start(command: list[str]) -> bool:
     """Start the helper if it would save time: a writable cache, 2 or more cores, a cold kernel.
+
+    Parameters
+    ----------
+    command : list of str
+        The helper process's command line; it must compile :data:`HELPER_KERNELS` with the
+        argument types tracking uses (``[sys.executable, "-m", "cloudmotion.cli.compile_helper"]``).
 
     Returns
     -------
@@ -75,7 +78,7 @@ def start() -> bool:
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         proc = subprocess.Popen(
-            _command(),
+            command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -85,6 +88,7 @@ def start() -> bool:
         return False
     _helper.append(proc)
     atexit.register(_stop)
+    before_compiled(wait)
     return True
 
 
@@ -119,22 +123,3 @@ def _stop() -> None:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-def compile_helper_kernels() -> None:
-    """The helper's work: track a small synthetic pair with the FFT search, one thread.
-
-    That runs the refinement and the error terms with the argument types of every
-    tracking (the pipeline converts its inputs before the kernels), and no search kernel.
-    """
-    import numpy as np
-
-    from cloudmotion.track import track_pair
-
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((96, 96)).astype(np.float32)
-    track_pair(a, np.roll(a, 1, axis=1), search_mode="full", threads=1)
-
-
-if __name__ == "__main__":
-    compile_helper_kernels()

@@ -41,12 +41,20 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import importlib
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["STAGES", "Stage", "implementation", "reference_kernels", "resolve", "run", "using_references"]
+__all__ = [
+    "STAGES",
+    "Stage",
+    "before_compiled",
+    "implementation",
+    "reference_kernels",
+    "resolve",
+    "run",
+    "using_references",
+]
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,7 @@ STAGES: dict[str, Stage] = {
 """Every stage with a compiled implementation, by name."""
 
 _REFERENCE = contextvars.ContextVar("cloudmotion_reference_kernels", default=False)
+_BEFORE: list[Callable[[str], None]] = []  # hooks of before_compiled
 
 
 def resolve(name: str) -> Callable[..., Any]:
@@ -128,10 +137,20 @@ def implementation(stage: str) -> Callable[..., Any]:
     entry = STAGES[stage]
     if _REFERENCE.get():
         return resolve(entry.reference)
-    ahead = sys.modules.get("cloudmotion.motion.kernels.ahead")
-    if ahead is not None and ahead.helper_running():
-        ahead.wait(stage)  # a first run's helper process compiles this stage: load its build
+    for hook in _BEFORE:
+        hook(stage)
     return resolve(entry.compiled)
+
+
+def before_compiled(hook: Callable[[str], None]) -> None:
+    """Call ``hook(stage)`` each time :func:`implementation` hands out a compiled stage (once per hook).
+
+    :mod:`cloudmotion.motion.kernels.ahead` registers its ``wait``, so that a stage its
+    helper process compiles is loaded from the cache once the helper is done. A hook must
+    return quickly when it has nothing to do.
+    """
+    if hook not in _BEFORE:
+        _BEFORE.append(hook)
 
 
 @contextlib.contextmanager

@@ -19,9 +19,10 @@ CPU affinity), capped by ``NUMBA_NUM_THREADS``.
 First run: compiling every kernel takes 20-40 s in one process. A command line registers a
 callback with :func:`on_cold_cache`; the first :func:`split_run` of the process calls it with
 :data:`COMPILE_NOTICE` when a kernel has no usable cache entry (:func:`cold_cache`), so the
-user learns why the first pair is slow, and starts the helper process of
-:mod:`cloudmotion.motion.kernels.ahead`, which compiles the refinement's and the error
-terms' kernels while this process compiles the search's. The library itself never prints.
+user learns why the first pair is slow; the command line's callback also starts the helper
+process of :mod:`cloudmotion.motion.kernels.ahead`, which compiles the refinement's and the
+error terms' kernels while this process compiles the search's. The library itself never
+prints.
 """
 
 from __future__ import annotations
@@ -268,28 +269,23 @@ def cold_kernel(disp) -> bool:
     return not cache._cache_file._load_index()  # an index written for the module's current source
 
 
-def on_cold_cache(callback: Callable[[str], None] | None, *, compile_ahead: bool = False) -> None:
-    """Before the first kernel runs, if kernels will compile: call ``callback(notice)`` once.
+def on_cold_cache(callback: Callable[[str], None] | None) -> None:
+    """Call ``callback(notice)`` once, before the first kernel runs, if kernels will compile.
 
-    The command line passes a function that prints the line on stderr (None under ``-q``).
-    ``compile_ahead`` also starts the helper process of :mod:`cloudmotion.motion.kernels.ahead`
-    then, which compiles the refinement and error-term kernels alongside. None and False
-    remove what was registered and not yet used.
+    The command line passes a function that prints the line on stderr (not under ``-q``)
+    and starts the helper process of :mod:`cloudmotion.motion.kernels.ahead`; None removes
+    a callback not yet used.
     """
     _notice.clear()
-    if callback is not None or compile_ahead:
-        _notice.append((callback, compile_ahead))
+    if callback is not None:
+        _notice.append(callback)
 
 
 def _announce() -> None:
     if _notice:
-        callback, ahead = _notice.pop()
-        if ahead:
-            from cloudmotion.motion.kernels import ahead as helper
-
-            helper.start()
-        notice = cold_cache() if callback is not None else None
-        if notice and callback is not None:
+        callback = _notice.pop()
+        notice = cold_cache()
+        if notice:
             callback(notice)
 
 

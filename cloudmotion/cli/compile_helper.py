@@ -1,0 +1,26 @@
+"""The first run's helper process: ``python -m cloudmotion.cli.compile_helper``.
+
+Compiles the refinement and expected-error kernels into the kernel cache while the command
+that started it compiles the search's (see :mod:`cloudmotion.motion.kernels.ahead`). It
+tracks a small synthetic pair with the exhaustive FFT search, which uses no search kernel,
+on one thread: the refinement and the error terms then run with the argument types of
+every tracking, because the pipeline converts its inputs before the kernels. It prints
+nothing and writes nothing but numba's cache.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cloudmotion.track import track_pair
+
+
+def main() -> None:
+    """Track a 96 x 96 pair of noise shifted by one pixel, FFT search, one thread."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((96, 96)).astype(np.float32)
+    track_pair(a, np.roll(a, 1, axis=1), search_mode="full", threads=1)
+
+
+if __name__ == "__main__":
+    main()
