@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -14,7 +13,7 @@ from cloudmotion.model import MotionField
 from cloudmotion.qc.checks import assess
 from cloudmotion.qc.field_stats import temporal_consistency
 from cloudmotion.settings.params import TrackParams
-from cloudmotion.track import _cores, _params, _prepare, _track_prepared
+from cloudmotion.track import _params, _prepare, _track_prepared
 
 __all__ = ["iter_track_sequence", "track_sequence"]
 
@@ -57,29 +56,18 @@ def iter_track_sequence(
     prev_frame = None
     prev_field = None
     before = None
-    cores = _cores(p)
-    with ThreadPoolExecutor(1) as pool:
-        first = None  # the first frame, filtered in a thread while the second is read and filtered
-        for i, item in enumerate(frames):
-            image, mask, raw = (*item, None)[:3]
-            if i == 0 and cores > 1:
-                first = pool.submit(_prepare, np.asarray(image), mask, p, raw)
-                del image, mask, item
-                continue
-            cur = _prepare(np.asarray(image), mask, p, raw)
-            del image, mask, item  # the filtered copy (and the stored values) is all that is kept
-            if first is not None:
-                prev_frame, first = first.result(), None
-            if prev_frame is not None:
-                field = _track_prepared(prev_frame, cur, p, None if px_per_mps is None else px_per_mps[i - 1])
-                prev_frame.drop_grads()  # frame A of the next pair is ``cur``: one set of gradients at a time
-                if prev_field is not None:
-                    yield _with_temporal(prev_field, field, False, _ratio(steps, i - 2, i - 1), p)
-                    before = prev_field
-                prev_field = field
-            prev_frame = cur
-        if first is not None:
-            first.result()  # a single frame: its errors still surface
+    for i, item in enumerate(frames):
+        image, mask, raw = (*item, None)[:3]
+        cur = _prepare(np.asarray(image), mask, p, raw)
+        del image, mask, item  # the filtered copy (and the stored values) is all that is kept
+        if prev_frame is not None:
+            field = _track_prepared(prev_frame, cur, p, None if px_per_mps is None else px_per_mps[i - 1])
+            prev_frame.drop_grads()  # frame A of the next pair is ``cur``: one set of gradients at a time
+            if prev_field is not None:
+                yield _with_temporal(prev_field, field, False, _ratio(steps, i - 2, i - 1), p)
+                before = prev_field
+            prev_field = field
+        prev_frame = cur
     if prev_field is not None:
         if before is None:
             yield prev_field

@@ -1,4 +1,4 @@
-"""Frames are filtered concurrently (the pair's two, a sequence's first two): same vectors as serially."""
+"""A pair's two frames are filtered concurrently: the same vectors as serially; a sequence's as a pair's."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_a_sequence_tracks_its_first_pair_as_track_pair(pair):
 
 
 @pytest.mark.parametrize("frames", [1, 2])
-def test_an_error_filtering_the_first_frame_surfaces(pair, monkeypatch, frames):
+def test_an_error_filtering_a_sequence_first_frame_surfaces(pair, monkeypatch, frames):
     real = sequence._prepare
     calls = []
 
