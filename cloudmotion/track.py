@@ -27,6 +27,9 @@ from cloudmotion.settings.params import TrackParams, error_limit_px
 
 __all__ = ["MotionField", "TrackParams", "track_pair"]
 
+CONCURRENT_FILTER_PX = 8_000_000
+"""Largest frame, px, whose two frames :func:`track_pair` pre-filters at once (each holds frame-sized temporaries)."""
+
 
 @dataclass
 class _Prepared:
@@ -54,14 +57,10 @@ def _prepare(
     image: np.ndarray, mask: np.ndarray | None, params: TrackParams, raw: np.ndarray | None = None
 ) -> _Prepared:
     data, valid = prepare_frame(image, mask, params.sigma, bandpass=params.bandpass, equalize=params.equalize)
-    # float32 halves the working set (prepare_frame's result is a new array: no copy); every
-    # later stage computes in float32
-    data = data.astype(np.float32, copy=False)
+    data = data.astype(np.float32, copy=False)  # a new array already; every later stage works in float32
     mean, std = 0.0, 0.0
     if valid.any():
-        # the offset the refinement removes, as numpy's float32 mean (a float64 one moves the last
-        # printed digit of about one value in a thousand)
-        mean = float(np.mean(data[valid]))
+        mean = float(np.mean(data[valid]))  # the refinement's offset: numpy's float32 mean, as printed before
         # the standard deviation summed in float64 by OpenCV, without float64 copies of the frame
         std = float(cv2.meanStdDev(data, mask=valid.view(np.uint8))[1][0, 0])
     raw = image if raw is None else np.asarray(raw)
@@ -72,8 +71,10 @@ def _prepare(
 
 
 def _cores(params: TrackParams) -> int:
-    """Threads a pair may use: ``params.threads``, else the cores this process may run on."""
-    return params.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    """Threads a pair may use: ``params.threads``, else the cores available (capped by ``NUMBA_NUM_THREADS``)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cap = os.environ.get("NUMBA_NUM_THREADS", "")
+    return params.threads or min(cores, int(cap) if cap.isdigit() and int(cap) > 0 else cores)
 
 
 def _unchanged(a: _Prepared, b: _Prepared, grid: Grid, window: int) -> np.ndarray:
@@ -388,7 +389,7 @@ def track_pair(
     b = np.asarray(b)
     if a.shape != b.shape:
         raise ValueError(f"frames differ in shape: {a.shape} and {b.shape}")
-    if _cores(p) > 1:  # filter both frames at once: OpenCV and numpy release the GIL
+    if _cores(p) > 1 and a.size <= CONCURRENT_FILTER_PX:  # both frames at once: OpenCV and numpy release the GIL
         with ThreadPoolExecutor(1) as pool:
             later = pool.submit(_prepare, b, mask_b, p, raw_b)
             pa, pb = _prepare(a, mask_a, p, raw_a), later.result()

@@ -1,11 +1,12 @@
-"""A pair's two frames are filtered concurrently: the same vectors as serially; a sequence's as a pair's."""
+"""A pair's two frames are filtered concurrently (small frames): the same vectors as serially."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cloudmotion import sequence, track_pair
+import cloudmotion.track as tracking
+from cloudmotion import track_pair
 from cloudmotion.sequence import iter_track_sequence
 from cloudmotion.tools.known_motion import uniform_field, warp
 
@@ -39,17 +40,22 @@ def test_a_sequence_tracks_its_first_pair_as_track_pair(pair):
     np.testing.assert_array_equal(field.flag, alone.flag)
 
 
-@pytest.mark.parametrize("frames", [1, 2])
-def test_an_error_filtering_a_sequence_first_frame_surfaces(pair, monkeypatch, frames):
-    real = sequence._prepare
-    calls = []
+def test_an_error_filtering_frame_b_in_its_thread_surfaces(pair, monkeypatch):
+    real = tracking._prepare
 
-    def prepare(image, *args):
-        calls.append(1)
-        if len(calls) == 1:
-            raise ValueError("first frame cannot be filtered")
-        return real(image, *args)
+    def prepare(image, mask, params, raw=None):
+        if image is pair[1]:
+            raise ValueError("frame B cannot be filtered")
+        return real(image, mask, params, raw)
 
-    monkeypatch.setattr(sequence, "_prepare", prepare)
-    with pytest.raises(ValueError, match="first frame cannot be filtered"):
-        list(iter_track_sequence(iter([(f, None) for f in pair[:frames]]), threads=2))
+    monkeypatch.setattr(tracking, "_prepare", prepare)
+    with pytest.raises(ValueError, match="frame B cannot be filtered"):
+        track_pair(*pair, threads=2)
+
+
+def test_large_frames_are_filtered_one_after_another(pair, monkeypatch):
+    """Above CONCURRENT_FILTER_PX the two filters' temporaries never coexist."""
+    monkeypatch.setattr(tracking, "CONCURRENT_FILTER_PX", pair[0].size - 1)
+    monkeypatch.setattr(tracking, "ThreadPoolExecutor", lambda *a: pytest.fail("filtered in a thread"))
+    field = track_pair(*pair, threads=2)
+    np.testing.assert_array_equal(field.dx, track_pair(*pair, threads=1).dx)

@@ -97,7 +97,7 @@ def command(
 
     quiet, verbose = set_verbosity(ctx, quiet, verbose)
     settings = settings_from(opts, ctx)
-    compile_notice(ctx, now=(settings.workers or 1) > 1 or scheduler is not None)  # workers compile on their own
+    compile_notice(ctx, now=(settings.workers or 1) > 1 or scheduler is not None, threads=settings.params.threads)
     options = BatchOptions(
         outdir=outdir,
         files_from=files_from,

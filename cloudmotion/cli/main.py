@@ -91,40 +91,38 @@ def set_verbosity(ctx: click.Context, quiet: bool, verbose: int) -> tuple[bool, 
     return quiet, verbose
 
 
-HELPER = ("-m", "cloudmotion.cli.compile_helper")
-"""Arguments of the first run's helper process (after the interpreter)."""
+HELPER = ("-P", "-m", "cloudmotion.cli.compile_helper")
+"""Arguments of the first run's helper process, after the interpreter (``-P``: nothing from
+the working folder shadows the installed modules)."""
 
 
-def compile_notice(ctx: click.Context, *, now: bool = False) -> None:
+def compile_notice(ctx: click.Context, *, now: bool = False, threads: int | None = None) -> None:
     """One line on stderr before the first kernel compiles (a cold numba cache); silent under -q.
 
-    When this process tracks, a cold cache also starts the helper process that compiles the
-    refinement and error-term kernels alongside the search's
-    (:mod:`cloudmotion.motion.kernels.ahead`). ``now``: check at once (when the tracking runs
-    in worker processes), not before the first kernel call of this process.
+    When this process tracks, it is also armed to start the helper process that compiles
+    the refinement and error-term kernels alongside the search's
+    (:func:`cloudmotion.motion.kernels.ahead.arm`; ``threads`` is the run's thread setting).
+    ``now``: check at once (when the tracking runs in worker processes), not before the
+    first kernel call of this process.
     """
+    from cloudmotion.motion.kernels import ahead
     from cloudmotion.motion.kernels.jit import cold_cache, on_cold_cache
 
     on_cold_cache(None)  # a callback left by an earlier command of this process is dropped
+    ahead.disarm()
     quiet = bool((ctx.obj or {}).get("quiet"))
 
     def say(msg: str) -> None:
-        if not quiet:
-            click.echo(f"cloudmotion: {msg}", err=True)
+        click.echo(f"cloudmotion: {msg}", err=True)
 
     if now:
         notice = None if quiet else cold_cache()
         if notice:
             say(notice)
         return
-
-    def first_run(msg: str) -> None:  # this process compiles: the refinement's kernels compile alongside
-        say(msg)
-        from cloudmotion.motion.kernels import ahead
-
-        ahead.start([sys.executable, *HELPER])
-
-    on_cold_cache(first_run)
+    ahead.arm([sys.executable, *HELPER], threads)
+    if not quiet:
+        on_cold_cache(say)
 
 
 def warn(ctx: click.Context, msg: str) -> None:

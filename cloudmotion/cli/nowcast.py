@@ -91,7 +91,7 @@ def command(
 
     ctx.obj.update(quiet=quiet, verbose=verbose)
     settings = settings_from(opts, ctx, extra=_EXTRA)
-    compile_notice(ctx)
+    compile_notice(ctx, threads=settings.params.threads)
     if sites is None and site_output is None:
         for given, name in ((members, "--members"), (write_members or None, "--write-members")):
             if given is not None:

@@ -108,7 +108,7 @@ def command(
 
     quiet, verbose = set_verbosity(ctx, quiet, verbose)
     settings = settings_from(opts, ctx)
-    compile_notice(ctx)
+    compile_notice(ctx, threads=settings.params.threads)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     with _progress_bar(show, max(len(frames) - 1, 0)) as bar:
 

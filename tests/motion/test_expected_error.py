@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage, stats
 
 from cloudmotion import Flag, track_pair
-from cloudmotion.motion.expected_error import expected_error, prefilter_noise_factors
+from cloudmotion.motion.expected_error import expected_error, prefilter_noise_factors, template_terms
 from cloudmotion.qc.field_stats import fb_limit
 from cloudmotion.qc.field_stats import median_test as median_test_measured
 from cloudmotion.qc.field_stats import quality_score as quality_index
@@ -115,3 +115,23 @@ def test_median_test_unknown_without_measured_neighbours():
 def test_fb_limit_scales_with_ee():
     lim = fb_limit(np.array([0.01, 0.5, np.nan]), 0.5)
     assert lim[0] == 0.5 and lim[1] == pytest.approx(3 * np.sqrt(2) * 0.5) and lim[2] == 0.5
+
+
+@pytest.mark.parametrize("hole", [False, True])
+def test_a_flat_template_has_undefined_coefficients(hole):
+    """A template flat in both frames has no correlation peak: its coefficients are NaN, not
+    a rounding residue (with a reciprocal multiply, the mean of a flat window is an ulp off
+    its values, and 1e-30 variances pass a > 0 test)."""
+    rng = np.random.default_rng(5)
+    levels = rng.uniform(-300.0, 300.0, 16).astype(np.float32)
+    for level in levels:
+        a = rng.standard_normal((96, 96)).astype(np.float32)
+        a[8:88, 8:88] = level
+        valid = np.ones(a.shape, bool)
+        if hole:
+            valid[40, 40] = False  # the masked path
+        rows, cols = np.array([24, 30]), np.array([24, 28])
+        dx, dy = np.array([0.3, -0.6]), np.array([-0.2, 0.45])
+        terms = template_terms(a, valid, a.copy(), valid, rows, cols, 32, dx, dy)
+        assert np.isnan(terms.peak_corr).all(), level
+        assert np.isnan(terms.curvature).all(), level

@@ -83,23 +83,83 @@ def test_first_run_compiles_the_refinement_in_a_helper_process(tmp_path, pair):
     assert len(out.read_text().splitlines()) > 1
 
 
-def test_a_failing_helper_leaves_the_command_whole(pair, tmp_path, monkeypatch, run):
-    """A helper that dies at once: the command waits for it, compiles (or loads) on its own and succeeds."""
-    started = []
-    monkeypatch.setattr(ahead, "_cold", lambda: True)
-    monkeypatch.setattr(jit, "cold_cache", lambda: jit.COMPILE_NOTICE)  # as on a first run
+@pytest.fixture
+def helper(monkeypatch):
+    """A first run as far as the helper is concerned: cold kernels, 2 cores, fresh hooks; the
+    helpers started are listed (their command lines)."""
+    from cloudmotion.motion.kernels import backend
+
+    monkeypatch.setattr(backend, "_BEFORE", [])
+    monkeypatch.setattr(ahead, "_worth_it", lambda: True)
     monkeypatch.setattr(jit, "default_threads", lambda: 2)
-    real_start = ahead.start
-    monkeypatch.setattr(ahead, "start", lambda command: started.append(command) or real_start(FAILING))
+    started: list = []
+    popen = ahead.subprocess.Popen
+
+    def spy(command, **kw):
+        started.append(command)
+        return popen(command, **kw)
+
+    monkeypatch.setattr(ahead.subprocess, "Popen", spy)
+    yield started
+    ahead._stop()
+    ahead.disarm()
+
+
+def test_a_failing_helper_leaves_the_command_whole(pair, tmp_path, monkeypatch, run, helper):
+    """A helper that dies at once: the command waits for it, runs on and succeeds."""
+    import cloudmotion.cli.main as cli_main
+
+    monkeypatch.setattr(cli_main, "HELPER", ("-c", "raise SystemExit(3)"))
     code, _, err = run("-q", "track", *pair, "-o", tmp_path / "v.csv")
     assert code == 0 and err == ""
-    assert started == [[sys.executable, "-m", "cloudmotion.cli.compile_helper"]] and not ahead.helper_running()
+    assert helper == [[sys.executable, "-c", "raise SystemExit(3)"]] and not ahead.helper_running()
     assert len((tmp_path / "v.csv").read_text().splitlines()) > 1
 
 
-def test_no_helper_on_one_core(monkeypatch):
-    """One core: a second compiling process would only take turns with this one."""
-    monkeypatch.setattr(ahead, "_cold", lambda: True)
+@pytest.mark.parametrize("option", [("--threads", "1"), ("--search-mode", "full")])
+def test_no_helper_when_it_cannot_save_time(pair, tmp_path, run, helper, option):
+    """One thread allowed, or no search kernel to compile meanwhile (the FFT search): no helper."""
+    code, _, _ = run("-q", "track", *pair, *option, "-o", tmp_path / "v.csv")
+    assert code == 0 and helper == []
+
+
+def test_no_helper_on_one_core_or_without_a_cache(monkeypatch, helper):
     monkeypatch.setattr(jit, "default_threads", lambda: 1)
-    monkeypatch.setattr(ahead.subprocess, "Popen", lambda *a, **k: pytest.fail("a helper was started"))
-    assert ahead.start(FAILING) is False and not ahead.helper_running()
+    assert ahead.start(FAILING) is False
+    monkeypatch.setattr(jit, "default_threads", lambda: 2)
+    monkeypatch.setattr(jit, "CACHE_DIR", None)  # no writable cache: the helper's builds would be lost
+    assert ahead.start(FAILING) is False
+    assert helper == [] and not ahead.helper_running()
+
+
+def test_an_interrupted_wait_stops_the_helper(monkeypatch, helper):
+    """Ctrl-C or SIGTERM while waiting for the helper: it is killed, not left compiling."""
+    assert ahead.start([sys.executable, "-c", "import time; time.sleep(60)"])
+    proc = ahead._helper[0]
+    real_wait = proc.wait
+
+    def interrupted(timeout=None):
+        if timeout is not None:
+            raise KeyboardInterrupt
+        return real_wait()
+
+    monkeypatch.setattr(proc, "wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ahead.wait()
+    assert proc.returncode is not None and not ahead.helper_running()
+
+
+def test_a_helper_not_waited_for_is_stopped_at_exit(helper):
+    assert ahead.start([sys.executable, "-c", "import time; time.sleep(60)"])
+    proc = ahead._helper[0]
+    ahead._stop()  # what the exit handler runs
+    assert proc.returncode is not None and not ahead.helper_running()
+
+
+def test_the_helper_exits_when_its_command_is_gone():
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    code = f"from cloudmotion.cli.compile_helper import _exit_with; _exit_with({int(gone.stdout)}, 0.01)"
+    out = subprocess.run([sys.executable, "-c", code], timeout=60, check=False, env={**os.environ, "PYTHONPATH": ROOT})
+    assert out.returncode == 1

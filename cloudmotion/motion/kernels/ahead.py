@@ -3,18 +3,23 @@
 With an empty kernel cache, a pair's kernels compile one after another: about 10 s of CPU
 for the search (``coarse_search``, ``climb``, ``template_stats``, ``halve``) and as much again
 for the refinement and the expected-error terms (``lk_refine``, ``gradients``,
-``ee_terms``, ``spectral_sums``). Those two sets share no code, so on a machine with two or
-more cores :func:`start` launches a helper process that compiles the second set into the
-same cache, while this process compiles the search. The command line gives the helper's
-command (``python -m cloudmotion.cli.compile_helper``, which tracks a small synthetic pair
-with the exhaustive FFT search: no search kernel). When this process reaches the
-refinement, :func:`wait` (registered with
-:func:`cloudmotion.motion.kernels.backend.before_compiled`) waits for the helper, and numba
-then loads the kernels from the cache instead of compiling them.
+``ee_terms``, ``spectral_sums``). Those two sets share no code. The command line calls
+:func:`arm` with the command of a helper process (``python -P -m
+cloudmotion.cli.compile_helper``, which tracks a small synthetic pair with the exhaustive FFT
+search: no search kernel). :func:`arm` registers a hook with
+:func:`cloudmotion.motion.kernels.backend.before_compiled`; at the first compiled stage the
+hook starts the helper if that saves time:
 
-The helper only ever writes numba's cache (whose writes are atomic renames). If it cannot
-start, fails, or compiled for other argument types, this process compiles what it still
-needs itself, as without it: the result never depends on the helper, only the time.
+- the first stage is a search stage (so this process has the search to compile meanwhile),
+  and a search kernel and a helper kernel are both cold (no cached build of their source);
+- numba's cache works (the helper's builds reach this process only through it);
+- two or more threads are allowed (``threads`` of :func:`arm`, else the cores available).
+
+Before a stage the helper compiles, the hook waits for the helper, and numba then loads
+the kernels from the cache instead of compiling them. The helper only writes numba's cache
+(whose writes are atomic renames) and stops when this process is gone. If it fails, or
+compiled for other argument types, this process compiles what it still needs itself: the
+result never depends on the helper, only the time.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ import atexit
 import importlib
 import os
 import subprocess
+import threading
 
 from cloudmotion.motion.kernels import jit
 from cloudmotion.motion.kernels.backend import before_compiled
 
-__all__ = ["HELPER_KERNELS", "HELPER_STAGES", "helper_running", "start", "wait"]
+__all__ = ["HELPER_KERNELS", "HELPER_STAGES", "arm", "helper_running", "start", "wait"]
 
 HELPER_KERNELS = (
     ("cloudmotion.motion.kernels.lucas_kanade", "gradients"),
@@ -37,59 +43,106 @@ HELPER_KERNELS = (
 )
 """The kernels the helper compiles (their callees come with them)."""
 
+SEARCH_KERNELS = (
+    ("cloudmotion.motion.kernels.ncc", "coarse_search"),
+    ("cloudmotion.motion.kernels.ncc", "climb"),
+)
+"""Kernels this process compiles meanwhile; a helper is started only if one is cold."""
+
 HELPER_STAGES = frozenset({"gradients", "refine", "ee"})
 """Stages of :data:`cloudmotion.motion.kernels.backend.STAGES` whose first call waits for the helper."""
 
-WAIT_S = 600.0
+SEARCH_STAGES = frozenset({"halve", "template_stats", "coarse_search", "climb"})
+"""Stages that come before the helper's: the helper starts only when one of them is the first."""
+
+WAIT_S = 300.0
 """Longest wait for the helper, s; then it is stopped and this process compiles on its own."""
 
+_lock = threading.Lock()
 _helper: list[subprocess.Popen] = []  # the running helper, until waited for
+_armed: list[tuple[list[str], int | None]] = []  # (command, threads) until the first compiled stage
 
 
-def _cold() -> bool:
-    """True if one of :data:`HELPER_KERNELS` has no cached build for its current source."""
+def _kernels(names) -> list:
+    return [getattr(importlib.import_module(module), name) for module, name in names]
+
+
+def _worth_it() -> bool:
+    """Cold helper and search kernels, and a cache that works (else the helper's builds are lost)."""
     try:
-        return any(jit.cold_kernel(getattr(importlib.import_module(m), f)) for m, f in HELPER_KERNELS)
+        helper, search = _kernels(HELPER_KERNELS), _kernels(SEARCH_KERNELS)
+        if any(type(getattr(k, "_cache", None)).__name__ in ("NullCache", "NoneType") for k in helper):
+            return False
+        return any(map(jit.cold_kernel, helper)) and any(map(jit.cold_kernel, search))
     except Exception:  # noqa: BLE001 - numba's private cache API changed: no helper, this process compiles
         return False
 
 
-def start(command: list[str]) -> bool:
-    """Start the helper if it would save time: a writable cache, 2 or more cores, a cold kernel.
+def start(command: list[str], threads: int | None = None) -> bool:
+    """Start the helper process now if it would save time (see the module's conditions).
 
     Parameters
     ----------
     command : list of str
-        The helper process's command line; it must compile :data:`HELPER_KERNELS` with the
-        argument types tracking uses (``[sys.executable, "-m", "cloudmotion.cli.compile_helper"]``).
+        The helper's command line; it must compile :data:`HELPER_KERNELS` with the argument
+        types tracking uses (``[sys.executable, "-P", "-m", "cloudmotion.cli.compile_helper"]``).
+    threads : int, optional
+        Threads the tracking may use; 1 starts no helper. Default the cores available.
 
     Returns
     -------
     bool
-        True if a helper process was started (and not yet waited for).
+        True if a helper process runs (started now or before, not yet waited for).
     """
-    if _helper:
-        return True
-    if jit.CACHE_DIR is None or jit.default_threads() < 2 or not _cold():
-        return False
-    env = dict(os.environ)
-    if jit.CACHE_DIR:  # a fallback folder chosen by this process: the helper must use the same one
-        env["NUMBA_CACHE_DIR"] = jit.CACHE_DIR
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    try:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-    except OSError:  # no interpreter to run (embedded Python, exhausted process table): compile here
-        return False
-    _helper.append(proc)
+    with _lock:
+        if _helper:
+            return True
+        allowed = jit.default_threads() if threads is None else threads
+        if jit.CACHE_DIR is None or allowed < 2 or not _worth_it():
+            return False
+        env = dict(os.environ)
+        if jit.CACHE_DIR:  # a fallback folder chosen by this process: the helper must use the same one
+            env["NUMBA_CACHE_DIR"] = jit.CACHE_DIR
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+        env["CLOUDMOTION_PARENT_PID"] = str(os.getpid())
+        try:
+            proc = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+            )
+        except OSError:  # no interpreter to run (embedded Python, exhausted process table): compile here
+            return False
+        _helper.append(proc)
     atexit.register(_stop)
-    before_compiled(wait)
+    before_compiled(_before_stage)
     return True
+
+
+def arm(command: list[str], threads: int | None = None) -> None:
+    """At the first compiled stage of this process, :func:`start` the helper if that stage is a search stage.
+
+    The command line calls this before tracking; a library caller may too. Arguments as
+    for :func:`start`.
+    """
+    with _lock:
+        _armed.clear()
+        _armed.append((list(command), threads))
+    before_compiled(_before_stage)
+
+
+def disarm() -> None:
+    """Forget an :func:`arm` whose first compiled stage has not come yet."""
+    with _lock:
+        _armed.clear()
+
+
+def _before_stage(stage: str) -> None:
+    if _armed:
+        with _lock:
+            armed = _armed.pop() if _armed else None
+        if armed is not None and stage in SEARCH_STAGES:
+            start(*armed)
+    if _helper and stage in HELPER_STAGES:
+        wait()
 
 
 def helper_running() -> bool:
@@ -97,29 +150,37 @@ def helper_running() -> bool:
     return bool(_helper)
 
 
-def wait(stage: str | None = None) -> None:
-    """Wait for the helper before a stage it compiles (any stage if ``stage`` is None).
+def wait() -> None:
+    """Wait for the helper (at most :data:`WAIT_S`, then it is stopped); at once if none runs.
 
-    Returns at once when no helper runs or ``stage`` is not in :data:`HELPER_STAGES`. A
-    helper still running after :data:`WAIT_S` is stopped.
+    Whatever interrupts the wait (Ctrl-C, SIGTERM) stops the helper too.
     """
-    if not _helper or (stage is not None and stage not in HELPER_STAGES):
-        return
-    proc = _helper.pop()
-    try:
-        proc.wait(timeout=WAIT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    with _lock:
+        if not _helper:
+            return
+        proc = _helper[0]
+        try:
+            proc.wait(timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        except BaseException:  # an interruption (Ctrl-C, SIGTERM): no helper outlives the command
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            _helper.clear()
 
 
 def _stop() -> None:
     """At exit: a helper not waited for (the command stopped before the refinement) is stopped."""
-    while _helper:
-        proc = _helper.pop()
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with _lock:
+        while _helper:
+            proc = _helper.pop()
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()

@@ -22,8 +22,9 @@ The contract of a stage, checked by ``tests/motion/test_kernel_references.py``:
   from there, never from the module they check;
 - **same results to float32 rounding**: the compiled kernels of the search, the
   refinement and the error terms use the :data:`~cloudmotion.motion.kernels.jit.FAST`
-  fastmath flags (reassociation, fused multiply-adds; never ``nnan``/``ninf``) and sum in
-  another order than numpy, so values differ by float32 rounding (about 1e-6 of a
+  fastmath flags (reassociation, fused multiply-adds; never ``nnan``/``ninf``; the error
+  terms without ``arcp``, :data:`~cloudmotion.motion.kernels.jit.FAST_EXACT_DIV`, so that a
+  flat window's coefficients stay undefined) and sum in another order than numpy, so values differ by float32 rounding (about 1e-6 of a
   coefficient; about 1e-4 relative for the residual-correlation sums, whose windows and
   spectra are float32); an integer peak may then differ where two lags tie to that
   rounding. ``halve`` and ``gradients`` are :data:`~cloudmotion.motion.kernels.jit.EXACT`
@@ -65,9 +66,10 @@ class Stage:
     ----------
     compiled, reference : str
         Where each lives; imported by :func:`resolve` when first asked for.
-    flags : {"fast", "exact"}
+    flags : {"fast", "fast-exact-div", "exact"}
         fastmath set of the compiled side (:data:`~cloudmotion.motion.kernels.jit.FAST`,
-        or none / :data:`~cloudmotion.motion.kernels.jit.EXACT`).
+        :data:`~cloudmotion.motion.kernels.jit.FAST_EXACT_DIV`, or none /
+        :data:`~cloudmotion.motion.kernels.jit.EXACT`).
     per_template : bool
         A kernel over a template list (its per-template arguments follow its frame-level
         ones, see :func:`run`); False for a stage called with its own signature.
@@ -75,7 +77,7 @@ class Stage:
 
     compiled: str
     reference: str
-    flags: Literal["fast", "exact"]
+    flags: Literal["fast", "fast-exact-div", "exact"]
     per_template: bool = True
 
 
@@ -96,7 +98,7 @@ STAGES: dict[str, Stage] = {
     "ee": Stage(
         "cloudmotion.motion.ee_terms:terms_compiled",
         "cloudmotion.motion.references.ee:terms_numpy",
-        "fast",
+        "fast-exact-div",
         per_template=False,
     ),
 }

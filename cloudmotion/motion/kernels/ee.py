@@ -17,12 +17,12 @@ from __future__ import annotations
 import numpy as np
 
 from cloudmotion.motion.kernels.ee_smooth import remove_deformation
-from cloudmotion.motion.kernels.jit import FAST, kernel
+from cloudmotion.motion.kernels.jit import FAST_EXACT_DIV, kernel
 
 __all__ = ["ee_terms"]
 
 
-@kernel(nogil=True, fastmath=FAST)
+@kernel(nogil=True, fastmath=FAST_EXACT_DIV)
 def _keys(t: float, out: np.ndarray) -> None:
     t2 = t * t
     t3 = t2 * t
@@ -32,7 +32,7 @@ def _keys(t: float, out: np.ndarray) -> None:
     out[3] = 0.5 * t3 - 0.5 * t2
 
 
-@kernel(nogil=True, fastmath=FAST)
+@kernel(nogil=True, fastmath=FAST_EXACT_DIV)
 def _side_ncc(ta, bw, mt, bok, w, si, sj):
     """NCC of the template against the warped window shifted by (si, sj) px, over valid pixels."""
     n = 0.0
@@ -62,7 +62,7 @@ def _side_ncc(ta, bw, mt, bok, w, si, sj):
     return num / den if den > 0 else np.nan
 
 
-@kernel(nogil=True, fastmath=FAST)
+@kernel(nogil=True, fastmath=FAST_EXACT_DIV)
 def _side_ncc_dense(ta, bw, w, si, sj, sum_a, sum_aa):
     """:func:`_side_ncc` where the template and the shifted window are wholly valid, in one pass.
 
@@ -84,7 +84,7 @@ def _side_ncc_dense(ta, bw, w, si, sj, sum_a, sum_aa):
     return num / den if den > 0 else np.nan
 
 
-@kernel(nogil=True, fastmath=FAST)
+@kernel(nogil=True, fastmath=FAST_EXACT_DIV)
 def _all_true(m):
     for p in range(m.shape[0]):
         for q in range(m.shape[1]):
@@ -93,7 +93,7 @@ def _all_true(m):
     return True
 
 
-@kernel(nogil=True, fastmath=FAST)
+@kernel(nogil=True, fastmath=FAST_EXACT_DIV)
 def _gradients(ppa, mt, r, c, w, gm, gxl, gyl):
     """Central differences of A over the template, where the pixel's 3 x 3 cross is usable (else 0)."""
     for i in range(w):
@@ -107,7 +107,7 @@ def _gradients(ppa, mt, r, c, w, gm, gxl, gyl):
             gyl[i, j] = (ppa[y + 1, x] - ppa[y - 1, x]) * 0.5 if ok else 0.0
 
 
-@kernel(nogil=True, fastmath=FAST)
+@kernel(nogil=True, fastmath=FAST_EXACT_DIV)
 def ee_terms(ppa, puse, pb, pok, pad, rows, cols, dx, dy, w, windows, factor):
     """Expected-error terms of templates (one row per template; NaN where dx/dy are not finite).
 

@@ -2,19 +2,19 @@
 
 :func:`remove_deformation` takes from a template's residual its least-squares fit by an
 affine deformation, and :func:`spectral_sums` reduces the spectra of the binned residual and
-gradient windows to the residual-correlation sums. ``FAST`` flags, serial and ``nogil``.
+gradient windows to the residual-correlation sums. ``FAST_EXACT_DIV`` flags, serial and ``nogil``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from cloudmotion.motion.kernels.jit import FAST, kernel
+from cloudmotion.motion.kernels.jit import FAST_EXACT_DIV, kernel
 
 __all__ = ["remove_deformation", "spectral_sums"]
 
 
-@kernel(nogil=True, fastmath=FAST)
+@kernel(nogil=True, fastmath=FAST_EXACT_DIV)
 def _solve_spd(a, v):
     """Solve ``a x = v`` for a small symmetric positive definite ``a`` (n x n) by Cholesky.
 
@@ -47,7 +47,7 @@ def _solve_spd(a, v):
     return x
 
 
-@kernel(nogil=True, fastmath=FAST)
+@kernel(nogil=True, fastmath=FAST_EXACT_DIV)
 def remove_deformation(e, gxw, gyw, w):
     """Remove from the residual its least-squares fit by an affine deformation ``g . (J p)``.
 
@@ -113,7 +113,7 @@ def remove_deformation(e, gxw, gyw, w):
             e[i, j] -= (beta[0] * x + beta[1] * y) * gxw[i, j] + (beta[2] * x + beta[3] * y) * gyw[i, j]
 
 
-@kernel(nogil=True, fastmath=FAST)
+@kernel(nogil=True, fastmath=FAST_EXACT_DIV)
 def spectral_sums(spec, wk, rk):
     """Lag sums of templates from the spectra of their zero-padded residual and gradient windows.
 

@@ -188,14 +188,21 @@ _load_numba_arraymath()
 
 
 FAST = {"reassoc", "contract", "nsz", "arcp"}
-"""numba fastmath flags of the search, refinement and error-term kernels: reassociation and
-fused multiply-adds for speed (sums vectorise), never ``nnan``/``ninf`` (NaN marks undefined
-lags and failed fits). Their sums are float64; reassociating them moves the error terms by
-about 1e-7 of their value, far below what a threshold can tell."""
+"""numba fastmath flags of the search and refinement kernels: reassociation and fused
+multiply-adds for speed (sums vectorise), never ``nnan``/``ninf`` (NaN marks undefined lags
+and failed fits). The error-term kernels use them too, less ``arcp``
+(:data:`FAST_EXACT_DIV`): their float64 sums reassociated move the terms by about 1e-7 of
+their value, far below what a threshold can tell."""
+
+FAST_EXACT_DIV = FAST - {"arcp"}
+"""The :data:`FAST` flags without ``arcp``, for the error-term kernels: their means divide
+sums by counts, and a multiply by a rounded reciprocal leaves a flat window's values one
+ulp off their mean, so that its variance is about 1e-30 instead of 0 and a coefficient that
+must be undefined (NaN) comes out finite."""
 
 EXACT = False
 """fastmath setting of kernels that must equal their numpy reference bit for bit: exact IEEE
-arithmetic (``halve`` and ``gradients`` compile without fastmath, as this says)."""
+arithmetic (``halve`` and ``gradients``)."""
 
 
 def kernel(**options) -> Callable:
