@@ -237,6 +237,19 @@ def _sections(state: dict) -> list[str]:
             ),
             "",
         ]
+    if cold and "cold_no_helper" not in cold:  # figures saved by the earlier script: a 256 x 256 pair in-process
+        c, w = cold["cold"], cold["warm"]
+        out += [
+            "## First run after an install (empty kernel cache)",
+            "",
+            "| start | process wall s | first 256×256 pair s (compile or load) | process CPU s |",
+            "|---|---:|---:|---:|",
+            f"| cold (empty NUMBA_CACHE_DIR) | {c['process_wall']:.1f} | {c['first_pair']:.1f} | {c['cpu']:.1f} |",
+            f"| warm (kernels cached) | {w['process_wall']:.1f} | {w['first_pair']:.2f} | {w['cpu']:.1f} |",
+            "",
+            f"The first run takes {c['process_wall'] - w['process_wall']:.1f} s more wall than a warm one.",
+            "",
+        ]
     fd = state.get("full_disk")
     if fd:
         out += [
