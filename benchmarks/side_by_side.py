@@ -231,6 +231,7 @@ def main() -> int:
         state["full_disk"] = full_disk(args.conus, tmp)
     state["load_end"] = os.getloadavg()[0]
     state["finished"] = time.time()
+    state["commit"] = results.measured_commit()
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(state, indent=1, default=float))
     log(f"measurements saved to {OUT}")
