@@ -21,6 +21,7 @@ from datetime import datetime
 
 from cloudmotion.batch.history import input_stats
 from cloudmotion.batch.plan import Task
+from cloudmotion.batch.warm import compile_kernels_first
 from cloudmotion.errors import (
     CloudmotionError,
     DataError,
@@ -267,6 +268,8 @@ def _run_processes(tasks: Sequence[Task], settings: Settings, workers: int, run:
     """
     todo = iter(tasks)
     limit = workers + 1
+    if tasks:
+        compile_kernels_first(settings.params)  # a first run: once here, not once per worker
     while True:
         pool = ProcessPoolExecutor(
             workers, mp_context=_process_context(), initializer=_init_worker, initargs=(os.getpid(),)

@@ -99,11 +99,12 @@ the working folder shadows the installed modules)."""
 def compile_notice(ctx: click.Context, *, now: bool = False, threads: int | None = None) -> None:
     """One line on stderr before the first kernel compiles (a cold numba cache); silent under -q.
 
-    When this process tracks, it is also armed to start the helper process that compiles
-    the refinement and error-term kernels alongside the search's
-    (:func:`cloudmotion.motion.kernels.ahead.arm`; ``threads`` is the run's thread setting).
-    ``now``: check at once (when the tracking runs in worker processes), not before the
-    first kernel call of this process.
+    The process is also armed to start the helper process that compiles the refinement and
+    error-term kernels alongside the search's when it first compiles
+    (:func:`cloudmotion.motion.kernels.ahead.arm`; ``threads`` is the run's thread setting):
+    when it tracks, or, for local batch workers, when it compiles their kernels before they
+    start (:mod:`cloudmotion.batch.warm`). ``now``: check at once (when the tracking runs in
+    worker processes), not before the first kernel call of this process.
     """
     from cloudmotion.motion.kernels import ahead
     from cloudmotion.motion.kernels.jit import cold_cache, on_cold_cache
@@ -115,12 +116,12 @@ def compile_notice(ctx: click.Context, *, now: bool = False, threads: int | None
     def say(msg: str) -> None:
         click.echo(f"cloudmotion: {msg}", err=True)
 
+    ahead.arm([sys.executable, *HELPER], threads)  # local batch workers too: their kernels compile here first
     if now:
         notice = None if quiet else cold_cache()
         if notice:
             say(notice)
         return
-    ahead.arm([sys.executable, *HELPER], threads)
     if not quiet:
         on_cold_cache(say)
 
