@@ -200,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     except Exception as exc:  # noqa: BLE001 - an unexpected failure: one line, traceback with -v
+        signalled = _signal_inside(exc)
+        if signalled is not None:  # SIGTERM or Ctrl-C that arrived inside an import or a class body
+            click.echo(f"cloudmotion: {'terminated' if isinstance(signalled, Terminated) else 'interrupted'}", err=True)
+            return 143 if isinstance(signalled, Terminated) else 130
         if (msg := stdout.stdout_failure(exc)) is not None:
             click.echo(f"cloudmotion: error: {msg}", err=True)
             return 1
@@ -211,6 +215,22 @@ def main(argv: list[str] | None = None) -> int:
             err=True,
         )
         return 1
+
+
+def _signal_inside(exc: BaseException) -> BaseException | None:
+    """The :class:`Terminated` or ``KeyboardInterrupt`` that ``exc`` wraps, if any.
+
+    Python 3.11 wraps an exception raised in ``__set_name__`` in a RuntimeError, so a signal
+    that arrives while a module creates a dataclass on import surfaces as that error.
+    """
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, (Terminated, KeyboardInterrupt)):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
 
 
 if __name__ == "__main__":

@@ -315,3 +315,26 @@ def test_netcdf_prefix_without_variable(run):
     assert open_frame(f"NETCDF:{nc}").source.endswith(":Rad")
     code, _, err = run("track", f"NETCDF:{nc}:Nope", f"NETCDF:{nc}:Nope")
     assert code == 1 and "no variable Nope" in err
+
+
+@pytest.mark.parametrize(
+    ("signal_error", "code", "line"),
+    [("Terminated", 143, "cloudmotion: terminated"), ("KeyboardInterrupt", 130, "cloudmotion: interrupted")],
+)
+def test_a_signal_wrapped_by_an_import_still_ends_as_that_signal(
+    tmp_path, run, good, monkeypatch, signal_error, code, line
+):
+    """SIGTERM or Ctrl-C inside a dataclass's creation on import reaches the command wrapped in a
+    RuntimeError (Python 3.11's ``__set_name__``); it still exits 143 or 130, not 'internal error'."""
+    import cloudmotion.pipeline
+    from cloudmotion.errors import Terminated
+
+    cause = Terminated("terminated (SIGTERM)") if signal_error == "Terminated" else KeyboardInterrupt()
+
+    def run_track(*args, **kwargs):
+        raise RuntimeError("Error calling __set_name__ on 'Field' instance 'x' in 'Model'") from cause
+
+    monkeypatch.setattr(cloudmotion.pipeline, "run_track", run_track)
+    status, _, err = run("track", *good, "-o", tmp_path / "v.csv")
+    assert status == code and err.strip().splitlines()[-1] == line
+    assert not (tmp_path / "v.csv").exists()
