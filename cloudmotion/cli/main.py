@@ -215,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
             err=True,
         )
         return 1
+    finally:
+        if (ahead := sys.modules.get("cloudmotion.motion.kernels.ahead")) is not None:
+            ahead.disarm()  # a command that never compiled leaves no helper armed for later calls in this process
 
 
 def _signal_inside(exc: BaseException) -> BaseException | None:
@@ -229,7 +232,7 @@ def _signal_inside(exc: BaseException) -> BaseException | None:
         if isinstance(cur, (Terminated, KeyboardInterrupt)):
             return cur
         seen.add(id(cur))
-        cur = cur.__cause__ or cur.__context__
+        cur = cur.__cause__ if cur.__cause__ is not None or cur.__suppress_context__ else cur.__context__
     return None
 
 

@@ -163,3 +163,26 @@ def test_the_helper_exits_when_its_command_is_gone():
     code = f"from cloudmotion.cli.compile_helper import _exit_with; _exit_with({int(gone.stdout)}, 0.01)"
     out = subprocess.run([sys.executable, "-c", code], timeout=60, check=False, env={**os.environ, "PYTHONPATH": ROOT})
     assert out.returncode == 1
+
+
+def test_a_command_leaves_no_helper_armed(run):
+    """An armed helper whose command never compiled (a warm batch parent, a scheduler) is disarmed at the end."""
+    ahead.arm([sys.executable, "-c", "pass"])
+    code, _, _ = run("--version")
+    assert code == 0 and not ahead._armed
+
+
+def test_an_ordinary_error_raised_while_handling_an_interrupt_is_not_a_signal():
+    from cloudmotion.cli.main import _signal_inside
+    from cloudmotion.errors import Terminated
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ValueError("unrelated") from None
+    except ValueError as exc:
+        assert _signal_inside(exc) is None
+    wrapped = RuntimeError("Error calling __set_name__")
+    wrapped.__cause__ = Terminated("terminated (SIGTERM)")
+    assert isinstance(_signal_inside(wrapped), Terminated)

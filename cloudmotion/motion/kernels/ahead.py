@@ -173,8 +173,14 @@ def wait() -> None:
 
 
 def _stop() -> None:
-    """At exit: a helper not waited for (the command stopped before the refinement) is stopped."""
-    with _lock:
+    """At exit: a helper not waited for (the command stopped before the refinement) is stopped.
+
+    The lock is awaited 5 s at most: exit never hangs on it (a helper left running exits by
+    itself once this process is gone).
+    """
+    if not _lock.acquire(timeout=5):
+        return
+    try:
         while _helper:
             proc = _helper.pop()
             if proc.poll() is None:
@@ -184,3 +190,5 @@ def _stop() -> None:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+    finally:
+        _lock.release()
