@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "Grid",
+    "bicubic_support",
     "box_sums",
     "extract_windows",
     "gaussian_zero_border",
@@ -257,6 +258,28 @@ def field_jacobian(dx: np.ndarray, dy: np.ndarray, step: float) -> np.ndarray:
     xc, xr = grads(dx)
     yc, yr = grads(dy)
     return np.stack([np.stack([xc, xr], -1), np.stack([yc, yr], -1)], -2).reshape(-1, 2, 2)
+
+
+def bicubic_support(valid: np.ndarray, pad: int = 0) -> np.ndarray:
+    """Where a bicubic sample's whole 4 x 4 support (rows and cols -1 .. +2) is valid.
+
+    Parameters
+    ----------
+    valid : ndarray of bool, shape (rows, cols)
+        Valid pixels.
+    pad : int
+        Rows and columns of invalid pixels added on every side first, px.
+
+    Returns
+    -------
+    ndarray of bool, shape (rows + 2 pad, cols + 2 pad)
+        True at a pixel whose samples at offsets -1 .. +2 along both axes are all valid
+        (outside the array counts as invalid).
+    """
+    grown = np.pad(valid, pad) if pad else np.ascontiguousarray(valid, dtype=bool)
+    return cv2.erode(
+        grown.view(np.uint8), np.ones((4, 4), np.uint8), anchor=(1, 1), borderType=cv2.BORDER_CONSTANT, borderValue=0
+    ).view(bool)
 
 
 def integral_image(x: np.ndarray) -> np.ndarray:

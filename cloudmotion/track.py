@@ -23,6 +23,7 @@ from cloudmotion.motion.refine import frame_gradients, gradient_bias, lucas_kana
 from cloudmotion.motion.search import AUTO_FALLBACK, search_peaks
 from cloudmotion.motion.unchanged import background_value, unchanged_pair
 from cloudmotion.qc.checks import GROSS, Flag, assess, ee_limit, no_vector
+from cloudmotion.settings.cores import usable_cores
 from cloudmotion.settings.params import TrackParams, error_limit_px
 
 __all__ = ["MotionField", "TrackParams", "track_pair"]
@@ -72,7 +73,7 @@ def _prepare(
 
 def _cores(params: TrackParams) -> int:
     """Threads a pair may use: ``params.threads``, else the cores available (capped by ``NUMBA_NUM_THREADS``)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     cap = os.environ.get("NUMBA_NUM_THREADS", "")
     return params.threads or min(cores, int(cap) if cap.isdigit() and int(cap) > 0 else cores)
 

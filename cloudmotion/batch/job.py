@@ -16,6 +16,7 @@ from cloudmotion.batch import run as runner
 from cloudmotion.batch.history import History, record_key, requested_settings, settings_changes
 from cloudmotion.errors import UsageError, sigterm_raises
 from cloudmotion.files.times import format_iso
+from cloudmotion.settings.cores import usable_cores
 from cloudmotion.settings.params import Settings
 
 __all__ = ["BatchOptions", "BatchSummary", "run_batch"]
@@ -105,8 +106,7 @@ def share_cores(settings: Settings, workers: int) -> Settings:
     """
     if workers <= 1 or settings.params.threads is not None:
         return settings
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores // workers)
+    threads = max(1, usable_cores() // workers)
     return dataclasses.replace(settings, params=dataclasses.replace(settings.params, threads=threads))
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
+from cloudmotion.grid import bicubic_support
 from cloudmotion.motion.references.ee import spectral_weights
 
 __all__ = ["LAG_BIN", "TemplateTerms", "binned_noise", "template_terms"]
@@ -90,14 +90,7 @@ def _frames(a, valid_a, b, valid_b, dx, dy, exclude, offset):
     pad = int(np.ceil(lim)) + 5
     pb = np.zeros((b.shape[0] + 2 * pad, b.shape[1] + 2 * pad), dtype=np.float32)
     np.subtract(b, offset, out=pb[pad:-pad, pad:-pad], where=valid_b, casting="same_kind")
-    pok = cv2.erode(
-        np.pad(valid_b, pad).view(np.uint8),
-        np.ones((4, 4), np.uint8),
-        anchor=(1, 1),
-        borderType=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    ).view(bool)
-    return ppa, np.pad(use, 1), pb, pok, pad
+    return ppa, np.pad(use, 1), pb, bicubic_support(valid_b, pad), pad
 
 
 def template_terms(

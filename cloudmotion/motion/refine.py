@@ -24,6 +24,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from cloudmotion.grid import bicubic_support
 from cloudmotion.motion.kernels.backend import implementation
 from cloudmotion.motion.results import RefineResult
 from cloudmotion.registry import INTERPOLATIONS
@@ -197,14 +198,7 @@ def lucas_kanade_compiled(
     g2 = g2 if g2 > 0 else 1.0
     if offset is None:
         offset = float(np.mean(a[mask_a])) if mask_a.any() else 0.0
-    # valid where the whole 4 x 4 kernel support (rows and cols -1 .. +2) is valid
-    support = cv2.erode(
-        np.ascontiguousarray(mask_b).view(np.uint8),
-        np.ones((4, 4), np.uint8),
-        anchor=(1, 1),
-        borderType=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    ).view(bool)
+    support = bicubic_support(mask_b)
     dx, dy = dx0.copy(), dy0.copy()
     head = (
         np.ascontiguousarray(a, dtype=np.float32),

@@ -298,11 +298,9 @@ def _announce() -> None:
 
 def default_threads() -> int:
     """Cores this process may use, capped by ``NUMBA_NUM_THREADS``."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+    from cloudmotion.settings.cores import usable_cores
+
+    return max(1, min(usable_cores(), numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 def split_run(fn: Callable, threads: int | None, head: tuple, per: tuple, tail: tuple = ()) -> tuple:

@@ -10,10 +10,9 @@ references as in :mod:`cloudmotion.motion.refine`.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from cloudmotion.grid import extract_windows, integral_image, window_sums
+from cloudmotion.grid import bicubic_support, extract_windows, integral_image, window_sums
 from cloudmotion.motion.results import RefineResult
 from cloudmotion.registry import INTERPOLATIONS
 
@@ -237,13 +236,7 @@ def lucas_kanade_numpy(
         offset = float(np.mean(a[mask_a])) if mask_a.any() else 0.0
     pb = np.pad((b - offset).astype(np.float32), pad)
     # valid where the whole 4 x 4 kernel support (rows and cols -1 .. +2) is valid
-    pbm = cv2.erode(
-        np.pad(mask_b, pad).view(np.uint8),
-        np.ones((4, 4), np.uint8),
-        anchor=(1, 1),
-        borderType=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    ).view(bool)
+    pbm = bicubic_support(mask_b, pad)
     pa = (a - offset).astype(np.float32)  # templates lie inside frame A: no padding needed
 
     # windows whose whole warped support is valid in B take the fast path
